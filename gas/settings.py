@@ -1,0 +1,176 @@
+"""GAS configuration, read once from the environment and passed in from there.
+
+Defaults point at the local cloud (LocalStack on :4566, DynamoDB Local on :8000). On AWS, set
+``GAS_CLOUD=aws`` and the usual AWS variables; no other code changes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything GAS needs to know about where it runs."""
+
+    cloud: str = "local"  # "local" (LocalStack + DynamoDB Local) or "aws"
+    region: str = "us-east-1"
+    endpoint_url: str | None = "http://127.0.0.1:4566"
+    dynamodb_endpoint_url: str | None = "http://127.0.0.1:8000"
+    access_key_id: str | None = "test"
+    secret_access_key: str | None = "test"
+
+    prefix: str = "gas"
+    state_dir: Path = field(default_factory=lambda: REPO_ROOT / ".gas")
+    localstack_port: int = 4566
+    dynamodb_port: int = 8000
+    web_host: str = "127.0.0.1"
+    web_port: int = 5000
+    base_url: str = "http://127.0.0.1:5000"
+
+    free_retention_seconds: int = 300
+    free_upload_limit_bytes: int = 150 * 1024
+    premium_upload_limit_bytes: int = 2 * 1024**3
+    presigned_url_seconds: int = 300
+
+    archive_backend: str = "s3-glacier"  # or "glacier-vault"
+    default_build: str = "GRCh38"
+    reference_dir: Path = field(default_factory=lambda: REPO_ROOT / ".gas" / "reference")
+    known_sites: Path | None = None
+
+    mail_from: str = "gas@example.org"
+    secret_key: str = "dev-only-not-secret"
+
+    @property
+    def is_local(self) -> bool:
+        return self.cloud == "local"
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.prefix}-stack"
+
+    def with_prefix(self, prefix: str) -> Settings:
+        """The same settings, deploying into another resource-name prefix."""
+        return replace(self, prefix=prefix)
+
+    def subprocess_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """An environment that makes a child process read back these same settings."""
+        env = dict(os.environ if base is None else base)
+        env.update(
+            {
+                "GAS_CLOUD": self.cloud,
+                "AWS_DEFAULT_REGION": self.region,
+                "GAS_PREFIX": self.prefix,
+                "GAS_STATE_DIR": str(self.state_dir),
+                "GAS_LOCALSTACK_PORT": str(self.localstack_port),
+                "GAS_DYNAMODB_PORT": str(self.dynamodb_port),
+                "GAS_WEB_HOST": self.web_host,
+                "GAS_WEB_PORT": str(self.web_port),
+                "GAS_BASE_URL": self.base_url,
+                "GAS_FREE_RETENTION_SECONDS": str(self.free_retention_seconds),
+                "GAS_FREE_UPLOAD_LIMIT_BYTES": str(self.free_upload_limit_bytes),
+                "GAS_PREMIUM_UPLOAD_LIMIT_BYTES": str(self.premium_upload_limit_bytes),
+                "GAS_ARCHIVE_BACKEND": self.archive_backend,
+                "GAS_DEFAULT_BUILD": self.default_build,
+                "GAS_REFERENCE_DIR": str(self.reference_dir),
+                "GAS_MAIL_FROM": self.mail_from,
+                "GAS_SECRET_KEY": self.secret_key,
+            }
+        )
+        if self.known_sites:
+            env["GAS_KNOWN_SITES"] = str(self.known_sites)
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.dynamodb_endpoint_url:
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint_url
+        if self.access_key_id and self.secret_access_key:
+            env["AWS_ACCESS_KEY_ID"] = self.access_key_id
+            env["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        return env
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from an environment (``os.environ`` by default)."""
+        env = os.environ if env is None else env
+        cloud = env.get("GAS_CLOUD", "local")
+        if cloud not in ("local", "aws"):
+            raise SettingsError(f"GAS_CLOUD must be 'local' or 'aws', got {cloud!r}")
+        local = cloud == "local"
+        ls_port = _int(env, "GAS_LOCALSTACK_PORT", 4566)
+        ddb_port = _int(env, "GAS_DYNAMODB_PORT", 8000)
+        web_port = _int(env, "GAS_WEB_PORT", 5000)
+        web_host = env.get("GAS_WEB_HOST", "127.0.0.1")
+
+        # On AWS the SDK finds its own endpoints and credentials; locally we point it at the emulators.
+        endpoint = env.get("AWS_ENDPOINT_URL") or (f"http://127.0.0.1:{ls_port}" if local else None)
+        ddb_endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or (
+            f"http://127.0.0.1:{ddb_port}" if local else None
+        )
+        key_id = env.get("AWS_ACCESS_KEY_ID") or (LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"] if local else None)
+        secret = env.get("AWS_SECRET_ACCESS_KEY") or (
+            LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] if local else None
+        )
+        state_dir = Path(env.get("GAS_STATE_DIR") or REPO_ROOT / ".gas")
+        backend = env.get("GAS_ARCHIVE_BACKEND", "s3-glacier")
+        if backend not in ("s3-glacier", "glacier-vault"):
+            raise SettingsError(
+                f"GAS_ARCHIVE_BACKEND must be 's3-glacier' or 'glacier-vault', got {backend!r}"
+            )
+        build = env.get("GAS_DEFAULT_BUILD", "GRCh38")
+        if build not in ("GRCh38", "GRCh37"):
+            raise SettingsError(f"GAS_DEFAULT_BUILD must be GRCh38 or GRCh37, got {build!r}")
+        secret_key = env.get("GAS_SECRET_KEY") or ""
+        if not secret_key:
+            if not local:
+                raise SettingsError("GAS_SECRET_KEY must be set when GAS_CLOUD=aws")
+            secret_key = "dev-only-not-secret"
+        known = env.get("GAS_KNOWN_SITES")
+        retention = _int(env, "GAS_FREE_RETENTION_SECONDS", 300)
+        if retention < 0:
+            raise SettingsError("GAS_FREE_RETENTION_SECONDS must not be negative")
+        return cls(
+            cloud=cloud,
+            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+            endpoint_url=endpoint,
+            dynamodb_endpoint_url=ddb_endpoint,
+            access_key_id=key_id,
+            secret_access_key=secret,
+            prefix=env.get("GAS_PREFIX", "gas"),
+            state_dir=state_dir,
+            localstack_port=ls_port,
+            dynamodb_port=ddb_port,
+            web_host=web_host,
+            web_port=web_port,
+            base_url=env.get("GAS_BASE_URL") or f"http://{web_host}:{web_port}",
+            free_retention_seconds=retention,
+            free_upload_limit_bytes=_int(env, "GAS_FREE_UPLOAD_LIMIT_BYTES", 150 * 1024),
+            premium_upload_limit_bytes=_int(env, "GAS_PREMIUM_UPLOAD_LIMIT_BYTES", 2 * 1024**3),
+            presigned_url_seconds=_int(env, "GAS_PRESIGNED_URL_SECONDS", 300),
+            archive_backend=backend,
+            default_build=build,
+            reference_dir=Path(env.get("GAS_REFERENCE_DIR") or state_dir / "reference"),
+            known_sites=Path(known) if known else None,
+            mail_from=env.get("GAS_MAIL_FROM", "gas@example.org"),
+            secret_key=secret_key,
+        )
