@@ -1,0 +1,45 @@
+"""AWS clients, made in one place so every one of them honours the configured endpoints."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from gas.settings import Settings
+
+# Step Functions holds GetActivityTask for up to 60 s on AWS: the read timeout must outlast it.
+LONG_POLL_READ_TIMEOUT = 70
+
+_SERVICE_ENDPOINTS = {"dynamodb": "dynamodb_endpoint_url"}
+
+
+def client(settings: Settings, service: str, *, read_timeout: int | None = None) -> Any:
+    """A boto3 client for ``service`` pointed where the settings say."""
+    return _cached_client(settings, service, read_timeout)
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_client(settings: Settings, service: str, read_timeout: int | None) -> Any:
+    endpoint = getattr(settings, _SERVICE_ENDPOINTS.get(service, "endpoint_url"))
+    config = Config(
+        retries={"max_attempts": 5, "mode": "standard"},
+        read_timeout=read_timeout or 30,
+        connect_timeout=5,
+        max_pool_connections=32,
+        # Path-style keeps bucket URLs on 127.0.0.1 locally; virtual-host style is AWS's default.
+        s3={"addressing_style": "path"} if settings.is_local else {},
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+        region_name=settings.region,
+    )
+    return session.client(service, endpoint_url=endpoint, config=config)
+
+
+def account_id(settings: Settings) -> str:
+    """The AWS account the settings point at (LocalStack answers 000000000000)."""
+    return client(settings, "sts").get_caller_identity()["Account"]

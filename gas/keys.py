@@ -1,0 +1,66 @@
+"""The S3 key layout. Keys are built from ids only: nothing a user types becomes a raw key."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+# Job ids are derived from the upload key, so submitting the same upload twice names the same job.
+_JOB_NAMESPACE = uuid.UUID("6f1c1d56-4a7e-4d43-9d0a-3c0b6f0e5a11")
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+RESULT_FILES = {
+    "annotated": "annotated.vcf",
+    "log": "annotation.log",
+    "summary": "summary.json",
+}
+
+
+class InvalidKey(ValueError):
+    """A key does not follow the GAS layout."""
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def is_id(value: str) -> bool:
+    return bool(_ID.match(value or ""))
+
+
+def _check(*ids: str) -> None:
+    for value in ids:
+        if not is_id(value):
+            raise InvalidKey(f"not a GAS id: {value!r}")
+
+
+def upload_key(user_id: str, upload_id: str, compressed: bool = False) -> str:
+    """Where a user's upload lands in the inputs bucket."""
+    _check(user_id, upload_id)
+    return f"uploads/{user_id}/{upload_id}/input.vcf" + (".gz" if compressed else "")
+
+
+def parse_upload_key(key: str) -> tuple[str, str]:
+    """(user_id, upload_id) of an upload key; raises InvalidKey for anything else."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "uploads" or parts[3] not in ("input.vcf", "input.vcf.gz"):
+        raise InvalidKey(f"not an upload key: {key!r}")
+    _check(parts[1], parts[2])
+    return parts[1], parts[2]
+
+
+def job_id_for_upload(key: str) -> str:
+    """The job id an upload becomes: stable, so a double submit finds the same job."""
+    parse_upload_key(key)
+    return str(uuid.uuid5(_JOB_NAMESPACE, key))
+
+
+def result_key(user_id: str, job_id: str, kind: str) -> str:
+    """Key of one of a job's result files (``annotated``, ``log`` or ``summary``)."""
+    _check(user_id, job_id)
+    return f"results/{user_id}/{job_id}/{RESULT_FILES[kind]}"
+
+
+def result_prefix(user_id: str, job_id: str) -> str:
+    _check(user_id, job_id)
+    return f"results/{user_id}/{job_id}/"

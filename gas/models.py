@@ -1,0 +1,236 @@
+"""Users and jobs in DynamoDB, through pynamodb. All DynamoDB access goes through this module.
+
+Table names come from the resource-name prefix, so call :func:`bind` once per process before use.
+Job status only moves forward (see ``TRANSITIONS``); every status write is a conditional write, so
+a stale or duplicate worker can never move a job backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from gas.resources import Resources
+from gas.settings import Settings
+
+FREE, PREMIUM = "free", "premium"
+TIERS = (FREE, PREMIUM)
+
+PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
+ARCHIVED, RESTORING = "ARCHIVED", "RESTORING"
+STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, ARCHIVED, RESTORING)
+
+# Which statuses a job may move to from which. Anything else is refused by DynamoDB itself.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RUNNING: (PENDING, RUNNING),
+    COMPLETED: (RUNNING, RESTORING),
+    FAILED: (PENDING, RUNNING),
+    ARCHIVED: (COMPLETED,),
+    RESTORING: (ARCHIVED,),
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TransitionRefused(Exception):
+    """A status change was refused because the job is not in a state that allows it."""
+
+
+class UserByEmail(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "email-index"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    email = UnicodeAttribute(hash_key=True)
+
+
+class User(Model):
+    """A researcher (or operator) account."""
+
+    class Meta:
+        table_name = "gas-users"
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    institution = UnicodeAttribute(default="")
+    password_hash = UnicodeAttribute(null=True)
+    tier = UnicodeAttribute(default=FREE)
+    is_operator = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute(default=now)
+    upgraded_at = UTCDateTimeAttribute(null=True)
+    thaw_execution_arn = UnicodeAttribute(null=True)
+
+    by_email = UserByEmail()
+
+    @classmethod
+    def find_by_email(cls, email: str) -> User | None:
+        for user in cls.by_email.query(email.strip().lower(), limit=1):
+            return user
+        return None
+
+    @property
+    def is_premium(self) -> bool:
+        return self.tier == PREMIUM
+
+
+class JobsByUser(GlobalSecondaryIndex):
+    """A user's jobs, newest first, without a scan."""
+
+    class Meta:
+        index_name = "user-jobs-index"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    submitted_at = UTCDateTimeAttribute(range_key=True)
+
+
+class JobsByStatus(GlobalSecondaryIndex):
+    """Jobs in one status, newest first: the operator's failures and the archive backlog."""
+
+    class Meta:
+        index_name = "status-index"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    status = UnicodeAttribute(hash_key=True)
+    submitted_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Job(Model):
+    """One annotation job: one upload, one Step Functions execution."""
+
+    class Meta:
+        table_name = "gas-jobs"
+        billing_mode = "PAY_PER_REQUEST"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    tier = UnicodeAttribute(default=FREE)  # the tier at submission; the workflow re-reads it
+    status = UnicodeAttribute(default=PENDING)
+    input_key = UnicodeAttribute()
+    input_filename = UnicodeAttribute(default="input.vcf")
+    execution_arn = UnicodeAttribute(null=True)
+    submitted_at = UTCDateTimeAttribute(default=now)
+    started_at = UTCDateTimeAttribute(null=True)
+    completed_at = UTCDateTimeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    worker = UnicodeAttribute(null=True)  # the task (token digest) that currently owns the job
+    variants_done = NumberAttribute(default=0)
+    variants_total = NumberAttribute(null=True)
+    build = UnicodeAttribute(null=True)
+    failure_error = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    results = MapAttribute(null=True)  # kind -> key in the results bucket
+    summary = MapAttribute(null=True)  # small chartable figures from the annotator
+    archive_after = UTCDateTimeAttribute(null=True)
+    archived_at = UTCDateTimeAttribute(null=True)
+    archive_backend = UnicodeAttribute(null=True)
+    archive_id = UnicodeAttribute(null=True)  # vault archive id (glacier-vault backend)
+    restore_tier = UnicodeAttribute(null=True)
+    restore_requested_at = UTCDateTimeAttribute(null=True)
+    restored_at = UTCDateTimeAttribute(null=True)
+
+    by_user = JobsByUser()
+    by_status = JobsByStatus()
+
+    @classmethod
+    def for_user(cls, user_id: str, limit: int = 20, last_key: dict | None = None) -> Iterator[Job]:
+        """The user's jobs, newest first (a page; ``last_evaluated_key`` of the result continues)."""
+        return cls.by_user.query(
+            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+        )
+
+    def move_to(self, status: str, *, owner: str | None = None, **fields: object) -> None:
+        """Set the status (and other fields) only if the job's current status allows it.
+
+        With ``owner``, the write also requires that this task still owns the job, so a worker whose
+        task was taken over after a lost heartbeat cannot overwrite its successor's work.
+        """
+        allowed = TRANSITIONS[status]
+        condition = Job.status.is_in(*allowed)
+        if owner is not None and status != RUNNING:
+            condition &= Job.worker == owner
+        actions = [Job.status.set(status)]
+        for name, value in fields.items():
+            attr = getattr(Job, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
+        try:
+            self.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                raise TransitionRefused(
+                    f"job {self.job_id}: {status} refused (allowed only from {', '.join(allowed)})"
+                ) from exc
+            raise
+
+
+def _conditional_failure(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def bind(settings: Settings) -> None:
+    """Point the models at this deployment's tables and DynamoDB endpoint."""
+    resources = Resources.of(settings, account="")
+    for model, table in ((User, resources.users_table), (Job, resources.jobs_table)):
+        meta = model.Meta
+        meta.table_name = table
+        meta.region = settings.region
+        meta.host = settings.dynamodb_endpoint_url
+        meta.aws_access_key_id = settings.access_key_id
+        meta.aws_secret_access_key = settings.secret_access_key
+        # pynamodb caches its connection per model; a rebind must drop it.
+        model._connection = None
+
+
+def create_tables(settings: Settings) -> list[str]:
+    """Create the tables that do not exist yet (the local cloud; on AWS CloudFormation does it)."""
+    bind(settings)
+    created = []
+    for model in (User, Job):
+        if not model.exists():
+            model.create_table(wait=True)
+            created.append(model.Meta.table_name)
+    return created
+
+
+def delete_tables(settings: Settings) -> None:
+    bind(settings)
+    for model in (User, Job):
+        if model.exists():
+            model.delete_table()
+
+
+__all__ = [
+    "ARCHIVED",
+    "COMPLETED",
+    "DoesNotExist",
+    "FAILED",
+    "FREE",
+    "Job",
+    "PENDING",
+    "PREMIUM",
+    "PutError",
+    "RESTORING",
+    "RUNNING",
+    "TransitionRefused",
+    "User",
+    "bind",
+    "create_tables",
+]

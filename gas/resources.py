@@ -1,0 +1,87 @@
+"""The names of GAS's cloud resources, all derived from one resource-name prefix.
+
+CloudFormation (infra/template.yaml) creates them under these names, so code finds them without
+reading stack outputs, and two prefixes (a test session's, a developer's) never collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gas.settings import Settings
+
+ACTIVITIES = ("annotate", "archive", "restore")
+
+
+@dataclass(frozen=True)
+class Resources:
+    prefix: str
+    region: str
+    account: str
+
+    @classmethod
+    def of(cls, settings: Settings, account: str) -> Resources:
+        return cls(prefix=settings.prefix, region=settings.region, account=account)
+
+    # S3
+    @property
+    def inputs_bucket(self) -> str:
+        return f"{self.prefix}-inputs"
+
+    @property
+    def results_bucket(self) -> str:
+        return f"{self.prefix}-results"
+
+    # DynamoDB
+    @property
+    def users_table(self) -> str:
+        return f"{self.prefix}-users"
+
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.prefix}-jobs"
+
+    # Step Functions
+    def activity_name(self, activity: str) -> str:
+        return f"{self.prefix}-{activity}"
+
+    def activity_arn(self, activity: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:activity:{self.activity_name(activity)}"
+
+    @property
+    def job_state_machine_name(self) -> str:
+        return f"{self.prefix}-annotation-job"
+
+    @property
+    def thaw_state_machine_name(self) -> str:
+        return f"{self.prefix}-thaw"
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+
+    def execution_arn(self, state_machine_name: str, execution_name: str) -> str:
+        return (
+            f"arn:aws:states:{self.region}:{self.account}:execution:"
+            f"{state_machine_name}:{execution_name}"
+        )
+
+    # Messaging
+    @property
+    def results_topic(self) -> str:
+        return f"{self.prefix}-job-results"
+
+    @property
+    def results_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:{self.results_topic}"
+
+    @property
+    def restore_events_queue(self) -> str:
+        return f"{self.prefix}-restore-events"
+
+    @property
+    def restore_events_dlq(self) -> str:
+        return f"{self.prefix}-restore-events-dlq"
+
+    @property
+    def glacier_vault(self) -> str:
+        return f"{self.prefix}-archive"
