@@ -151,7 +151,7 @@ class Job(Model):
 
     @classmethod
     def for_user(cls, user_id: str, limit: int = 20, last_key: dict | None = None) -> Iterator[Job]:
-        """The user's jobs, newest first (a page; ``last_evaluated_key`` of the result continues)."""
+        """A page of the user's jobs, newest first; ``last_evaluated_key`` continues it."""
         return cls.by_user.query(
             user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
         )

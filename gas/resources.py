@@ -46,7 +46,9 @@ class Resources:
         return f"{self.prefix}-{activity}"
 
     def activity_arn(self, activity: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:activity:{self.activity_name(activity)}"
+        return (
+            f"arn:aws:states:{self.region}:{self.account}:activity:{self.activity_name(activity)}"
+        )
 
     @property
     def job_state_machine_name(self) -> str:

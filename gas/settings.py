@@ -39,7 +39,7 @@ class Settings:
     endpoint_url: str | None = "http://127.0.0.1:4566"
     dynamodb_endpoint_url: str | None = "http://127.0.0.1:8000"
     access_key_id: str | None = "test"
-    secret_access_key: str | None = "test"
+    secret_access_key: str | None = "test"  # noqa: S105 (LocalStack's dummy key)
 
     prefix: str = "gas"
     state_dir: Path = field(default_factory=lambda: REPO_ROOT / ".gas")
@@ -60,7 +60,7 @@ class Settings:
     known_sites: Path | None = None
 
     mail_from: str = "gas@example.org"
-    secret_key: str = "dev-only-not-secret"
+    secret_key: str = "dev-only-not-secret"  # noqa: S105 (refused on AWS)
 
     @property
     def is_local(self) -> bool:
@@ -122,12 +122,14 @@ class Settings:
         web_port = _int(env, "GAS_WEB_PORT", 5000)
         web_host = env.get("GAS_WEB_HOST", "127.0.0.1")
 
-        # On AWS the SDK finds its own endpoints and credentials; locally we point it at the emulators.
+        # On AWS the SDK finds its own endpoints and credentials; locally they are the emulators.
         endpoint = env.get("AWS_ENDPOINT_URL") or (f"http://127.0.0.1:{ls_port}" if local else None)
         ddb_endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or (
             f"http://127.0.0.1:{ddb_port}" if local else None
         )
-        key_id = env.get("AWS_ACCESS_KEY_ID") or (LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"] if local else None)
+        key_id = env.get("AWS_ACCESS_KEY_ID") or (
+            LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"] if local else None
+        )
         secret = env.get("AWS_SECRET_ACCESS_KEY") or (
             LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] if local else None
         )
@@ -144,7 +146,7 @@ class Settings:
         if not secret_key:
             if not local:
                 raise SettingsError("GAS_SECRET_KEY must be set when GAS_CLOUD=aws")
-            secret_key = "dev-only-not-secret"
+            secret_key = "dev-only-not-secret"  # noqa: S105
         known = env.get("GAS_KNOWN_SITES")
         retention = _int(env, "GAS_FREE_RETENTION_SECONDS", 300)
         if retention < 0:

