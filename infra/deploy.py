@@ -1,0 +1,197 @@
+"""`gas deploy`: validate the definitions, then deploy infra/template.yaml through CloudFormation.
+
+The same path serves LocalStack and AWS. A change set is made first, so a deploy with nothing to
+change says so and touches nothing; a changed definition updates its state machine in place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from botocore.exceptions import ClientError, WaiterError
+
+from gas import aws, models
+from gas.settings import REPO_ROOT, Settings
+from workflows import definitions
+
+TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "no changes")
+
+Progress = Callable[[str], None]
+
+
+class DeployError(RuntimeError):
+    """The deployment failed; the message carries CloudFormation's reasons."""
+
+
+@dataclass
+class DeployResult:
+    stack: str
+    changed: bool
+    changes: list[str] = field(default_factory=list)
+    tables_created: list[str] = field(default_factory=list)
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.safe_load(TEMPLATE.read_text())
+
+
+def render_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The template with each state machine's definition filled in from ``definitions/``.
+
+    Every definition is validated first (schema, graph, substitutions against the resource's
+    ``DefinitionSubstitutions``); a bad one raises DefinitionError and nothing is deployed.
+    """
+    template = json.loads(json.dumps(template or load_template()))
+    problems: list[str] = []
+    for logical_id, resource in template["Resources"].items():
+        name = resource.get("Metadata", {}).get("GasDefinition")
+        if not name:
+            continue
+        props = resource["Properties"]
+        supplied = props.get("DefinitionSubstitutions", {}).keys()
+        text = definitions.load_text(name)
+        try:
+            definitions.validate_text(name, text, supplied)
+        except definitions.DefinitionError as exc:
+            problems += [f"{logical_id} ({name}): {p}" for p in exc.problems]
+            continue
+        props["DefinitionString"] = text
+    if problems:
+        raise definitions.DefinitionError("deployment", problems)
+    return template
+
+
+def _stack_status(cfn: Any, stack: str) -> str | None:
+    try:
+        found = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    return found[0]["StackStatus"] if found else None
+
+
+def _failure_reasons(cfn: Any, stack: str) -> str:
+    try:
+        events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    except ClientError:
+        return "(no stack events)"
+    reasons = [
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if e["ResourceStatus"].endswith("FAILED") and e.get("ResourceStatusReason")
+    ]
+    return "; ".join(reasons[:8]) or "(no reason given)"
+
+
+def deploy(settings: Settings, progress: Progress | None = None) -> DeployResult:
+    """Deploy (or update) this prefix's stack; idempotent."""
+    say = progress or (lambda message: None)
+    body = json.dumps(render_template())  # validation happens here, before anything is touched
+    result = DeployResult(stack=settings.stack_name, changed=False)
+
+    if settings.is_local:
+        result.tables_created = models.create_tables(settings)
+        for table in result.tables_created:
+            say(f"created table {table}")
+        ses = aws.client(settings, "ses")
+        ses.verify_email_identity(EmailAddress=settings.mail_from)
+
+    cfn = aws.client(settings, "cloudformation")
+    status = _stack_status(cfn, settings.stack_name)
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"):
+        say(f"removing stack {settings.stack_name} left {status} by a failed first deploy")
+        cfn.delete_stack(StackName=settings.stack_name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=settings.stack_name)
+        status = None
+    change_type = "CREATE" if status is None else "UPDATE"
+    change_set = f"gas-{int(time.time() * 1000)}"
+    parameters = [
+        {"ParameterKey": "Prefix", "ParameterValue": settings.prefix},
+        {"ParameterKey": "Target", "ParameterValue": settings.cloud},
+    ]
+    cfn.create_change_set(
+        StackName=settings.stack_name,
+        ChangeSetName=change_set,
+        ChangeSetType=change_type,
+        TemplateBody=body,
+        Parameters=parameters,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    described = _wait_change_set(cfn, settings.stack_name, change_set)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        cfn.delete_change_set(StackName=settings.stack_name, ChangeSetName=change_set)
+        if any(marker in reason for marker in NO_CHANGES):
+            return result
+        raise DeployError(f"change set for {settings.stack_name} failed: {reason}")
+    changes = [
+        f"{c['ResourceChange']['Action']} {c['ResourceChange']['LogicalResourceId']}"
+        for c in described.get("Changes", [])
+    ]
+    if change_type == "UPDATE" and not changes:
+        cfn.delete_change_set(StackName=settings.stack_name, ChangeSetName=change_set)
+        return result
+    say(f"{change_type.lower()} stack {settings.stack_name}: {len(changes)} change(s)")
+    cfn.execute_change_set(StackName=settings.stack_name, ChangeSetName=change_set)
+    waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+    try:
+        cfn.get_waiter(waiter).wait(
+            StackName=settings.stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+        )
+    except WaiterError as exc:
+        reasons = _failure_reasons(cfn, settings.stack_name)
+        raise DeployError(f"stack {settings.stack_name} did not deploy: {reasons}") from exc
+    result.changed = True
+    result.changes = changes
+    return result
+
+
+def _wait_change_set(cfn: Any, stack: str, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            return described
+        if time.monotonic() > deadline:
+            raise DeployError(f"change set {name} still {described['Status']} after {timeout} s")
+        time.sleep(0.5)
+
+
+def destroy(settings: Settings) -> None:
+    """Delete this prefix's stack and (locally) its tables: for test sessions and teardown."""
+    cfn = aws.client(settings, "cloudformation")
+    s3 = aws.client(settings, "s3")
+    for bucket in (f"{settings.prefix}-inputs", f"{settings.prefix}-results"):
+        _empty_bucket(s3, bucket)
+    if _stack_status(cfn, settings.stack_name) is not None:
+        cfn.delete_stack(StackName=settings.stack_name)
+        try:
+            cfn.get_waiter("stack_delete_complete").wait(
+                StackName=settings.stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+            )
+        except WaiterError as exc:
+            raise DeployError(f"stack {settings.stack_name} was not deleted: {exc}") from exc
+    if settings.is_local:
+        models.delete_tables(settings)
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    try:
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+    except ClientError as exc:
+        if "NoSuchBucket" not in str(exc):
+            raise
