@@ -1,0 +1,337 @@
+"""The reference bundle: a gene model as sorted columnar arrays that load in a fraction of a second.
+
+Coordinates inside a bundle are 0-based, half-open ``[start, end)``, keyed per contig as
+``contig_index << 32 | position`` so one sorted array covers the whole genome and a single
+``numpy.searchsorted`` answers a query on any contig. GTF/GFF (1-based, closed) and VCF (1-based)
+are converted at the edges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.feather as feather
+
+from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
+
+BUNDLE_FORMAT = "gas-reference-bundle"
+BUNDLE_FORMAT_VERSION = 1
+BUILDS = ("GRCh38", "GRCh37")
+SPLICE_REGION_BP = 8  # intronic bases next to an exon that count as splice region
+FLANK_BP = 5000  # how far up/downstream of a gene a variant is still "upstream"/"downstream"
+FEATURE_CLASSES = ("cds", "utr5", "utr3", "exon", "splice")
+SHIFT = np.int64(32)
+
+
+def canonical_contig(name: str) -> str:
+    """``chr1`` → ``1``, ``chrM``/``M`` → ``MT``: the one naming a bundle stores."""
+    if name[:3].lower() == "chr":
+        name = name[3:]
+    if name in ("M", "m", "mt", "Mt"):
+        return "MT"
+    return name
+
+
+def _contig_sort_key(name: str) -> tuple[int, int | str]:
+    if name.isdigit():
+        return (0, int(name))
+    order = {"X": 1, "Y": 2, "MT": 3}
+    return (1, order[name]) if name in order else (2, name)
+
+
+@dataclass
+class Features:
+    """Intervals of one kind, 0-based half-open, canonical contig names."""
+
+    contig: np.ndarray  # str objects
+    start: np.ndarray  # int64
+    end: np.ndarray  # int64
+
+    @classmethod
+    def empty(cls) -> Features:
+        return cls(np.array([], dtype=object), np.array([], np.int64), np.array([], np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[Features]) -> Features:
+        return cls(
+            np.concatenate([p.contig for p in parts]).astype(object),
+            np.concatenate([p.start for p in parts]).astype(np.int64),
+            np.concatenate([p.end for p in parts]).astype(np.int64),
+        )
+
+
+@dataclass
+class GeneModel:
+    """What a source (GTF, packaged tables) yields before it becomes a bundle."""
+
+    genes_contig: np.ndarray
+    genes_start: np.ndarray
+    genes_end: np.ndarray
+    genes_strand: np.ndarray  # "+" / "-"
+    gene_id: np.ndarray
+    gene_name: np.ndarray
+    gene_type: np.ndarray
+    features: dict[str, Features] = field(default_factory=dict)  # cds, utr5, utr3, exon
+
+
+def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Union of key intervals as a (2, n) array of sorted, disjoint [start, end)."""
+    if len(starts) == 0:
+        return np.zeros((2, 0), np.int64)
+    order = np.lexsort((ends, starts))
+    s, e = starts[order], ends[order]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), bool)
+    new[1:] = s[1:] > reach[:-1]
+    group = np.cumsum(new) - 1
+    out_e = np.full(group[-1] + 1, 0, np.int64)
+    np.maximum.at(out_e, group, e)
+    return np.vstack([s[new], out_e])
+
+
+def covers(union: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """For each key span [start, end), whether it overlaps the merged union."""
+    ends = union[1]
+    i = np.searchsorted(ends, start, side="right")
+    ok = i < len(ends)
+    res = np.zeros(len(start), bool)
+    res[ok] = union[0][i[ok]] < end[ok]
+    return res
+
+
+def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> Path:
+    """Turn a gene model into a bundle directory (written atomically) and return its path."""
+    if len(model.genes_start) == 0:
+        raise ReferenceBuildError(
+            "the gene model has no genes; is this a GTF/GFF3 gene annotation?"
+        )
+    t0 = time.monotonic()
+    all_contigs = set(model.genes_contig.tolist())
+    for feats in model.features.values():
+        all_contigs.update(feats.contig.tolist())
+    contigs = sorted(all_contigs, key=_contig_sort_key)
+    cindex = {c: i for i, c in enumerate(contigs)}
+
+    def keys(contig: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        ci = np.fromiter((cindex[c] for c in contig), np.int64, len(contig))
+        return (ci << SHIFT) | np.clip(pos, 0, (1 << 32) - 1)
+
+    # Genes sorted by start; ties by end so the file is deterministic.
+    gs = keys(model.genes_contig, model.genes_start)
+    ge = keys(model.genes_contig, model.genes_end)
+    order = np.lexsort((ge, gs))
+    gs, ge = gs[order], ge[order]
+    genes = pa.table(
+        {
+            "contig": pa.array(model.genes_contig[order].tolist(), pa.string()),
+            "start": pa.array(model.genes_start[order], pa.int64()),
+            "end": pa.array(model.genes_end[order], pa.int64()),
+            "strand": pa.array(model.genes_strand[order].tolist(), pa.string()),
+            "gene_id": pa.array(model.gene_id[order].tolist(), pa.string()),
+            "gene_name": pa.array(model.gene_name[order].tolist(), pa.string()),
+            "gene_type": pa.array(model.gene_type[order].tolist(), pa.string()),
+            "start_key": pa.array(gs, pa.int64()),
+            "end_key": pa.array(ge, pa.int64()),
+        }
+    )
+    gene_union = _merge(gs, ge)
+
+    unions: dict[str, np.ndarray] = {}
+    for name in ("cds", "utr5", "utr3", "exon"):
+        f = model.features.get(name) or Features.empty()
+        unions[name] = _merge(keys(f.contig, f.start), keys(f.contig, f.end))
+    # Splice region: the intronic bases beside each distinct exon, kept only inside a gene body
+    # (so a transcript's outer ends do not count); exon precedence removes any exonic overlap.
+    ex = model.features.get("exon") or Features.empty()
+    es, ee = keys(ex.contig, ex.start), keys(ex.contig, ex.end)
+    pair = np.unique(np.vstack([es, ee]), axis=1) if len(es) else np.zeros((2, 0), np.int64)
+    left_s, left_e = pair[0] - SPLICE_REGION_BP, pair[0]
+    right_s, right_e = pair[1], pair[1] + SPLICE_REGION_BP
+    fs = np.concatenate([left_s, right_s])
+    fe = np.concatenate([left_e, right_e])
+    inside = covers(gene_union, fs, fs + 1) & covers(gene_union, fe - 1, fe)
+    unions["splice"] = _merge(fs[inside], fe[inside])
+
+    seg_start, seg_set, sets = _segment_genes(gs, ge)
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        feather.write_feather(genes, tmp / "genes.arrow", compression="uncompressed")
+        for name, arr in unions.items():
+            np.save(tmp / f"{name}.npy", arr)
+        np.save(tmp / "gene_segment_start.npy", seg_start)
+        np.save(tmp / "gene_segment_set.npy", seg_set)
+        set_table = pa.table({"genes": pa.array(sets, pa.list_(pa.int32()))})
+        feather.write_feather(set_table, tmp / "gene_sets.arrow", compression="uncompressed")
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "build": build,
+            "coordinates": "0-based half-open; key = contig_index << 32 | position",
+            "contigs": contigs,
+            "splice_region_bp": SPLICE_REGION_BP,
+            "flank_bp": FLANK_BP,
+            "source": source,
+            "counts": {
+                "genes": int(len(gs)),
+                **{f"{k}_intervals": int(v.shape[1]) for k, v in unions.items()},
+                "gene_segments": int(len(seg_start)),
+            },
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build_seconds": round(time.monotonic() - t0, 2),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _segment_genes(
+    gs: np.ndarray, ge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Cut the genome at every gene boundary; each segment points at the set of genes covering it.
+
+    Set 0 is the empty set and sets 1..G are each gene alone, so an intergenic variant's nearest
+    gene can reuse the same table.
+    """
+    n = len(gs)
+    sets: list[list[int]] = [[]] + [[i] for i in range(n)]
+    index: dict[tuple[int, ...], int] = {(): 0}
+    index.update({(i,): i + 1 for i in range(n)})
+    pos = np.concatenate([gs, ge])
+    delta = np.concatenate([np.arange(n), -np.arange(n) - 1])  # gene i opens as i, closes as ~i
+    order = np.lexsort((delta, pos))
+    pos, delta = pos[order].tolist(), delta[order].tolist()
+    active: set[int] = set()
+    seg_start: list[int] = []
+    seg_set: list[int] = []
+    i = 0
+    while i < len(pos):
+        p = pos[i]
+        while i < len(pos) and pos[i] == p:
+            d = delta[i]
+            if d >= 0:
+                active.add(d)
+            else:
+                active.discard(-d - 1)
+            i += 1
+        key = tuple(sorted(active))
+        sid = index.get(key)
+        if sid is None:
+            sid = index[key] = len(sets)
+            sets.append(list(key))
+        if seg_set and seg_set[-1] == sid:
+            continue
+        seg_start.append(p)
+        seg_set.append(sid)
+    return np.array(seg_start, np.int64), np.array(seg_set, np.int32), sets
+
+
+def _render(values: list[str]) -> str:
+    # INFO values may not hold ';', '=', spaces or ','; gene names never should, but be safe.
+    return "|".join(
+        v.replace(";", "_").replace(",", "_").replace(" ", "_").replace("=", "_") for v in values
+    )
+
+
+class Bundle:
+    """A loaded reference bundle: the arrays the engine queries, plus its manifest."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        manifest_path = self.path / "manifest.json"
+        if not manifest_path.exists():
+            raise ReferenceUnavailable(
+                f"no reference bundle at {self.path} (manifest.json missing)"
+            )
+        self.manifest = json.loads(manifest_path.read_text())
+        if self.manifest.get("format") != BUNDLE_FORMAT:
+            raise ReferenceUnavailable(f"{self.path} is not a GAS reference bundle")
+        if self.manifest.get("format_version") != BUNDLE_FORMAT_VERSION:
+            raise ReferenceUnavailable(
+                f"the bundle at {self.path} has format version "
+                f"{self.manifest.get('format_version')}, "
+                f"this annotator reads version {BUNDLE_FORMAT_VERSION}; rebuild it"
+            )
+        self.build: str = self.manifest["build"]
+        self.contigs: list[str] = self.manifest["contigs"]
+        self.flank_bp: int = int(self.manifest.get("flank_bp", FLANK_BP))
+        try:
+            self.genes = feather.read_table(self.path / "genes.arrow", memory_map=False)
+            self.unions = {n: np.load(self.path / f"{n}.npy") for n in FEATURE_CLASSES}
+            self.seg_start = np.load(self.path / "gene_segment_start.npy")
+            self.seg_set = np.load(self.path / "gene_segment_set.npy")
+            self.sets = feather.read_table(self.path / "gene_sets.arrow")["genes"]
+        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise ReferenceUnavailable(
+                f"the reference bundle at {self.path} is damaged: {exc}"
+            ) from exc
+        self.start_key = self.genes["start_key"].to_numpy()
+        self.end_key = self.genes["end_key"].to_numpy()
+        self.end_order = np.argsort(self.end_key, kind="stable")
+        self.end_sorted = self.end_key[self.end_order]
+        self.minus = np.array([s == "-" for s in self.genes["strand"].to_pylist()], bool)
+
+    def contig_index(self) -> dict[str, int]:
+        """Contig name → index, canonical names only (callers canonicalise first)."""
+        return {c: i for i, c in enumerate(self.contigs)}
+
+    @cached_property
+    def set_info(self) -> pa.Array:
+        """For each gene set its INFO text (GAS_GENE=...;GAS_STRAND=...); null for the empty set."""
+        sets = self.sets.combine_chunks() if isinstance(self.sets, pa.ChunkedArray) else self.sets
+        flat = pc.list_flatten(sets)
+
+        def joined(column: str) -> pa.Array:
+            # INFO values may not hold ';', '=', ',' or spaces.
+            values = pc.replace_substring_regex(self.genes[column].combine_chunks(), r"[;=, ]", "_")
+            values = pc.if_else(pc.equal(values, ""), ".", values)
+            return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
+
+        parts = [pc.binary_join_element_wise("GAS_GENE=", joined("gene_name"), "")]
+        if pc.any(pc.not_equal(self.genes["gene_id"], "")).as_py():
+            parts.append(pc.binary_join_element_wise("GAS_GENE_ID=", joined("gene_id"), ""))
+        parts.append(pc.binary_join_element_wise("GAS_STRAND=", joined("strand"), ""))
+        parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", joined("gene_type"), ""))
+        info = pc.binary_join_element_wise(*parts, ";")
+        empty = pc.equal(pc.list_value_length(sets), 0)
+        return pc.if_else(empty, pa.scalar(None, pa.string()), info)
+
+    def set_members(self, set_ids: np.ndarray) -> np.ndarray:
+        """The distinct gene indices contained in the given gene sets."""
+        if len(set_ids) == 0:
+            return np.array([], np.int64)
+        flat = pc.list_flatten(self.sets.take(pa.array(np.unique(set_ids)))).to_numpy()
+        return np.unique(flat)
+
+
+def bundle_path(reference_dir: Path, build: str) -> Path:
+    """Where the bundle for ``build`` lives under the reference directory."""
+    return Path(reference_dir) / build
+
+
+def load_bundle(reference_dir: Path, build: str) -> Bundle:
+    """Load the installed bundle for a build, or raise ReferenceUnavailable."""
+    path = bundle_path(reference_dir, build)
+    if not (path / "manifest.json").exists():
+        raise ReferenceUnavailable(
+            f"the {build} reference bundle is not installed in {reference_dir}; "
+            "run `gas reference install-defaults` on this worker"
+        )
+    return Bundle(path)

@@ -1,0 +1,547 @@
+"""Annotate a VCF against a reference bundle: streamed in blocks, every block annotated with numpy.
+
+Region precedence (highest first) for a variant's REF span:
+CDS > UTR5 > UTR3 > ncExon > splice_region > intron > upstream > downstream > intergenic.
+``unknown_contig`` marks records on contigs the bundle does not have (kept, not annotated).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from annotator.bundle import SHIFT, Bundle, canonical_contig, covers, load_bundle
+from annotator.exceptions import (
+    AnnotationInputError,
+    BuildMismatch,
+    MalformedVcf,
+    ReferenceUnavailable,
+)
+from annotator.vcf import (
+    Fields,
+    Header,
+    chrom_hashes,
+    detect_build,
+    open_input,
+    parse_chunk,
+    read_chunks,
+    read_header,
+    ref_hashes,
+)
+
+REGIONS = (
+    "CDS",
+    "UTR5",
+    "UTR3",
+    "ncExon",
+    "splice_region",
+    "intron",
+    "upstream",
+    "downstream",
+    "intergenic",
+    "unknown_contig",
+)
+CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
+ENGINE_VERSION = "1"
+
+INFO_LINES = [
+    '##INFO=<ID=GAS_REGION,Number=1,Type=String,Description="GAS region class of the variant site, '
+    "highest precedence first: CDS, UTR5, UTR3, ncExon, splice_region, intron, upstream, "
+    'downstream, intergenic; unknown_contig when the reference bundle lacks the contig">',
+    '##INFO=<ID=GAS_GENE,Number=1,Type=String,Description="Overlapping gene names separated by |; '
+    'for upstream/downstream the gene whose flank it is; for intergenic the nearest gene">',
+    '##INFO=<ID=GAS_GENE_ID,Number=1,Type=String,Description="Gene IDs matching GAS_GENE, '
+    'separated by |">',
+    '##INFO=<ID=GAS_STRAND,Number=1,Type=String,Description="Gene strands matching '
+    'GAS_GENE, separated by |">',
+    '##INFO=<ID=GAS_GENE_TYPE,Number=1,Type=String,Description="Gene biotypes matching GAS_GENE, '
+    'separated by |">',
+    '##INFO=<ID=GAS_DISTANCE,Number=1,Type=Integer,Description="Bases from the variant to GAS_GENE '
+    '(upstream, downstream, intergenic)">',
+    '##INFO=<ID=GAS_KNOWN_ID,Number=1,Type=String,Description="ID of the known variant at this '
+    'position and REF allele in the configured known-sites file">',
+]
+
+
+@dataclass
+class AnnotationResult:
+    """What one annotation run did; also written, with more detail, to the summary JSON."""
+
+    variants: int
+    alleles: int
+    build: str
+    build_source: str  # "header" | "default" | "requested"
+    seconds: float
+    by_region: dict[str, int] = field(default_factory=dict)
+    by_chromosome: dict[str, int] = field(default_factory=dict)
+    genes_hit: int = 0
+    known_ids: int = 0
+    unknown_contig_records: int = 0
+    sorted_input: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class KnownSites:
+    """Known variants keyed by (contig, position, REF) hash, sorted for searchsorted."""
+
+    keys: np.ndarray
+    ids: pa.Array
+
+
+def _contig_lookup(bundle: Bundle) -> Callable[[str], int]:
+    index = bundle.contig_index()
+
+    def lookup(raw: str) -> int:
+        return index.get(canonical_contig(raw), -1)
+
+    return lookup
+
+
+class _ContigMap:
+    """Maps CHROM hashes to bundle contig indices, remembering names across blocks."""
+
+    def __init__(self, bundle: Bundle):
+        self.lookup = _contig_lookup(bundle)
+        self.known: dict[int, tuple[int, str]] = {}
+
+    def resolve(self, fields: Fields) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        h = chrom_hashes(fields)
+        uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        cidx = np.empty(len(uniq), np.int64)
+        names = []
+        for j, (hv, i) in enumerate(zip(uniq.tolist(), first.tolist(), strict=False)):
+            hit = self.known.get(hv)
+            if hit is None:
+                raw = bytes(fields.arr[fields.starts[i] : fields.t[0][i]]).decode(
+                    "utf-8", "replace"
+                )
+                ci = self.lookup(raw)
+                hit = self.known[hv] = (ci, canonical_contig(raw) if ci >= 0 else raw)
+            cidx[j] = hit[0]
+            names.append(hit[1])
+        return cidx[inv], inv, names
+
+
+def _known_hash(cidx: np.ndarray, pos0: np.ndarray, refh: np.ndarray) -> np.ndarray:
+    k = ((cidx.astype(np.uint64) << np.uint64(32)) | pos0.astype(np.uint64)) * np.uint64(
+        0xBF58476D1CE4E5B9
+    )
+    return k ^ refh
+
+
+def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
+    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory with the same block parser."""
+    contigs = _ContigMap(bundle)
+    keys, ids = [], []
+    with open_input(path) as f:
+        header, first = read_header(f)
+        for block, before in read_chunks(f, first, header.line_count):
+            fl = parse_chunk(block, before, len(header.columns))
+            if fl.n == 0:
+                continue
+            cidx, _, _ = contigs.resolve(fl)
+            ok = cidx >= 0
+            k = _known_hash(cidx, fl.pos0, ref_hashes(fl))[ok]
+            id_s, id_e = fl.t[1][ok] + 1, fl.t[2][ok]
+            keys.append(k)
+            ids.extend(
+                block[s:e].decode("utf-8", "replace")
+                for s, e in zip(id_s.tolist(), id_e.tolist(), strict=False)
+            )
+    if not keys:
+        return KnownSites(np.array([], np.uint64), pa.array([], pa.string()))
+    allk = np.concatenate(keys)
+    order = np.argsort(allk, kind="stable")
+    return KnownSites(allk[order], pa.array(ids, pa.string()).take(pa.array(order)))
+
+
+class _Annotator:
+    """Annotates blocks of lines against one bundle and keeps the counts."""
+
+    def __init__(self, bundle: Bundle, known: KnownSites | None):
+        self.b = bundle
+        self.known = known
+        self.contigs = _ContigMap(bundle)
+        self.region_text = pa.array([f"GAS_REGION={r}" for r in REGIONS], pa.string())
+        self.set_info = bundle.set_info
+        self.by_region = np.zeros(len(REGIONS), np.int64)
+        self.by_chrom: dict[str, int] = {}
+        self.variants = 0
+        self.alleles = 0
+        self.known_hits = 0
+        self.hit_sets: list[np.ndarray] = []
+        self.out_of_order = 0
+        self.last: tuple[str, int] | None = None
+        self.seen_contigs: set[str] = set()
+
+    def annotate(self, block: bytes, lines_before: int, ncols: int) -> bytes:
+        fl = parse_chunk(block, lines_before, ncols)
+        if fl.n == 0:
+            return b""
+        b = self.b
+        cidx, inv, names = self.contigs.resolve(fl)
+        self._count(fl, cidx, inv, names)
+        known_contig = cidx >= 0
+        key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
+        end = key + fl.ref_len
+
+        # Which genes cover the site (start, else end of a longer REF).
+        seg = np.searchsorted(b.seg_start, key, side="right") - 1
+        gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
+        multi = fl.ref_len > 1
+        if multi.any():
+            seg2 = np.searchsorted(b.seg_start, end[multi] - 1, side="right") - 1
+            g2 = np.where(seg2 >= 0, b.seg_set[np.maximum(seg2, 0)], 0)
+            gset[multi] = np.where(gset[multi] == 0, g2, gset[multi])
+        gset = np.where(known_contig, gset, 0)
+        genic = gset != 0
+
+        cls = np.full(fl.n, INTERGENIC, np.int8)
+        cls[~known_contig] = UNKNOWN
+        dist = np.zeros(fl.n, np.int64)
+        has_dist = np.zeros(fl.n, bool)
+        gi = np.flatnonzero(genic)
+        if len(gi):
+            s, e = key[gi], end[gi]
+            c = np.full(len(gi), INTRON, np.int8)
+            for code, name in (
+                (SPLICE, "splice"),
+                (NCEXON, "exon"),
+                (UTR3, "utr3"),
+                (UTR5, "utr5"),
+                (CDS, "cds"),
+            ):
+                c[covers(b.unions[name], s, e)] = code
+            cls[gi] = c
+            self.hit_sets.append(np.unique(gset[gi]))
+        ni = np.flatnonzero(~genic & known_contig)
+        if len(ni):
+            self._flanks(ni, key, end, cidx, cls, gset, dist, has_dist)
+        self.by_region += np.bincount(cls, minlength=len(REGIONS))
+
+        parts = [self.region_text.take(pa.array(cls)), self.set_info.take(pa.array(gset))]
+        if has_dist.any():
+            d = pc.cast(pa.array(dist, mask=~has_dist), pa.string())
+            parts.append(pc.binary_join_element_wise("GAS_DISTANCE=", d, ""))
+        if self.known is not None and len(self.known.keys):
+            parts.append(self._known(fl, cidx, known_contig))
+        ann = pc.binary_join_element_wise(*parts, ";", null_handling="skip")
+        return _splice_info(fl, ann)
+
+    def _flanks(self, ni, key, end, cidx, cls, gset, dist, has_dist) -> None:
+        """Upstream/downstream of the flanking genes within the flank distance, else intergenic."""
+        b = self.b
+        s, _e, c = key[ni], end[ni], cidx[ni]
+        j = np.searchsorted(b.end_sorted, s, side="right") - 1
+        jl = np.maximum(j, 0)
+        left_ok = (j >= 0) & ((b.end_sorted[jl] >> SHIFT) == c)
+        left_gene = b.end_order[jl]
+        dl = np.where(left_ok, s - b.end_sorted[jl] + 1, np.iinfo(np.int64).max)
+        k = np.searchsorted(b.start_key, s, side="right")
+        kr = np.minimum(k, len(b.start_key) - 1)
+        right_ok = (k < len(b.start_key)) & ((b.start_key[kr] >> SHIFT) == c)
+        right_gene = kr
+        dr = np.where(right_ok, b.start_key[kr] - s, np.iinfo(np.int64).max)
+        flank = b.flank_bp
+        big = np.iinfo(np.int64).max
+        # A gene's 5' side is its start on + and its end on −.
+        up_l = np.where(left_ok & b.minus[left_gene] & (dl <= flank), dl, big)
+        up_r = np.where(right_ok & ~b.minus[right_gene] & (dr <= flank), dr, big)
+        dn_l = np.where(left_ok & ~b.minus[left_gene] & (dl <= flank), dl, big)
+        dn_r = np.where(right_ok & b.minus[right_gene] & (dr <= flank), dr, big)
+        up = np.minimum(up_l, up_r) < big
+        down = ~up & (np.minimum(dn_l, dn_r) < big)
+        near_left = dl <= dr
+        out_cls = np.full(len(ni), INTERGENIC, np.int8)
+        out_gene = np.where(near_left, left_gene, right_gene)
+        out_d = np.minimum(dl, dr)
+        out_cls[down] = DOWNSTREAM
+        use_l = down & (dn_l <= dn_r)
+        out_gene = np.where(down, np.where(use_l, left_gene, right_gene), out_gene)
+        out_d = np.where(down, np.minimum(dn_l, dn_r), out_d)
+        out_cls[up] = UPSTREAM
+        use_l = up & (up_l <= up_r)
+        out_gene = np.where(up, np.where(use_l, left_gene, right_gene), out_gene)
+        out_d = np.where(up, np.minimum(up_l, up_r), out_d)
+        any_gene = left_ok | right_ok
+        cls[ni] = out_cls
+        gset[ni] = np.where(any_gene, out_gene + 1, 0)  # set i+1 is gene i alone
+        dist[ni] = np.where(any_gene, out_d, 0)
+        has_dist[ni] = any_gene
+
+    def _known(self, fl: Fields, cidx: np.ndarray, ok: np.ndarray) -> pa.Array:
+        assert self.known is not None
+        h = _known_hash(np.maximum(cidx, 0), fl.pos0, ref_hashes(fl))
+        i = np.searchsorted(self.known.keys, h)
+        ic = np.minimum(i, len(self.known.keys) - 1)
+        hit = ok & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
+        self.known_hits += int(hit.sum())
+        ids = self.known.ids.take(pa.array(ic, mask=~hit))
+        return pc.binary_join_element_wise("GAS_KNOWN_ID=", ids, "")
+
+    def _count(self, fl: Fields, cidx: np.ndarray, inv: np.ndarray, names: list[str]) -> None:
+        self.variants += fl.n
+        self.alleles += int(fl.n_alt.sum())
+        counts = np.bincount(inv, minlength=len(names))
+        for name, n in zip(names, counts.tolist(), strict=False):
+            self.by_chrom[name] = self.by_chrom.get(name, 0) + n
+        # Sortedness: positions fall within a contig run, or a contig comes back after another.
+        change = np.flatnonzero(inv[1:] != inv[:-1]) + 1
+        run_starts = np.concatenate([[0], change])
+        same = inv[1:] == inv[:-1]
+        self.out_of_order += int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum())
+        for r in run_starts.tolist():
+            name = names[inv[r]]
+            first_pos = int(fl.pos0[r])
+            if self.last is not None and self.last[0] == name:
+                if first_pos < self.last[1]:
+                    self.out_of_order += 1
+            elif name in self.seen_contigs:
+                self.out_of_order += 1
+            self.seen_contigs.add(name)
+        self.last = (names[inv[-1]], int(fl.pos0[-1]))
+
+    def genes_hit(self) -> int:
+        if not self.hit_sets:
+            return 0
+        return int(len(self.b.set_members(np.concatenate(self.hit_sets))))
+
+
+def _splice_info(fl: Fields, ann: pa.Array) -> bytes:
+    """Write each line's annotation into its INFO column (replacing a lone '.'), all at once."""
+    arr = fl.arr
+    info_s, info_e = fl.t[6] + 1, fl.t[7]
+    info_len = info_e - info_s
+    dot = (info_len == 1) & (arr[np.minimum(info_s, len(arr) - 1)] == 46)
+    need_sep = (info_len > 0) & ~dot
+    if need_sep.any():
+        ann = pc.if_else(pa.array(need_sep), pc.binary_join_element_wise(";", ann, ""), ann)
+    offsets = np.frombuffer(ann.buffers()[1], np.int32)[ann.offset : ann.offset + len(ann) + 1]
+    data = np.frombuffer(ann.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    lens = np.diff(offsets)
+    delete = fl.delete
+    if dot.any():
+        delete = np.zeros(len(arr), bool) if delete is None else delete.copy()
+        delete[info_s[dot]] = True
+    ins = np.where(dot, info_s, info_e)
+    if delete is not None:
+        removed_before = np.concatenate([[0], np.cumsum(delete)])
+        ins = ins - removed_before[ins]
+        base = arr[~delete]
+    else:
+        base = arr
+    out = np.insert(base, np.repeat(ins, lens), data)
+    return out.tobytes()
+
+
+def _output_header(
+    header: Header, build: str, build_source: str, evidence: str, bundle: Bundle
+) -> bytes:
+    lines = [ln for ln in header.lines if not ln.startswith(("##INFO=<ID=GAS_", "##GAS_"))]
+    src = bundle.manifest.get("source", {})
+    lines += INFO_LINES
+    lines.append(
+        f"##GAS_annotation=<engine={ENGINE_VERSION},build={build},build_source={build_source},"
+        f'bundle="{";".join(src.get("packages", [])) or src.get("file", "")}">'
+    )
+    if build_source == "default":
+        lines.append(
+            '##GAS_note="The header names no genome build; annotated with the configured default '
+            f'{build}"'
+        )
+    elif evidence:
+        lines.append(f'##GAS_build_evidence="{evidence.replace(chr(34), chr(39))}"')
+    lines.append("#" + "\t".join(header.columns))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def choose_build(requested: str, default_build: str, header: Header) -> tuple[str, str, str]:
+    """(build, build_source, evidence) for this file, refusing a build the header contradicts."""
+    if requested not in ("auto", "GRCh38", "GRCh37"):
+        raise AnnotationInputError(
+            f"Unknown genome build {requested!r}; choose GRCh38, GRCh37 or auto."
+        )
+    ev = detect_build(header)
+    if ev.build == "NCBI36":
+        raise BuildMismatch(
+            f"The file is from the NCBI36/hg18 build ({ev.evidence}); GAS annotates GRCh38 and "
+            "GRCh37 only. "
+            "Lift it over first."
+        )
+    if requested != "auto":
+        if ev.build and ev.build != requested:
+            raise BuildMismatch(
+                f"The file's header says {ev.build} ({ev.evidence}) but {requested} was requested; "
+                f"annotate it as {ev.build} (or 'auto') instead."
+            )
+        return requested, "requested", ev.evidence
+    if ev.build:
+        return ev.build, "header", ev.evidence
+    return default_build, "default", ""
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _open_output(path: Path) -> BinaryIO:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
+    return open(path, "wb", buffering=1 << 20)
+
+
+def annotate_file(
+    input_path: Path,
+    output_vcf: Path,
+    log_path: Path,
+    summary_path: Path,
+    *,
+    build: str = "auto",
+    reference_dir: Path,
+    default_build: str = "GRCh38",
+    known_sites: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AnnotationResult:
+    """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
+
+    Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
+    lacks the bundle); on any error no output file is left behind.
+    """
+    t0 = time.monotonic()
+    input_path, output_vcf = Path(input_path), Path(output_vcf)
+    log_path, summary_path = Path(log_path), Path(summary_path)
+    tag = f".partial-{os.getpid()}"
+    tmp_vcf = output_vcf.with_name(output_vcf.name + tag)
+    tmp_log = log_path.with_name(log_path.name + tag)
+    tmp_sum = summary_path.with_name(summary_path.name + tag)
+    if not input_path.exists():
+        raise AnnotationInputError(f"The input file {input_path.name} does not exist.")
+    placed: list[Path] = []
+    try:
+        with open_input(input_path) as f:
+            header, first = read_header(f)
+            chosen, source, evidence = choose_build(build, default_build, header)
+            bundle = load_bundle(Path(reference_dir), chosen)
+            known = load_known_sites(Path(known_sites), bundle) if known_sites else None
+            ann = _Annotator(bundle, known)
+            ncols = len(header.columns)
+            with _open_output(tmp_vcf) as out:
+                out.write(_output_header(header, chosen, source, evidence, bundle))
+                for block, before in read_chunks(f, first, header.line_count):
+                    out.write(ann.annotate(block, before, ncols))
+                    if progress is not None:
+                        progress(ann.variants)
+        if ann.variants == 0:
+            raise MalformedVcf("The file has a header but no variant records.")
+        result = _result(ann, chosen, source, time.monotonic() - t0, evidence, known_sites)
+        tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
+        summary = {
+            **asdict(result),
+            "input": input_path.name,
+            "build_evidence": evidence,
+            "bundle": bundle.manifest.get("source", {}),
+            "engine_version": ENGINE_VERSION,
+        }
+        tmp_sum.write_text(json.dumps(summary, indent=2) + "\n")
+        for tmp, final in ((tmp_vcf, output_vcf), (tmp_log, log_path), (tmp_sum, summary_path)):
+            os.replace(tmp, final)
+            placed.append(final)
+        return result
+    except BaseException:
+        # Only what this run wrote goes: temporaries, and any result it had already put in place.
+        _remove(tmp_vcf, tmp_log, tmp_sum, *placed)
+        raise
+
+
+def _result(
+    ann: _Annotator,
+    build: str,
+    source: str,
+    seconds: float,
+    evidence: str,
+    known_sites: Path | None,
+) -> AnnotationResult:
+    notes = []
+    if source == "default":
+        notes.append(f"The header names no genome build; the configured default {build} was used.")
+    elif evidence:
+        notes.append(f"Genome build {build} taken from the header ({evidence}).")
+    unknown = int(ann.by_region[UNKNOWN])
+    if unknown:
+        notes.append(
+            f"{unknown} record(s) are on contigs the {build} bundle does not have; "
+            "they are kept and marked GAS_REGION=unknown_contig."
+        )
+    if ann.out_of_order:
+        notes.append("The records are not sorted by position; they were annotated in file order.")
+    if known_sites:
+        notes.append(
+            f"Known variant IDs from {Path(known_sites).name}: {ann.known_hits} record(s) matched."
+        )
+    return AnnotationResult(
+        variants=ann.variants,
+        alleles=ann.alleles,
+        build=build,
+        build_source=source,
+        seconds=round(seconds, 3),
+        by_region={r: int(n) for r, n in zip(REGIONS, ann.by_region.tolist(), strict=False)},
+        by_chromosome=dict(sorted(ann.by_chrom.items(), key=lambda kv: _chrom_order(kv[0]))),
+        genes_hit=ann.genes_hit(),
+        known_ids=ann.known_hits,
+        unknown_contig_records=unknown,
+        sorted_input=ann.out_of_order == 0,
+        notes=notes,
+    )
+
+
+def _chrom_order(name: str) -> tuple[int, int | str]:
+    if name.isdigit():
+        return (0, int(name))
+    return (1, {"X": 0, "Y": 1, "MT": 2}.get(name, 3)) if name in ("X", "Y", "MT") else (2, name)
+
+
+def _count_log(r: AnnotationResult, input_path: Path, bundle: Bundle, evidence: str) -> str:
+    src = bundle.manifest.get("source", {})
+    lines = [
+        f"GAS annotation count log (engine {ENGINE_VERSION})",
+        f"Input file: {input_path.name}",
+        f"Genome build: {r.build} ({r.build_source}{': ' + evidence if evidence else ''})",
+        f"Reference bundle: {src.get('description') or src.get('file', '')}",
+        f"Total number of variants (records): {r.variants}",
+        f"Total number of ALT alleles: {r.alleles}",
+        f"Genes hit: {r.genes_hit}",
+        "",
+        "Count by region class:",
+        *(f"  {k}\t{v}" for k, v in r.by_region.items()),
+        "",
+        "Count by chromosome:",
+        *(f"  {k}\t{v}" for k, v in r.by_chromosome.items()),
+        "",
+        *(f"Note: {n}" for n in r.notes),
+        f"Annotation time: {r.seconds:.2f} s",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "AnnotationResult",
+    "annotate_file",
+    "choose_build",
+    "load_known_sites",
+    "REGIONS",
+    "ReferenceUnavailable",
+]
