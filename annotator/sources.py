@@ -323,6 +323,7 @@ def model_from_gtf(path: Path) -> GeneModel:
     utr_pending: list[tuple[str, int, int, str, str]] = []  # GTF "UTR": side decided per transcript
     tx_cds: dict[str, list[int]] = {}
     tx_strand: dict[str, str] = {}
+    tx_exons: list[tuple[str, int, int, str, str]] = []
     gene_types = {"gene", "ncRNA_gene", "pseudogene"}
     n = 0
     try:
@@ -345,6 +346,10 @@ def model_from_gtf(path: Path) -> GeneModel:
                 genes.append((c, start, end, strand, gid, gname, gtype))
             elif ftype == "exon":
                 feats["exon"].append((c, start, end))
+                a = _attrs(attr, gff3)
+                tx_exons.append(
+                    (c, start, end, strand, a.get("transcript_id") or a.get("Parent", ""))
+                )
             elif ftype in ("CDS", "stop_codon"):
                 feats["cds"].append((c, start, end))
                 a = _attrs(attr, gff3)
@@ -371,6 +376,17 @@ def model_from_gtf(path: Path) -> GeneModel:
             continue
         before = end <= span[0]
         feats["utr5" if before != (strand == "-") else "utr3"].append((c, start, end))
+    # Files without UTR records (or with them): the exon parts of a coding transcript outside
+    # its CDS are its UTRs, 5' before the CDS in transcript direction.
+    for c, start, end, strand, tx in tx_exons:
+        span = tx_cds.get(tx)
+        if span is None:
+            continue
+        lo, hi = span
+        if start < lo:
+            feats["utr5" if strand != "-" else "utr3"].append((c, start, min(end, lo)))
+        if end > hi:
+            feats["utr3" if strand != "-" else "utr5"].append((c, max(start, hi), end))
     if not genes:
         raise ReferenceBuildError(
             f"{path} has no gene records; a GTF/GFF3 gene annotation is needed"
