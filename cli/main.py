@@ -19,9 +19,21 @@ def gas(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Each area of the CLI lives in its own module with a register(group) function.
-    from cli import annotator_commands, deploy_commands, local_commands
+    from cli import (
+        annotator_commands,
+        deploy_commands,
+        job_commands,
+        local_commands,
+        worker_commands,
+    )
 
-    for module in (local_commands, deploy_commands, annotator_commands):
+    for module in (
+        local_commands,
+        deploy_commands,
+        job_commands,
+        worker_commands,
+        annotator_commands,
+    ):
         module.register(gas)
 
 

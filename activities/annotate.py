@@ -1,0 +1,173 @@
+"""Annotate: stream the upload from S3, run the annotator engine, upload the results, record it.
+
+Job status writes are conditional (see gas.models): this task must own the job to complete it, so a
+worker whose heartbeat lapsed and whose task went to another worker cannot overwrite the result.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import annotator
+from activities.base import Activity, ActivityError, TaskContext, TransientError
+from gas import aws, keys, models
+from gas.resources import Resources
+
+PROGRESS_EVERY_SECONDS = 2.0
+SUMMARY_FIELDS = (
+    "variants",
+    "alleles",
+    "build",
+    "build_source",
+    "genes_hit",
+    "known_ids",
+    "unknown_contig_records",
+    "seconds",
+)
+
+
+class InputMissing(ActivityError):
+    """The upload is not in the inputs bucket (deleted, or never finished uploading)."""
+
+    error_name = "Annotate.InputMissing"
+
+
+class ReferenceMissing(ActivityError):
+    """This worker has no reference bundle for the build: an operator problem, retried elsewhere."""
+
+    error_name = "Worker.Transient"
+
+
+def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
+    settings = ctx.settings
+    models.bind(settings)
+    job = models.Job.get(task["job_id"])
+    names = Resources.of(settings, account="")
+    if job.status == models.COMPLETED and job.results:
+        # A repeated task for a job that is done (e.g. a redrive): report, do not redo.
+        return _output(job, _tier(job.user_id))
+    job.move_to(
+        models.RUNNING,
+        worker=ctx.owner,
+        started_at=models.now(),
+        attempts=(job.attempts or 0) + 1,
+        variants_done=0,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix=f"gas-annotate-{job.job_id}-"))
+    try:
+        source = workdir / Path(task["input_key"]).name
+        _download(settings, names.inputs_bucket, task["input_key"], source)
+        ctx.check_cancelled()
+        out_vcf, out_log, out_summary = (
+            workdir / keys.RESULT_FILES[k] for k in ("annotated", "log", "summary")
+        )
+        last = [time.monotonic()]
+
+        def progress(done: int) -> None:
+            ctx.check_cancelled()
+            if time.monotonic() - last[0] >= PROGRESS_EVERY_SECONDS:
+                last[0] = time.monotonic()
+                job.update(
+                    actions=[models.Job.variants_done.set(done)],
+                    condition=models.Job.worker == ctx.owner,
+                )
+
+        try:
+            result = annotator.annotate_file(
+                source,
+                out_vcf,
+                out_log,
+                out_summary,
+                build=task["build"],
+                reference_dir=settings.reference_dir,
+                default_build=settings.default_build,
+                known_sites=settings.known_sites,
+                progress=progress,
+            )
+        except annotator.ReferenceUnavailable as exc:
+            raise ReferenceMissing(str(exc)) from exc
+        ctx.check_cancelled()
+        s3 = aws.client(settings, "s3")
+        results = {}
+        for kind, path in (("annotated", out_vcf), ("log", out_log), ("summary", out_summary)):
+            key = keys.result_key(job.user_id, job.job_id, kind)
+            s3.upload_file(str(path), names.results_bucket, key)
+            results[kind] = key
+        summary = json.loads(out_summary.read_text())
+        small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
+        small["by_region"] = summary.get("by_region", {})
+        small["by_chromosome"] = summary.get("by_chromosome", {})
+        tier = _tier(job.user_id)
+        finished = models.now()
+        job.move_to(
+            models.COMPLETED,
+            owner=ctx.owner,
+            completed_at=finished,
+            results=results,
+            summary=small,
+            variants_done=result.variants,
+            variants_total=result.variants,
+            build=result.build,
+            failure_error=None,
+            failure_reason=None,
+            archive_after=_archive_after(settings, tier, finished),
+        )
+        return {
+            "tier": tier,
+            "variants": result.variants,
+            "build": result.build,
+            "results": results,
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _download(settings: Any, bucket: str, key: str, target: Path) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.client(settings, "s3").download_file(bucket, key, str(target))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            raise InputMissing(
+                "The uploaded file is no longer in storage; upload it again."
+            ) from exc
+        raise TransientError(f"could not read the upload from S3 ({code})") from exc
+
+
+def _tier(user_id: str) -> str:
+    try:
+        return models.User.get(user_id).tier
+    except models.DoesNotExist:
+        return models.FREE
+
+
+def _archive_after(settings: Any, tier: str, finished: Any) -> Any:
+    if tier == models.PREMIUM:
+        return None
+    from datetime import timedelta
+
+    return finished + timedelta(seconds=settings.free_retention_seconds)
+
+
+def _output(job: models.Job, tier: str) -> dict[str, Any]:
+    return {
+        "tier": tier,
+        "variants": int(job.variants_total or 0),
+        "build": job.build or "",
+        "results": dict(job.results.as_dict() if hasattr(job.results, "as_dict") else job.results),
+    }
+
+
+ACTIVITY = Activity(
+    name="annotate",
+    run=run,
+    input_schema="annotate.input.schema.json",
+    output_schema="annotate.output.schema.json",
+)

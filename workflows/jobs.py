@@ -1,0 +1,298 @@
+"""Jobs as workflow executions: submit, read back (status, current state, timeline), results.
+
+The list pages read DynamoDB only; :func:`detail` is the one call that reads Step Functions (its
+read APIs are throttled at a few calls a second), for one job's page or ``gas job ID``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import PutError
+
+from gas import aws, keys, models
+from gas.resources import Resources
+from gas.settings import Settings
+from workflows import definitions
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class SubmitError(ValueError):
+    """The job cannot be submitted; the message says why, for the user."""
+
+
+def _names(settings: Settings) -> Resources:
+    return Resources.of(settings, aws.account_id(settings))
+
+
+def display_name(filename: str) -> str:
+    """A file name safe to show and store (never used as a key)."""
+    name = _SAFE_NAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return name[:120] or "input.vcf"
+
+
+def execution_input(settings: Settings, job: models.Job, build: str = "auto") -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "user_id": job.user_id,
+        "input_key": job.input_key,
+        "build": build,
+        "retention_seconds": settings.free_retention_seconds,
+    }
+
+
+def submit(
+    settings: Settings, user: models.User, input_key: str, filename: str, build: str = "auto"
+) -> models.Job:
+    """Create the job for an upload and start its execution; the same upload twice is one job."""
+    try:
+        owner, _upload = keys.parse_upload_key(input_key)
+    except keys.InvalidKey as exc:
+        raise SubmitError("That is not an upload of yours.") from exc
+    if owner != user.user_id:
+        raise SubmitError("That is not an upload of yours.")
+    names = _names(settings)
+    try:
+        aws.client(settings, "s3").head_object(Bucket=names.inputs_bucket, Key=input_key)
+    except ClientError as exc:
+        raise SubmitError("The upload was not found; please upload the file again.") from exc
+
+    models.bind(settings)
+    job_id = keys.job_id_for_upload(input_key)
+    arn = names.execution_arn(names.job_state_machine_name, job_id)
+    job = models.Job(
+        job_id,
+        user_id=user.user_id,
+        tier=user.tier,
+        input_key=input_key,
+        input_filename=display_name(filename),
+        execution_arn=arn,
+        status=models.PENDING,
+    )
+    try:
+        job.save(condition=models.Job.job_id.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        job = models.Job.get(job_id)  # submitted before: same job, and at most one execution
+    payload = execution_input(settings, job, build)
+    definitions_check(payload)
+    sfn = aws.client(settings, "stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=names.state_machine_arn(names.job_state_machine_name),
+            name=job_id,
+            input=json.dumps(payload),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+    return job
+
+
+def definitions_check(payload: dict[str, Any]) -> None:
+    from gas import schemas
+
+    schemas.check(payload, "annotation-job.input.schema.json")
+
+
+def get(settings: Settings, job_id: str) -> models.Job:
+    models.bind(settings)
+    return models.Job.get(job_id)
+
+
+def for_user(settings: Settings, user_id: str, limit: int = 20) -> list[models.Job]:
+    models.bind(settings)
+    return list(models.Job.for_user(user_id, limit=limit))
+
+
+# -- reading an execution back ---------------------------------------------------------------
+
+_ENTERED = re.compile(r"^(\w+?)StateEntered$")
+_EXITED = re.compile(r"^(\w+?)StateExited$")
+_FAILURE_EVENTS = {
+    "ActivityFailed": "activityFailedEventDetails",
+    "ActivityTimedOut": "activityTimedOutEventDetails",
+    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "ExecutionFailed": "executionFailedEventDetails",
+}
+
+
+def history(settings: Settings, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = aws.client(settings, "stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, PaginationConfig={"PageSize": 500}
+    ):
+        events += page["events"]
+    return events
+
+
+def timeline(events: list[dict[str, Any]], execution_status: str) -> list[dict[str, Any]]:
+    """One entry per state the execution entered: start, end, duration, attempts, error."""
+    steps: list[dict[str, Any]] = []
+    open_steps: dict[str, dict[str, Any]] = {}
+    last: dict[str, Any] | None = None
+    for event in events:
+        kind = event["type"]
+        when: datetime = event["timestamp"]
+        if m := _ENTERED.match(kind):
+            name = event["stateEnteredEventDetails"]["name"]
+            step = {
+                "state": name,
+                "type": m.group(1),
+                "status": "running",
+                "started_at": when,
+                "ended_at": None,
+                "duration_seconds": None,
+                "attempts": 0,
+                "error": None,
+                "cause": None,
+            }
+            steps.append(step)
+            open_steps[name] = step
+            last = step
+        elif m := _EXITED.match(kind):
+            name = event["stateExitedEventDetails"]["name"]
+            step = open_steps.pop(name, None)
+            if step is not None:
+                step["ended_at"] = when
+                step["duration_seconds"] = (when - step["started_at"]).total_seconds()
+                failed_last = step.get("_failed_last", False)
+                if failed_last:
+                    step["status"] = "failed"
+                elif step["attempts"] > 1:
+                    step["status"] = "retried"
+                else:
+                    step["status"] = "succeeded"
+        elif kind in ("ActivityScheduled", "TaskScheduled"):
+            if last is not None:
+                last["attempts"] += 1
+                last["_failed_last"] = False
+        elif kind in _FAILURE_EVENTS and kind != "ExecutionFailed":
+            details = event.get(_FAILURE_EVENTS[kind], {})
+            if last is not None:
+                last["error"] = details.get("error")
+                last["cause"] = details.get("cause")
+                last["_failed_last"] = True
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            for step in open_steps.values():
+                step["status"] = "failed"
+                step["ended_at"] = when
+                step["duration_seconds"] = (when - step["started_at"]).total_seconds()
+            open_steps.clear()
+    for step in open_steps.values():
+        if step["type"] == "Wait":
+            step["status"] = "waiting"
+        elif step["attempts"] > 1 or step.get("_failed_last"):
+            step["status"] = "retried"  # running again after a failed attempt
+    for step in steps:
+        step.pop("_failed_last", None)
+        for key in ("started_at", "ended_at"):
+            if isinstance(step[key], datetime):
+                step[key] = step[key].isoformat()
+    return steps
+
+
+_PRECEDENCE = ["not_reached", "succeeded", "retried", "waiting", "running", "failed"]
+
+
+def state_colours(definition: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+    """Each state of the definition, coloured by what this execution did there."""
+    colours = {name: "not_reached" for name in _all_states(definition)}
+    for step in steps:
+        name = step["state"]
+        current = colours.get(name, "not_reached")
+        status = step["status"]
+        # The latest visit wins, except that a failure anywhere in a state's visits stays visible.
+        colours[name] = status if current != "failed" else current
+    return colours
+
+
+def _all_states(machine: dict[str, Any]) -> list[str]:
+    names = []
+    for name, state in machine["States"].items():
+        names.append(name)
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                names += _all_states(state[key])
+        for branch in state.get("Branches", []):
+            names += _all_states(branch)
+    return names
+
+
+def detail(settings: Settings, job: models.Job) -> dict[str, Any]:
+    """The job with its execution: status, current state, timeline and the coloured graph."""
+    definition = definitions.load("annotation-job")
+    result: dict[str, Any] = {
+        "status": job.status,
+        "current_state": None,
+        "execution_status": None,
+        "timeline": [],
+        "states": {name: "not_reached" for name in _all_states(definition)},
+        "definition": definition,
+        "archive_at": job.archive_after.isoformat() if job.archive_after else None,
+    }
+    if not job.execution_arn:
+        return result
+    sfn = aws.client(settings, "stepfunctions")
+    try:
+        described = sfn.describe_execution(executionArn=job.execution_arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            return result
+        raise
+    status = described["status"]
+    steps = timeline(history(settings, job.execution_arn), status)
+    result["execution_status"] = status
+    result["timeline"] = steps
+    result["states"] = state_colours(definition, steps)
+    running = [s for s in steps if s["ended_at"] is None]
+    result["current_state"] = (running or steps or [{"state": None}])[-1]["state"]
+    return result
+
+
+# -- results ---------------------------------------------------------------------------------
+
+_DOWNLOAD_NAMES = {
+    "annotated": ".annotated.vcf",
+    "log": ".annotation.log",
+    "summary": ".summary.json",
+}
+
+
+def result_url(settings: Settings, job: models.Job, kind: str) -> str:
+    """A presigned GET for one of the job's result files, offered as a download."""
+    if not job.results or kind not in job.results.as_dict():
+        raise KeyError(kind)
+    names = Resources.of(settings, account="")
+    stem = job.input_filename.rsplit(".vcf", 1)[0] or "results"
+    return aws.client(settings, "s3").generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": names.results_bucket,
+            "Key": job.results.as_dict()[kind],
+            "ResponseContentDisposition": f'attachment; filename="{stem}{_DOWNLOAD_NAMES[kind]}"',
+        },
+        ExpiresIn=settings.presigned_url_seconds,
+    )
+
+
+def read_result(settings: Settings, job: models.Job, kind: str) -> bytes:
+    """The bytes of one result file (the log and the summary are shown in the page)."""
+    if not job.results or kind not in job.results.as_dict():
+        raise KeyError(kind)
+    names = Resources.of(settings, account="")
+    obj = aws.client(settings, "s3").get_object(
+        Bucket=names.results_bucket, Key=job.results.as_dict()[kind]
+    )
+    return obj["Body"].read()
