@@ -374,7 +374,7 @@ def model_from_gtf(path: Path) -> GeneModel:
         span = tx_cds.get(tx)
         if span is None:
             continue
-        before = end <= span[0]
+        before = start < span[0]  # GENCODE UTRs include the stop codon, so compare starts
         feats["utr5" if before != (strand == "-") else "utr3"].append((c, start, end))
     # Files without UTR records (or with them): the exon parts of a coding transcript outside
     # its CDS are its UTRs, 5' before the CDS in transcript direction.

@@ -20,8 +20,8 @@ def gtf_bundle(gencode_gtf, tmp_path_factory):
     return out.parent
 
 
-# SAMD11 (plus strand) in the GENCODE v29 excerpt: exon 930155-930336 is all CDS; exon
-# 925922-926013 has CDS from 925942 (start codon 925942-925944), so 925922-925941 is 5'UTR.
+# SAMD11 (plus strand, 923928-944581) in the GENCODE v29 excerpt: exon 930155-930336 is all CDS;
+# exon 925738-925800 is 5'UTR; the stop codon is 944151-944153 and 3'UTR runs to 944581.
 SAMD11 = [
     (930155, "CDS"),  # first base of the exon, as the GTF says
     (930336, "CDS"),  # last base
@@ -31,9 +31,11 @@ SAMD11 = [
     (930146, "intron"),  # 9th
     (930344, "splice_region"),  # 8th intronic base after it
     (930345, "intron"),
-    (925941, "UTR5"),
-    (925942, "CDS"),
-    (925922, "UTR5"),
+    (925941, "CDS"),  # a start_NF transcript's CDS begins at 925922, and CDS outranks UTR
+    (925750, "UTR5"),  # exon 925738-925800: UTR in every transcript
+    (944153, "CDS"),  # last base of the stop codon 944151-944153
+    (944154, "UTR3"),
+    (944581, "UTR3"),  # the gene's last base
 ]
 
 
@@ -44,7 +46,7 @@ def test_gencode_exon_boundaries_land_where_the_gtf_puts_them(
     annotate_file(vcf, **outputs, build="GRCh38", reference_dir=gtf_bundle)
     recs = records_of(outputs["output_vcf"])
     assert [(int(r["POS"]), r["GAS_REGION"]) for r in recs] == SAMD11
-    assert {r["GAS_GENE"] for r in recs} == {"SAMD11"}
+    assert {r["GAS_GENE"] for r in recs} == {"SAMD11", "SAMD11|NOC2L"}  # NOC2L overlaps its end
     assert recs[0]["GAS_GENE_ID"] == "ENSG00000187634.11"
 
 
