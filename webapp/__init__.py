@@ -1,0 +1,78 @@
+"""The researcher's dashboard: a Flask app factory and one blueprint per area of the site.
+
+Settings come in through :func:`create_app`, so tests build their own app; ``overrides`` are Flask
+config values (``TESTING``, ``WTF_CSRF_ENABLED``, ``RATELIMIT_ENABLED`` …).
+"""
+
+from typing import Any
+
+from flask import Flask, render_template
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from gas import models
+from gas.settings import Settings
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# In-memory counters are per process; behind several processes point RATELIMIT_STORAGE_URI at Redis.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the dashboard for ``settings`` (read from the environment when None)."""
+    settings = settings or Settings.from_env()
+    models.bind(settings)
+    app = Flask(__name__)
+    secure = settings.base_url.startswith("https://")
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        GAS_SETTINGS=settings,
+        SESSION_COOKIE_NAME="gas_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        # Lax, not Strict: S3's redirect back after an upload is a cross-site top-level GET that
+        # must still carry the session.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=1024 * 1024,  # files go to S3, never through the dashboard
+        LOGIN_RATE_LIMIT="10 per minute",
+        JOBS_PER_PAGE=20,
+    )
+    app.config.update(overrides)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from webapp import annotations, auth, operator, security, subscribe
+
+    security.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(annotations.bp)
+    app.register_blueprint(subscribe.bp)
+    app.register_blueprint(operator.bp)
+    app.add_url_rule("/", endpoint="index", view_func=annotations.index)
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> tuple[str, int]:
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(429)
+    def too_many(_: Exception) -> tuple[str, int]:
+        return render_template("errors/429.html"), 429
+
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings the app was built with."""
+    return app.config["GAS_SETTINGS"]

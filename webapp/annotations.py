@@ -1,0 +1,301 @@
+"""Upload, the jobs list (live status from DynamoDB), the job page, downloads and the log."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response
+
+from gas import keys, models
+from gas.models import Job
+from webapp import graph
+from webapp.security import own_job_or_404, settings
+from workflows import uploads
+
+bp = Blueprint("annotations", __name__)
+
+# Badge words for each job status.
+STATUS_WORDS = {
+    models.PENDING: "queued",
+    models.RUNNING: "running",
+    models.COMPLETED: "completed",
+    models.FAILED: "failed",
+    models.ARCHIVED: "archived",
+    models.RESTORING: "restoring",
+}
+RESULT_KINDS = ("annotated", "log", "summary")
+# Results can be read in these statuses; archived ones must be restored first.
+READABLE = (models.COMPLETED,)
+# Typical Glacier-class retrieval times, by retrieval tier, for the "restoring" message.
+RESTORE_TIMES = {
+    "Expedited": "1–5 minutes",
+    "Standard": "3–5 hours",
+    "Bulk": "5–12 hours",
+}
+MAX_STATUS_IDS = 50
+REMEMBERED_UPLOADS = 5
+
+
+def _job_workflows() -> Any:
+    # The orchestration layer; imported on use so the dashboard starts even without it.
+    from workflows import jobs
+
+    return jobs
+
+
+def index() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("annotations.list_jobs"))
+    return redirect(url_for("auth.login"))
+
+
+def _page_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="jobs-page")
+
+
+def status_view(job: Job) -> dict[str, Any]:
+    """What the list and the live endpoint show for one job (DynamoDB fields only)."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status,
+        "label": STATUS_WORDS.get(job.status, job.status.lower()),
+        "variants_done": int(job.variants_done or 0),
+        "variants_total": int(job.variants_total) if job.variants_total else None,
+        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+        "archive_at": job.archive_after.isoformat() if job.archive_after else None,
+    }
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+@bp.route("/annotate")
+@login_required
+def annotate() -> str:
+    cfg = settings()
+    post = uploads.presigned_post(
+        cfg, current_user.record, redirect_url=cfg.base_url.rstrip("/") + "/annotate/submit"
+    )
+    remembered = [post.upload_id, *session.get("uploads", [])][:REMEMBERED_UPLOADS]
+    session["uploads"] = remembered
+    return render_template(
+        "annotations/annotate.html",
+        post=post,
+        allowed=uploads.ALLOWED_SUFFIXES,
+        limit_kb=post.max_bytes // 1024,
+    )
+
+
+@bp.route("/annotate/submit")
+@login_required
+def submit() -> Response:
+    """Where S3 sends the browser after the upload: turn the upload into a job (idempotent)."""
+    key = request.args.get("key", "")
+    cfg = settings()
+    try:
+        owner, upload_id = keys.parse_upload_key(key)
+    except keys.InvalidKey:
+        abort(404)
+    if owner != current_user.user_id:
+        abort(404)
+    if upload_id not in session.get("uploads", []):
+        # Only uploads this session's form started can be submitted by following a link.
+        job = _existing_job(key)
+        if job is not None:
+            return redirect(url_for("annotations.job_page", job_id=job.job_id))
+        flash("That upload was not started from this session; please upload again.", "error")
+        return redirect(url_for("annotations.annotate"))
+    try:
+        filename = uploads.check_upload(cfg, current_user.record, key)
+    except uploads.UploadProblem as problem:
+        uploads.discard(cfg, key)
+        flash(str(problem), "error")
+        return redirect(url_for("annotations.annotate"))
+    jobs = _job_workflows()
+    try:
+        job = jobs.submit(cfg, current_user.record, key, filename)
+    except jobs.SubmitError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("annotations.annotate"))
+    flash(f"{filename} was uploaded; its annotation job has started.", "success")
+    return redirect(url_for("annotations.job_page", job_id=job.job_id))
+
+
+def _existing_job(key: str) -> Job | None:
+    try:
+        job = Job.get(keys.job_id_for_upload(key))
+    except models.DoesNotExist:
+        return None
+    return job if job.user_id == current_user.user_id else None
+
+
+# --- list and live status -----------------------------------------------------------------------
+
+
+@bp.route("/annotations")
+@login_required
+def list_jobs() -> str:
+    last_key = None
+    token = request.args.get("page")
+    if token:
+        try:
+            last_key = _page_serializer().loads(token)
+        except BadSignature:
+            abort(404)
+    results = Job.for_user(
+        current_user.user_id, limit=current_app.config["JOBS_PER_PAGE"], last_key=last_key
+    )
+    page = list(results)
+    next_key = results.last_evaluated_key
+    next_token = _page_serializer().dumps(next_key) if next_key else None
+    return render_template(
+        "annotations/list.html",
+        jobs=[(job, status_view(job)) for job in page],
+        next_token=next_token,
+        first_page=token is None,
+    )
+
+
+@bp.route("/annotations/status")
+@login_required
+def statuses() -> Response:
+    """Live status of some of the user's jobs: DynamoDB only, so the list can poll it."""
+    ids = [i for i in request.args.get("ids", "").split(",") if keys.is_id(i)]
+    ids = list(dict.fromkeys(ids))[:MAX_STATUS_IDS]
+    found = Job.batch_get(ids) if ids else []
+    return jsonify(
+        {
+            "jobs": {
+                job.job_id: status_view(job) for job in found if job.user_id == current_user.user_id
+            }
+        }
+    )
+
+
+@bp.route("/annotations/<job_id>/status")
+@login_required
+def job_status(job_id: str) -> Response:
+    return jsonify(status_view(own_job_or_404(job_id)))
+
+
+# --- the job page --------------------------------------------------------------------------------
+
+
+def _detail(job: Job) -> dict[str, Any] | None:
+    """The execution's detail from Step Functions, or None when it cannot be read right now."""
+    if not job.execution_arn and job.status == models.PENDING:
+        return None
+    try:
+        return _job_workflows().detail(settings(), job)
+    except Exception:  # a throttled or missing execution must not break the page
+        current_app.logger.exception("job %s: execution detail unavailable", job.job_id)
+        return None
+
+
+def _summary(job: Job) -> dict[str, Any] | None:
+    if job.summary:
+        summary = job.summary.as_dict()
+        if summary.get("by_region") or summary.get("by_chromosome"):
+            return summary
+    if job.status not in READABLE:
+        return None
+    try:
+        return json.loads(_job_workflows().read_result(settings(), job, "summary"))
+    except Exception:
+        current_app.logger.exception("job %s: summary unavailable", job.job_id)
+        return None
+
+
+def _bars(counts: dict[str, Any] | None, limit: int = 30) -> list[dict[str, Any]]:
+    """Chart rows for a {label: count} map, largest first, scaled to the largest."""
+    if not counts:
+        return []
+    items = sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: -kv[1])[:limit]
+    top = max((v for _, v in items), default=0) or 1
+    return [{"label": k, "count": v, "width": round(300 * v / top)} for k, v in items]
+
+
+def _workflow_context(job: Job) -> dict[str, Any]:
+    detail = _detail(job)
+    drawn = None
+    if detail and detail.get("definition"):
+        drawn = graph.layout(detail["definition"], detail.get("states", {}))
+    archive_at = (detail or {}).get("archive_at") or (
+        job.archive_after.isoformat() if job.archive_after else None
+    )
+    return {"job": job, "detail": detail, "graph": drawn, "archive_at": archive_at}
+
+
+@bp.route("/annotations/<job_id>")
+@login_required
+def job_page(job_id: str) -> str:
+    job = own_job_or_404(job_id)
+    summary = _summary(job)
+    context = _workflow_context(job)
+    return render_template(
+        "annotations/job.html",
+        view=status_view(job),
+        summary=summary,
+        regions=_bars((summary or {}).get("by_region")),
+        chromosomes=_bars((summary or {}).get("by_chromosome")),
+        restore_time=RESTORE_TIMES.get(job.restore_tier or "", "a few hours"),
+        readable=job.status in READABLE,
+        is_premium=current_user.record.tier == models.PREMIUM,
+        now=datetime.now(UTC),
+        **context,
+    )
+
+
+@bp.route("/annotations/<job_id>/workflow")
+@login_required
+def workflow_fragment(job_id: str) -> str:
+    """The graph and timeline alone, fetched by the job page when the job's status changes."""
+    job = own_job_or_404(job_id)
+    return render_template("annotations/_workflow.html", **_workflow_context(job))
+
+
+@bp.route("/annotations/<job_id>/download/<kind>")
+@login_required
+def download(job_id: str, kind: str) -> Response:
+    job = own_job_or_404(job_id)
+    cfg = settings()
+    if kind == "input":
+        return redirect(uploads.input_url(cfg, job.input_key))
+    if kind not in RESULT_KINDS:
+        abort(404)
+    if job.status in (models.ARCHIVED, models.RESTORING):
+        flash("These results are archived. Upgrade to Premium to restore them.", "error")
+        return redirect(url_for("annotations.job_page", job_id=job_id))
+    if job.status not in READABLE:
+        flash("The results are not ready yet.", "error")
+        return redirect(url_for("annotations.job_page", job_id=job_id))
+    return redirect(_job_workflows().result_url(cfg, job, kind))
+
+
+@bp.route("/annotations/<job_id>/log")
+@login_required
+def log(job_id: str) -> str:
+    job = own_job_or_404(job_id)
+    text = None
+    if job.status in READABLE:
+        try:
+            text = _job_workflows().read_result(settings(), job, "log").decode("utf-8", "replace")
+        except Exception:
+            current_app.logger.exception("job %s: log unavailable", job_id)
+    return render_template("annotations/log.html", job=job, text=text)

@@ -1,0 +1,83 @@
+"""The operator's page: backlog per activity, running and failed jobs, and retrying a failed job.
+
+Only operators see it; to everyone else it does not exist (404), like another user's job.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from gas import keys, models
+from gas.models import Job
+from webapp.security import settings
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+LIST_LIMIT = 50
+
+
+def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.record.is_operator:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+class RetryForm(FlaskForm):
+    """Just the CSRF token: retry is one button per failed job."""
+
+
+def _operations() -> Any:
+    from workflows import operations
+
+    return operations
+
+
+@bp.route("")
+@operator_required
+def overview() -> str:
+    ops = _operations()
+    cfg = settings()
+    problems = []
+    try:
+        backlog = ops.backlog(cfg)
+    except Exception:
+        current_app.logger.exception("operator page: backlog unavailable")
+        backlog, problems = {}, [*problems, "The activity backlog could not be read."]
+    return render_template(
+        "operator/overview.html",
+        backlog=backlog,
+        failed=ops.failed_jobs(cfg, LIST_LIMIT),
+        running=ops.running_jobs(cfg, LIST_LIMIT),
+        form=RetryForm(),
+        problems=problems,
+    )
+
+
+@bp.route("/jobs/<job_id>/retry", methods=["POST"])
+@operator_required
+def retry(job_id: str) -> Response:
+    if not keys.is_id(job_id):
+        abort(404)
+    try:
+        job = Job.get(job_id)
+    except models.DoesNotExist:
+        abort(404)
+    form = RetryForm()
+    if form.validate_on_submit():
+        if job.status != models.FAILED:
+            flash(f"Job {job_id} is {job.status.lower()}, not failed; nothing to retry.", "error")
+        else:
+            arn = _operations().retry(settings(), job)
+            flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
+    return redirect(url_for("operator.overview"))

@@ -1,0 +1,82 @@
+"""Security headers, safe redirects and the one way the views find a job they may show."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, current_app, request
+from flask_login import current_user
+
+from gas import keys
+from gas.models import DoesNotExist, Job
+from gas.settings import Settings
+
+
+def _s3_origin(app: Flask) -> str:
+    settings = app.config["GAS_SETTINGS"]
+    if settings.endpoint_url:
+        parts = urlsplit(settings.endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://*.amazonaws.com"
+
+
+def init_app(app: Flask) -> None:
+    s3 = _s3_origin(app)
+    policy = "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            # The upload form posts straight to S3, which redirects back here.
+            f"form-action 'self' {s3}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+    secure = app.config["SESSION_COOKIE_SECURE"]
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint and not request.endpoint.startswith("static"):
+            # Pages show one user's data: never keep them in a shared cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect after login)."""
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def own_job_or_404(job_id: str) -> Job:
+    """The current user's job ``job_id``; 404 for anyone else's or none, so ids never leak."""
+    if not keys.is_id(job_id):
+        abort(404)
+    try:
+        job = Job.get(job_id)
+    except DoesNotExist:
+        abort(404)
+    if job.user_id != current_user.user_id:
+        abort(404)
+    return job
+
+
+def settings() -> Settings:
+    """The settings of the app serving this request."""
+    return current_app.config["GAS_SETTINGS"]
