@@ -186,7 +186,7 @@ class _Annotator:
         self.last: tuple[str, int] | None = None
         self.seen_contigs: set[str] = set()
 
-    def annotate(self, block: bytes, lines_before: int, ncols: int) -> bytes:
+    def annotate(self, block: bytes, lines_before: int, ncols: int) -> bytes | memoryview:
         fl = parse_chunk(block, lines_before, ncols)
         if fl.n == 0:
             return b""
@@ -319,8 +319,13 @@ class _Annotator:
         return int(len(self.b.set_members(np.concatenate(self.hit_sets))))
 
 
-def _splice_info(fl: Fields, ann: pa.Array) -> bytes:
-    """Write each line's annotation into its INFO column (replacing a lone '.'), all at once."""
+def _splice_info(fl: Fields, ann: pa.Array) -> memoryview:
+    """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
+
+    Each output line is head + annotation + tail + newline, where head runs from the line start
+    to the insertion point and tail from there (past a replaced '.') to the end of the content, so
+    CRs and blank lines simply fall out. Heads and tails are zero-copy views of the input block.
+    """
     arr = fl.arr
     info_s, info_e = fl.t[6] + 1, fl.t[7]
     info_len = info_e - info_s
@@ -328,22 +333,24 @@ def _splice_info(fl: Fields, ann: pa.Array) -> bytes:
     need_sep = (info_len > 0) & ~dot
     if need_sep.any():
         ann = pc.if_else(pa.array(need_sep), pc.binary_join_element_wise(";", ann, ""), ann)
-    offsets = np.frombuffer(ann.buffers()[1], np.int32)[ann.offset : ann.offset + len(ann) + 1]
-    data = np.frombuffer(ann.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-    lens = np.diff(offsets)
-    delete = fl.delete
-    if dot.any():
-        delete = np.zeros(len(arr), bool) if delete is None else delete.copy()
-        delete[info_s[dot]] = True
     ins = np.where(dot, info_s, info_e)
-    if delete is not None:
-        removed_before = np.concatenate([[0], np.cumsum(delete)])
-        ins = ins - removed_before[ins]
-        base = arr[~delete]
-    else:
-        base = arr
-    out = np.insert(base, np.repeat(ins, lens), data)
-    return out.tobytes()
+    block = pa.py_buffer(arr)
+    n = fl.n
+    even = pa.array(np.arange(0, 2 * n, 2, dtype=np.int64))
+
+    def pieces(a: np.ndarray, b: np.ndarray) -> pa.Array:
+        offsets = np.empty(2 * n + 1, np.int32)
+        offsets[0:-1:2] = a
+        offsets[1::2] = b
+        offsets[-1] = b[-1]
+        arrow = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), block])
+        return arrow.take(even)
+
+    heads = pieces(fl.starts, ins)
+    tails = pieces(ins + dot, fl.ends)
+    out = pc.binary_join_element_wise(heads, ann.cast(pa.binary()), tails, b"\n", b"")
+    offsets = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + len(out) + 1]
+    return memoryview(out.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def _output_header(
