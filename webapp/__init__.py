@@ -1,7 +1,7 @@
 """The researcher's dashboard: a Flask app factory and one blueprint per area of the site.
 
 Settings come in through :func:`create_app`, so tests build their own app; ``overrides`` are Flask
-config values (``TESTING``, ``WTF_CSRF_ENABLED``, ``RATELIMIT_ENABLED`` …).
+config values (``TESTING``, ``WTF_CSRF_ENABLED``, ``LOGIN_RATE_LIMIT`` …).
 """
 
 from typing import Any

@@ -1,0 +1,71 @@
+"""CSRF on every form and the login rate limit, with the protections switched on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from webapp import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def guarded_app(settings) -> Flask:
+    return create_app(settings, TESTING=True, LOGIN_RATE_LIMIT="3 per minute")
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)[1]
+
+
+@pytest.mark.parametrize(
+    "path", ["/login", "/register", "/logout", "/profile", "/subscribe", "/operator/jobs/x/retry"]
+)
+def test_a_post_without_the_csrf_token_is_refused(guarded_app: Flask, make_user, path) -> None:
+    client = guarded_app.test_client()
+    user = make_user(operator=True)
+    login_page = client.get("/login").get_data(as_text=True)
+    client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": _token(login_page)},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    response = client.post(path, data={"name": "x"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 400
+
+
+def test_logging_in_with_the_token_works(guarded_app: Flask, make_user) -> None:
+    client = guarded_app.test_client()
+    user = make_user()
+    token = _token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "10.0.0.8"},
+    )
+    assert response.status_code == 302
+
+
+def test_login_attempts_are_rate_limited(guarded_app: Flask, make_user) -> None:
+    client = guarded_app.test_client()
+    user = make_user()
+    token = _token(client.get("/login").get_data(as_text=True))
+    codes = [
+        client.post(
+            "/login",
+            data={"email": user.email, "password": "wrong password", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": "10.0.0.7"},
+        ).status_code
+        for _ in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    # Another address is not held back by this one's failures.
+    other = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "10.0.0.6"},
+    )
+    assert other.status_code == 302
