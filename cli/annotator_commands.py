@@ -92,19 +92,21 @@ def annotate_command(
     progress = None
     if tty:
         total = _count_lines(input_path)
-        bar = click.progressbar(
-            length=total,
-            label="Annotating",
-            file=sys.stderr,
-            show_pos=True,
-            item_show_func=lambda _: "variants",
-        )
-        bar.__enter__()
-        done = [0]
+        if total is not None:
+            bar = click.progressbar(
+                length=total, label="Annotating", file=sys.stderr, show_pos=True
+            )
+            bar.__enter__()
+            done = [0]
 
-        def progress(n: int) -> None:
-            bar.update(n - done[0])
-            done[0] = n
+            def progress(n: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
+
+        else:  # compressed: no cheap total, so a running count
+
+            def progress(n: int) -> None:
+                click.echo(f"\rAnnotating: {n:,} variants", nl=False, err=True)
 
     try:
         result = annotate_file(
@@ -125,6 +127,8 @@ def annotate_command(
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+        elif tty:
+            click.echo("", err=True)
     rate = result.variants / result.seconds if result.seconds else 0
     click.echo(
         f"Annotated {result.variants:,} variants ({result.alleles:,} alleles) against "
