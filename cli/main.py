@@ -24,6 +24,7 @@ def _register() -> None:
         deploy_commands,
         job_commands,
         local_commands,
+        up_command,
         worker_commands,
     )
 
@@ -32,6 +33,7 @@ def _register() -> None:
         deploy_commands,
         job_commands,
         worker_commands,
+        up_command,
         annotator_commands,
     ):
         module.register(gas)

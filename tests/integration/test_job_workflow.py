@@ -1,0 +1,215 @@
+"""Each job is one Step Functions execution: end to end against LocalStack and DynamoDB Local."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from gas import aws, keys, models
+from gas.resources import Resources
+from gas.settings import Settings
+from tests.integration.processes import WorkerProcess, wait_for
+from workflows import jobs, users
+
+RETENTION = 4
+
+
+@pytest.fixture(scope="module")
+def job_settings(settings: Settings) -> Settings:
+    """Free users' results wait only a few seconds before archiving, so tests can watch it."""
+    return dataclasses.replace(settings, free_retention_seconds=RETENTION)
+
+
+@pytest.fixture(scope="module")
+def workers(job_settings: Settings, tmp_path_factory) -> Iterator[dict[str, WorkerProcess]]:
+    log_dir = tmp_path_factory.mktemp("workers")
+    running = {
+        kind: WorkerProcess(job_settings, kind, log_dir)
+        for kind in ("annotate", "notify", "archive", "record-failure")
+    }
+    yield running
+    for worker in running.values():
+        worker.stop()
+
+
+def upload(settings: Settings, user: models.User, data: bytes, gz: bool = False) -> str:
+    key = keys.upload_key(user.user_id, keys.new_id(), compressed=gz)
+    names = Resources.of(settings, account="")
+    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
+    return key
+
+
+def submit(
+    settings: Settings, email: str, data: bytes, tier: str = models.FREE, **kw
+) -> models.Job:
+    user = users.ensure_user(settings, email, tier)
+    return jobs.submit(settings, user, upload(settings, user, data, **kw), "sample.vcf")
+
+
+def final_job(job_id: str, statuses: tuple[str, ...], timeout: float = 90) -> models.Job:
+    def reached():
+        job = models.Job.get(job_id)
+        return job if job.status in statuses else None
+
+    return wait_for(reached, timeout, what=f"job {job_id} to reach {statuses}")
+
+
+def execution_done(settings: Settings, job: models.Job, timeout: float = 90) -> str:
+    sfn = aws.client(settings, "stepfunctions")
+
+    def done():
+        status = sfn.describe_execution(executionArn=job.execution_arn)["status"]
+        return status if status != "RUNNING" else None
+
+    return wait_for(done, timeout, interval=0.5, what="execution to end")
+
+
+def test_real_vcf_completes_with_downloadable_results(job_settings, workers, samples) -> None:
+    job = submit(
+        job_settings,
+        "premium@example.org",
+        (samples / "test.vcf").read_bytes(),
+        tier=models.PREMIUM,
+    )
+    done = final_job(job.job_id, (models.COMPLETED, models.FAILED))
+    assert done.status == models.COMPLETED, done.failure_reason
+    assert done.variants_total == 350
+    s3 = aws.client(job_settings, "s3")
+    names = Resources.of(job_settings, account="")
+    results = done.results.as_dict()
+    annotated = s3.get_object(Bucket=names.results_bucket, Key=results["annotated"])["Body"].read()
+    assert annotated.startswith(b"##fileformat=VCF")
+    body_lines = [line for line in annotated.splitlines() if not line.startswith(b"#")]
+    assert len(body_lines) == 350
+    summary = json.loads(
+        s3.get_object(Bucket=names.results_bucket, Key=results["summary"])["Body"].read()
+    )
+    assert summary["variants"] == 350
+    log = s3.get_object(Bucket=names.results_bucket, Key=results["log"])["Body"].read()
+    assert log.strip()
+    assert execution_done(job_settings, done) == "SUCCEEDED"
+    detail = jobs.detail(job_settings, done)
+    visited = [step["state"] for step in detail["timeline"]]
+    assert visited == ["Annotate", "NotifyResults", "CheckTier", "KeepResultsOnline"]
+    assert all(step["status"] == "succeeded" for step in detail["timeline"])
+    assert detail["states"]["WaitOutRetention"] == "not_reached"
+    # Premium: never archived.
+    head = s3.head_object(Bucket=names.results_bucket, Key=results["annotated"])
+    assert head.get("StorageClass", "STANDARD") == "STANDARD"
+
+
+def test_the_user_is_emailed_a_link(job_settings, workers, samples) -> None:
+    job = submit(
+        job_settings, "mail@example.org", (samples / "test.vcf").read_bytes(), tier=models.PREMIUM
+    )
+    final_job(job.job_id, (models.COMPLETED,))
+    import urllib.request
+
+    def mailed():
+        url = f"{job_settings.endpoint_url}/_aws/ses?email={job_settings.mail_from}"
+        with urllib.request.urlopen(url) as response:  # noqa: S310 - LocalStack's mailbox
+            messages = json.load(response)["messages"]
+        return [m for m in messages if job.job_id in m["Body"]["text_part"]]
+
+    (message,) = wait_for(mailed, 30, what="the results e-mail")
+    assert message["Destination"]["ToAddresses"] == ["mail@example.org"]
+
+
+def test_free_results_are_archived_after_the_retention_period(job_settings, workers, samples):
+    job = submit(job_settings, "free@example.org", (samples / "free_1.vcf").read_bytes())
+    done = final_job(job.job_id, (models.ARCHIVED, models.FAILED), timeout=120)
+    assert done.status == models.ARCHIVED, done.failure_reason
+    assert done.archived_at is not None
+    names = Resources.of(job_settings, account="")
+    s3 = aws.client(job_settings, "s3")
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=names.results_bucket, Key=done.results.as_dict()["annotated"])
+    assert refused.value.response["Error"]["Code"] == "InvalidObjectState"
+    assert execution_done(job_settings, done) == "SUCCEEDED"
+    visited = [step["state"] for step in jobs.detail(job_settings, done)["timeline"]]
+    assert visited[-3:] == ["WaitOutRetention", "ArchiveResults", "Done"]
+
+
+def test_a_user_who_upgrades_during_the_wait_is_not_archived(job_settings, workers, samples):
+    slow = dataclasses.replace(job_settings, free_retention_seconds=10)
+    job = submit(slow, "upgrader@example.org", (samples / "test.vcf").read_bytes())
+    final_job(job.job_id, (models.COMPLETED,))
+    user = models.User.get(job.user_id)
+    user.update(actions=[models.User.tier.set(models.PREMIUM)])
+    assert execution_done(slow, job, timeout=60) == "SUCCEEDED"
+    after = models.Job.get(job.job_id)
+    assert after.status == models.COMPLETED
+    names = Resources.of(slow, account="")
+    head = aws.client(slow, "s3").head_object(
+        Bucket=names.results_bucket, Key=after.results.as_dict()["annotated"]
+    )
+    assert head.get("StorageClass", "STANDARD") == "STANDARD"
+
+
+def test_the_same_submit_twice_is_one_job_and_one_execution(job_settings, workers, samples):
+    user = users.ensure_user(job_settings, "twice@example.org", models.PREMIUM)
+    key = upload(job_settings, user, (samples / "test.vcf").read_bytes())
+    first = jobs.submit(job_settings, user, key, "test.vcf")
+    second = jobs.submit(job_settings, user, key, "test.vcf")
+    assert first.job_id == second.job_id
+    names = Resources.of(job_settings, aws.account_id(job_settings))
+    sfn = aws.client(job_settings, "stepfunctions")
+    executions = sfn.list_executions(
+        stateMachineArn=names.state_machine_arn(names.job_state_machine_name)
+    )["executions"]
+    assert [e["name"] for e in executions].count(first.job_id) == 1
+    final_job(first.job_id, (models.COMPLETED,))
+
+
+def test_someone_elses_upload_is_refused(job_settings, samples):
+    owner = users.ensure_user(job_settings, "owner@example.org")
+    other = users.ensure_user(job_settings, "other@example.org")
+    key = upload(job_settings, owner, (samples / "test.vcf").read_bytes())
+    with pytest.raises(jobs.SubmitError):
+        jobs.submit(job_settings, other, key, "test.vcf")
+
+
+def _bad_inputs(samples: Path) -> dict[str, tuple[bytes, bool]]:
+    good = (samples / "test.vcf").read_bytes()
+    compressed = gzip.compress(good)
+    lines = good.splitlines(keepends=True)
+    body_at = next(i for i, line in enumerate(lines) if not line.startswith(b"#"))
+    wrong_columns = (
+        b"".join(lines[: body_at + 3]) + b"MT\t100\t.\tA\n" + b"".join(lines[body_at + 3 :])
+    )
+    return {
+        "truncated gzip": (compressed[: len(compressed) // 2], True),
+        "binary": (bytes(range(256)) * 64, False),
+        "no header": (b"".join(lines[body_at:]), False),
+        "wrong column count": (wrong_columns, False),
+    }
+
+
+def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, workers, samples):
+    annotate_pid = workers["annotate"].pid
+    for label, (data, gz) in _bad_inputs(samples).items():
+        job = submit(job_settings, "bad@example.org", data, gz=gz)
+        failed = final_job(job.job_id, (models.FAILED, models.COMPLETED))
+        assert failed.status == models.FAILED, label
+        reason = failed.failure_reason or ""
+        assert reason and "Traceback" not in reason, (label, reason)
+        assert failed.failure_error not in ("Activity.Unexpected", None), (
+            label,
+            failed.failure_error,
+        )
+        assert execution_done(job_settings, failed) == "FAILED"
+        history = jobs.detail(job_settings, failed)["timeline"]
+        assert [s["state"] for s in history][-2:] == ["RecordFailure", "JobFailed"]
+        # A file fault is not retried: one attempt only.
+        assert history[0]["attempts"] == 1, label
+    good = submit(job_settings, "bad@example.org", (samples / "test.vcf").read_bytes())
+    assert final_job(good.job_id, (models.COMPLETED, models.ARCHIVED)).variants_total == 350
+    assert workers["annotate"].alive() and workers["annotate"].pid == annotate_pid
+    name = "TruncatedInput"
+    assert name in workers["annotate"].log() or "MalformedVcf" in workers["annotate"].log()
