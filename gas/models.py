@@ -145,6 +145,8 @@ class Job(Model):
     restore_tier = UnicodeAttribute(null=True)
     restore_requested_at = UTCDateTimeAttribute(null=True)
     restored_at = UTCDateTimeAttribute(null=True)
+    # The thaw's waiting task token, parked here until the "restore completed" callback uses it.
+    restore_task_token = UnicodeAttribute(null=True)
 
     by_user = JobsByUser()
     by_status = JobsByStatus()

@@ -81,6 +81,10 @@ class Resources:
         return f"{self.prefix}-restore-events"
 
     @property
+    def restore_requests_queue(self) -> str:
+        return f"{self.prefix}-restore-requests"
+
+    @property
     def restore_events_dlq(self) -> str:
         return f"{self.prefix}-restore-events-dlq"
 

@@ -30,6 +30,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything GAS needs to know about where it runs."""
@@ -53,6 +60,9 @@ class Settings:
     free_upload_limit_bytes: int = 150 * 1024
     premium_upload_limit_bytes: int = 2 * 1024**3
     presigned_url_seconds: int = 300
+    # How long a thaw waits for one retrieval's callback, per tier (AWS: minutes vs. hours).
+    expedited_timeout_seconds: int = 900
+    standard_timeout_seconds: int = 43200
 
     archive_backend: str = "s3-glacier"  # or "glacier-vault"
     default_build: str = "GRCh38"
@@ -91,6 +101,8 @@ class Settings:
                 "GAS_FREE_RETENTION_SECONDS": str(self.free_retention_seconds),
                 "GAS_FREE_UPLOAD_LIMIT_BYTES": str(self.free_upload_limit_bytes),
                 "GAS_PREMIUM_UPLOAD_LIMIT_BYTES": str(self.premium_upload_limit_bytes),
+                "GAS_EXPEDITED_TIMEOUT_SECONDS": str(self.expedited_timeout_seconds),
+                "GAS_STANDARD_TIMEOUT_SECONDS": str(self.standard_timeout_seconds),
                 "GAS_ARCHIVE_BACKEND": self.archive_backend,
                 "GAS_DEFAULT_BUILD": self.default_build,
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
@@ -169,6 +181,8 @@ class Settings:
             free_upload_limit_bytes=_int(env, "GAS_FREE_UPLOAD_LIMIT_BYTES", 150 * 1024),
             premium_upload_limit_bytes=_int(env, "GAS_PREMIUM_UPLOAD_LIMIT_BYTES", 2 * 1024**3),
             presigned_url_seconds=_int(env, "GAS_PRESIGNED_URL_SECONDS", 300),
+            expedited_timeout_seconds=_positive(env, "GAS_EXPEDITED_TIMEOUT_SECONDS", 900),
+            standard_timeout_seconds=_positive(env, "GAS_STANDARD_TIMEOUT_SECONDS", 43200),
             archive_backend=backend,
             default_build=build,
             reference_dir=Path(env.get("GAS_REFERENCE_DIR") or state_dir / "reference"),

@@ -1,0 +1,395 @@
+"""Thaw on upgrade against the real local cloud: LocalStack (S3 Glacier class, SQS, Step Functions)
+and DynamoDB Local, with real workers. Archived jobs are made the way the archive step leaves them
+(results in the results bucket, moved to GLACIER), not by running whole annotations.
+
+LocalStack 2026.3.0 restores a GLACIER object at once: RestoreObject itself emits
+``s3:ObjectRestore:Post`` and ``s3:ObjectRestore:Completed`` (see its s3/provider.py), and it
+accepts every tier, so the Expedited refusal is injected at the S3 client of the archive backend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import activities
+from activities.callbacks import Relay
+from activities.runtime import Worker
+from gas import archive, aws, keys, models
+from gas.resources import Resources
+from gas.settings import Settings
+from workflows import jobs as job_flows
+from workflows import thaw, users
+
+pytestmark = pytest.mark.integration
+
+WAIT_TASK = "sendMessage.waitForTaskToken"
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+def _gas(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "cli.main", *args],
+        env=settings.subprocess_env(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _stop(process: subprocess.Popen, log: Path) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"worker did not stop on SIGTERM; log:\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def workers(settings: Settings) -> Iterator[None]:
+    """The restore and notify activity workers (the runtime `gas worker` runs), as threads.
+
+    LocalStack holds an empty GetActivityTask for 60 s as AWS does, so a stopped worker finishes
+    its last poll in the background (serving whatever it got) instead of being waited for here.
+    """
+    running = [
+        Worker(settings, activities.load(kind), concurrency=3) for kind in ("restore", "notify")
+    ]
+    for worker in running:
+        threading.Thread(target=worker.run, daemon=True, name=worker.activity.name).start()
+    yield
+    for worker in running:
+        worker.stopping.set()
+
+
+class _RelayThread:
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.thread = threading.Thread(target=relay.run, daemon=True)
+
+    def __enter__(self) -> Relay:
+        self.thread.start()
+        return self.relay
+
+    def __exit__(self, *_exc: object) -> None:
+        self.relay.stopping.set()
+        self.thread.join(timeout=15)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _names(settings: Settings) -> Resources:
+    return Resources.of(settings, aws.account_id(settings))
+
+
+def archived_user(settings: Settings, count: int) -> tuple[models.User, list[models.Job]]:
+    """A free user with ``count`` jobs whose annotated results were moved to GLACIER."""
+    user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
+    names = _names(settings)
+    s3 = aws.client(settings, "s3")
+    store = archive.S3GlacierBackend(settings)
+    made = []
+    for index in range(count):
+        job_id = keys.new_id()
+        results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
+        for kind, key in results.items():
+            s3.put_object(Bucket=names.results_bucket, Key=key, Body=_content(job_id, kind))
+        job = models.Job(
+            job_id,
+            user_id=user.user_id,
+            input_key=keys.upload_key(user.user_id, keys.new_id()),
+            input_filename=f"sample-{index}.vcf",
+            status=models.COMPLETED,
+            results=results,
+            completed_at=models.now(),
+        )
+        job.save()
+        store.archive(names.results_bucket, results["annotated"])
+        job.move_to(models.ARCHIVED, archived_at=models.now(), archive_backend=store.name)
+        made.append(job)
+    return user, made
+
+
+def _content(job_id: str, kind: str) -> bytes:
+    return f"##fileformat=VCFv4.2\n## {kind} of job {job_id}\n".encode()
+
+
+def wait_for_execution(settings: Settings, arn: str, timeout: float = 90) -> dict[str, Any]:
+    sfn = aws.client(settings, "stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.5)
+    pytest.fail(f"thaw {arn} still running after {timeout}s")
+
+
+def queue_url(settings: Settings, name: str) -> str:
+    return aws.client(settings, "sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def queue_depth(settings: Settings, name: str) -> int:
+    attrs = aws.client(settings, "sqs").get_queue_attributes(
+        QueueUrl=queue_url(settings, name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def restore_completed_event(bucket: str, key: str) -> str:
+    """An S3 event notification as S3 sends it for a finished restore."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectRestore:Completed",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
+    return json.dumps({"Records": [record]})
+
+
+class _RefuseExpedited:
+    """The S3 client as an account out of Expedited capacity sees it (all else passes through)."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+        self.refused: list[str] = []
+
+    def restore_object(self, **kwargs: Any) -> Any:
+        if kwargs["RestoreRequest"]["GlacierJobParameters"]["Tier"] == "Expedited":
+            self.refused.append(kwargs["Key"])
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "GlacierExpeditedRetrievalNotAvailable",
+                        "Message": "Glacier expedited retrievals are currently not available",
+                    }
+                },
+                "RestoreObject",
+            )
+        return self._s3.restore_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+# -- the thaw --------------------------------------------------------------------------------
+
+
+def test_upgrade_thaws_every_archived_job_through_the_callback(
+    settings: Settings, workers: None, tmp_path: Path
+) -> None:
+    user, archived = archived_user(settings, 3)
+    names = _names(settings)
+    s3 = aws.client(settings, "s3")
+    with pytest.raises(ClientError, match="InvalidObjectState"):
+        s3.get_object(Bucket=names.results_bucket, Key=archived[0].results.as_dict()["annotated"])
+
+    relay_log = tmp_path / "callbacks.log"
+    relay = _gas(settings, relay_log, "worker", "callbacks")
+    try:
+        began = time.monotonic()
+        arn = thaw.upgrade(settings, user)
+        assert arn is not None
+        described = wait_for_execution(settings, arn)
+        took = time.monotonic() - began
+    finally:
+        _stop(relay, relay_log)
+    assert described["status"] == "SUCCEEDED", described
+    print(f"thaw of 3 jobs: {took:.1f}s")
+
+    user.refresh()
+    assert user.tier == models.PREMIUM
+    assert user.thaw_execution_arn == arn
+    executions = aws.client(settings, "stepfunctions").list_executions(
+        stateMachineArn=names.state_machine_arn(names.thaw_state_machine_name)
+    )["executions"]
+    assert [e["executionArn"] for e in executions if user.user_id in e["name"]] == [arn]
+
+    for job in archived:
+        job.refresh()
+        assert job.status == models.COMPLETED
+        assert job.restored_at is not None
+        assert job.restore_tier == "Expedited"
+        assert job.archived_at is None and job.restore_task_token is None
+        key = job.results.as_dict()["annotated"]
+        assert s3.head_object(Bucket=names.results_bucket, Key=key).get(
+            "StorageClass", "STANDARD"
+        ) == ("STANDARD")
+        with urllib.request.urlopen(job_flows.result_url(settings, job, "annotated")) as got:  # noqa: S310
+            assert got.read() == _content(job.job_id, "annotated")
+
+    # The history shows each job's wait on the callback (task token), not a poll.
+    events = job_flows.history(settings, arn)
+    waits = [
+        e["taskScheduledEventDetails"]
+        for e in events
+        if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resource"] == WAIT_TASK
+    ]
+    assert len(waits) == 3
+    assert all(w["resourceType"] == "sqs" for w in waits)
+    callbacks = [
+        e
+        for e in events
+        if e["type"] == "TaskSucceeded" and e["taskSucceededEventDetails"]["resourceType"] == "sqs"
+    ]
+    assert len(callbacks) == 3
+    steps = [s["state"] for s in job_flows.timeline(events, described["status"])]
+    assert steps.count("RequestExpeditedRetrieval") == 3
+    assert steps.count("RestoreResults") == 3
+    assert "RequestStandardRetrieval" not in steps
+    assert steps[-1] == "NotifyThawComplete"
+    assert "relay-stopped" in relay_log.read_text()
+
+
+def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
+    settings: Settings, workers: None
+) -> None:
+    user, (job,) = archived_user(settings, 1)
+    backend = archive.S3GlacierBackend(settings)
+    backend.s3 = refusing = _RefuseExpedited(backend.s3)
+    with _RelayThread(Relay(settings, backend=backend, wait_seconds=1)):
+        arn = thaw.upgrade(settings, user)
+        assert arn is not None
+        described = wait_for_execution(settings, arn)
+    assert described["status"] == "SUCCEEDED", described
+    assert refusing.refused == [job.results.as_dict()["annotated"]]
+    job.refresh()
+    assert job.status == models.COMPLETED
+    assert job.restore_tier == "Standard"
+    events = job_flows.history(settings, arn)
+    steps = job_flows.timeline(events, described["status"])
+    expedited = next(s for s in steps if s["state"] == "RequestExpeditedRetrieval")
+    assert expedited["error"] == "Archive.ExpeditedUnavailable"
+    assert [s["state"] for s in steps].count("RequestStandardRetrieval") == 1
+
+
+def test_the_same_restore_event_twice_restores_once(
+    settings: Settings, workers: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, (job,) = archived_user(settings, 1)
+    names = _names(settings)
+    sqs = aws.client(settings, "sqs")
+    requests_url = queue_url(settings, names.restore_requests_queue)
+    events_url = queue_url(settings, names.restore_events_queue)
+    relay = Relay(settings, wait_seconds=1)
+    arn = thaw.upgrade(settings, user)
+    assert arn is not None
+
+    # Drive the relay by hand: the request (LocalStack's restore emits the real event at once)...
+    deadline = time.monotonic() + 30
+    while job.restore_task_token is None:
+        assert time.monotonic() < deadline, "the thaw posted no restore request"
+        relay.poll_once(requests_url, relay.handle_request)
+        job.refresh()
+    # ...then the real event, delivered twice.
+    received: list[dict[str, Any]] = []
+    while not received:
+        assert time.monotonic() < deadline, "LocalStack sent no restore-completed event"
+        received = sqs.receive_message(QueueUrl=events_url, WaitTimeSeconds=1).get("Messages", [])
+    (message,) = received
+    assert "ObjectRestore:Completed" in message["Body"]
+    sqs.delete_message(QueueUrl=events_url, ReceiptHandle=message["ReceiptHandle"])
+    for _ in range(2):
+        sqs.send_message(QueueUrl=events_url, MessageBody=message["Body"])
+    handled = 0
+    with caplog.at_level(logging.INFO, logger="gas.worker"):
+        while handled < 2:
+            assert time.monotonic() < deadline
+            handled += relay.poll_once(events_url, relay.handle_event)
+    assert relay.handled["events"] == 1
+    assert relay.handled["dropped"] == 1
+    assert "restore-event-duplicate" in caplog.text
+
+    described = wait_for_execution(settings, arn)
+    assert described["status"] == "SUCCEEDED", described
+    events = job_flows.history(settings, arn)
+    assert sum(1 for e in events if e["type"] == "ActivityScheduled") == 2  # restore + notify
+    job.refresh()
+    assert job.status == models.COMPLETED
+    assert queue_depth(settings, names.restore_events_queue) == 0
+    assert queue_depth(settings, names.restore_events_dlq) == 0
+
+
+def test_an_event_for_an_unknown_key_is_logged_and_dropped(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = _names(settings)
+    sqs = aws.client(settings, "sqs")
+    events_url = queue_url(settings, names.restore_events_queue)
+    unknown = [
+        keys.result_key(keys.new_id(), keys.new_id(), "annotated"),
+        "somewhere/else.txt",
+    ]
+    for key in unknown:
+        sqs.send_message(
+            QueueUrl=events_url, MessageBody=restore_completed_event(names.results_bucket, key)
+        )
+    relay = Relay(settings, wait_seconds=1)
+    dropped = 0
+    deadline = time.monotonic() + 20
+    with caplog.at_level(logging.INFO, logger="gas.worker"):
+        while dropped < len(unknown):
+            assert time.monotonic() < deadline
+            dropped += relay.poll_once(events_url, relay.handle_event)
+    assert relay.handled == {"requests": 0, "events": 0, "dropped": 2}
+    drops = [r.getMessage() for r in caplog.records if "relay-message-dropped" in r.getMessage()]
+    assert len(drops) == 2
+    assert any(unknown[0] in d for d in drops) and any(unknown[1] in d for d in drops)
+    assert queue_depth(settings, names.restore_events_queue) == 0
+    assert queue_depth(settings, names.restore_events_dlq) == 0
+
+
+def test_upgrading_twice_starts_one_thaw(settings: Settings) -> None:
+    user, _jobs = archived_user(settings, 1)
+    names = _names(settings)
+    # Two requests at once, each with its own copy of the user (as two web workers would have).
+    copies = [models.User.get(user.user_id) for _ in range(2)]
+    arns: list[str | None] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def upgrade(index: int) -> None:
+        barrier.wait()
+        arns[index] = thaw.upgrade(settings, copies[index])
+
+    threads = [threading.Thread(target=upgrade, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = [arn for arn in arns if arn]
+    assert len(started) == 1, arns
+    assert thaw.upgrade(settings, models.User.get(user.user_id)) is None  # and once more later
+    sfn = aws.client(settings, "stepfunctions")
+    mine = [
+        e
+        for e in sfn.list_executions(
+            stateMachineArn=names.state_machine_arn(names.thaw_state_machine_name)
+        )["executions"]
+        if user.user_id in e["name"]
+    ]
+    assert [e["executionArn"] for e in mine] == started
+    sfn.stop_execution(executionArn=started[0])  # no relay runs here; do not leave it waiting
+
+
+def test_upgrading_a_user_with_nothing_archived_starts_no_thaw(settings: Settings) -> None:
+    user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
+    assert thaw.upgrade(settings, user) is None
+    user.refresh()
+    assert user.tier == models.PREMIUM and user.thaw_execution_arn is None

@@ -1,0 +1,104 @@
+"""Thaw on upgrade: record the premium tier and start exactly one thaw execution for it.
+
+The tier is written conditionally (only a free user is upgraded), so of two concurrent upgrade
+requests one wins; the execution is named after the user and the recorded upgrade time, so even a
+retried start cannot make a second thaw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gas import aws, models, schemas
+from gas.resources import Resources
+from gas.settings import Settings
+
+
+def execution_name(user: models.User) -> str:
+    """The thaw's execution name: one per user and upgrade (80 characters at most)."""
+    assert user.upgraded_at is not None
+    return f"thaw-{user.user_id}-{int(user.upgraded_at.timestamp())}"
+
+
+def archived_jobs(user_id: str) -> list[models.Job]:
+    """The user's jobs whose results are in the archive."""
+    return list(
+        models.Job.by_user.query(user_id, filter_condition=models.Job.status == models.ARCHIVED)
+    )
+
+
+def execution_input(settings: Settings, user_id: str, jobs: list[models.Job]) -> dict[str, Any]:
+    payload = {
+        "user_id": user_id,
+        "jobs": [{"job_id": job.job_id} for job in jobs],
+        "expedited_timeout_seconds": settings.expedited_timeout_seconds,
+        "standard_timeout_seconds": settings.standard_timeout_seconds,
+    }
+    schemas.check(payload, "thaw.input.schema.json")
+    return payload
+
+
+def upgrade(settings: Settings, user: models.User) -> str | None:
+    """Make the user premium and thaw their archived results; the execution ARN, or None."""
+    models.bind(settings)
+    try:
+        user.update(
+            actions=[
+                models.User.tier.set(models.PREMIUM),
+                models.User.upgraded_at.set(models.now()),
+            ],
+            condition=models.User.tier != models.PREMIUM,
+        )
+    except models.UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        user.refresh()
+        return _resume(settings, user)
+    jobs = archived_jobs(user.user_id)
+    if not jobs:
+        return None
+    names = Resources.of(settings, aws.account_id(settings))
+    name = execution_name(user)
+    arn = names.execution_arn(names.thaw_state_machine_name, name)
+    # Recorded before the start, so a crash in between is finished by the next request.
+    user.update(
+        actions=[models.User.thaw_execution_arn.set(arn)],
+        condition=models.User.thaw_execution_arn.does_not_exist(),
+    )
+    _start(settings, names, name, execution_input(settings, user.user_id, jobs))
+    return arn
+
+
+def _resume(settings: Settings, user: models.User) -> str | None:
+    """A repeated upgrade: start the recorded thaw only if its start never happened."""
+    if not user.thaw_execution_arn or user.upgraded_at is None:
+        return None
+    sfn = aws.client(settings, "stepfunctions")
+    try:
+        sfn.describe_execution(executionArn=user.thaw_execution_arn)
+        return None  # started already: nothing to do
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+    jobs = archived_jobs(user.user_id)
+    if not jobs:
+        return None
+    names = Resources.of(settings, aws.account_id(settings))
+    _start(settings, names, execution_name(user), execution_input(settings, user.user_id, jobs))
+    return user.thaw_execution_arn
+
+
+def _start(settings: Settings, names: Resources, name: str, payload: dict[str, Any]) -> None:
+    sfn = aws.client(settings, "stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=names.state_machine_arn(names.thaw_state_machine_name),
+            name=name,
+            input=json.dumps(payload),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
