@@ -226,7 +226,9 @@ def _bars(counts: dict[str, Any] | None, limit: int = 30) -> list[dict[str, Any]
     """Chart rows for a {label: count} map, largest first, scaled to the largest."""
     if not counts:
         return []
-    items = sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: -kv[1])[:limit]
+    items = sorted(
+        ((str(k), int(v)) for k, v in counts.items() if int(v) > 0), key=lambda kv: -kv[1]
+    )[:limit]
     top = max((v for _, v in items), default=0) or 1
     return [{"label": k, "count": v, "width": round(300 * v / top)} for k, v in items]
 

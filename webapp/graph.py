@@ -114,7 +114,14 @@ def layout(definition: Mapping[str, Any], states: Mapping[str, str] | None = Non
     states = states or {}
     asl_states: Mapping[str, Any] = definition["States"]
     names = list(asl_states)
-    edges = [e for name, s in asl_states.items() for e in _edges_of(name, s)]
+    edges: list[Edge] = []
+    seen: set[tuple[str, str]] = set()
+    for name, state in asl_states.items():
+        for edge in _edges_of(name, state):
+            # A Catch to the state Next already goes to would draw the same line twice.
+            if (edge.source, edge.target) not in seen:
+                seen.add((edge.source, edge.target))
+                edges.append(edge)
     layer = _layers(definition["StartAt"], edges, names)
     rows: dict[int, list[str]] = {}
     for name in names:
