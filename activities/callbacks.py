@@ -220,6 +220,10 @@ class Relay:
             log_event("restore-expedited-refused", **fields)
             self._fail(token, exc.error_name, str(exc))
             return
+        actual = self._tier_used(retrievals, tier)
+        if actual != tier:  # the vault backend fell back to Standard itself
+            job.update(actions=[models.Job.restore_tier.set(actual)])
+            log_event("restore-expedited-refused", fallback=actual, **fields)
         # Refused when RESTORING already (a retry, the Standard fallback) or restored meanwhile.
         with contextlib.suppress(models.TransitionRefused):
             job.move_to(models.RESTORING)
@@ -249,6 +253,12 @@ class Relay:
             self.handled["events"] += 1
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _tier_used(self, retrievals: list[str], asked: str) -> str:
+        tier_of = getattr(self.backend, "retrieval_tier", None)  # only the vault backend has it
+        if tier_of is None or not retrievals:
+            return asked
+        return tier_of(retrievals[0])
 
     def _clear_token(self, job: models.Job, token: str) -> None:
         # Only this token: a newer one (the Standard fallback) parked meanwhile must stay.
