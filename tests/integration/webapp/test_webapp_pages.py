@@ -110,7 +110,10 @@ def test_upload_goes_to_s3_and_comes_back_as_a_job(
     assert again.headers["Location"] == f"/annotations/{job_id}"
     page = client.get(f"/annotations/{job_id}")
     assert page.status_code == 200
-    assert "free_1.vcf" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "free_1.vcf" in html
+    # No worker runs here: the graph is drawn from the ASL with Annotate not yet done.
+    assert 'data-state="Annotate"' in html and 'data-state="ArchiveResults"' in html
     listing = client.get("/annotations").get_data(as_text=True)
     assert job_id in listing
 
@@ -209,3 +212,41 @@ def test_security_headers_and_cookie_flags(client, make_user) -> None:
         assert header in page.headers
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_upgrade_moves_the_user_to_premium_once(client, make_user, login_as) -> None:
+    user = make_user()
+    login_as(user)
+    response = client.post("/subscribe", follow_redirects=True)
+    assert "Welcome to Premium" in response.get_data(as_text=True)
+    user.refresh()
+    assert user.tier == models.PREMIUM
+    assert 'id="plan"><span class="plan plan-premium">Premium' in client.get("/profile").get_data(
+        as_text=True
+    )
+    again = client.post("/subscribe", follow_redirects=True)
+    assert "You are already on Premium" in again.get_data(as_text=True)
+
+
+def test_a_declined_payment_leaves_the_user_free(settings, make_user) -> None:
+    from webapp import create_app
+    from webapp.subscribe import PaymentDeclined
+
+    class Declining:
+        def charge_premium(self, user: User) -> str:
+            raise PaymentDeclined("card expired")
+
+    app = create_app(
+        settings,
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+        LOGIN_RATE_LIMIT="10000 per minute",
+        PAYMENT_PROVIDER=Declining(),
+    )
+    client = app.test_client()
+    user = make_user()
+    client.post("/login", data={"email": user.email, "password": PASSWORD})
+    response = client.post("/subscribe", follow_redirects=True)
+    assert "The payment was declined: card expired" in response.get_data(as_text=True)
+    user.refresh()
+    assert user.tier == models.FREE
