@@ -24,6 +24,7 @@ def _register() -> None:
         deploy_commands,
         job_commands,
         local_commands,
+        thaw_commands,
         up_command,
         worker_commands,
     )
@@ -34,6 +35,7 @@ def _register() -> None:
         job_commands,
         worker_commands,
         up_command,
+        thaw_commands,
         annotator_commands,
     ):
         module.register(gas)
