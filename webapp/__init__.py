@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,  # files go to S3, never through the dashboard
         LOGIN_RATE_LIMIT="10 per minute",
         JOBS_PER_PAGE=20,
+        DETAIL_CACHE_SECONDS=5.0,
     )
     app.config.update(overrides)
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from webapp import annotations, auth, operator, security, subscribe
 
     security.init_app(app)
+    app.extensions["gas_detail_cache"] = annotations.DetailCache(app.config["DETAIL_CACHE_SECONDS"])
     app.register_blueprint(auth.bp)
     app.register_blueprint(annotations.bp)
     app.register_blueprint(subscribe.bp)

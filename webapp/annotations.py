@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -197,15 +199,52 @@ def job_status(job_id: str) -> Response:
 # --- the job page --------------------------------------------------------------------------------
 
 
+class DetailCache:
+    """Execution details kept for a few seconds per (job, status, progress).
+
+    Step Functions' read APIs allow a few calls a second per account: a job page viewed by many
+    tabs (or reloaded) must not turn every view into a DescribeExecution + GetExecutionHistory.
+    """
+
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 2048) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(job: Job) -> tuple[Any, ...]:
+        return (job.job_id, job.status, job.variants_done, job.attempts)
+
+    def get(self, job: Job) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._entries.get(self.key(job))
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return None
+
+    def put(self, job: Job, detail: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # crude, but bounded; entries live seconds anyway
+            self._entries[self.key(job)] = (time.monotonic(), detail)
+
+
 def _detail(job: Job) -> dict[str, Any] | None:
     """The execution's detail from Step Functions, or None when it cannot be read right now."""
     if not job.execution_arn and job.status == models.PENDING:
         return None
+    cache: DetailCache = current_app.extensions["gas_detail_cache"]
+    cached = cache.get(job)
+    if cached is not None:
+        return cached
     try:
-        return _job_workflows().detail(settings(), job)
+        detail = _job_workflows().detail(settings(), job)
     except Exception:  # a throttled or missing execution must not break the page
         current_app.logger.exception("job %s: execution detail unavailable", job.job_id)
         return None
+    cache.put(job, detail)
+    return detail
 
 
 def _summary(job: Job) -> dict[str, Any] | None:
