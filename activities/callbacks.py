@@ -89,6 +89,7 @@ class Relay:
         backend: Any = None,
         wait_seconds: int | None = None,
         batch: int = 10,
+        retry_after_seconds: int | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend or archive.backend(settings)
@@ -97,6 +98,8 @@ class Relay:
             wait_seconds if wait_seconds is not None else (2 if settings.is_local else 20)
         )
         self.batch = batch
+        # A failed message comes back after this long (None: the queue's visibility timeout).
+        self.retry_after_seconds = retry_after_seconds
         self.stopping = threading.Event()
         self.names = Resources.of(settings, account="")
         self._sqs = aws.client(settings, "sqs", read_timeout=self.wait_seconds + 10)
@@ -170,6 +173,12 @@ class Relay:
                     error=repr(exc),
                     receives=receives,
                 )
+                if self.retry_after_seconds is not None:
+                    self._sqs.change_message_visibility(
+                        QueueUrl=url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=self.retry_after_seconds,
+                    )
                 continue
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             deleted += 1

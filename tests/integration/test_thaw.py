@@ -153,6 +153,14 @@ def queue_depth(settings: Settings, name: str) -> int:
     )
 
 
+def drain_events(settings: Settings) -> None:
+    """Let a relay handle what is on the events queue already (S3's s3:TestEvent, leftovers)."""
+    relay = Relay(settings, wait_seconds=0)
+    url = queue_url(settings, Resources.of(settings, account="").restore_events_queue)
+    while relay.poll_once(url, relay.handle_event):
+        pass
+
+
 def restore_completed_event(bucket: str, key: str) -> str:
     """An S3 event notification as S3 sends it for a finished restore."""
     record = {
@@ -288,6 +296,7 @@ def test_the_same_restore_event_twice_restores_once(
     sqs = aws.client(settings, "sqs")
     requests_url = queue_url(settings, names.restore_requests_queue)
     events_url = queue_url(settings, names.restore_events_queue)
+    drain_events(settings)
     relay = Relay(settings, wait_seconds=1)
     arn = thaw.upgrade(settings, user)
     assert arn is not None
@@ -333,6 +342,7 @@ def test_an_event_for_an_unknown_key_is_logged_and_dropped(
     names = _names(settings)
     sqs = aws.client(settings, "sqs")
     events_url = queue_url(settings, names.restore_events_queue)
+    drain_events(settings)
     unknown = [
         keys.result_key(keys.new_id(), keys.new_id(), "annotated"),
         "somewhere/else.txt",
@@ -354,6 +364,32 @@ def test_an_event_for_an_unknown_key_is_logged_and_dropped(
     assert any(unknown[0] in d for d in drops) and any(unknown[1] in d for d in drops)
     assert queue_depth(settings, names.restore_events_queue) == 0
     assert queue_depth(settings, names.restore_events_dlq) == 0
+
+
+def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue(settings: Settings) -> None:
+    names = _names(settings)
+    sqs = aws.client(settings, "sqs")
+    events_url = queue_url(settings, names.restore_events_queue)
+    drain_events(settings)
+    body = restore_completed_event(names.results_bucket, "results/poison/pill.vcf")
+    sqs.send_message(QueueUrl=events_url, MessageBody=body)
+    relay = Relay(settings, wait_seconds=1, retry_after_seconds=0)
+    receives = 0
+
+    def keeps_failing(_body: dict[str, Any]) -> None:
+        nonlocal receives
+        receives += 1
+        raise RuntimeError("Step Functions unreachable")
+
+    deadline = time.monotonic() + 30
+    while queue_depth(settings, names.restore_events_queue):
+        assert time.monotonic() < deadline, f"still on the queue after {receives} receives"
+        relay.poll_once(events_url, keeps_failing)
+    assert receives == 5  # RestoreEventsMaxReceives in infra/template.yaml
+    dlq = queue_url(settings, names.restore_events_dlq)
+    (dead,) = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)["Messages"]
+    assert dead["Body"] == body
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=dead["ReceiptHandle"])
 
 
 def test_upgrading_twice_starts_one_thaw(settings: Settings) -> None:
