@@ -34,6 +34,12 @@ RESTORE_COMPLETED = "ObjectRestore:Completed"
 VAULT_JOB_PREFIX = "gas:"  # the vault retrieval's JobDescription carries "gas:<key>"
 
 
+def _transient(exc: ClientError) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    code = exc.response.get("Error", {}).get("Code", "")
+    return status >= 500 or status == 429 or "Throttl" in code or code == "SlowDown"
+
+
 class UnknownEvent(Exception):
     """A message that names nothing the relay knows: logged and dropped."""
 
@@ -228,6 +234,14 @@ class Relay:
             self._clear_token(job, token)
             log_event("restore-expedited-refused", **fields)
             self._fail(token, exc.error_name, str(exc))
+            return
+        except (archive.ArchiveError, ClientError) as exc:
+            if isinstance(exc, ClientError) and _transient(exc):
+                raise  # left on the queue: retried after the visibility timeout
+            # The archive will never give this one back: fail its branch now, not at the timeout.
+            self._clear_token(job, token)
+            log_event("restore-request-refused", error=repr(exc), **fields)
+            self._fail(token, "Archive.RetrievalRefused", f"{type(exc).__name__}: {exc}")
             return
         actual = self._tier_used(retrievals, tier)
         if actual != tier:  # the vault backend fell back to Standard itself

@@ -288,6 +288,30 @@ def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
     assert [s["state"] for s in steps].count("RequestStandardRetrieval") == 1
 
 
+def test_a_job_the_archive_cannot_give_back_is_reported_and_the_others_restore(
+    settings: Settings, workers: None
+) -> None:
+    user, (lost, kept) = archived_user(settings, 2)
+    names = _names(settings)
+    lost_key = lost.results.as_dict()["annotated"]
+    aws.client(settings, "s3").delete_object(Bucket=names.results_bucket, Key=lost_key)
+    with _RelayThread(Relay(settings, wait_seconds=1)):
+        arn = thaw.upgrade(settings, user)
+        assert arn is not None
+        described = wait_for_execution(settings, arn)
+    assert described["status"] == "SUCCEEDED", described
+    (map_exit,) = [e for e in job_flows.history(settings, arn) if e["type"] == "MapStateExited"]
+    after_map = json.loads(map_exit["stateExitedEventDetails"]["output"])
+    outcomes = {o["job_id"]: o for o in after_map["outcomes"]}
+    assert outcomes[lost.job_id]["restored"] is False
+    assert outcomes[lost.job_id]["error"] == "Archive.RetrievalRefused"
+    assert outcomes[kept.job_id]["restored"] is True
+    lost.refresh()
+    kept.refresh()
+    assert (lost.status, kept.status) == (models.ARCHIVED, models.COMPLETED)
+    assert lost.restore_task_token is None
+
+
 def test_the_same_restore_event_twice_restores_once(
     settings: Settings, workers: None, caplog: pytest.LogCaptureFixture
 ) -> None:
