@@ -453,3 +453,27 @@ def test_upgrading_a_user_with_nothing_archived_starts_no_thaw(settings: Setting
     assert thaw.upgrade(settings, user) is None
     user.refresh()
     assert user.tier == models.PREMIUM and user.thaw_execution_arn is None
+
+
+def test_gas_upgrade_prints_the_thaw_once(settings: Settings) -> None:
+    user, _jobs = archived_user(settings, 1)
+
+    def gas_upgrade(email: str) -> subprocess.CompletedProcess:
+        return subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "cli.main", "upgrade", email],
+            env=settings.subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    first = gas_upgrade(user.email.upper())  # e-mails are matched case-insensitively
+    assert first.returncode == 0, first.stderr
+    arn = first.stdout.strip()
+    assert arn.startswith("arn:aws:states:") and user.user_id in arn
+    again = gas_upgrade(user.email)
+    assert again.returncode == 0 and again.stdout == ""
+    assert "no thaw to start" in again.stderr
+    assert gas_upgrade("nobody@example.org").returncode != 0
+    aws.client(settings, "stepfunctions").stop_execution(executionArn=arn)
