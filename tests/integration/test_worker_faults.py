@@ -1,0 +1,127 @@
+"""Workers that die or are stopped mid-task lose nothing: Step Functions hands the task on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from gas import aws, keys, models
+from gas.resources import Resources
+from gas.settings import Settings
+from tests.integration.processes import WorkerProcess, wait_for
+from workflows import jobs, users
+
+RECORDS = 1_500_000  # big enough that the annotate step lasts a few seconds
+
+
+@pytest.fixture(scope="module")
+def big_vcf(tmp_path_factory) -> bytes:
+    """A sites-only GRCh38 chr1 VCF, sorted, made by the test."""
+    rng = np.random.default_rng(7)
+    positions = np.sort(rng.integers(10_000, 248_000_000, RECORDS))
+    header = (
+        "##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr1,length=248956422>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    body = "".join(f"chr1\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions.tolist())
+    return (header + body).encode()
+
+
+@pytest.fixture(scope="module")
+def side_workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
+    """The workers the rest of the workflow needs; annotate workers are started by each test."""
+    log_dir = tmp_path_factory.mktemp("side-workers")
+    running = [WorkerProcess(settings, kind, log_dir) for kind in ("notify", "record-failure")]
+    yield
+    for worker in running:
+        worker.stop()
+
+
+def start_job(settings: Settings, data: bytes) -> models.Job:
+    user = users.ensure_user(settings, "faults@example.org", models.PREMIUM)
+    key = keys.upload_key(user.user_id, keys.new_id())
+    names = Resources.of(settings, account="")
+    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
+    return jobs.submit(settings, user, key, "big.vcf")
+
+
+def running(job_id: str) -> models.Job | None:
+    job = models.Job.get(job_id)
+    return job if job.status == models.RUNNING else None
+
+
+def finished(job_id: str) -> models.Job | None:
+    job = models.Job.get(job_id)
+    return job if job.status in (models.COMPLETED, models.FAILED) else None
+
+
+def result_objects(settings: Settings, job: models.Job) -> list[str]:
+    names = Resources.of(settings, account="")
+    listed = aws.client(settings, "s3").list_objects_v2(
+        Bucket=names.results_bucket, Prefix=keys.result_prefix(job.user_id, job.job_id)
+    )
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def test_kill_9_mid_annotation_is_retried_by_another_worker(
+    settings, side_workers, big_vcf, tmp_path
+) -> None:
+    first = WorkerProcess(settings, "annotate", tmp_path)
+    job = start_job(settings, big_vcf)
+    wait_for(lambda: running(job.job_id), 60, what="the first worker to take the job")
+    first.kill()
+    second = WorkerProcess(settings, "annotate", tmp_path)
+    try:
+        done = wait_for(lambda: finished(job.job_id), 150, what="the job to finish")
+    finally:
+        second.stop()
+    assert done.status == models.COMPLETED, done.failure_reason
+    assert done.attempts == 2
+    assert done.variants_total == RECORDS
+    assert len(result_objects(settings, done)) == 3  # one result set
+    annotate = jobs.detail(settings, done)["timeline"][0]
+    assert annotate["state"] == "Annotate"
+    assert annotate["attempts"] == 2
+    assert annotate["status"] == "retried"
+    assert "task-succeeded" in second.log()
+
+
+def test_sigterm_lets_the_task_finish(settings, side_workers, big_vcf, tmp_path) -> None:
+    worker = WorkerProcess(settings, "annotate", tmp_path, "--grace", "120")
+    job = start_job(settings, big_vcf)
+    wait_for(lambda: running(job.job_id), 60, what="the worker to take the job")
+    assert worker.terminate(timeout=150) == 0
+    done = models.Job.get(job.job_id)
+    assert done.status == models.COMPLETED, done.failure_reason
+    assert done.attempts == 1
+    log = worker.log()
+    assert (
+        log.index("shutdown-requested") < log.index("task-succeeded") < log.index("worker-stopped")
+    )
+
+
+def test_sigterm_past_the_grace_period_hands_the_task_back(
+    settings, side_workers, big_vcf, tmp_path
+) -> None:
+    impatient = WorkerProcess(settings, "annotate", tmp_path, "--grace", "0")
+    job = start_job(settings, big_vcf)
+    wait_for(lambda: running(job.job_id), 60, what="the worker to take the job")
+    assert impatient.terminate(timeout=60) == 0
+    assert '"handed_back": 1' in impatient.log()
+    successor = WorkerProcess(settings, "annotate", tmp_path)
+    try:
+        done = wait_for(lambda: finished(job.job_id), 150, what="the job to finish")
+    finally:
+        successor.stop()
+    assert done.status == models.COMPLETED, done.failure_reason
+    assert done.attempts >= 2
+    assert len(result_objects(settings, done)) == 3
+    failures = [
+        e["activityFailedEventDetails"]["error"]
+        for e in jobs.history(settings, done.execution_arn)
+        if e["type"] == "ActivityFailed"
+    ]
+    assert failures[0] == "Worker.Interrupted"  # handed back, not timed out
+    assert jobs.detail(settings, done)["timeline"][0]["status"] == "retried"
