@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from gas.settings import Settings, SettingsError
+
+
+def test_defaults_point_at_the_local_cloud() -> None:
+    s = Settings.from_env({})
+    assert s.is_local
+    assert s.endpoint_url == "http://127.0.0.1:4566"
+    assert s.dynamodb_endpoint_url == "http://127.0.0.1:8000"
+    assert s.free_retention_seconds == 300
+    assert s.free_upload_limit_bytes == 150 * 1024
+
+
+def test_aws_uses_the_sdk_defaults_and_demands_a_secret_key() -> None:
+    with pytest.raises(SettingsError, match="GAS_SECRET_KEY"):
+        Settings.from_env({"GAS_CLOUD": "aws"})
+    s = Settings.from_env({"GAS_CLOUD": "aws", "GAS_SECRET_KEY": "k" * 32})
+    assert s.endpoint_url is None and s.dynamodb_endpoint_url is None
+    assert s.access_key_id is None
+
+
+def test_per_service_endpoint_and_ports() -> None:
+    s = Settings.from_env(
+        {"AWS_ENDPOINT_URL_DYNAMODB": "http://db:9", "GAS_LOCALSTACK_PORT": "4600"}
+    )
+    assert s.dynamodb_endpoint_url == "http://db:9"
+    assert s.endpoint_url == "http://127.0.0.1:4600"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GAS_FREE_RETENTION_SECONDS", "soon"),
+        ("GAS_FREE_RETENTION_SECONDS", "-1"),
+        ("GAS_CLOUD", "azure"),
+        ("GAS_ARCHIVE_BACKEND", "tape"),
+        ("GAS_DEFAULT_BUILD", "hg18"),
+    ],
+)
+def test_bad_values_are_refused_with_their_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_subprocess_env_round_trips(tmp_path: Path) -> None:
+    s = Settings.from_env(
+        {"GAS_PREFIX": "abc", "GAS_STATE_DIR": str(tmp_path), "GAS_FREE_RETENTION_SECONDS": "7"}
+    )
+    again = Settings.from_env(s.subprocess_env({}))
+    assert again == s
