@@ -46,8 +46,10 @@ def make_vcf(path: Path, n: int, reference_dir: Path, seed: int = 7) -> None:
             ref = bases[rng.integers(0, 4, k)]
             alt = bases[(np.searchsorted(bases, ref) + rng.integers(1, 4, k)) % 4]
             ac = rng.integers(1, 50, k)
-            lines = [f"chr{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\tAC={x};AN=5008\n"
-                     for p, r, a, x in zip(pos.tolist(), ref, alt, ac.tolist(), strict=True)]
+            lines = [
+                f"chr{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\tAC={x};AN=5008\n"
+                for p, r, a, x in zip(pos.tolist(), ref, alt, ac.tolist(), strict=True)
+            ]
             f.write("".join(lines))
 
 
@@ -57,8 +59,10 @@ def genes_bed(reference_dir: Path, out: Path) -> None:
 
     b = load_bundle(reference_dir, "GRCh38")
     g = b.genes.to_pydict()
-    rows = sorted(zip(g["contig"], g["start"], g["end"], g["gene_name"], strict=True),
-                  key=lambda r: (b.contigs.index(r[0]), r[1]))
+    rows = sorted(
+        zip(g["contig"], g["start"], g["end"], g["gene_name"], strict=True),
+        key=lambda r: (b.contigs.index(r[0]), r[1]),
+    )
     plain = out.with_suffix("")
     plain.write_text("".join(f"chr{c}\t{s}\t{e}\t{n}\n" for c, s, e, n in rows))
     subprocess.run(["bgzip", "-f", str(plain)], check=True)
@@ -112,24 +116,57 @@ def main() -> None:
     print(f"input: {a.records:,} records, {size:.0f} MiB, sites only, GRCh38")
 
     g = run_gas(vcf, a.workdir, a.reference_dir)
-    print(f"gas annotate_file : {g['seconds']:6.2f} s  {g['variants'] / g['seconds']:>10,.0f} "
-          f"variants/s  peak RSS {g['peak_mib']:.0f} MiB (1 core)")
+    print(
+        f"gas annotate_file : {g['seconds']:6.2f} s  {g['variants'] / g['seconds']:>10,.0f} "
+        f"variants/s  peak RSS {g['peak_mib']:.0f} MiB (1 core)"
+    )
     if not shutil.which("bcftools"):
         print("bcftools not installed: apt-get update && apt-get install -y bcftools tabix")
         return
-    view_s, view_m = timed(["taskset", "-c", "0", "bcftools", "view", "-Ov", "-o",
-                            str(a.workdir / "view.vcf"), str(vcf)])
-    print(f"bcftools view     : {view_s:6.2f} s  {a.records / view_s:>10,.0f} variants/s  "
-          f"peak RSS {view_m:.0f} MiB")
+    view_s, view_m = timed(
+        [
+            "taskset",
+            "-c",
+            "0",
+            "bcftools",
+            "view",
+            "-Ov",
+            "-o",
+            str(a.workdir / "view.vcf"),
+            str(vcf),
+        ]
+    )
+    print(
+        f"bcftools view     : {view_s:6.2f} s  {a.records / view_s:>10,.0f} variants/s  "
+        f"peak RSS {view_m:.0f} MiB"
+    )
     bed = a.workdir / "genes.bed.gz"
     genes_bed(a.reference_dir, bed)
     hdr = a.workdir / "gene.hdr"
     hdr.write_text('##INFO=<ID=GENE,Number=1,Type=String,Description="Gene name">\n')
-    ann_s, ann_m = timed(["taskset", "-c", "0", "bcftools", "annotate", "-a", str(bed), "-c",
-                          "CHROM,FROM,TO,GENE", "-h", str(hdr), "-Ov", "-o",
-                          str(a.workdir / "bcf_ann.vcf"), str(vcf)])
-    print(f"bcftools annotate : {ann_s:6.2f} s  {a.records / ann_s:>10,.0f} variants/s  "
-          f"peak RSS {ann_m:.0f} MiB (gene BED overlap only)")
+    ann_s, ann_m = timed(
+        [
+            "taskset",
+            "-c",
+            "0",
+            "bcftools",
+            "annotate",
+            "-a",
+            str(bed),
+            "-c",
+            "CHROM,FROM,TO,GENE",
+            "-h",
+            str(hdr),
+            "-Ov",
+            "-o",
+            str(a.workdir / "bcf_ann.vcf"),
+            str(vcf),
+        ]
+    )
+    print(
+        f"bcftools annotate : {ann_s:6.2f} s  {a.records / ann_s:>10,.0f} variants/s  "
+        f"peak RSS {ann_m:.0f} MiB (gene BED overlap only)"
+    )
     version = subprocess.run(["bcftools", "--version"], capture_output=True, text=True).stdout
     print(f"bcftools version  : {version.splitlines()[0]}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cpu count {os.cpu_count()}")

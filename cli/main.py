@@ -22,6 +22,7 @@ def _register() -> None:
     from cli import (
         annotator_commands,
         deploy_commands,
+        fleet_command,
         job_commands,
         local_commands,
         thaw_commands,
@@ -34,6 +35,7 @@ def _register() -> None:
         deploy_commands,
         job_commands,
         worker_commands,
+        fleet_command,
         up_command,
         thaw_commands,
         annotator_commands,
