@@ -30,6 +30,11 @@ from workflows import operations
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write backlog and worker count over time to this CSV.",
 )
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the workers' logs go (default: the state folder's logs).",
+)
 @click.pass_obj
 def fleet(
     settings: Settings,
@@ -41,6 +46,7 @@ def fleet(
     scale_in_cooldown: float,
     grace: float,
     record: Path | None,
+    log_dir: Path | None,
 ) -> None:
     """Run between --min and --max workers of one activity, scaled on its backlog."""
     policy = ScalingPolicy(
@@ -56,7 +62,16 @@ def fleet(
         f"fleet of {activity} workers: {minimum}..{maximum}, "
         f"{tasks_per_worker:g} task(s) per worker; Ctrl-C stops it"
     )
-    Fleet(settings, activity, policy, signal, record=record, say=click.echo, grace=grace).run()
+    Fleet(
+        settings,
+        activity,
+        policy,
+        signal,
+        record=record,
+        say=click.echo,
+        grace=grace,
+        log_dir=log_dir,
+    ).run()
 
 
 def register(group: click.Group) -> None:

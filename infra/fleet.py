@@ -32,6 +32,7 @@ class Fleet:
         say: Callable[[str], None] | None = None,
         grace: float = 60.0,
         poll_interval: float = 2.0,
+        log_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self.activity = activity
@@ -42,6 +43,7 @@ class Fleet:
         self.supervisor = Supervisor(say=self.say, stop_grace=grace + 10)
         self.grace = grace
         self.poll_interval = poll_interval
+        self.log_dir = log_dir or settings.state_dir / "logs"
         self.workers: list[str] = []
         self._serial = 0
         self._next_poll = 0.0
@@ -63,7 +65,7 @@ class Fleet:
             name,
             [sys.executable, "-m", "cli.main", "worker", self.activity, "--grace", str(self.grace)],
             env,
-            self.settings.state_dir / "logs" / f"fleet-{name}.log",
+            self.log_dir / f"fleet-{name}.log",
         )
         self.workers.append(name)
 
