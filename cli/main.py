@@ -25,6 +25,7 @@ def _register() -> None:
         fleet_command,
         job_commands,
         local_commands,
+        metrics_commands,
         thaw_commands,
         up_command,
         worker_commands,
@@ -39,6 +40,7 @@ def _register() -> None:
         up_command,
         thaw_commands,
         annotator_commands,
+        metrics_commands,
     ):
         module.register(gas)
 
