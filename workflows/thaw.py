@@ -63,11 +63,9 @@ def upgrade(settings: Settings, user: models.User) -> str | None:
     names = Resources.of(settings, aws.account_id(settings))
     name = execution_name(user)
     arn = names.execution_arn(names.thaw_state_machine_name, name)
-    # Recorded before the start, so a crash in between is finished by the next request.
-    user.update(
-        actions=[models.User.thaw_execution_arn.set(arn)],
-        condition=models.User.thaw_execution_arn.does_not_exist(),
-    )
+    # Recorded before the start, so a crash in between is finished by the next request. No
+    # condition needed: only the request that won the tier write above gets here.
+    user.update(actions=[models.User.thaw_execution_arn.set(arn)])
     _start(settings, names, name, execution_input(settings, user.user_id, jobs))
     return arn
 
