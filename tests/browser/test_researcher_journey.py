@@ -77,6 +77,9 @@ def test_register_upload_complete_download_archive_upgrade_restore(
     annotated = _download_annotated(page, tmp_path, "first.vcf")
     assert annotated.startswith("##fileformat=VCF")
     assert "GAS_" in annotated
+    page.click("#log-link")
+    expect(page.locator("#log")).to_contain_text("Total number of variants (records): 1141")
+    page.go_back()
 
     # After the (short) retention the job page sees it archived, still without a reload.
     page.evaluate("window.__sameDocument = true")
