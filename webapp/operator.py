@@ -51,12 +51,15 @@ def overview() -> str:
     problems = []
     try:
         backlog = ops.backlog(cfg)
+        in_progress = ops.in_progress(cfg) if hasattr(ops, "in_progress") else {}
     except Exception:
         current_app.logger.exception("operator page: backlog unavailable")
-        backlog, problems = {}, [*problems, "The activity backlog could not be read."]
+        backlog, in_progress = {}, {}
+        problems.append("The activity backlog could not be read.")
     return render_template(
         "operator/overview.html",
         backlog=backlog,
+        in_progress=in_progress,
         failed=ops.failed_jobs(cfg, LIST_LIMIT),
         running=ops.running_jobs(cfg, LIST_LIMIT),
         form=RetryForm(),
@@ -78,6 +81,11 @@ def retry(job_id: str) -> Response:
         if job.status != models.FAILED:
             flash(f"Job {job_id} is {job.status.lower()}, not failed; nothing to retry.", "error")
         else:
-            arn = _operations().retry(settings(), job)
-            flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
+            ops = _operations()
+            try:
+                arn = ops.retry(settings(), job)
+            except ops.RetryRefused as refused:  # another operator got there first
+                flash(str(refused), "error")
+            else:
+                flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
     return redirect(url_for("operator.overview"))
