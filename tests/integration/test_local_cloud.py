@@ -1,0 +1,78 @@
+"""`gas local up/down/status` with a second local cloud on other ports, sharing the installs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.localcloud import LocalCloud
+
+
+@pytest.fixture
+def second_cloud(local_cloud: LocalCloud, tmp_path: Path) -> LocalCloud:
+    state = tmp_path / "state"
+    state.mkdir()
+    # Reuse the installs of the session's cloud; pid files and logs are this test's own.
+    for name in ("localstack-venv", "dynamodb-local"):
+        (state / name).symlink_to(local_cloud.settings.state_dir / name)
+    settings = dataclasses.replace(
+        local_cloud.settings,
+        state_dir=state,
+        localstack_port=4599,
+        dynamodb_port=8099,
+        endpoint_url="http://127.0.0.1:4599",
+        dynamodb_endpoint_url="http://127.0.0.1:8099",
+    )
+    return LocalCloud(settings, progress=lambda _m: None)
+
+
+def gas(settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=settings.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+
+
+def test_up_is_idempotent_and_down_leaves_no_process_behind(second_cloud: LocalCloud) -> None:
+    settings = second_cloud.settings
+    first = gas(settings, "local", "up")
+    assert first.returncode == 0, first.stderr
+    status = second_cloud.status()
+    pids = [entry["pid"] for entry in status.values()]
+    assert all(entry["running"] and entry["answers"] for entry in status.values())
+    again = gas(settings, "local", "up")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert [entry["pid"] for entry in second_cloud.status().values()] == pids
+
+    shown = gas(settings, "local", "status")
+    assert shown.returncode == 0 and "4599" in shown.stdout and "8099" in shown.stdout
+
+    down = gas(settings, "local", "down")
+    assert down.returncode == 0, down.stderr
+    for pid in pids:
+        assert not _exists(pid), f"process {pid} outlived `gas local down`"
+    # Nothing of this cloud's process groups is left either (LocalStack starts children).
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "4599|8099"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert [p for p in leftovers if int(p) != os.getpid()] == []
+    assert gas(settings, "local", "status").returncode == 1
+    # The session's own cloud is untouched.
+    assert second_cloud.settings.state_dir != Path(".gas")
+
+
+def _exists(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
