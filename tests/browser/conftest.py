@@ -24,8 +24,6 @@ from gas.settings import REPO_ROOT, Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
 
-pytestmark = pytest.mark.browser
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

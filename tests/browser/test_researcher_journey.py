@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+pytestmark = pytest.mark.browser
+
 NEEDED_FOR_RESULTS = {"annotate", "notify", "archive", "record-failure"}
 NEEDED_FOR_RESTORE = {"restore", "callbacks"}
 

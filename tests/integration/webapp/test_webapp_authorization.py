@@ -15,6 +15,8 @@ from flask import Flask
 from gas import keys, models
 from gas.models import Job, User
 
+pytestmark = pytest.mark.integration
+
 PASSWORD = "correct horse battery"
 ROLES = ("anonymous", "owner", "other", "operator")
 LOGIN = "login"  # expected: a redirect to the login page

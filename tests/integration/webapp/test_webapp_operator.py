@@ -9,10 +9,13 @@ import pytest
 
 from gas import models
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("workflows.operations") is None,
-    reason="workflows.operations (backlog, failed/running jobs, retry) has not landed yet",
-)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        importlib.util.find_spec("workflows.operations") is None,
+        reason="workflows.operations (backlog, failed/running jobs, retry) has not landed yet",
+    ),
+]
 
 
 def test_operator_sees_backlog_and_failures_and_can_retry(

@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from gas import keys, models
 from gas.models import Job, User
 
+pytestmark = pytest.mark.integration
+
 # The password conftest's users have.
 PASSWORD = "correct horse battery"
 

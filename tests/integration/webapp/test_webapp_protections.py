@@ -9,6 +9,8 @@ from flask import Flask
 
 from webapp import create_app
 
+pytestmark = pytest.mark.integration
+
 PASSWORD = "correct horse battery"
 
 
