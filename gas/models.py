@@ -192,6 +192,11 @@ def bind(settings: Settings) -> None:
     resources = Resources.of(settings, account="")
     for model, table in ((User, resources.users_table), (Job, resources.jobs_table)):
         meta = model.Meta
+        if (getattr(meta, "table_name", None), getattr(meta, "host", None)) == (
+            table,
+            settings.dynamodb_endpoint_url,
+        ):
+            continue  # already bound here: keep pynamodb's connection (and its pool)
         meta.table_name = table
         meta.region = settings.region
         meta.host = settings.dynamodb_endpoint_url
