@@ -11,13 +11,33 @@ from infra import deploy as deployment
 from workflows.definitions import DefinitionError
 
 
+def _parameter(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict:
+    pairs = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        pairs[key] = setting
+    return pairs
+
+
 @click.command("deploy")
+@click.option(
+    "--parameter",
+    "-p",
+    "parameters",
+    multiple=True,
+    callback=_parameter,
+    metavar="KEY=VALUE",
+    help="A template parameter (the AWS fleet's SubnetIds, VpcId, SourceGitUrl, ...); repeatable. "
+    "On an update, parameters not given keep their current values.",
+)
 @click.pass_obj
-def deploy(settings: Settings) -> None:
+def deploy(settings: Settings, parameters: dict[str, str]) -> None:
     """Validate the workflow definitions and deploy the stack (idempotent)."""
     began = time.monotonic()
     try:
-        result = deployment.deploy(settings, progress=click.echo)
+        result = deployment.deploy(settings, progress=click.echo, parameters=parameters)
     except DefinitionError as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
         raise click.ClickException(f"refused, nothing was deployed:\n{lines}") from exc

@@ -90,10 +90,22 @@ def _failure_reasons(cfn: Any, stack: str) -> str:
     return "; ".join(reasons[:8]) or "(no reason given)"
 
 
-def deploy(settings: Settings, progress: Progress | None = None) -> DeployResult:
-    """Deploy (or update) this prefix's stack; idempotent."""
+def deploy(
+    settings: Settings,
+    progress: Progress | None = None,
+    parameters: dict[str, str] | None = None,
+) -> DeployResult:
+    """Deploy (or update) this prefix's stack; idempotent.
+
+    ``parameters`` sets template parameters beyond Prefix and Target (the AWS fleet's subnets,
+    sizes, source); on an update, parameters not given keep the values the stack already has.
+    """
     say = progress or (lambda message: None)
-    body = json.dumps(render_template())  # validation happens here, before anything is touched
+    rendered = render_template()  # validation happens here, before anything is touched
+    body = json.dumps(rendered)
+    unknown = sorted(set(parameters or {}) - set(rendered["Parameters"]))
+    if unknown:
+        raise DeployError(f"the template has no parameter(s) {', '.join(unknown)}")
     result = DeployResult(stack=settings.stack_name, changed=False)
 
     if settings.is_local:
@@ -112,16 +124,21 @@ def deploy(settings: Settings, progress: Progress | None = None) -> DeployResult
         status = None
     change_type = "CREATE" if status is None else "UPDATE"
     change_set = f"gas-{int(time.time() * 1000)}"
-    parameters = [
-        {"ParameterKey": "Prefix", "ParameterValue": settings.prefix},
-        {"ParameterKey": "Target", "ParameterValue": settings.cloud},
-    ]
+    given = {**(parameters or {}), "Prefix": settings.prefix, "Target": settings.cloud}
+    stack_parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
+    if status is not None:
+        # A change set resets an omitted parameter to its default: keep the stack's own values.
+        stack_parameters += [
+            {"ParameterKey": key, "UsePreviousValue": True}
+            for key in _stack_parameter_keys(cfn, settings.stack_name)
+            if key not in given and key in rendered["Parameters"]
+        ]
     cfn.create_change_set(
         StackName=settings.stack_name,
         ChangeSetName=change_set,
         ChangeSetType=change_type,
         TemplateBody=body,
-        Parameters=parameters,
+        Parameters=stack_parameters,
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     described = _wait_change_set(cfn, settings.stack_name, change_set)
@@ -151,6 +168,11 @@ def deploy(settings: Settings, progress: Progress | None = None) -> DeployResult
     result.changed = True
     result.changes = changes
     return result
+
+
+def _stack_parameter_keys(cfn: Any, stack: str) -> list[str]:
+    found = cfn.describe_stacks(StackName=stack)["Stacks"]
+    return [p["ParameterKey"] for p in (found[0].get("Parameters") or [])] if found else []
 
 
 def _wait_change_set(cfn: Any, stack: str, name: str, timeout: float = 120) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def _read_back(settings: Settings, activity: str, since: datetime) -> list[float
 
 
 def test_publish_once_puts_the_backlog_and_it_reads_back(settings: Settings) -> None:
+    models.bind(settings)  # another test may have bound the models to its own prefix
     since = datetime.now(UTC) - timedelta(minutes=1)
     waiting = [
         models.Job(
