@@ -9,7 +9,16 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -56,8 +65,15 @@ def overview() -> str:
         current_app.logger.exception("operator page: backlog unavailable")
         backlog, in_progress = {}, {}
         problems.append("The activity backlog could not be read.")
+    try:
+        failed_executions = ops.failed_executions(cfg)
+    except Exception:
+        current_app.logger.exception("operator page: failed executions unavailable")
+        failed_executions = []
+        problems.append("Failed executions could not be listed.")
     return render_template(
         "operator/overview.html",
+        failed_executions=failed_executions,
         backlog=backlog,
         in_progress=in_progress,
         failed=ops.failed_jobs(cfg, LIST_LIMIT),
@@ -88,4 +104,23 @@ def retry(job_id: str) -> Response:
                 flash(str(refused), "error")
             else:
                 flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
+    return redirect(url_for("operator.overview"))
+
+
+@bp.route("/executions/redrive", methods=["POST"])
+@operator_required
+def redrive() -> Response:
+    form = RetryForm()
+    arn = request.form.get("execution_arn", "")
+    if form.validate_on_submit():
+        ops = _operations()
+        try:
+            ops.redrive(settings(), arn)
+        except ops.RedriveRefused as refused:
+            flash(str(refused), "error")
+        else:
+            flash(
+                f"Execution {arn.rsplit(':', 1)[-1]} redriven from the state that failed.",
+                "success",
+            )
     return redirect(url_for("operator.overview"))

@@ -100,9 +100,56 @@ def retry(settings: Settings, job: models.Job) -> str:
     return arn
 
 
+class RedriveRefused(ValueError):
+    """The execution is not one of this deployment's failed executions, or cannot be redriven."""
+
+
+def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """Failed executions that no job record shows as a failed job: e.g. an archive that kept
+    failing after the results were delivered, or a thaw that failed. These are redriven, not
+    retried. (Job failures end in ``JobFailed`` with ``AnnotationFailed`` and are listed as jobs.)
+    """
+    sfn = aws.client(settings, "stepfunctions")
+    names = Resources.of(settings, aws.account_id(settings))
+    found = []
+    for machine in (names.job_state_machine_name, names.thaw_state_machine_name):
+        listed = sfn.list_executions(
+            stateMachineArn=names.state_machine_arn(machine),
+            statusFilter="FAILED",
+            maxResults=limit,
+        )["executions"]
+        for execution in listed:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described.get("error") == "AnnotationFailed":
+                continue
+            found.append(
+                {
+                    "execution_arn": execution["executionArn"],
+                    "workflow": machine.removeprefix(f"{settings.prefix}-"),
+                    "name": execution["name"],
+                    "stopped_at": execution.get("stopDate"),
+                    "error": described.get("error") or "",
+                    "cause": described.get("cause") or "",
+                    "redrive_count": described.get("redriveCount", 0),
+                }
+            )
+    return found[:limit]
+
+
 def redrive(settings: Settings, execution_arn: str) -> None:
     """Resume a failed execution from the state that failed (RedriveExecution)."""
-    aws.client(settings, "stepfunctions").redrive_execution(executionArn=execution_arn)
+    names = Resources.of(settings, aws.account_id(settings))
+    ours = tuple(
+        names.execution_arn(machine, "")
+        for machine in (names.job_state_machine_name, names.thaw_state_machine_name)
+    )
+    if not execution_arn.startswith(ours):
+        raise RedriveRefused("not an execution of this deployment")
+    try:
+        aws.client(settings, "stepfunctions").redrive_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message") or str(exc)
+        raise RedriveRefused(f"Step Functions refused the redrive: {message}") from exc
 
 
 def summary(settings: Settings) -> dict[str, Any]:

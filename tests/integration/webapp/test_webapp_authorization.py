@@ -114,6 +114,7 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("POST", "/subscribe", LOGIN, None, None, None),
     ("GET", "/operator", LOGIN, 404, 404, 200),
     ("POST", "/operator/jobs/{job}/retry", LOGIN, 404, 404, 302),
+    ("POST", "/operator/executions/redrive", LOGIN, 404, 404, 302),
 ]
 
 CASES = [

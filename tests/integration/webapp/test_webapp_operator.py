@@ -36,3 +36,15 @@ def test_operator_sees_backlog_and_failures_and_can_retry(
     assert "no variant records" in row[0]
     response = client.post(f"/operator/jobs/{failed.job_id}/retry", follow_redirects=True)
     assert "is running again" in response.get_data(as_text=True)
+
+
+def test_redrive_refuses_an_execution_of_another_deployment(settings) -> None:
+    import pytest as _pytest
+
+    from workflows import operations
+
+    with _pytest.raises(operations.RedriveRefused):
+        operations.redrive(
+            settings, "arn:aws:states:us-east-1:000000000000:execution:someone-else:x"
+        )
+    assert isinstance(operations.failed_executions(settings), list)
