@@ -286,6 +286,17 @@ def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
     expedited = next(s for s in steps if s["state"] == "RequestExpeditedRetrieval")
     assert expedited["error"] == "Archive.ExpeditedUnavailable"
     assert [s["state"] for s in steps].count("RequestStandardRetrieval") == 1
+    shown = subprocess.run(  # noqa: S603 - our own CLI: what an operator sees
+        [sys.executable, "-m", "cli.main", "job", job.job_id, "--json"],
+        env=settings.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    record = json.loads(shown.stdout)
+    assert record["status"] == models.COMPLETED and record["restore_tier"] == "Standard"
+    assert record["restore_requested_at"] and record["restored_at"]
 
 
 def test_a_job_the_archive_cannot_give_back_is_reported_and_the_others_restore(
