@@ -226,7 +226,11 @@ class LocalCloud:
             SKIP_SSL_CERT_DOWNLOAD="1",
             DISABLE_EVENTS="1",
             LOCALSTACK_VOLUME_DIR=str(self.state / "localstack-volume"),
+            # Host mode wipes $TMPDIR/localstack when it starts: give each cloud its own, so a
+            # second LocalStack (another state folder) cannot delete this one's databases.
+            TMPDIR=str(self.state / "localstack-tmp"),
         )
+        (self.state / "localstack-tmp").mkdir(parents=True, exist_ok=True)
         python = str(self.localstack_venv / "bin" / "python")
         self._spawn(self.localstack, [python, "-m", "localstack.runtime.main"], env, self.state)
 
