@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from annotator.bundle import canonical_contig
 from annotator.exceptions import (
@@ -316,7 +318,7 @@ def read_chunks(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[byt
             continue
         block, carry = buf[: cut + 1], buf[cut + 1 :]
         yield block, lines_done
-        lines_done += block.count(b"\n")
+        lines_done += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
 
 @dataclass
@@ -349,9 +351,47 @@ def _hash_fields(
     return h
 
 
+def _delimiters(arr: np.ndarray, ncols: int) -> np.ndarray | None:
+    """Every line's tabs and newline as an (n, ncols) matrix, in one pass over the block.
+
+    Only for the common shape (no CR, no blank line, no control byte, ncols - 1 tabs on every
+    line); None sends the block to the general path, which also names the first bad line.
+    """
+    d = np.flatnonzero(arr <= 10)
+    if len(d) == 0 or len(d) % ncols:
+        return None
+    rows = d.reshape(-1, ncols)
+    if not (arr[rows[:, -1]] == 10).all() or not (arr[rows[:, :-1]] == 9).all():
+        return None
+    ends = rows[:, -1]
+    if (arr[np.maximum(ends - 1, 0)] == 13).any():
+        return None
+    return rows
+
+
 def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     """Find every line's fields in one pass; raise MalformedVcf naming the first bad line."""
     arr = np.frombuffer(block, np.uint8)
+    rows = _delimiters(arr, ncols)
+    if rows is not None:
+        n = len(rows)
+        ends = rows[:, -1]
+        starts = np.empty(n, np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        line_no = lines_before + 1 + np.arange(n)
+        if arr[starts].min() == 35:  # '#'
+            i = int(np.flatnonzero(arr[starts] == 35)[0])
+            raise MalformedVcf(
+                f"Line {line_no[i]} is a header line (starts with '#') after the data began."
+            )
+        t = [rows[:, k] for k in range(7)]
+        t.append(rows[:, 7] if ncols > 8 else ends)
+        return _fields(block, arr, starts, ends, line_no, None, t)
+    return _parse_general(block, arr, lines_before, ncols)
+
+
+def _parse_general(block: bytes, arr: np.ndarray, lines_before: int, ncols: int) -> Fields:
     nl = np.flatnonzero(arr == 10)
     starts_all = np.empty(len(nl), np.int64)
     starts_all[:1] = 0
@@ -391,14 +431,49 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
         )
     t = [tabs[ti + k] for k in range(7)]
     t.append(tabs[ti + 7] if ncols > 8 else ends)
-    # CHROM must not be empty.
-    empty_chrom = np.flatnonzero(t[0] == starts)
-    if len(empty_chrom):
-        raise MalformedVcf(f"Line {line_no[empty_chrom[0]]} has an empty CHROM column.")
-    # POS: 1 to 10 decimal digits, parsed column-wise.
-    pstart = t[0] + 1
-    plen = t[1] - pstart
-    pos = np.zeros(len(starts), np.int64)
+    return _fields(block, arr, starts, ends, line_no, delete, t)
+
+
+def _parse_pos_fast(
+    arr: np.ndarray, pstart: np.ndarray, pend: np.ndarray, plen: np.ndarray
+) -> np.ndarray | None:
+    """POS by Arrow's integer parser; None when any field is not plain digits (or it refuses)."""
+    n = len(pstart)
+    if n == 0 or plen.min() < 1 or plen.max() > 10:
+        return None
+    first = arr[pstart]
+    if first.min() < 48 or first.max() > 57:  # a sign or other non-digit first
+        return None
+    two = plen > 1
+    if two.any() and ((arr[pstart[two] + 1] | 32) == 120).any():  # Arrow reads 0x.. as hex
+        return None
+    offsets = np.empty(2 * n + 1, np.int32)
+    offsets[0:-1:2] = pstart
+    offsets[1::2] = pend
+    offsets[-1] = pend[-1]
+    every = pa.Array.from_buffers(
+        pa.string(), 2 * n, [None, pa.py_buffer(offsets), pa.py_buffer(arr)]
+    )
+    try:
+        pos = pc.cast(every.take(pa.array(np.arange(0, 2 * n, 2))), pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+        return None
+    if pos.max() >= (1 << 32):
+        return None
+    return pos
+
+
+def _parse_pos_checked(
+    block: bytes,
+    arr: np.ndarray,
+    pstart: np.ndarray,
+    pend: np.ndarray,
+    plen: np.ndarray,
+    line_no: np.ndarray,
+) -> np.ndarray:
+    """POS digit by digit, column-wise, raising MalformedVcf for the first bad one."""
+    t1 = pend
+    pos = np.zeros(len(pstart), np.int64)
     bad = (plen < 1) | (plen > 10)
     for d in range(int(min(plen.max(initial=0), 10))):
         has = d < plen
@@ -408,17 +483,46 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     bad |= pos >= (1 << 32)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        text = block[pstart[i] : t[1][i]].decode("utf-8", "replace")[:40]
+        text = block[pstart[i] : t1[i]].decode("utf-8", "replace")[:40]
         raise MalformedVcf(f"Line {line_no[i]}: POS {text!r} is not a whole number.")
+    return pos
+
+
+def _fields(
+    block: bytes,
+    arr: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    line_no: np.ndarray,
+    delete: np.ndarray | None,
+    t: list[np.ndarray],
+) -> Fields:
+    """Check CHROM, POS and REF of lines whose tabs are known, and parse POS and the ALT count."""
+    # CHROM must not be empty.
+    empty_chrom = np.flatnonzero(t[0] == starts)
+    if len(empty_chrom):
+        raise MalformedVcf(f"Line {line_no[empty_chrom[0]]} has an empty CHROM column.")
+    # POS: 1 to 10 decimal digits.
+    pstart = t[0] + 1
+    plen = t[1] - pstart
+    pos = _parse_pos_fast(arr, pstart, t[1], plen)
+    if pos is None:
+        pos = _parse_pos_checked(block, arr, pstart, t[1], plen, line_no)
     ref_len = t[3] - t[2] - 1
     if (ref_len < 1).any():
         i = int(np.flatnonzero(ref_len < 1)[0])
         raise MalformedVcf(f"Line {line_no[i]} has an empty REF column.")
-    commas = np.flatnonzero(arr == 44)
     alt_s, alt_e = t[3] + 1, t[4]
-    n_alt = np.searchsorted(commas, alt_e) - np.searchsorted(commas, alt_s) + 1
-    missing = (alt_e - alt_s == 1) & (arr[np.minimum(alt_s, len(arr) - 1)] == 46)  # ALT "."
-    n_alt = np.where(missing, 0, n_alt)
+    alt_len = alt_e - alt_s
+    n_alt = np.ones(len(starts), np.int64)
+    longer = np.flatnonzero(alt_len > 2)  # only these can hold a comma
+    if len(longer):
+        commas = np.flatnonzero(arr == 44)
+        n_alt[longer] += np.searchsorted(commas, alt_e[longer]) - np.searchsorted(
+            commas, alt_s[longer]
+        )
+    missing = (alt_len == 1) & (arr[np.minimum(alt_s, len(arr) - 1)] == 46)  # ALT "."
+    n_alt[missing] = 0
     return Fields(
         arr, len(starts), line_no, starts, ends, delete, t, np.maximum(pos - 1, 0), ref_len, n_alt
     )
