@@ -292,25 +292,34 @@ class Bundle:
         """Contig name → index, canonical names only (callers canonicalise first)."""
         return {c: i for i, c in enumerate(self.contigs)}
 
+    def set_field(self, column: str) -> pa.Array:
+        """For each gene set one gene column's values joined by ``|`` ("" for the empty set)."""
+        sets = self._flat_sets
+        # INFO values may not hold ';', '=', ',' or spaces.
+        values = pc.replace_substring_regex(self.genes[column].combine_chunks(), r"[;=, ]", "_")
+        values = pc.if_else(pc.equal(values, ""), ".", values)
+        flat = pc.list_flatten(sets)
+        return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
+
+    @cached_property
+    def _flat_sets(self) -> pa.ListArray:
+        return self.sets.combine_chunks() if isinstance(self.sets, pa.ChunkedArray) else self.sets
+
+    @cached_property
+    def has_gene_ids(self) -> bool:
+        """Whether the source named gene IDs (the GRCh37 bundle has names only)."""
+        return bool(pc.any(pc.not_equal(self.genes["gene_id"], "")).as_py())
+
     @cached_property
     def set_info(self) -> pa.Array:
         """For each gene set its INFO text (GAS_GENE=...;GAS_STRAND=...); null for the empty set."""
-        sets = self.sets.combine_chunks() if isinstance(self.sets, pa.ChunkedArray) else self.sets
-        flat = pc.list_flatten(sets)
-
-        def joined(column: str) -> pa.Array:
-            # INFO values may not hold ';', '=', ',' or spaces.
-            values = pc.replace_substring_regex(self.genes[column].combine_chunks(), r"[;=, ]", "_")
-            values = pc.if_else(pc.equal(values, ""), ".", values)
-            return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
-
-        parts = [pc.binary_join_element_wise("GAS_GENE=", joined("gene_name"), "")]
-        if pc.any(pc.not_equal(self.genes["gene_id"], "")).as_py():
-            parts.append(pc.binary_join_element_wise("GAS_GENE_ID=", joined("gene_id"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_STRAND=", joined("strand"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", joined("gene_type"), ""))
+        parts = [pc.binary_join_element_wise("GAS_GENE=", self.set_field("gene_name"), "")]
+        if self.has_gene_ids:
+            parts.append(pc.binary_join_element_wise("GAS_GENE_ID=", self.set_field("gene_id"), ""))
+        parts.append(pc.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
+        parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), ""))
         info = pc.binary_join_element_wise(*parts, ";")
-        empty = pc.equal(pc.list_value_length(sets), 0)
+        empty = pc.equal(pc.list_value_length(self._flat_sets), 0)
         return pc.if_else(empty, pa.scalar(None, pa.string()), info)
 
     def set_members(self, set_ids: np.ndarray) -> np.ndarray:

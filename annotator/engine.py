@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -167,15 +168,101 @@ def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
     return KnownSites(allk[order], pa.array(ids, pa.string()).take(pa.array(order)))
 
 
+@dataclass
+class _Queries:
+    """One lookup per ALT allele (a record without ALT counts as one): its record and key span."""
+
+    rec: np.ndarray  # record index of each allele, records in order
+    start: np.ndarray  # key span [start, end) the allele touches
+    end: np.ndarray
+    first: np.ndarray | None  # index of each record's first allele; None when one per record
+
+
+_SYMBOLIC = np.zeros(256, bool)
+_SYMBOLIC[[ord(c) for c in "<>[]*."]] = True  # <DEL>, breakends, '*', '.' (and single breakends)
+
+
+def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
+    """Each ALT allele's span: REF after trimming the bases it shares with that ALT.
+
+    SNVs keep the REF base; a deletion covers the deleted bases; an insertion its anchor base (the
+    base before the inserted ones); symbolic, breakend, '*' and missing alleles the REF span.
+    """
+    arr = fl.arr
+    nq = np.maximum(fl.n_alt, 1)
+    alt_s, alt_e = fl.t[3] + 1, fl.t[4]
+    if nq.max(initial=1) == 1:
+        rec = np.arange(fl.n)
+        a_s, a_e, first = alt_s, alt_e, None
+    else:
+        rec = np.repeat(np.arange(fl.n), nq)
+        first = np.cumsum(nq) - nq
+        a_s, a_e = alt_s[rec], alt_e[rec].copy()
+        m = np.flatnonzero(nq > 1)
+        mq = nq[m]
+        k = np.arange(int(mq.sum())) - np.repeat(np.cumsum(mq) - mq, mq)  # allele number
+        q = np.repeat(first[m], mq) + k
+        commas = np.flatnonzero(arr == 44)
+        lo = np.repeat(np.searchsorted(commas, alt_s[m]), mq)
+        a_s[q] = np.where(k == 0, a_s[q], commas[np.maximum(lo + k - 1, 0)] + 1)
+        last = k == np.repeat(mq, mq) - 1
+        a_e[q] = np.where(last, a_e[q], commas[np.minimum(lo + k, len(commas) - 1)])
+    start = key[rec]
+    rlen = fl.ref_len[rec]
+    end = start + rlen
+    alen = a_e - a_s
+    c = np.flatnonzero((rlen != 1) | (alen != 1))
+    if len(c):
+        edge = np.maximum(a_e[c] - 1, a_s[c])
+        plain = (alen[c] > 0) & ~_SYMBOLIC[arr[a_s[c]]] & ~_SYMBOLIC[arr[edge]]
+        c = c[plain]
+    if len(c):
+        rs, as_, rl, al = fl.t[2][rec[c]] + 1, a_s[c], rlen[c], alen[c]
+        most = np.minimum(rl, al)
+        kp = _shared(arr, rs, as_, most, 1)
+        ks = _shared(arr, rs + rl - 1, as_ + al - 1, most - kp, -1)
+        s0 = start[c]
+        new_s, new_e = s0 + kp, s0 + rl - ks
+        ins = new_e <= new_s  # nothing of REF is replaced: an insertion after base kp - 1
+        anchor = s0 + np.maximum(kp - 1, 0)
+        start[c] = np.where(ins, anchor, new_s)
+        end[c] = np.where(ins, anchor + 1, new_e)
+    return _Queries(rec, start, end, first)
+
+
+def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, step: int):
+    """How many bases two alleles share, walking from offsets a and b by step, up to limit."""
+    n = np.zeros(len(a), np.int64)
+    live = np.flatnonzero(limit > 0)
+    j = 0
+    while len(live):
+        same = (arr[a[live] + step * j] | 32) == (arr[b[live] + step * j] | 32)  # any case
+        live = live[same]
+        n[live] += 1
+        j += 1
+        live = live[limit[live] > j]
+    return n
+
+
 class _Annotator:
     """Annotates blocks of lines against one bundle and keeps the counts."""
 
     def __init__(self, bundle: Bundle, known: KnownSites | None):
         self.b = bundle
         self.known = known
+        self.known_ids = None
+        if known is not None and len(known.keys):
+            self.known_ids = pc.binary_join_element_wise(";GAS_KNOWN_ID=", known.ids, "").cast(
+                pa.binary()
+            )
         self.contigs = _ContigMap(bundle)
-        self.region_text = pa.array([f"GAS_REGION={r}" for r in REGIONS], pa.string())
-        self.set_info = bundle.set_info
+        # Region text with and without the ';' that follows existing INFO; see _assemble.
+        self.region_text = pa.array(
+            [f"GAS_REGION={r}" for r in REGIONS] + [f";GAS_REGION={r}" for r in REGIONS],
+            pa.binary(),
+        )
+        self.set_text = pc.binary_join_element_wise(";", bundle.set_info, "").cast(pa.binary())
+        self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
         self.by_region = np.zeros(len(REGIONS), np.int64)
         self.by_chrom: dict[str, int] = {}
         self.variants = 0
@@ -186,35 +273,48 @@ class _Annotator:
         self.last: tuple[str, int] | None = None
         self.seen_contigs: set[str] = set()
 
-    def annotate(self, block: bytes, lines_before: int, ncols: int) -> bytes | memoryview:
+    @cached_property
+    def set_fields(self) -> dict[str, pa.Array]:
+        """Per gene set, each gene column on its own (for per-allele lists); "." when empty."""
+        cols = [("GAS_GENE", "gene_name")]
+        if self.b.has_gene_ids:
+            cols.append(("GAS_GENE_ID", "gene_id"))
+        cols += [("GAS_STRAND", "strand"), ("GAS_GENE_TYPE", "gene_type")]
+        out = {}
+        for field_name, column in cols:
+            v = self.b.set_field(column)
+            out[field_name] = pc.if_else(pc.equal(v, ""), ".", v)
+        return out
+
+    def annotate(self, block: bytes, lines_before: int, ncols: int) -> list[memoryview]:
+        """The block's lines with GAS INFO added, as buffers to write in order."""
         fl = parse_chunk(block, lines_before, ncols)
         if fl.n == 0:
-            return b""
+            return []
+        if fl.delete is not None:
+            # CR line ends or blank lines: drop those bytes and annotate the clean block.
+            block = fl.arr[~fl.delete].tobytes()
+            fl = parse_chunk(block, lines_before, ncols)
         b = self.b
         cidx, inv, names = self.contigs.resolve(fl)
         self._count(fl, cidx, inv, names)
-        known_contig = cidx >= 0
         key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
-        end = key + fl.ref_len
+        q = _allele_queries(fl, key)
+        qc = cidx[q.rec] if q.first is not None else cidx
+        known_contig = qc >= 0
+        s, e = q.start, q.end
 
-        # Which genes cover the site (start, else end of a longer REF).
-        seg = np.searchsorted(b.seg_start, key, side="right") - 1
-        gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
-        multi = fl.ref_len > 1
-        if multi.any():
-            seg2 = np.searchsorted(b.seg_start, end[multi] - 1, side="right") - 1
-            g2 = np.where(seg2 >= 0, b.seg_set[np.maximum(seg2, 0)], 0)
-            gset[multi] = np.where(gset[multi] == 0, g2, gset[multi])
-        gset = np.where(known_contig, gset, 0)
+        gset = self._gene_sets(s, e)
+        gset[~known_contig] = 0
         genic = gset != 0
-
-        cls = np.full(fl.n, INTERGENIC, np.int8)
+        nq = len(s)
+        cls = np.full(nq, INTERGENIC, np.int8)
         cls[~known_contig] = UNKNOWN
-        dist = np.zeros(fl.n, np.int64)
-        has_dist = np.zeros(fl.n, bool)
+        dist = np.zeros(nq, np.int64)
+        has_dist = np.zeros(nq, bool)
         gi = np.flatnonzero(genic)
         if len(gi):
-            s, e = key[gi], end[gi]
+            gs_, ge_ = s[gi], e[gi]
             c = np.full(len(gi), INTRON, np.int8)
             for code, name in (
                 (SPLICE, "splice"),
@@ -223,37 +323,131 @@ class _Annotator:
                 (UTR5, "utr5"),
                 (CDS, "cds"),
             ):
-                c[covers(b.unions[name], s, e)] = code
+                c[covers(b.unions[name], gs_, ge_)] = code
             cls[gi] = c
             self.hit_sets.append(np.unique(gset[gi]))
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
-            self._flanks(ni, key, end, cidx, cls, gset, dist, has_dist)
-        self.by_region += np.bincount(cls, minlength=len(REGIONS))
+            self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
+        # A record counts once, under the highest-precedence class of its alleles.
+        rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
+        self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
+        return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist)
 
-        parts = [self.region_text.take(pa.array(cls)), self.set_info.take(pa.array(gset))]
-        if has_dist.any():
-            d = pc.cast(pa.array(dist, mask=~has_dist), pa.string())
-            parts.append(pc.binary_join_element_wise("GAS_DISTANCE=", d, ""))
-        if self.known is not None and len(self.known.keys):
-            parts.append(self._known(fl, cidx, known_contig))
-        ann = pc.binary_join_element_wise(*parts, ";", null_handling="skip")
-        return _splice_info(fl, ann)
+    def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """The gene set at each span's start, else the first one met inside the span."""
+        b = self.b
+        seg = np.searchsorted(b.seg_start, s, side="right") - 1
+        gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
+        long = np.flatnonzero((e - s > 1) & (gset == 0))
+        if len(long) and len(self.nonempty_seg):
+            seg2 = np.searchsorted(b.seg_start, e[long] - 1, side="right") - 1
+            j = np.searchsorted(self.nonempty_seg, seg[long], side="right")
+            cand = self.nonempty_seg[np.minimum(j, len(self.nonempty_seg) - 1)]
+            ok = (j < len(self.nonempty_seg)) & (cand <= seg2)
+            gset[long[ok]] = b.seg_set[cand[ok]]
+        return gset
+
+    def _assemble(self, fl, cidx, known_contig, q, cls, gset, dist, has_dist) -> list[memoryview]:
+        """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
+
+        The block is cut at every insertion point: piece i runs from the previous insertion point
+        to line i's (so it holds line i-1's tail, its newline and line i's head), and is a
+        zero-copy view of the input. One Arrow join writes piece + annotation for every line.
+        """
+        arr, n = fl.arr, fl.n
+        info_s, info_e = fl.t[6] + 1, fl.t[7]
+        info_len = info_e - info_s
+        dot = (info_len == 1) & (arr[np.minimum(info_s, len(arr) - 1)] == 46)
+        need_sep = (info_len > 0) & ~dot
+        region_idx = cls.astype(np.int64) if q.first is None else cls[q.first].astype(np.int64)
+        region_idx += need_sep * len(REGIONS)
+        region_text = self.region_text
+        if q.first is None:
+            rec_gset, rec_dist, rec_has = gset, dist, has_dist
+        else:
+            multi = np.flatnonzero(np.diff(np.append(q.first, len(q.rec))) > 1)
+            rec_gset, rec_dist = gset[q.first], dist[q.first]
+            rec_has = has_dist[q.first].copy()
+            rec_gset[multi] = 0
+            rec_has[multi] = False
+            text = self._per_allele(q, multi, cls, gset, dist, has_dist, need_sep[multi])
+            region_text = pa.concat_arrays([region_text, text])
+            region_idx[multi] = 2 * len(REGIONS) + np.arange(len(multi))
+        parts = [
+            region_text.take(pa.array(region_idx)),
+            self.set_text.take(pa.array(rec_gset)),
+        ]
+        if rec_has.any():
+            d = pc.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
+            parts.append(pc.binary_join_element_wise(";GAS_DISTANCE=", d, "").cast(pa.binary()))
+        if self.known_ids is not None:
+            parts.append(self._known(fl, cidx, cidx >= 0))
+        ins = np.where(dot, info_s, info_e)
+        buf = pa.py_buffer(arr)
+        if dot.any():
+            offsets = np.empty(2 * n + 1, np.int32)
+            offsets[0] = 0
+            offsets[1:-1:2] = ins
+            offsets[2::2] = ins + dot
+            every = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), buf])
+            heads = every.take(pa.array(np.arange(0, 2 * n, 2)))
+        else:
+            offsets = np.empty(n + 1, np.int32)
+            offsets[0] = 0
+            offsets[1:] = ins
+            heads = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buf])
+        out = pc.binary_join_element_wise(
+            heads, *parts, b"", null_handling="replace", null_replacement=b""
+        )
+        off = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + n + 1]
+        tail_from = int(ins[-1] + dot[-1])
+        return [
+            memoryview(out.buffers()[2])[off[0] : off[-1]],
+            memoryview(arr)[tail_from:],
+        ]
+
+    def _per_allele(self, q, multi, cls, gset, dist, has_dist, need_sep) -> pa.Array:
+        """INFO text for multi-allelic records: every field lists one value per ALT, by ','."""
+        counts = np.diff(np.append(q.first, len(q.rec)))[multi]
+        qi = np.repeat(q.first[multi], counts) + (
+            np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+
+        def listed(values: pa.Array) -> pa.Array:
+            return pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+
+        names = pa.array(list(REGIONS), pa.string())
+        fields = [pc.binary_join_element_wise("GAS_REGION=", listed(names.take(cls[qi])), "")]
+        g = gset[qi]
+        any_gene = np.add.reduceat(g != 0, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
+        for field_name, per_set in self.set_fields.items():
+            text = pc.binary_join_element_wise(f"{field_name}=", listed(per_set.take(g)), "")
+            fields.append(pc.if_else(pa.array(any_gene), text, pa.scalar(None, pa.string())))
+        h = has_dist[qi]
+        any_dist = np.add.reduceat(h, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
+        d = pc.fill_null(pc.cast(pa.array(dist[qi], mask=~h), pa.string()), ".")
+        text = pc.binary_join_element_wise("GAS_DISTANCE=", listed(d), "")
+        fields.append(pc.if_else(pa.array(any_dist), text, pa.scalar(None, pa.string())))
+        joined = pc.binary_join_element_wise(*fields, ";", null_handling="skip")
+        sep = pc.if_else(pa.array(need_sep), ";", "")
+        return pc.binary_join_element_wise(sep, joined, "").cast(pa.binary())
 
     def _flanks(self, ni, key, end, cidx, cls, gset, dist, has_dist) -> None:
         """Upstream/downstream of the flanking genes within the flank distance, else intergenic."""
         b = self.b
-        s, _e, c = key[ni], end[ni], cidx[ni]
+        s, last, c = key[ni], end[ni] - 1, cidx[ni]
         j = np.searchsorted(b.end_sorted, s, side="right") - 1
         jl = np.maximum(j, 0)
         left_ok = (j >= 0) & ((b.end_sorted[jl] >> SHIFT) == c)
         left_gene = b.end_order[jl]
         dl = np.where(left_ok, s - b.end_sorted[jl] + 1, np.iinfo(np.int64).max)
-        k = np.searchsorted(b.start_key, s, side="right")
+        k = np.searchsorted(b.start_key, last, side="right")
         kr = np.minimum(k, len(b.start_key) - 1)
         right_ok = (k < len(b.start_key)) & ((b.start_key[kr] >> SHIFT) == c)
         right_gene = kr
-        dr = np.where(right_ok, b.start_key[kr] - s, np.iinfo(np.int64).max)
+        dr = np.where(right_ok, b.start_key[kr] - last, np.iinfo(np.int64).max)
         flank = b.flank_bp
         big = np.iinfo(np.int64).max
         # A gene's 5' side is its start on + and its end on −.
@@ -288,8 +482,8 @@ class _Annotator:
         ic = np.minimum(i, len(self.known.keys) - 1)
         hit = ok & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
         self.known_hits += int(hit.sum())
-        ids = self.known.ids.take(pa.array(ic, mask=~hit))
-        return pc.binary_join_element_wise("GAS_KNOWN_ID=", ids, "")
+        assert self.known_ids is not None
+        return self.known_ids.take(pa.array(ic, mask=~hit))
 
     def _count(self, fl: Fields, cidx: np.ndarray, inv: np.ndarray, names: list[str]) -> None:
         self.variants += fl.n
@@ -317,40 +511,6 @@ class _Annotator:
         if not self.hit_sets:
             return 0
         return int(len(self.b.set_members(np.concatenate(self.hit_sets))))
-
-
-def _splice_info(fl: Fields, ann: pa.Array) -> memoryview:
-    """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
-
-    Each output line is head + annotation + tail + newline, where head runs from the line start
-    to the insertion point and tail from there (past a replaced '.') to the end of the content, so
-    CRs and blank lines simply fall out. Heads and tails are zero-copy views of the input block.
-    """
-    arr = fl.arr
-    info_s, info_e = fl.t[6] + 1, fl.t[7]
-    info_len = info_e - info_s
-    dot = (info_len == 1) & (arr[np.minimum(info_s, len(arr) - 1)] == 46)
-    need_sep = (info_len > 0) & ~dot
-    if need_sep.any():
-        ann = pc.if_else(pa.array(need_sep), pc.binary_join_element_wise(";", ann, ""), ann)
-    ins = np.where(dot, info_s, info_e)
-    block = pa.py_buffer(arr)
-    n = fl.n
-    even = pa.array(np.arange(0, 2 * n, 2, dtype=np.int64))
-
-    def pieces(a: np.ndarray, b: np.ndarray) -> pa.Array:
-        offsets = np.empty(2 * n + 1, np.int32)
-        offsets[0:-1:2] = a
-        offsets[1::2] = b
-        offsets[-1] = b[-1]
-        arrow = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), block])
-        return arrow.take(even)
-
-    heads = pieces(fl.starts, ins)
-    tails = pieces(ins + dot, fl.ends)
-    out = pc.binary_join_element_wise(heads, ann.cast(pa.binary()), tails, b"\n", b"")
-    offsets = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + len(out) + 1]
-    return memoryview(out.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def _output_header(
@@ -451,7 +611,8 @@ def annotate_file(
             with _open_output(tmp_vcf) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
                 for block, before in read_chunks(f, first, header.line_count):
-                    out.write(ann.annotate(block, before, ncols))
+                    for piece in ann.annotate(block, before, ncols):
+                        out.write(piece)
                     if progress is not None:
                         progress(ann.variants)
         if ann.variants == 0:

@@ -257,7 +257,9 @@ def test_multiallelic_symbolic_and_star_alleles(reference_dir, outputs, write_vc
     )
     assert r.variants == 4 and r.alleles == 3 + 1 + 2 + 0
     recs = records_of(outputs["output_vcf"])
-    assert [x["GAS_REGION"] for x in recs] == ["CDS", "intron", "CDS", "CDS"]
+    # Number=A: one value per ALT; a record without ALT still gets its site's value.
+    assert [x["GAS_REGION"] for x in recs] == ["CDS,CDS,CDS", "intron", "CDS,CDS", "CDS"]
+    assert recs[0]["GAS_GENE"] == "TP53,TP53,TP53"
     assert recs[1]["SVTYPE"] == "DEL"
 
 
