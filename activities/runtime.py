@@ -49,6 +49,10 @@ def owner_of(task_token: str) -> str:
     return hashlib.sha256(task_token.encode()).hexdigest()[:20]
 
 
+class _PollAborted(BaseException):
+    """Raised by the signal handler to stop an idle worker's long poll at once."""
+
+
 class _Task:
     def __init__(self, token: str, raw_input: str, context: TaskContext) -> None:
         self.token = token
@@ -90,6 +94,7 @@ class Worker:
         )
         self._sfn = aws.client(settings, "stepfunctions")
         self._arn: str | None = None
+        self._polling = False
         self.completed = 0
         self.failed = 0
 
@@ -106,6 +111,10 @@ class Worker:
         def handle(signum: int, _frame: object) -> None:
             log_event("shutdown-requested", activity=self.activity.name, signal=signum)
             self.stopping.set()
+            # An idle worker blocked in a long poll (held up to 60 s, locally too) stops now
+            # rather than when the poll returns; a busy one drains as usual.
+            if self._polling and not self._in_flight:
+                raise _PollAborted
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
@@ -125,6 +134,9 @@ class Worker:
                 continue
             try:
                 task = self._poll()
+            except _PollAborted:
+                self._slots.release()
+                break
             except Exception as exc:  # noqa: BLE001 - the poll loop must survive the network
                 self._slots.release()
                 log_event("poll-error", activity=self.activity.name, error=repr(exc))
@@ -132,7 +144,7 @@ class Worker:
                 continue
             if task is None:
                 self._slots.release()
-                # LocalStack answers at once with no task; AWS held the poll for up to 60 s.
+                # The poll came back empty (AWS and LocalStack hold it up to 60 s first).
                 self.stopping.wait(idle)
                 continue
             future = self._pool.submit(self._serve, task)
@@ -143,9 +155,13 @@ class Worker:
         self._slots.release()
 
     def _poll(self) -> _Task | None:
-        response = self._poller.get_activity_task(
-            activityArn=self.activity_arn, workerName=self.name
-        )
+        self._polling = True
+        try:
+            response = self._poller.get_activity_task(
+                activityArn=self.activity_arn, workerName=self.name
+            )
+        finally:
+            self._polling = False
         token = response.get("taskToken")
         if not token:
             return None
