@@ -57,19 +57,21 @@ CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNO
 ENGINE_VERSION = "1"
 
 INFO_LINES = [
-    '##INFO=<ID=GAS_REGION,Number=1,Type=String,Description="GAS region class of the variant site, '
-    "highest precedence first: CDS, UTR5, UTR3, ncExon, splice_region, intron, upstream, "
-    'downstream, intergenic; unknown_contig when the reference bundle lacks the contig">',
-    '##INFO=<ID=GAS_GENE,Number=1,Type=String,Description="Overlapping gene names separated by |; '
-    'for upstream/downstream the gene whose flank it is; for intergenic the nearest gene">',
-    '##INFO=<ID=GAS_GENE_ID,Number=1,Type=String,Description="Gene IDs matching GAS_GENE, '
-    'separated by |">',
-    '##INFO=<ID=GAS_STRAND,Number=1,Type=String,Description="Gene strands matching '
+    '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
+    "(its REF span after trimming shared bases), highest precedence first: CDS, UTR5, UTR3, "
+    "ncExon, splice_region, intron, upstream, downstream, intergenic; unknown_contig when the "
+    'reference bundle lacks the contig">',
+    '##INFO=<ID=GAS_GENE,Number=A,Type=String,Description="Per ALT allele: overlapping gene names '
+    "separated by |; for upstream/downstream the gene whose flank it is; for intergenic the "
+    'nearest gene; . for none">',
+    '##INFO=<ID=GAS_GENE_ID,Number=A,Type=String,Description="Per ALT allele: gene IDs matching '
     'GAS_GENE, separated by |">',
-    '##INFO=<ID=GAS_GENE_TYPE,Number=1,Type=String,Description="Gene biotypes matching GAS_GENE, '
-    'separated by |">',
-    '##INFO=<ID=GAS_DISTANCE,Number=1,Type=Integer,Description="Bases from the variant to GAS_GENE '
-    '(upstream, downstream, intergenic)">',
+    '##INFO=<ID=GAS_STRAND,Number=A,Type=String,Description="Per ALT allele: gene strands matching '
+    'GAS_GENE, separated by |">',
+    '##INFO=<ID=GAS_GENE_TYPE,Number=A,Type=String,Description="Per ALT allele: gene biotypes '
+    'matching GAS_GENE, separated by |">',
+    '##INFO=<ID=GAS_DISTANCE,Number=A,Type=Integer,Description="Per ALT allele: bases to GAS_GENE '
+    '(upstream, downstream, intergenic); . for genic alleles">',
     '##INFO=<ID=GAS_KNOWN_ID,Number=1,Type=String,Description="ID of the known variant at this '
     'position and REF allele in the configured known-sites file">',
 ]
