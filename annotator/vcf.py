@@ -26,7 +26,8 @@ from annotator.exceptions import (
     UnsupportedVcfVersion,
 )
 
-CHUNK_BYTES = 4 << 20  # bounded buffer: memory stays flat however large the file is
+CHUNK_BYTES = 1 << 20  # bounded buffer; 1 MiB keeps a block's per-line arrays in cache
+MAX_LINE_BYTES = 256 << 20
 MAX_HEADER_LINES = 200_000
 
 # Chromosome lengths that tell the builds apart (GRCh38, GRCh37); hg18/NCBI36 chr1 for a refusal.
@@ -297,26 +298,28 @@ def _quote(line: str, m: re.Match[str]) -> str:
 
 def read_chunks(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[bytes, int]]:
     """Yield (block of whole lines ending in a newline, number of lines before it in the file)."""
-    carry = first
+    carry = [first] if first else []  # the unfinished line, in pieces (no quadratic joins)
+    carried = len(first)
     lines_done = line_base
     while True:
         data = read_stream(f, CHUNK_BYTES, lines_done)
         if not data:
-            if carry:
-                if not carry.endswith(b"\n"):
-                    carry += b"\n"
-                yield carry, lines_done
+            if carried:
+                rest = b"".join(carry)
+                yield (rest if rest.endswith(b"\n") else rest + b"\n"), lines_done
             return
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:
-            carry = buf
-            if len(carry) > 64 * CHUNK_BYTES:
+            carry.append(data)
+            carried += len(data)
+            if carried > MAX_LINE_BYTES:
                 raise MalformedVcf(
                     f"Line {lines_done + 1} is longer than 256 MB; this is not a VCF."
                 )
             continue
-        block, carry = buf[: cut + 1], buf[cut + 1 :]
+        block = b"".join([*carry, data[: cut + 1]]) if carry else data[: cut + 1]
+        carry = [data[cut + 1 :]] if cut + 1 < len(data) else []
+        carried = len(data) - cut - 1
         yield block, lines_done
         lines_done += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
