@@ -243,6 +243,10 @@ def _segment_genes(
     return np.array(seg_start, np.int64), np.array(seg_set, np.int32), sets
 
 
+_BAD_IN_INFO = np.zeros(256, bool)
+_BAD_IN_INFO[[ord(c) for c in ";=, "]] = True
+
+
 def _render(values: list[str]) -> str:
     # INFO values may not hold ';', '=', spaces or ','; gene names never should, but be safe.
     return "|".join(
@@ -296,7 +300,10 @@ class Bundle:
         """For each gene set one gene column's values joined by ``|`` ("" for the empty set)."""
         sets = self._flat_sets
         # INFO values may not hold ';', '=', ',' or spaces.
-        values = pc.replace_substring_regex(self.genes[column].combine_chunks(), r"[;=, ]", "_")
+        values = self.genes[column].combine_chunks()
+        data = values.buffers()[2]
+        if data is not None and _BAD_IN_INFO[np.frombuffer(data, np.uint8)].any():
+            values = pc.replace_substring_regex(values, r"[;=, ]", "_")
         values = pc.if_else(pc.equal(values, ""), ".", values)
         flat = pc.list_flatten(sets)
         return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")

@@ -121,7 +121,11 @@ class _ContigMap:
 
     def resolve(self, fields: Fields) -> tuple[np.ndarray, np.ndarray, list[str]]:
         h = chrom_hashes(fields)
-        uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        # Records come in contig runs: find the distinct contigs among the run starts only.
+        run = np.flatnonzero(np.concatenate([[True], h[1:] != h[:-1]]))
+        uniq, run_first, run_inv = np.unique(h[run], return_index=True, return_inverse=True)
+        first = run[run_first]
+        inv = np.repeat(run_inv, np.diff(np.append(run, len(h))))
         cidx = np.empty(len(uniq), np.int64)
         names = []
         for j, (hv, i) in enumerate(zip(uniq.tolist(), first.tolist(), strict=False)):

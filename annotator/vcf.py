@@ -354,6 +354,19 @@ def _hash_fields(
     return h
 
 
+class _Templates(dict):
+    """ncols -> the delimiter bytes of a well-formed line: ncols - 1 tabs, then a newline."""
+
+    def __missing__(self, ncols: int) -> np.ndarray:
+        row = np.full(ncols, 9, np.uint8)
+        row[-1] = 10
+        self[ncols] = row
+        return row
+
+
+_ROW_TEMPLATES = _Templates()
+
+
 def _delimiters(arr: np.ndarray, ncols: int) -> np.ndarray | None:
     """Every line's tabs and newline as an (n, ncols) matrix, in one pass over the block.
 
@@ -364,7 +377,7 @@ def _delimiters(arr: np.ndarray, ncols: int) -> np.ndarray | None:
     if len(d) == 0 or len(d) % ncols:
         return None
     rows = d.reshape(-1, ncols)
-    if not (arr[rows[:, -1]] == 10).all() or not (arr[rows[:, :-1]] == 9).all():
+    if not (arr[d].reshape(-1, ncols) == _ROW_TEMPLATES[ncols]).all():
         return None
     ends = rows[:, -1]
     if (arr[np.maximum(ends - 1, 0)] == 13).any():
