@@ -305,6 +305,14 @@ class Bundle:
         if data is not None and _BAD_IN_INFO[np.frombuffer(data, np.uint8)].any():
             values = pc.replace_substring_regex(values, r"[;=, ]", "_")
         values = pc.if_else(pc.equal(values, ""), ".", values)
+        n = len(values)
+        if len(sets) > n and len(sets.offsets) > n + 1:
+            # Sets 1..n are each gene alone (see _segment_genes): only the rest need a list join.
+            rest = sets.slice(n + 1)
+            flat = pc.list_flatten(rest)
+            offsets = pc.subtract(rest.offsets, rest.offsets[0])
+            multi = pc.binary_join(pa.ListArray.from_arrays(offsets, values.take(flat)), "|")
+            return pa.concat_arrays([pa.array([""], values.type), values, multi])
         flat = pc.list_flatten(sets)
         return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
 
