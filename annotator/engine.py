@@ -274,7 +274,7 @@ class _Annotator:
         self.variants = 0
         self.alleles = 0
         self.known_hits = 0
-        self.hit_sets: list[np.ndarray] = []
+        self.hit_sets = np.zeros(len(bundle.sets), bool)  # gene sets some variant falls in
         self.out_of_order = 0
         self.last: tuple[str, int] | None = None
         self.seen_contigs: set[str] = set()
@@ -331,7 +331,7 @@ class _Annotator:
             ):
                 c[covers(b.unions[name], gs_, ge_)] = code
             cls[gi] = c
-            self.hit_sets.append(np.unique(gset[gi]))
+            self.hit_sets[gset[gi]] = True
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
@@ -514,9 +514,7 @@ class _Annotator:
         self.last = (names[inv[-1]], int(fl.pos0[-1]))
 
     def genes_hit(self) -> int:
-        if not self.hit_sets:
-            return 0
-        return int(len(self.b.set_members(np.concatenate(self.hit_sets))))
+        return int(len(self.b.set_members(np.flatnonzero(self.hit_sets))))
 
 
 def _output_header(
