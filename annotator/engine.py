@@ -301,7 +301,6 @@ class _Annotator:
             # CR line ends or blank lines: drop those bytes and annotate the clean block.
             block = fl.arr[~fl.delete].tobytes()
             fl = parse_chunk(block, lines_before, ncols)
-        b = self.b
         cidx, inv, names = self.contigs.resolve(fl)
         self._count(fl, cidx, inv, names)
         key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
@@ -320,17 +319,7 @@ class _Annotator:
         has_dist = np.zeros(nq, bool)
         gi = np.flatnonzero(genic)
         if len(gi):
-            gs_, ge_ = s[gi], e[gi]
-            c = np.full(len(gi), INTRON, np.int8)
-            for code, name in (
-                (SPLICE, "splice"),
-                (NCEXON, "exon"),
-                (UTR3, "utr3"),
-                (UTR5, "utr5"),
-                (CDS, "cds"),
-            ):
-                c[covers(b.unions[name], gs_, ge_)] = code
-            cls[gi] = c
+            cls[gi] = self._classify(s[gi], e[gi])
             self.hit_sets[gset[gi]] = True
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
@@ -339,6 +328,42 @@ class _Annotator:
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
         return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist)
+
+    def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Region class of genic spans (CDS/UTR looked up only for exonic ones, when possible)."""
+        u = self.b.unions
+        c = np.full(len(s), INTRON, np.int8)
+        if not self.exons_hold_cds_utr:
+            for code, name in (
+                (SPLICE, "splice"),
+                (NCEXON, "exon"),
+                (UTR3, "utr3"),
+                (UTR5, "utr5"),
+                (CDS, "cds"),
+            ):
+                c[covers(u[name], s, e)] = code
+            return c
+        exonic = covers(u["exon"], s, e)
+        x, o = np.flatnonzero(exonic), np.flatnonzero(~exonic)
+        c[o[covers(u["splice"], s[o], e[o])]] = SPLICE
+        cx = np.full(len(x), NCEXON, np.int8)
+        for code, name in ((UTR3, "utr3"), (UTR5, "utr5"), (CDS, "cds")):
+            cx[covers(u[name], s[x], e[x])] = code
+        c[x] = cx
+        return c
+
+    @cached_property
+    def exons_hold_cds_utr(self) -> bool:
+        """Whether every CDS and UTR interval lies inside the exon union (true of GENCODE)."""
+        ex = self.b.unions["exon"]
+        if ex.shape[1] == 0:
+            return False
+        for name in ("cds", "utr5", "utr3"):
+            a, z = self.b.unions[name]
+            i = np.minimum(np.searchsorted(ex[1], a, side="right"), ex.shape[1] - 1)
+            if not ((ex[0][i] <= a) & (ex[1][i] >= z)).all():
+                return False
+        return True
 
     def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """The gene set at each span's start, else the first one met inside the span."""
