@@ -49,10 +49,6 @@ def owner_of(task_token: str) -> str:
     return hashlib.sha256(task_token.encode()).hexdigest()[:20]
 
 
-class _PollAborted(BaseException):
-    """Raised by the signal handler to stop an idle worker's long poll at once."""
-
-
 class _Task:
     def __init__(self, token: str, raw_input: str, context: TaskContext) -> None:
         self.token = token
@@ -94,7 +90,6 @@ class Worker:
         )
         self._sfn = aws.client(settings, "stepfunctions")
         self._arn: str | None = None
-        self._polling = False
         self.completed = 0
         self.failed = 0
 
@@ -110,11 +105,10 @@ class Worker:
     def install_signal_handlers(self) -> None:
         def handle(signum: int, _frame: object) -> None:
             log_event("shutdown-requested", activity=self.activity.name, signal=signum)
+            # The poll in flight is left to return (up to 60 s): abandoning it would leave a
+            # poll that Step Functions can still hand a task to, stranding that task until its
+            # heartbeat times out. A task it brings back is served, then the worker stops.
             self.stopping.set()
-            # An idle worker blocked in a long poll (held up to 60 s, locally too) stops now
-            # rather than when the poll returns; a busy one drains as usual.
-            if self._polling and not self._in_flight:
-                raise _PollAborted
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
@@ -134,9 +128,6 @@ class Worker:
                 continue
             try:
                 task = self._poll()
-            except _PollAborted:
-                self._slots.release()
-                break
             except Exception as exc:  # noqa: BLE001 - the poll loop must survive the network
                 self._slots.release()
                 log_event("poll-error", activity=self.activity.name, error=repr(exc))
@@ -155,13 +146,9 @@ class Worker:
         self._slots.release()
 
     def _poll(self) -> _Task | None:
-        self._polling = True
-        try:
-            response = self._poller.get_activity_task(
-                activityArn=self.activity_arn, workerName=self.name
-            )
-        finally:
-            self._polling = False
+        response = self._poller.get_activity_task(
+            activityArn=self.activity_arn, workerName=self.name
+        )
         token = response.get("taskToken")
         if not token:
             return None
