@@ -54,7 +54,7 @@ class Fleet:
             record.parent.mkdir(parents=True, exist_ok=True)
             self._file = record.open("w", newline="")
             self._writer = csv.writer(self._file)
-            self._writer.writerow(["seconds", "backlog", "in_progress", "workers"])
+            self._writer.writerow(["seconds", "backlog", "in_progress", "workers", "draining"])
 
     def _start_worker(self) -> None:
         self._serial += 1
@@ -71,7 +71,7 @@ class Fleet:
 
     def _stop_worker(self) -> None:
         name = self.workers.pop()
-        self.supervisor.remove(name)  # SIGTERM and wait: the worker drains its task
+        self.supervisor.retire(name)  # SIGTERM: the worker drains its task and exits
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -96,7 +96,13 @@ class Fleet:
             self._stop_worker()
         if self._writer is not None:
             self._writer.writerow(
-                [round(now - self._began, 2), backlog, in_progress, len(self.workers)]
+                [
+                    round(now - self._began, 2),
+                    backlog,
+                    in_progress,
+                    len(self.workers),
+                    self.supervisor.retiring_count,
+                ]
             )
             self._file.flush()
 

@@ -40,6 +40,7 @@ class Supervisor:
 
     def __init__(self, say: Say | None = None, stop_grace: float = 25.0) -> None:
         self.children: dict[str, Child] = {}
+        self.retiring: list[Child] = []
         self.say = say or (lambda message: print(message, file=sys.stderr, flush=True))
         self.stop_grace = stop_grace
         self.stopping = threading.Event()
@@ -53,11 +54,29 @@ class Supervisor:
         return child
 
     def remove(self, name: str) -> None:
-        """Stop one child (SIGTERM, so a worker drains) and forget it."""
+        """Stop one child (SIGTERM, so a worker drains) and wait for it."""
         with self._lock:
             child = self.children.pop(name, None)
         if child is not None:
             self._terminate([child])
+
+    def retire(self, name: str) -> None:
+        """Ask one child to stop (SIGTERM) without waiting: it drains and exits on its own time
+        (an idle worker finishes its long poll first). It is never restarted; stop_all still
+        waits for it, and kills it after the grace period."""
+        with self._lock:
+            child = self.children.pop(name, None)
+            if child is None:
+                return
+            self.retiring.append(child)
+        if child.running:
+            _signal_group(child.proc.pid, signal.SIGTERM)
+
+    @property
+    def retiring_count(self) -> int:
+        with self._lock:
+            self.retiring = [c for c in self.retiring if c.running]
+            return len(self.retiring)
 
     def _start(self, child: Child) -> None:
         child.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +132,7 @@ class Supervisor:
     def stop_all(self) -> None:
         self.stopping.set()
         with self._lock:
-            children = list(self.children.values())
+            children = list(self.children.values()) + self.retiring
         self._terminate(children)
 
     def _terminate(self, children: list[Child]) -> None:

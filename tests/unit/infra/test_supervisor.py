@@ -63,3 +63,16 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace(tmp_path) -> None:
     supervisor.stop_all()
     assert not stubborn.running
     assert time.monotonic() - began < 5
+
+
+def test_retire_does_not_wait_and_never_restarts(tmp_path) -> None:
+    supervisor = Supervisor(say=lambda _m: None, stop_grace=5)
+    child = _sleeper(tmp_path, "old", supervisor)
+    began = time.monotonic()
+    supervisor.retire("old")
+    assert time.monotonic() - began < 1
+    child.proc.wait(timeout=5)
+    supervisor.check()
+    assert not child.running
+    assert "old" not in supervisor.children
+    assert supervisor.retiring_count == 0
