@@ -69,10 +69,15 @@ class Workers:
             )
 
     def stop(self) -> None:
+        # An idle worker exits when its long poll returns (up to 60 s); all wait in parallel.
         for proc in self.procs:
             proc.terminate()
+        deadline = time.monotonic() + 90
         for proc in self.procs:
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
         self.procs.clear()
 
 

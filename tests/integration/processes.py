@@ -50,12 +50,26 @@ class WorkerProcess:
         return self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        if self.alive():
-            try:
-                self.terminate(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
+        stop_all([self])
+
+
+# An idle worker exits when its long poll returns: up to 60 s, on AWS and on LocalStack alike.
+# Killing it sooner would leave a poll that Step Functions can still hand the next task to.
+STOP_TIMEOUT = 75
+
+
+def stop_all(workers: list[WorkerProcess]) -> None:
+    """SIGTERM every worker at once, then wait for all of them (in parallel, not one by one)."""
+    for worker in workers:
+        if worker.alive():
+            worker.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for worker in workers:
+        try:
+            worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        worker._log.close()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
-from tests.integration.processes import WorkerProcess, wait_for
+from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
 RETENTION = 4
@@ -34,8 +34,7 @@ def workers(job_settings: Settings, tmp_path_factory) -> Iterator[dict[str, Work
         for kind in ("annotate", "notify", "archive", "record-failure")
     }
     yield running
-    for worker in running.values():
-        worker.stop()
+    stop_all(list(running.values()))
 
 
 def upload(settings: Settings, user: models.User, data: bytes, gz: bool = False) -> str:

@@ -10,7 +10,7 @@ import pytest
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
-from tests.integration.processes import WorkerProcess, wait_for
+from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
 RECORDS = 1_500_000  # big enough that the annotate step lasts a few seconds
@@ -35,8 +35,7 @@ def side_workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
     log_dir = tmp_path_factory.mktemp("side-workers")
     running = [WorkerProcess(settings, kind, log_dir) for kind in ("notify", "record-failure")]
     yield
-    for worker in running:
-        worker.stop()
+    stop_all(running)
 
 
 def start_job(settings: Settings, data: bytes) -> models.Job:
