@@ -61,9 +61,9 @@ def throughput(settings, data: bytes, count: int, worker_counts: list[int], log_
         workers.start("annotate", n)
         try:
             done = wait_all([j for j, _ in submitted])
+            took = time.monotonic() - began  # before stopping: idle workers linger in a poll
         finally:
             workers.stop()
-        took = time.monotonic() - began
         failed = sum(1 for j in done.values() if j.status != models.COMPLETED)
         print(
             f"  {n} worker(s): {count} jobs in {took:.1f} s = {count / took * 60:.0f} jobs/min"
