@@ -111,7 +111,10 @@ def main() -> None:
             time.sleep(3)  # the fleet starts at its minimum: zero workers
             began = time.time()
             submitted = submit_many(settings, args.jobs, SAMPLE.read_bytes())
-            print(f"submitted {args.jobs} jobs in {time.time() - began:.1f} s")
+            print(
+                f"uploaded and submitted {args.jobs} jobs in {time.time() - began:.1f} s "
+                "(8 clients in parallel)"
+            )
             done = wait_all([j for j, _ in submitted], timeout=3600)
             drained = time.time() - began
             print("waiting for the fleet to scale back down to 0 …")

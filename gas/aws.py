@@ -40,6 +40,7 @@ def _cached_client(settings: Settings, service: str, read_timeout: int | None) -
     return session.client(service, endpoint_url=endpoint, config=config)
 
 
+@functools.lru_cache(maxsize=16)
 def account_id(settings: Settings) -> str:
-    """The AWS account the settings point at (LocalStack answers 000000000000)."""
+    """The AWS account the settings point at (LocalStack answers 000000000000); asked once."""
     return client(settings, "sts").get_caller_identity()["Account"]
