@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,6 +208,8 @@ def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, wo
         assert [s["state"] for s in history][-2:] == ["RecordFailure", "JobFailed"]
         # A file fault is not retried: one attempt only.
         assert history[0]["attempts"] == 1, label
+        # The worker's temporary folder for the job is gone.
+        assert not list(Path(tempfile.gettempdir()).glob(f"gas-annotate-{job.job_id}-*")), label
     good = submit(job_settings, "bad@example.org", (samples / "test.vcf").read_bytes())
     assert final_job(good.job_id, (models.COMPLETED, models.ARCHIVED)).variants_total == 350
     assert workers["annotate"].alive() and workers["annotate"].pid == annotate_pid
