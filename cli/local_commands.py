@@ -31,6 +31,17 @@ def up(settings: Settings) -> None:
         click.echo("local cloud already up; nothing to do")
 
 
+@local.command("install")
+@click.pass_obj
+def install(settings: Settings) -> None:
+    """Install LocalStack and DynamoDB Local if missing (no start); `up` does this too."""
+    try:
+        LocalCloud(settings).install()
+    except LocalCloudError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("local cloud installed")
+
+
 @local.command("down")
 @click.pass_obj
 def down(settings: Settings) -> None:
