@@ -58,7 +58,9 @@ def up(settings: Settings, no_dashboard: bool) -> None:
     result = deploy.deploy(settings, progress=click.echo)
     click.echo("deployed" if result.changed else "deployment up to date")
 
-    supervisor = Supervisor(say=click.echo)
+    # Idle workers sit in a 60 s long poll; at Ctrl-C the cloud goes down with them, so waiting
+    # that out buys nothing. Busy workers still get this long to finish their task.
+    supervisor = Supervisor(say=click.echo, stop_grace=10)
     env = settings.subprocess_env()
     env["PYTHONUNBUFFERED"] = "1"
     logs = settings.state_dir / "logs"
