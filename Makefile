@@ -3,30 +3,42 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-browser lint clean-state
+.PHONY: run test setup setup-dev setup-browser lint clean-state
 
 run: setup
 	$(BIN)/gas up
 
-test: setup setup-browser
+test: setup setup-dev setup-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The two slow first-run installs (LocalStack, the reference bundles) run side by side.
-setup: $(STAMP)
-	@$(BIN)/gas local install & installing=$$!; \
-	  $(BIN)/gas reference install-defaults; references=$$?; \
-	  wait $$installing; cloud=$$?; \
-	  test $$references -eq 0 && test $$cloud -eq 0
+# First-run set-up is mostly downloads: LocalStack's venv and the reference sources start at once
+# (their entry points need only the standard library), beside the project's venv; then the
+# bundles are built. Each step is skipped when already done.
+setup:
+	@PYTHONPATH=. $(PYTHON) -m infra.localcloud install & cloud=$$!; \
+	  PYTHONPATH=. $(PYTHON) -m annotator.downloads & sources=$$!; \
+	  $(MAKE) --no-print-directory $(STAMP_RUN); venv=$$?; \
+	  wait $$sources; fetched=$$?; \
+	  test $$venv -eq 0 && test $$fetched -eq 0 && $(BIN)/gas reference install-defaults; built=$$?; \
+	  wait $$cloud; installed=$$?; \
+	  test $$venv -eq 0 && test $$fetched -eq 0 && test $$built -eq 0 && test $$installed -eq 0
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP_RUN): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e .
+	@touch $(STAMP_RUN)
+
+setup-dev: $(STAMP_DEV)
+
+$(STAMP_DEV): $(STAMP_RUN)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP_DEV)
 
 # Browser tests drive Debian's Chromium (a test tool's own browser download cannot work here).
 setup-browser:

@@ -1,27 +1,30 @@
 """The GAS annotator engine: region annotation of VCF files against compact reference bundles.
 
-``annotate_file`` is the one entry point the annotate activity and ``gas annotate`` share.
+``annotate_file`` is the one entry point the annotate activity and ``gas annotate`` share. Names are
+imported on first use, so ``annotator.downloads`` (standard library only) runs without numpy.
 """
 
-from annotator.engine import AnnotationResult, annotate_file
-from annotator.exceptions import (
-    AnnotationInputError,
-    BuildMismatch,
-    MalformedVcf,
-    ReferenceBuildError,
-    ReferenceUnavailable,
-    TruncatedInput,
-    UnsupportedVcfVersion,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AnnotationInputError",
-    "AnnotationResult",
-    "BuildMismatch",
-    "MalformedVcf",
-    "ReferenceBuildError",
-    "ReferenceUnavailable",
-    "TruncatedInput",
-    "UnsupportedVcfVersion",
-    "annotate_file",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AnnotationResult": "annotator.engine",
+    "annotate_file": "annotator.engine",
+    "AnnotationInputError": "annotator.exceptions",
+    "BuildMismatch": "annotator.exceptions",
+    "MalformedVcf": "annotator.exceptions",
+    "ReferenceBuildError": "annotator.exceptions",
+    "ReferenceUnavailable": "annotator.exceptions",
+    "TruncatedInput": "annotator.exceptions",
+    "UnsupportedVcfVersion": "annotator.exceptions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'annotator' has no attribute {name!r}")

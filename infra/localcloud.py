@@ -352,3 +352,14 @@ def find_localstack_python() -> str:
         "LocalStack needs Python >= 3.12 and none was found; install one (e.g. pyenv install 3.13) "
         "or point GAS_LOCALSTACK_PYTHON at it"
     )
+
+
+if __name__ == "__main__":
+    # `python3 -m infra.localcloud install`: standard library only, so the set-up can install
+    # the local cloud before (and while) the project's own virtual environment is made.
+    if sys.argv[1:] != ["install"]:
+        raise SystemExit("usage: python -m infra.localcloud install")
+    try:
+        LocalCloud(Settings.from_env()).install()
+    except LocalCloudError as exc:
+        raise SystemExit(f"local cloud install failed: {exc}") from exc
