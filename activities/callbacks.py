@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -124,7 +125,7 @@ class Relay:
         signal.signal(signal.SIGINT, handle)
 
     def run(self) -> None:
-        """Long-poll both queues (one thread each) until stopped."""
+        """Long-poll the three queues (one thread each) until stopped."""
         loops = [
             threading.Thread(
                 target=self._serve,
@@ -136,6 +137,12 @@ class Relay:
                 target=self._serve,
                 args=(self.names.restore_events_queue, self.handle_event),
                 name="restore-events",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._serve,
+                args=(self.names.execution_events_queue, self.handle_execution_event),
+                name="execution-events",
                 daemon=True,
             ),
         ]
@@ -189,6 +196,49 @@ class Relay:
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             deleted += 1
         return deleted
+
+    # -- execution status changes (EventBridge) -------------------------------------------------
+
+    def handle_execution_event(self, body: dict[str, Any]) -> None:
+        """A job whose execution was stopped or timed out before any state could record it
+        (an operator's StopExecution, the execution's own timeout) is marked FAILED, so the job
+        list never shows it running forever. Failures the workflow catches are recorded by its
+        RecordFailure state, not here."""
+        detail = body.get("detail") or {}
+        status = detail.get("status")
+        machine = detail.get("stateMachineArn", "")
+        if status not in ("ABORTED", "TIMED_OUT") or not machine.endswith(
+            f":{self.names.job_state_machine_name}"
+        ):
+            return  # other changes need nothing from the relay
+        job_id = re.sub(r"-retry-\d+$", "", detail.get("name", ""))
+        try:
+            job = models.Job.get(job_id)
+        except models.DoesNotExist as exc:
+            raise UnknownEvent(f"no job for execution {detail.get('name')!r}") from exc
+        if job.execution_arn and job.execution_arn != detail.get("executionArn"):
+            return  # an older execution of a job that was retried since
+        if job.status not in (models.PENDING, models.RUNNING):
+            return
+        reason = {
+            "ABORTED": "The job's workflow was stopped before the annotation finished.",
+            "TIMED_OUT": "The job's workflow ran out of time before the annotation finished.",
+        }[status]
+        try:
+            job.move_to(
+                models.FAILED,
+                completed_at=models.now(),
+                failure_error=f"Execution.{status.title().replace('_', '')}",
+                failure_reason=reason,
+            )
+        except models.TransitionRefused:
+            return
+        log_event(
+            "job-failed-by-execution-status",
+            job_id=job.job_id,
+            status=status,
+            execution=detail.get("executionArn"),
+        )
 
     # -- restore requests (from the thaw) ------------------------------------------------------
 
