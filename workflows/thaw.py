@@ -16,6 +16,10 @@ from gas import aws, models, schemas
 from gas.resources import Resources
 from gas.settings import Settings
 
+# A concurrent request that lost the upgrade must not start the thaw the winner is about to start;
+# only a recorded thaw older than this, that never started, is one whose starter died.
+WINNER_GRACE_SECONDS = 30
+
 
 def execution_name(user: models.User) -> str:
     """The thaw's execution name: one per user and upgrade (80 characters at most)."""
@@ -74,6 +78,8 @@ def _resume(settings: Settings, user: models.User) -> str | None:
     """A repeated upgrade: start the recorded thaw only if its start never happened."""
     if not user.thaw_execution_arn or user.upgraded_at is None:
         return None
+    if (models.now() - user.upgraded_at).total_seconds() < WINNER_GRACE_SECONDS:
+        return None  # the request that won the upgrade is starting it right now
     sfn = aws.client(settings, "stepfunctions")
     try:
         sfn.describe_execution(executionArn=user.thaw_execution_arn)
