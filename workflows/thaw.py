@@ -7,24 +7,18 @@ retried start cannot make a second thaw.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, models, schemas
+from gas import aws, models, thaws
 from gas.resources import Resources
 from gas.settings import Settings
+from gas.thaws import execution_input, execution_name
 
 # A concurrent request that lost the upgrade must not start the thaw the winner is about to start;
 # only a recorded thaw older than this, that never started, is one whose starter died.
 WINNER_GRACE_SECONDS = 30
-
-
-def execution_name(user: models.User) -> str:
-    """The thaw's execution name: one per user and upgrade (80 characters at most)."""
-    assert user.upgraded_at is not None
-    return f"thaw-{user.user_id}-{int(user.upgraded_at.timestamp())}"
 
 
 def archived_jobs(user_id: str) -> list[models.Job]:
@@ -32,17 +26,6 @@ def archived_jobs(user_id: str) -> list[models.Job]:
     return list(
         models.Job.by_user.query(user_id, filter_condition=models.Job.status == models.ARCHIVED)
     )
-
-
-def execution_input(settings: Settings, user_id: str, jobs: list[models.Job]) -> dict[str, Any]:
-    payload = {
-        "user_id": user_id,
-        "jobs": [{"job_id": job.job_id} for job in jobs],
-        "expedited_timeout_seconds": settings.expedited_timeout_seconds,
-        "standard_timeout_seconds": settings.standard_timeout_seconds,
-    }
-    schemas.check(payload, "thaw.input.schema.json")
-    return payload
 
 
 def upgrade(settings: Settings, user: models.User) -> str | None:
@@ -96,13 +79,4 @@ def _resume(settings: Settings, user: models.User) -> str | None:
 
 
 def _start(settings: Settings, names: Resources, name: str, payload: dict[str, Any]) -> None:
-    sfn = aws.client(settings, "stepfunctions")
-    try:
-        sfn.start_execution(
-            stateMachineArn=names.state_machine_arn(names.thaw_state_machine_name),
-            name=name,
-            input=json.dumps(payload),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
+    thaws.start(settings, name, payload)
