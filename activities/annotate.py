@@ -10,8 +10,11 @@ import json
 import shutil
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
@@ -128,8 +131,6 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _download(settings: Any, bucket: str, key: str, target: Path) -> None:
-    from botocore.exceptions import ClientError
-
     try:
         aws.client(settings, "s3").download_file(bucket, key, str(target))
     except ClientError as exc:
@@ -151,8 +152,6 @@ def _tier(user_id: str) -> str:
 def _archive_after(settings: Any, tier: str, finished: Any) -> Any:
     if tier == models.PREMIUM:
         return None
-    from datetime import timedelta
-
     return finished + timedelta(seconds=settings.free_retention_seconds)
 
 
@@ -161,7 +160,7 @@ def _output(job: models.Job, tier: str) -> dict[str, Any]:
         "tier": tier,
         "variants": int(job.variants_total or 0),
         "build": job.build or "",
-        "results": dict(job.results.as_dict() if hasattr(job.results, "as_dict") else job.results),
+        "results": job.results.as_dict(),
     }
 
 

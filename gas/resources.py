@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from gas.settings import Settings
 
-ACTIVITIES = ("annotate", "archive", "restore")
-
 
 @dataclass(frozen=True)
 class Resources:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from gas import aws, models, schemas
+from gas import executions, models, schemas
 from gas.resources import Resources
 from gas.settings import Settings
 
@@ -40,29 +38,14 @@ def execution_input(settings: Settings, user_id: str, jobs: list[models.Job]) ->
 
 def start(settings: Settings, name: str, payload: dict[str, Any]) -> str:
     """Start a thaw execution (once: the same name again is a no-op); returns its ARN."""
-    names = Resources.of(settings, aws.account_id(settings))
-    sfn = aws.client(settings, "stepfunctions")
-    try:
-        sfn.start_execution(
-            stateMachineArn=names.state_machine_arn(names.thaw_state_machine_name),
-            name=name,
-            input=json.dumps(payload),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-    return names.execution_arn(names.thaw_state_machine_name, name)
+    names = Resources.of(settings, account="")
+    return executions.start_once(settings, names.thaw_state_machine_name, name, payload)
 
 
 def covers(settings: Settings, execution_arn: str, job_id: str) -> bool | None:
     """Whether a thaw execution includes the job; None if the execution does not exist (yet)."""
-    try:
-        described = aws.client(settings, "stepfunctions").describe_execution(
-            executionArn=execution_arn
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return None
-        raise
+    described = executions.describe(settings, execution_arn)
+    if described is None:
+        return None
     listed = json.loads(described.get("input") or "{}").get("jobs", [])
     return any(item.get("job_id") == job_id for item in listed)

@@ -53,13 +53,6 @@ class Supervisor:
         self._start(child)
         return child
 
-    def remove(self, name: str) -> None:
-        """Stop one child (SIGTERM, so a worker drains) and wait for it."""
-        with self._lock:
-            child = self.children.pop(name, None)
-        if child is not None:
-            self._terminate([child])
-
     def retire(self, name: str) -> None:
         """Ask one child to stop (SIGTERM) without waiting: it drains and exits on its own time
         (an idle worker finishes its long poll first). It is never restarted; stop_all still

@@ -35,11 +35,6 @@ class DefinitionError(ValueError):
         super().__init__(f"{name}: " + "; ".join(problems))
 
 
-def available() -> list[str]:
-    """The workflows whose definitions exist."""
-    return [name for name, file in WORKFLOWS.items() if (DEFINITIONS_DIR / file).exists()]
-
-
 def path_of(name: str) -> Path:
     return DEFINITIONS_DIR / WORKFLOWS[name]
 

@@ -6,7 +6,6 @@ read APIs are throttled at a few calls a second), for one job's page or ``gas jo
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
-from gas import aws, keys, models
+from gas import aws, executions, keys, models, schemas
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import definitions
@@ -81,24 +80,9 @@ def submit(
             raise
         job = models.Job.get(job_id)  # submitted before: same job, and at most one execution
     payload = execution_input(settings, job, build)
-    definitions_check(payload)
-    sfn = aws.client(settings, "stepfunctions")
-    try:
-        sfn.start_execution(
-            stateMachineArn=names.state_machine_arn(names.job_state_machine_name),
-            name=job_id,
-            input=json.dumps(payload),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-    return job
-
-
-def definitions_check(payload: dict[str, Any]) -> None:
-    from gas import schemas
-
     schemas.check(payload, "annotation-job.input.schema.json")
+    executions.start_once(settings, names.job_state_machine_name, job_id, payload)
+    return job
 
 
 def get(settings: Settings, job_id: str) -> models.Job:
@@ -244,13 +228,9 @@ def detail(settings: Settings, job: models.Job) -> dict[str, Any]:
     }
     if not job.execution_arn:
         return result
-    sfn = aws.client(settings, "stepfunctions")
-    try:
-        described = sfn.describe_execution(executionArn=job.execution_arn)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return result
-        raise
+    described = executions.describe(settings, job.execution_arn)
+    if described is None:
+        return result
     status = described["status"]
     steps = timeline(history(settings, job.execution_arn), status)
     result["execution_status"] = status

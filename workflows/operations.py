@@ -6,13 +6,12 @@ seconds by the fleet scaler and the operator page, and Step Functions' read APIs
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, models
+from gas import aws, executions, models
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import jobs
@@ -72,8 +71,7 @@ def retry(settings: Settings, job: models.Job) -> str:
     """
     if job.status != models.FAILED:
         raise RetryRefused(f"job {job.job_id} is {job.status}; only FAILED jobs can be retried")
-    sfn = aws.client(settings, "stepfunctions")
-    names = Resources.of(settings, aws.account_id(settings))
+    names = Resources.of(settings, account="")
     # Back to PENDING first: the annotate step may only claim PENDING or RUNNING jobs.
     job.update(
         actions=[
@@ -85,17 +83,12 @@ def retry(settings: Settings, job: models.Job) -> str:
         condition=models.Job.status == models.FAILED,
     )
     attempt = int(job.attempts or 0) + 1
-    name = f"{job.job_id}-retry-{attempt}"
-    arn = names.execution_arn(names.job_state_machine_name, name)
-    try:
-        sfn.start_execution(
-            stateMachineArn=names.state_machine_arn(names.job_state_machine_name),
-            name=name,
-            input=json.dumps(jobs.execution_input(settings, job)),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
+    arn = executions.start_once(
+        settings,
+        names.job_state_machine_name,
+        f"{job.job_id}-retry-{attempt}",
+        jobs.execution_input(settings, job),
+    )
     job.update(actions=[models.Job.execution_arn.set(arn)])
     return arn
 
@@ -150,8 +143,3 @@ def redrive(settings: Settings, execution_arn: str) -> None:
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message") or str(exc)
         raise RedriveRefused(f"Step Functions refused the redrive: {message}") from exc
-
-
-def summary(settings: Settings) -> dict[str, Any]:
-    """Everything the operator page shows at the top."""
-    return {"backlog": backlog(settings), "in_progress": in_progress(settings)}

@@ -7,11 +7,7 @@ retried start cannot make a second thaw.
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import ClientError
-
-from gas import aws, models, thaws
+from gas import aws, executions, models, thaws
 from gas.resources import Resources
 from gas.settings import Settings
 from gas.thaws import execution_input, execution_name
@@ -48,12 +44,11 @@ def upgrade(settings: Settings, user: models.User) -> str | None:
     if not jobs:
         return None
     names = Resources.of(settings, aws.account_id(settings))
-    name = execution_name(user)
-    arn = names.execution_arn(names.thaw_state_machine_name, name)
+    arn = names.execution_arn(names.thaw_state_machine_name, execution_name(user))
     # Recorded before the start, so a crash in between is finished by the next request. No
     # condition needed: only the request that won the tier write above gets here.
     user.update(actions=[models.User.thaw_execution_arn.set(arn)])
-    _start(settings, names, name, execution_input(settings, user.user_id, jobs))
+    thaws.start(settings, execution_name(user), execution_input(settings, user.user_id, jobs))
     return arn
 
 
@@ -63,20 +58,10 @@ def _resume(settings: Settings, user: models.User) -> str | None:
         return None
     if (models.now() - user.upgraded_at).total_seconds() < WINNER_GRACE_SECONDS:
         return None  # the request that won the upgrade is starting it right now
-    sfn = aws.client(settings, "stepfunctions")
-    try:
-        sfn.describe_execution(executionArn=user.thaw_execution_arn)
+    if executions.describe(settings, user.thaw_execution_arn) is not None:
         return None  # started already: nothing to do
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-            raise
     jobs = archived_jobs(user.user_id)
     if not jobs:
         return None
-    names = Resources.of(settings, aws.account_id(settings))
-    _start(settings, names, execution_name(user), execution_input(settings, user.user_id, jobs))
+    thaws.start(settings, execution_name(user), execution_input(settings, user.user_id, jobs))
     return user.thaw_execution_arn
-
-
-def _start(settings: Settings, names: Resources, name: str, payload: dict[str, Any]) -> None:
-    thaws.start(settings, name, payload)
