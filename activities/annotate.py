@@ -10,7 +10,7 @@ import json
 import shutil
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
-from gas import aws, keys, models
+from gas import aws, keys, models, timestamps
 from gas.resources import Resources
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -107,6 +107,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         small["by_chromosome"] = summary.get("by_chromosome", {})
         tier = _tier(job.user_id)
         finished = models.now()
+        archive_after = _archive_after(task["retention_seconds"], tier, finished)
         job.move_to(
             models.COMPLETED,
             owner=ctx.owner,
@@ -118,13 +119,14 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             build=result.build,
             failure_error=None,
             failure_reason=None,
-            archive_after=_archive_after(settings, tier, finished),
+            archive_after=archive_after,
         )
         return {
             "tier": tier,
             "variants": result.variants,
             "build": result.build,
             "results": results,
+            "archive_at": _timestamp(archive_after),
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -134,7 +136,7 @@ def _download(settings: Any, bucket: str, key: str, target: Path) -> None:
     try:
         aws.client(settings, "s3").download_file(bucket, key, str(target))
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = aws.error_code(exc)
         if code in ("404", "NoSuchKey", "NotFound"):
             raise InputMissing(
                 "The uploaded file is no longer in storage; upload it again."
@@ -149,10 +151,14 @@ def _tier(user_id: str) -> str:
         return models.FREE
 
 
-def _archive_after(settings: Any, tier: str, finished: Any) -> Any:
+def _archive_after(retention_seconds: int, tier: str, finished: datetime) -> datetime | None:
     if tier == models.PREMIUM:
         return None
-    return finished + timedelta(seconds=settings.free_retention_seconds)
+    return finished + timedelta(seconds=retention_seconds)
+
+
+def _timestamp(when: datetime | None) -> str | None:
+    return timestamps.for_wait(when) if when else None
 
 
 def _output(job: models.Job, tier: str) -> dict[str, Any]:
@@ -161,6 +167,7 @@ def _output(job: models.Job, tier: str) -> dict[str, Any]:
         "variants": int(job.variants_total or 0),
         "build": job.build or "",
         "results": job.results.as_dict(),
+        "archive_at": _timestamp(job.archive_after if tier == models.FREE else None),
     }
 
 

@@ -3,49 +3,41 @@
 It re-reads the user's tier first: a user who upgraded during the wait is never archived. Archiving
 an already archived job changes nothing (idempotent), so a retried task is harmless. An upgrade can
 still land between that check and the ARCHIVED write, and its thaw may then have listed the user's
-archived jobs without this one; so the tier is read again afterwards, and a job the upgrade's thaw
-does not cover gets a thaw of its own.
+archived jobs without this one. So the tier is read again afterwards and, if the user is premium
+now, the job is claimed for the thaw the workflow names (``late_thaw``): the claim succeeds only
+when no upgrade's thaw claimed the job first. The step reports ``thaw_needed``; starting the thaw
+is the workflow's next state, not this worker's.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from activities.base import Activity, TaskContext
-from gas import archive, models, thaws
+from gas import archive, models
 from gas.resources import Resources
-from gas.settings import Settings
-
-# How long to wait for an upgrade's thaw that is recorded but not started yet.
-THAW_START_WAIT_SECONDS = 10
 
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     models.bind(settings)
     job = models.Job.get(task["job_id"])
-    try:
-        user = models.User.get(job.user_id)
-    except models.DoesNotExist:
-        user = None
-    if user is not None and user.is_premium:
-        return {"archived": False, "reason": "the user is premium now; results stay online"}
+    if _is_premium(job.user_id):
+        if job.status == models.COMPLETED:
+            # Nothing waits to archive it any more (the reconciler reads archive_after so).
+            job.update(actions=[models.Job.archive_after.remove()])
+        return _report(job, False, "the user is premium now; results stay online")
     if job.status in (models.ARCHIVED, models.RESTORING):
-        return {
-            "archived": True,
-            "reason": "already archived",
-            "backend": job.archive_backend or "",
-        }
+        return _report(job, True, "already archived", backend=job.archive_backend or "")
     if job.status != models.COMPLETED or not job.results:
-        return {"archived": False, "reason": f"job is {job.status}; nothing to archive"}
-    names = Resources.of(settings, account="")
+        return _report(job, False, f"job is {job.status}; nothing to archive")
+    bucket = Resources.of(settings, account="").results_bucket
     store = archive.backend(settings)
     results = job.results.as_dict()
     archived_ids = []
     for kind in archive.ARCHIVED_KINDS:
         ctx.check_cancelled()
-        record = store.archive(names.results_bucket, results[kind])
+        record = store.archive(bucket, results[kind])
         if record.archive_id:
             archived_ids.append(record.archive_id)
     try:
@@ -59,40 +51,37 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         job.refresh()
         if job.status not in (models.ARCHIVED, models.RESTORING):
             raise
-    reason = "retention period over"
-    late = catch_up_with_upgrade(settings, job)
-    if late:
-        reason += f"; the user upgraded meanwhile, so thaw {late} brings it back"
-    return {
-        "archived": True,
-        "reason": reason,
-        "backend": store.name,
-        "objects": len(archive.ARCHIVED_KINDS),
-    }
+    # An upgrade that landed during the archiving listed the user's jobs without this one, unless
+    # it claimed it: the claim decides which thaw brings it back.
+    if _is_premium(job.user_id) and job.claim_for_thaw(task["late_thaw"]):
+        return _report(
+            job,
+            True,
+            "retention period over; the user upgraded meanwhile, so the job is thawed again",
+            backend=store.name,
+            thaw_needed=True,
+        )
+    return _report(job, True, "retention period over", backend=store.name)
 
 
-def catch_up_with_upgrade(settings: Settings, job: models.Job) -> str | None:
-    """After archiving: if the user is premium now and no thaw covers this job, start one for it.
-
-    Returns the name of the thaw started, or None.
-    """
+def _is_premium(user_id: str) -> bool:
     try:
-        user = models.User.get(job.user_id)
+        return models.User.get(user_id).is_premium
     except models.DoesNotExist:
-        return None
-    if not user.is_premium:
-        return None
-    if user.thaw_execution_arn:
-        deadline = time.monotonic() + THAW_START_WAIT_SECONDS
-        covered = thaws.covers(settings, user.thaw_execution_arn, job.job_id)
-        while covered is None and time.monotonic() < deadline:
-            time.sleep(1)  # recorded before its start: the upgrade is starting it now
-            covered = thaws.covers(settings, user.thaw_execution_arn, job.job_id)
-        if covered:
-            return None
-    name = thaws.late_execution_name(job)
-    thaws.start(settings, name, thaws.execution_input(settings, user.user_id, [job]))
-    return name
+        return False
+
+
+def _report(
+    job: models.Job, archived: bool, reason: str, *, backend: str = "", thaw_needed: bool = False
+) -> dict[str, Any]:
+    output: dict[str, Any] = {"archived": archived, "reason": reason, "thaw_needed": thaw_needed}
+    if backend:
+        output["backend"] = backend
+    if archived:
+        output["objects"] = len(archive.ARCHIVED_KINDS)
+    if thaw_needed:
+        output["thaw_jobs"] = [{"job_id": job.job_id}]
+    return output
 
 
 ACTIVITY = Activity(

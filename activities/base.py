@@ -1,4 +1,4 @@
-"""What an activity is, the context it runs in, and the named errors it can raise.
+"""What an activity and a queue handler are, the context they run in, and their named errors.
 
 Error names are stable strings the ASL ``Retry``/``Catch`` rules match on; they never carry the
 message text. ``Worker.*`` errors are retried by the workflows; everything else is final.
@@ -7,6 +7,7 @@ message text. ``Worker.*`` errors are retried by the workflows; everything else 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from gas.resources import Resources
 from gas.settings import Settings
 
 
@@ -43,6 +45,16 @@ class InvalidTaskInput(ActivityError):
     """The task's input does not match the activity's input schema."""
 
     error_name = "Activity.InvalidInput"
+
+
+class RunLimitExceeded(ActivityError):
+    """The task ran longer than the limit its workflow gave it (``run_limit_seconds``)."""
+
+    error_name = "Activity.RunLimitExceeded"
+
+
+class UnknownMessage(Exception):
+    """A queue message that names nothing this handler knows: logged and deleted, not retried."""
 
 
 # Transport errors mean "the cloud hiccupped", not "the work is bad".
@@ -71,19 +83,30 @@ class TaskContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     cancel_reason: str | None = None
+    # Set when the task must stop with a final error rather than be handed back.
+    cancel_error: ActivityError | None = None
     token_gone: bool = False
+    run_limit_seconds: int | None = None  # from the task input; the workflow sets it
+    deadline: float | None = None  # time.monotonic() past which the runtime stops the task
 
     def bind_input(self, payload: dict[str, Any]) -> None:
         self.job_id = payload.get("job_id")
         self.execution = payload.get("execution")
+        limit = payload.get("run_limit_seconds")
+        if isinstance(limit, int) and limit > 0:
+            self.run_limit_seconds = limit
+            self.deadline = time.monotonic() + limit
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, error: ActivityError | None = None) -> None:
         self.cancel_reason = reason
+        self.cancel_error = error
         self.cancelled.set()
 
     def check_cancelled(self) -> None:
-        """Raise TaskCancelled if the runtime asked this task to stop; call it between steps."""
+        """Raise if the runtime asked this task to stop; call it between steps."""
         if self.cancelled.is_set():
+            if self.cancel_error is not None:
+                raise self.cancel_error
             raise TaskCancelled(self.cancel_reason or "task cancelled")
 
     def log_fields(self) -> dict[str, Any]:
@@ -103,3 +126,18 @@ class Activity:
     run: Callable[[TaskContext, dict[str, Any]], dict[str, Any]]
     input_schema: str
     output_schema: str
+
+
+@dataclass(frozen=True)
+class QueueHandler:
+    """One SQS queue's consumer: the queue's name (from resources) and what handles a message.
+
+    ``handle`` raises :class:`UnknownMessage` for a message to drop; any other exception leaves
+    the message on its queue to come back after its visibility timeout (then the dead-letter
+    queue). ``setup`` makes, once per worker, what every message needs (e.g. the archive backend).
+    """
+
+    name: str
+    queue: Callable[[Resources], str]
+    handle: Callable[[TaskContext, Any, dict[str, Any]], None]
+    setup: Callable[[Settings], Any] = lambda _settings: None

@@ -53,6 +53,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             archive_backend=None,
             archive_id=None,
             restore_task_token=None,
+            thaw_execution=None,
         )
     except models.TransitionRefused:
         job.refresh()

@@ -26,6 +26,7 @@ def _register() -> None:
         job_commands,
         local_commands,
         metrics_commands,
+        reconcile_command,
         thaw_commands,
         up_command,
         worker_commands,
@@ -41,6 +42,7 @@ def _register() -> None:
         thaw_commands,
         annotator_commands,
         metrics_commands,
+        reconcile_command,
     ):
         module.register(gas)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 import urllib.error
@@ -15,13 +14,15 @@ from infra import deploy
 from infra.localcloud import LocalCloud, LocalCloudError
 from infra.supervisor import Supervisor
 
-WORKERS = ["annotate", "notify", "archive", "record-failure", "restore", "callbacks"]
-_NEEDS = {"restore": "activities.restore", "callbacks": "activities.callbacks"}
-
-
-def _available(kind: str) -> bool:
-    module = _NEEDS.get(kind)
-    return module is None or importlib.util.find_spec(module) is not None
+WORKERS = [
+    "annotate",
+    "notify",
+    "archive",
+    "record-failure",
+    "restore",
+    "restore-requests",
+    "restore-events",
+]
 
 
 def _wait_for(url: str, timeout: float, supervisor: Supervisor) -> bool:
@@ -66,15 +67,26 @@ def up(settings: Settings, no_dashboard: bool) -> None:
     logs = settings.state_dir / "logs"
     try:
         for kind in WORKERS:
-            if not _available(kind):
-                click.echo(f"(no {kind} worker in this version)")
-                continue
             supervisor.add(
                 f"worker {kind}",
                 [sys.executable, "-m", "cli.main", "worker", kind],
                 env,
                 logs / f"worker-{kind}.log",
             )
+        # At start and then periodically: jobs whose workflow did not survive a restart resume.
+        supervisor.add(
+            "reconciler",
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "reconcile",
+                "--every",
+                str(settings.reconcile_interval_seconds),
+            ],
+            env,
+            logs / "reconciler.log",
+        )
         if not no_dashboard:
             supervisor.add(
                 "dashboard", [sys.executable, "-m", "webapp"], env, logs / "dashboard.log"

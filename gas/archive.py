@@ -78,7 +78,7 @@ class S3GlacierBackend:
                 RestoreRequest={"Days": self.restore_days, "GlacierJobParameters": {"Tier": tier}},
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = aws.error_code(exc)
             if code == "GlacierExpeditedRetrievalNotAvailable":
                 raise ExpeditedUnavailable(f"Expedited retrieval refused for {key}") from exc
             if code == "RestoreAlreadyInProgress":
@@ -86,9 +86,16 @@ class S3GlacierBackend:
             raise
         return key
 
-    def restore_state(self, bucket: str, key: str) -> str | None:
-        """S3's ``x-amz-restore`` header (None when no restore was asked for)."""
-        return self.s3.head_object(Bucket=bucket, Key=key).get("Restore")
+    def retrieved(self, bucket: str, key: str) -> bool:
+        """Whether a restored copy is readable now (S3 sends no second "completed" event for a
+        retrieval asked again, e.g. by a thaw that replaces a stopped one)."""
+        try:
+            restore = self.s3.head_object(Bucket=bucket, Key=key).get("Restore") or ""
+        except ClientError as exc:
+            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False  # gone: asking for the retrieval will say so
+            raise
+        return 'ongoing-request="false"' in restore
 
     def finish_restore(self, bucket: str, key: str, archive_id: str | None) -> None:
         # Copying the restored copy over itself with STANDARD makes it permanent again.

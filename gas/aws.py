@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from gas.settings import Settings
 
@@ -44,3 +45,15 @@ def _cached_client(settings: Settings, service: str, read_timeout: int | None) -
 def account_id(settings: Settings) -> str:
     """The AWS account the settings point at (LocalStack answers 000000000000); asked once."""
     return client(settings, "sts").get_caller_identity()["Account"]
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a failed call ("" when the response has none)."""
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def is_transient(exc: ClientError) -> bool:
+    """A throttle or a server-side error: worth retrying later, unlike a refusal."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    code = error_code(exc)
+    return status >= 500 or status == 429 or "Throttl" in code or code == "SlowDown"

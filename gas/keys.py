@@ -61,6 +61,16 @@ def result_key(user_id: str, job_id: str, kind: str) -> str:
     return f"results/{user_id}/{job_id}/{RESULT_FILES[kind]}"
 
 
+def parse_result_key(key: str) -> tuple[str, str, str]:
+    """(user_id, job_id, kind) of a result key; raises InvalidKey for anything else."""
+    parts = key.split("/")
+    kinds = {name: kind for kind, name in RESULT_FILES.items()}
+    if len(parts) != 4 or parts[0] != "results" or parts[3] not in kinds:
+        raise InvalidKey(f"not a result key: {key!r}")
+    _check(parts[1], parts[2])
+    return parts[1], parts[2], kinds[parts[3]]
+
+
 def result_prefix(user_id: str, job_id: str) -> str:
     _check(user_id, job_id)
     return f"results/{user_id}/{job_id}/"

@@ -133,7 +133,8 @@ class Job(Model):
     worker = UnicodeAttribute(null=True)  # the task (token digest) that currently owns the job
     variants_done = NumberAttribute(default=0)
     variants_total = NumberAttribute(null=True)
-    build = UnicodeAttribute(null=True)
+    requested_build = UnicodeAttribute(default="auto")  # what the user asked for at submission
+    build = UnicodeAttribute(null=True)  # the build the annotation used
     failure_error = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     results = MapAttribute(null=True)  # kind -> key in the results bucket
@@ -147,6 +148,12 @@ class Job(Model):
     restored_at = UTCDateTimeAttribute(null=True)
     # The thaw's waiting task token, parked here until the "restore completed" callback uses it.
     restore_task_token = UnicodeAttribute(null=True)
+    # The name of the thaw execution that brings this job back (claimed by exactly one thaw).
+    thaw_execution = UnicodeAttribute(null=True)
+    thaw_claimed_at = UTCDateTimeAttribute(null=True)
+    # How often the reconciler started this job's workflows again (it names executions with it).
+    resumes = NumberAttribute(default=0)
+    resumed_at = UTCDateTimeAttribute(null=True)
 
     by_user = JobsByUser()
     by_status = JobsByStatus()
@@ -158,13 +165,21 @@ class Job(Model):
             user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
         )
 
-    def move_to(self, status: str, *, owner: str | None = None, **fields: object) -> None:
+    def move_to(
+        self,
+        status: str,
+        *,
+        owner: str | None = None,
+        allowed: tuple[str, ...] | None = None,
+        **fields: object,
+    ) -> None:
         """Set the status (and other fields) only if the job's current status allows it.
 
         With ``owner``, the write also requires that this task still owns the job, so a worker whose
         task was taken over after a lost heartbeat cannot overwrite its successor's work.
+        ``allowed`` narrows or widens the statuses it may come from (the reconciler's repairs).
         """
-        allowed = TRANSITIONS[status]
+        allowed = allowed or TRANSITIONS[status]
         condition = Job.status.is_in(*allowed)
         if owner is not None and status != RUNNING:
             condition &= Job.worker == owner
@@ -180,6 +195,61 @@ class Job(Model):
                     f"job {self.job_id}: {status} refused (allowed only from {', '.join(allowed)})"
                 ) from exc
             raise
+
+    def park_restore_token(self, token: str, tier: str) -> bool:
+        """Park a thaw's task token while the job is archived or restoring; False otherwise."""
+        return self._update_if(
+            [
+                Job.restore_task_token.set(token),
+                Job.restore_tier.set(tier),
+                Job.restore_requested_at.set(now()),
+            ],
+            Job.status.is_in(ARCHIVED, RESTORING),
+        )
+
+    def clear_restore_token(self, token: str) -> bool:
+        """Remove this token only: a newer one (the Standard fallback) parked meanwhile stays."""
+        return self._update_if([Job.restore_task_token.remove()], Job.restore_task_token == token)
+
+    def claim_for_thaw(self, execution_name: str, replacing: str | None = None) -> bool:
+        """Make ``execution_name`` the one thaw that brings this archived job back.
+
+        Exactly one claimant wins: the upgrade's thaw, an archive step that finished after the
+        upgrade, or the reconciler replacing a thaw that is gone (``replacing``).
+        """
+        held = (
+            Job.thaw_execution.does_not_exist()
+            if replacing is None
+            else Job.thaw_execution == replacing
+        )
+        return self._update_if(
+            [Job.thaw_execution.set(execution_name), Job.thaw_claimed_at.set(now())],
+            Job.status.is_in(ARCHIVED, RESTORING) & held,
+        )
+
+    def count_resume(self, expected: int, execution_arn: str) -> bool:
+        """Record a resumed execution, if no one else resumed the job since ``expected``."""
+        condition = Job.resumes == expected
+        if expected == 0:  # jobs written before the counter existed have none
+            condition = condition | Job.resumes.does_not_exist()
+        return self._update_if(
+            [
+                Job.resumes.set(expected + 1),
+                Job.execution_arn.set(execution_arn),
+                Job.resumed_at.set(now()),
+            ],
+            condition,
+        )
+
+    def _update_if(self, actions: list, condition: object) -> bool:
+        """One conditional update; False (not an exception) when the condition does not hold."""
+        try:
+            self.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
 
 
 def _conditional_failure(exc: Exception) -> bool:

@@ -87,9 +87,5 @@ class Resources:
         return f"{self.prefix}-restore-events-dlq"
 
     @property
-    def execution_events_queue(self) -> str:
-        return f"{self.prefix}-execution-events"
-
-    @property
     def glacier_vault(self) -> str:
         return f"{self.prefix}-archive"

@@ -37,6 +37,19 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+# Workers beat every 5 s (activities.runtime): a shorter heartbeat limit would time them out.
+MIN_HEARTBEAT_SECONDS = 10
+
+
+def _heartbeat(env: Mapping[str, str]) -> int:
+    value = _int(env, "GAS_ANNOTATE_HEARTBEAT_SECONDS", 20)
+    if value < MIN_HEARTBEAT_SECONDS:
+        raise SettingsError(
+            f"GAS_ANNOTATE_HEARTBEAT_SECONDS must be at least {MIN_HEARTBEAT_SECONDS}, got {value}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything GAS needs to know about where it runs."""
@@ -63,6 +76,13 @@ class Settings:
     # How long a thaw waits for one retrieval's callback, per tier (AWS: minutes vs. hours).
     expedited_timeout_seconds: int = 900
     standard_timeout_seconds: int = 43200
+    # A job may wait this long for an annotate worker (a backlog is not a failure) ...
+    annotate_wait_limit_seconds: int = 7 * 24 * 3600
+    # ... and run this long once one has it; a silent worker is caught by the heartbeat.
+    annotate_run_limit_seconds: int = 3600
+    annotate_heartbeat_seconds: int = 20
+    # How often `gas up` runs the reconciler.
+    reconcile_interval_seconds: int = 30
 
     archive_backend: str = "s3-glacier"  # or "glacier-vault"
     default_build: str = "GRCh38"
@@ -103,6 +123,10 @@ class Settings:
                 "GAS_PREMIUM_UPLOAD_LIMIT_BYTES": str(self.premium_upload_limit_bytes),
                 "GAS_EXPEDITED_TIMEOUT_SECONDS": str(self.expedited_timeout_seconds),
                 "GAS_STANDARD_TIMEOUT_SECONDS": str(self.standard_timeout_seconds),
+                "GAS_ANNOTATE_WAIT_LIMIT_SECONDS": str(self.annotate_wait_limit_seconds),
+                "GAS_ANNOTATE_RUN_LIMIT_SECONDS": str(self.annotate_run_limit_seconds),
+                "GAS_ANNOTATE_HEARTBEAT_SECONDS": str(self.annotate_heartbeat_seconds),
+                "GAS_RECONCILE_INTERVAL_SECONDS": str(self.reconcile_interval_seconds),
                 "GAS_ARCHIVE_BACKEND": self.archive_backend,
                 "GAS_DEFAULT_BUILD": self.default_build,
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
@@ -183,6 +207,12 @@ class Settings:
             presigned_url_seconds=_int(env, "GAS_PRESIGNED_URL_SECONDS", 300),
             expedited_timeout_seconds=_positive(env, "GAS_EXPEDITED_TIMEOUT_SECONDS", 900),
             standard_timeout_seconds=_positive(env, "GAS_STANDARD_TIMEOUT_SECONDS", 43200),
+            annotate_wait_limit_seconds=_positive(
+                env, "GAS_ANNOTATE_WAIT_LIMIT_SECONDS", 7 * 24 * 3600
+            ),
+            annotate_run_limit_seconds=_positive(env, "GAS_ANNOTATE_RUN_LIMIT_SECONDS", 3600),
+            annotate_heartbeat_seconds=_heartbeat(env),
+            reconcile_interval_seconds=_positive(env, "GAS_RECONCILE_INTERVAL_SECONDS", 30),
             archive_backend=backend,
             default_build=build,
             reference_dir=Path(env.get("GAS_REFERENCE_DIR") or state_dir / "reference"),

@@ -13,10 +13,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
-from gas import aws, executions, keys, models, schemas
+from gas import aws, keys, models, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
-from workflows import definitions
+from workflows import definitions, executions
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -35,14 +35,42 @@ def display_name(filename: str) -> str:
     return name[:120] or "input.vcf"
 
 
-def execution_input(settings: Settings, job: models.Job, build: str = "auto") -> dict[str, Any]:
-    return {
+def execution_input(
+    settings: Settings,
+    job: models.Job,
+    *,
+    resume_at_retention: bool = False,
+) -> dict[str, Any]:
+    """What a job's execution starts with: the job, and the limits the workflow applies.
+
+    ``resume_at_retention``: the job's results exist; the workflow starts at its retention wait,
+    which ends at the recorded ``archive_after`` (completion + retention), not a full period later.
+    """
+    payload: dict[str, Any] = {
         "job_id": job.job_id,
         "user_id": job.user_id,
         "input_key": job.input_key,
-        "build": build,
+        "build": job.requested_build or "auto",
         "retention_seconds": settings.free_retention_seconds,
+        "limits": {
+            "annotate_timeout_seconds": settings.annotate_wait_limit_seconds
+            + settings.annotate_run_limit_seconds,
+            "annotate_heartbeat_seconds": settings.annotate_heartbeat_seconds,
+            "annotate_run_seconds": settings.annotate_run_limit_seconds,
+            "expedited_timeout_seconds": settings.expedited_timeout_seconds,
+            "standard_timeout_seconds": settings.standard_timeout_seconds,
+        },
+        "resume_from": "annotation",
     }
+    if resume_at_retention:
+        assert job.archive_after is not None
+        payload["resume_from"] = "retention"
+        payload["annotation"] = {
+            "tier": models.FREE,
+            "archive_at": timestamps.for_wait(job.archive_after),
+        }
+    schemas.check(payload, "annotation-job.input.schema.json")
+    return payload
 
 
 def submit(
@@ -72,6 +100,7 @@ def submit(
         input_filename=display_name(filename),
         execution_arn=arn,
         status=models.PENDING,
+        requested_build=build,
     )
     try:
         job.save(condition=models.Job.job_id.does_not_exist())
@@ -79,8 +108,7 @@ def submit(
         if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
             raise
         job = models.Job.get(job_id)  # submitted before: same job, and at most one execution
-    payload = execution_input(settings, job, build)
-    schemas.check(payload, "annotation-job.input.schema.json")
+    payload = execution_input(settings, job)
     executions.start_once(settings, names.job_state_machine_name, job_id, payload)
     return job
 

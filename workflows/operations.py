@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, executions, models
+from gas import aws, models
 from gas.resources import Resources
 from gas.settings import Settings
-from workflows import jobs
+from workflows import executions, jobs
 
 
 def _count(status: str, before: datetime | None = None) -> int:

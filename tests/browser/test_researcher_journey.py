@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 NEEDED_FOR_RESULTS = {"annotate", "notify", "archive", "record-failure"}
-NEEDED_FOR_RESTORE = {"restore", "callbacks"}
+NEEDED_FOR_RESTORE = {"restore", "restore-requests", "restore-events"}
 
 
 def _shot(page: Page, artifacts: Path, name: str) -> None:

@@ -24,8 +24,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import activities
-from activities.callbacks import Relay
-from activities.runtime import Worker
+from activities import restore_events, restore_requests
+from activities.base import QueueHandler
+from activities.runtime import ActivityWorker, QueueWorker
 from gas import archive, aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
@@ -66,7 +67,8 @@ def workers(settings: Settings) -> Iterator[None]:
     its last poll in the background (serving whatever it got) instead of being waited for here.
     """
     running = [
-        Worker(settings, activities.load(kind), concurrency=3) for kind in ("restore", "notify")
+        ActivityWorker(settings, activities.load(kind), concurrency=3)
+        for kind in ("restore", "notify")
     ]
     for worker in running:
         threading.Thread(target=worker.run, daemon=True, name=worker.activity.name).start()
@@ -75,18 +77,26 @@ def workers(settings: Settings) -> Iterator[None]:
         worker.stopping.set()
 
 
-class _RelayThread:
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.thread = threading.Thread(target=relay.run, daemon=True)
+class _QueueWorkers:
+    """The two restore queues' workers, as threads (``backend``: the archive the requests use)."""
 
-    def __enter__(self) -> Relay:
-        self.thread.start()
-        return self.relay
+    def __init__(self, settings: Settings, backend: Any = None) -> None:
+        self.workers = [
+            QueueWorker(settings, restore_requests.HANDLER, wait_seconds=1, dependencies=backend),
+            QueueWorker(settings, restore_events.HANDLER, wait_seconds=1),
+        ]
+        self.threads = [threading.Thread(target=w.run, daemon=True) for w in self.workers]
+
+    def __enter__(self) -> list[QueueWorker]:
+        for thread in self.threads:
+            thread.start()
+        return self.workers
 
     def __exit__(self, *_exc: object) -> None:
-        self.relay.stopping.set()
-        self.thread.join(timeout=15)
+        for worker in self.workers:
+            worker.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -154,11 +164,8 @@ def queue_depth(settings: Settings, name: str) -> int:
 
 
 def drain_events(settings: Settings) -> None:
-    """Let a relay handle what is on the events queue already (S3's s3:TestEvent, leftovers)."""
-    relay = Relay(settings, wait_seconds=0)
-    url = queue_url(settings, Resources.of(settings, account="").restore_events_queue)
-    while relay.poll_once(url, relay.handle_event):
-        pass
+    """Handle what is on the events queue already (S3's s3:TestEvent, leftovers)."""
+    QueueWorker(settings, restore_events.HANDLER, wait_seconds=0).poll_once()
 
 
 def restore_completed_event(bucket: str, key: str) -> str:
@@ -209,8 +216,11 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
     with pytest.raises(ClientError, match="InvalidObjectState"):
         s3.get_object(Bucket=names.results_bucket, Key=archived[0].results.as_dict()["annotated"])
 
-    relay_log = tmp_path / "callbacks.log"
-    relay = _gas(settings, relay_log, "worker", "callbacks")
+    logs = [tmp_path / "restore-requests.log", tmp_path / "restore-events.log"]
+    queue_workers = [
+        _gas(settings, log, "worker", kind)
+        for log, kind in zip(logs, ("restore-requests", "restore-events"), strict=True)
+    ]
     try:
         began = time.monotonic()
         arn = thaw.upgrade(settings, user)
@@ -218,7 +228,8 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
         described = wait_for_execution(settings, arn)
         took = time.monotonic() - began
     finally:
-        _stop(relay, relay_log)
+        for process, log in zip(queue_workers, logs, strict=True):
+            _stop(process, log)
     assert described["status"] == "SUCCEEDED", described
     print(f"thaw of 3 jobs: {took:.1f}s")
 
@@ -263,7 +274,7 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
     assert steps.count("RestoreResults") == 3
     assert "RequestStandardRetrieval" not in steps
     assert steps[-1] == "NotifyThawComplete"
-    assert "relay-stopped" in relay_log.read_text()
+    assert all("worker-stopped" in log.read_text() for log in logs)
 
 
 def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
@@ -272,7 +283,7 @@ def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
     user, (job,) = archived_user(settings, 1)
     backend = archive.S3GlacierBackend(settings)
     backend.s3 = refusing = _RefuseExpedited(backend.s3)
-    with _RelayThread(Relay(settings, backend=backend, wait_seconds=1)):
+    with _QueueWorkers(settings, backend):
         arn = thaw.upgrade(settings, user)
         assert arn is not None
         described = wait_for_execution(settings, arn)
@@ -306,7 +317,7 @@ def test_a_job_the_archive_cannot_give_back_is_reported_and_the_others_restore(
     names = _names(settings)
     lost_key = lost.results.as_dict()["annotated"]
     aws.client(settings, "s3").delete_object(Bucket=names.results_bucket, Key=lost_key)
-    with _RelayThread(Relay(settings, wait_seconds=1)):
+    with _QueueWorkers(settings):
         arn = thaw.upgrade(settings, user)
         assert arn is not None
         described = wait_for_execution(settings, arn)
@@ -329,18 +340,18 @@ def test_the_same_restore_event_twice_restores_once(
     user, (job,) = archived_user(settings, 1)
     names = _names(settings)
     sqs = aws.client(settings, "sqs")
-    requests_url = queue_url(settings, names.restore_requests_queue)
     events_url = queue_url(settings, names.restore_events_queue)
     drain_events(settings)
-    relay = Relay(settings, wait_seconds=1)
+    requests = QueueWorker(settings, restore_requests.HANDLER, wait_seconds=1)
+    events_worker = QueueWorker(settings, restore_events.HANDLER, wait_seconds=1)
     arn = thaw.upgrade(settings, user)
     assert arn is not None
 
-    # Drive the relay by hand: the request (LocalStack's restore emits the real event at once)...
+    # Serve the queues by hand: the request (LocalStack's restore emits the real event at once)...
     deadline = time.monotonic() + 30
     while job.restore_task_token is None:
         assert time.monotonic() < deadline, "the thaw posted no restore request"
-        relay.poll_once(requests_url, relay.handle_request)
+        requests.poll_once()
         job.refresh()
     # ...then the real event, delivered twice.
     received: list[dict[str, Any]] = []
@@ -356,10 +367,9 @@ def test_the_same_restore_event_twice_restores_once(
     with caplog.at_level(logging.INFO, logger="gas.worker"):
         while handled < 2:
             assert time.monotonic() < deadline
-            handled += relay.poll_once(events_url, relay.handle_event)
-    assert relay.handled["events"] == 1
-    assert relay.handled["dropped"] == 1
-    assert "restore-event-duplicate" in caplog.text
+            handled += events_worker.poll_once()
+    assert caplog.text.count('"restore-completed"') == 1
+    assert caplog.text.count('"restore-event-duplicate"') == 1
 
     described = wait_for_execution(settings, arn)
     assert described["status"] == "SUCCEEDED", described
@@ -386,15 +396,14 @@ def test_an_event_for_an_unknown_key_is_logged_and_dropped(
         sqs.send_message(
             QueueUrl=events_url, MessageBody=restore_completed_event(names.results_bucket, key)
         )
-    relay = Relay(settings, wait_seconds=1)
-    dropped = 0
+    events_worker = QueueWorker(settings, restore_events.HANDLER, wait_seconds=1)
     deadline = time.monotonic() + 20
     with caplog.at_level(logging.INFO, logger="gas.worker"):
-        while dropped < len(unknown):
+        while events_worker.dropped < len(unknown):
             assert time.monotonic() < deadline
-            dropped += relay.poll_once(events_url, relay.handle_event)
-    assert relay.handled == {"requests": 0, "events": 0, "dropped": 2}
-    drops = [r.getMessage() for r in caplog.records if "relay-message-dropped" in r.getMessage()]
+            events_worker.poll_once()
+    assert events_worker.dropped == 2 and events_worker.failed == 0
+    drops = [r.getMessage() for r in caplog.records if "message-dropped" in r.getMessage()]
     assert len(drops) == 2
     assert any(unknown[0] in d for d in drops) and any(unknown[1] in d for d in drops)
     assert queue_depth(settings, names.restore_events_queue) == 0
@@ -408,18 +417,21 @@ def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue(settings: Set
     drain_events(settings)
     body = restore_completed_event(names.results_bucket, "results/poison/pill.vcf")
     sqs.send_message(QueueUrl=events_url, MessageBody=body)
-    relay = Relay(settings, wait_seconds=1, retry_after_seconds=0)
     receives = 0
 
-    def keeps_failing(_body: dict[str, Any]) -> None:
+    def keeps_failing(_ctx: Any, _unused: Any, _body: dict[str, Any]) -> None:
         nonlocal receives
         receives += 1
         raise RuntimeError("Step Functions unreachable")
 
+    failing = QueueHandler(
+        name="restore-events", queue=lambda n: n.restore_events_queue, handle=keeps_failing
+    )
+    worker = QueueWorker(settings, failing, wait_seconds=1, retry_after_seconds=0)
     deadline = time.monotonic() + 30
     while queue_depth(settings, names.restore_events_queue):
         assert time.monotonic() < deadline, f"still on the queue after {receives} receives"
-        relay.poll_once(events_url, keeps_failing)
+        worker.poll_once()
     assert receives == 5  # RestoreEventsMaxReceives in infra/template.yaml
     dlq = queue_url(settings, names.restore_events_dlq)
     (dead,) = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)["Messages"]

@@ -31,3 +31,11 @@ def test_job_id_is_stable_per_upload() -> None:
     other = keys.upload_key(keys.new_id(), keys.new_id())
     assert keys.job_id_for_upload(key) != keys.job_id_for_upload(other)
     assert keys.is_id(keys.job_id_for_upload(key))
+
+
+def test_a_result_key_parses_back_and_nothing_else_does() -> None:
+    user, job = keys.new_id(), keys.new_id()
+    assert keys.parse_result_key(keys.result_key(user, job, "log")) == (user, job, "log")
+    for key in ("uploads/x/y/input.vcf", f"results/{user}/{job}/other.txt", "results/a/b"):
+        with pytest.raises(keys.InvalidKey):
+            keys.parse_result_key(key)

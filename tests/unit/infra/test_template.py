@@ -47,7 +47,8 @@ from gas.settings import REPO_ROOT  # noqa: E402
 PACKAGES = ("gas", "activities", "workflows", "webapp", "annotator", "cli", "infra")
 ROLE_ENTRY_POINTS = {
     "WorkerRole": ["cli/worker_commands.py", "cli/metrics_commands.py", "activities/*.py"],
-    "WebRole": ["webapp/**/*.py"],
+    # The reconciler runs on the dashboard instances (a systemd timer in their user-data).
+    "WebRole": ["webapp/**/*.py", "cli/reconcile_command.py"],
 }
 IAM_PREFIX = {"stepfunctions": "states"}
 # Operations whose IAM action is not simply service:OperationName (or that need none).
@@ -252,7 +253,7 @@ def test_code_paths_are_found(used) -> None:
     assert {"states:StartExecution", "states:GetExecutionHistory", "s3:PutObject"} <= used[
         "WebRole"
     ]
-    assert used["StateMachineRole"] == {"sqs:SendMessage"}
+    assert used["StateMachineRole"] == {"sqs:SendMessage", "states:StartExecution"}
 
 
 def _names_own_resource(template: dict, resource: object) -> bool:

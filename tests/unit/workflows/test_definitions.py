@@ -10,6 +10,7 @@ JOB_SUBS = [
     "NotifyActivityArn",
     "ArchiveActivityArn",
     "RecordFailureActivityArn",
+    "ThawStateMachineArn",
 ]
 THAW_SUBS = ["RestoreRequestsQueueUrl", "RestoreActivityArn", "NotifyActivityArn"]
 

@@ -12,10 +12,6 @@ from gas.resources import Resources
 from gas.settings import Settings
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def start_once(settings: Settings, state_machine: str, name: str, payload: dict[str, Any]) -> str:
     """Start the execution ``name`` of a state machine, unless it exists; returns its ARN."""
     names = Resources.of(settings, aws.account_id(settings))
@@ -26,7 +22,7 @@ def start_once(settings: Settings, state_machine: str, name: str, payload: dict[
             input=json.dumps(payload),
         )
     except ClientError as exc:
-        if _code(exc) != "ExecutionAlreadyExists":
+        if aws.error_code(exc) != "ExecutionAlreadyExists":
             raise
     return names.execution_arn(state_machine, name)
 
@@ -36,6 +32,21 @@ def describe(settings: Settings, execution_arn: str) -> dict[str, Any] | None:
     try:
         return aws.client(settings, "stepfunctions").describe_execution(executionArn=execution_arn)
     except ClientError as exc:
-        if _code(exc) == "ExecutionDoesNotExist":
+        if aws.error_code(exc) == "ExecutionDoesNotExist":
             return None
         raise
+
+
+def running(settings: Settings, state_machine: str) -> dict[str, str]:
+    """Name -> ARN of the state machine's RUNNING executions (ListExecutions; no histories)."""
+    names = Resources.of(settings, aws.account_id(settings))
+    paginator = aws.client(settings, "stepfunctions").get_paginator("list_executions")
+    found = {}
+    for page in paginator.paginate(
+        stateMachineArn=names.state_machine_arn(state_machine),
+        statusFilter="RUNNING",
+        PaginationConfig={"PageSize": 1000},
+    ):
+        for execution in page["executions"]:
+            found[execution["name"]] = execution["executionArn"]
+    return found

@@ -1,0 +1,90 @@
+"""Restore events: the storage service's "restore completed" notifications arrive here.
+
+For each object whose retrieval finished, the handler finds the job from the bucket and key and
+answers the thaw's task token parked on it (see ``activities.restore_requests``). Events that name
+nothing GAS knows (another bucket, a test event, a duplicate) are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from activities.base import QueueHandler, TaskContext, UnknownMessage
+from activities.runtime import TaskTokens, log_event
+from gas import keys, models, vault
+from gas.resources import Resources
+
+RESTORE_COMPLETED = "ObjectRestore:Completed"
+
+
+def restored_keys(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(bucket, key) of every "restore completed" record in an event message (S3 or vault SNS)."""
+    if body.get("Type") == "Notification" and "Message" in body:  # SNS envelope (vault backend)
+        body = json.loads(body["Message"])
+    if body.get("Action") == "ArchiveRetrieval":  # a Glacier vault job notification
+        description = body.get("JobDescription") or ""
+        if body.get("StatusCode") != "Succeeded" or not description.startswith(
+            vault.DESCRIPTION_PREFIX
+        ):
+            return []
+        bucket, _, key = description[len(vault.DESCRIPTION_PREFIX) :].partition("/")
+        return [(bucket, key)]
+    found = []
+    for record in body.get("Records") or []:
+        if not str(record.get("eventName", "")).endswith(RESTORE_COMPLETED):
+            continue
+        s3 = record.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name", "")
+        # S3 event keys are URL-encoded (spaces as '+').
+        key = unquote_plus((s3.get("object") or {}).get("key", ""))
+        found.append((bucket, key))
+    return found
+
+
+def job_for_key(bucket: str, key: str, results_bucket: str) -> models.Job:
+    """The job whose archived result lives at bucket/key; UnknownMessage for anything else."""
+    if bucket != results_bucket:
+        raise UnknownMessage(f"event for another bucket: {bucket}")
+    try:
+        user_id, job_id, _kind = keys.parse_result_key(key)
+    except keys.InvalidKey:
+        raise UnknownMessage(f"not a result key: {key!r}") from None
+    try:
+        job = models.Job.get(job_id)
+    except models.DoesNotExist:
+        raise UnknownMessage(f"no job for key {key!r}") from None
+    if job.user_id != user_id or key not in (job.results.as_dict() if job.results else {}).values():
+        raise UnknownMessage(f"key {key!r} is not a result of job {job.job_id}")
+    return job
+
+
+def handle(ctx: TaskContext, _unused: Any, body: dict[str, Any]) -> None:
+    """Complete the waiting thaw step of every job whose retrieval finished."""
+    settings = ctx.settings
+    models.bind(settings)
+    if body.get("Event") == "s3:TestEvent":
+        raise UnknownMessage("S3 test event")
+    found = restored_keys(body)
+    if not found:
+        raise UnknownMessage(f"no restore-completed record in {str(body)[:200]}")
+    results_bucket = Resources.of(settings, account="").results_bucket
+    tokens = TaskTokens(settings)
+    for bucket, key in found:
+        job = job_for_key(bucket, key, results_bucket)
+        token = job.restore_task_token
+        if not token:
+            # Delivered twice, or the thaw has moved on: nothing waits for this event.
+            log_event("restore-event-duplicate", job_id=job.job_id, key=key)
+            continue
+        sent = tokens.succeed(token, {"key": key, "tier": job.restore_tier})
+        job.clear_restore_token(token)
+        log_event("restore-completed", job_id=job.job_id, key=key, callback_sent=sent)
+
+
+HANDLER = QueueHandler(
+    name="restore-events",
+    queue=lambda names: names.restore_events_queue,
+    handle=handle,
+)

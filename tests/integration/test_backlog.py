@@ -1,0 +1,78 @@
+"""Waiting is not failing: a backlog many times longer than a task's run limit completes.
+
+An activity task's timeout counts from the moment it is scheduled, including the time it waits
+for a worker. The job workflow gives the Annotate task the wait limit plus the run limit, and the
+worker stops a task at its run limit itself; so with the run limit set short here, one worker and
+a queue of jobs, the last job waits several run limits for its turn and still completes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from gas import aws, keys, models
+from gas.resources import Resources
+from gas.settings import Settings
+from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from workflows import jobs, users
+
+pytestmark = pytest.mark.integration
+
+RUN_LIMIT = 4
+JOBS = 10
+
+
+@pytest.fixture(scope="module")
+def short(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, annotate_run_limit_seconds=RUN_LIMIT)
+
+
+@pytest.fixture(scope="module")
+def one_worker(short: Settings, tmp_path_factory) -> Iterator[None]:
+    log_dir = tmp_path_factory.mktemp("backlog")
+    running = [WorkerProcess(short, kind, log_dir) for kind in ("notify", "record-failure")]
+    running.append(WorkerProcess(short, "annotate", log_dir, "--concurrency", "1"))
+    yield
+    stop_all(running)
+
+
+def vcf(records: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    positions = sorted(rng.sample(range(1_000_000, 80_000_000), records))
+    header = (
+        "##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr17,length=83257441>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    return (header + "".join(f"chr17\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions)).encode()
+
+
+def test_a_backlog_longer_than_the_run_limit_completes(short: Settings, one_worker) -> None:
+    user = users.ensure_user(short, "backlog@example.org", models.PREMIUM)
+    names = Resources.of(short, account="")
+    s3 = aws.client(short, "s3")
+    submitted = []
+    for index in range(JOBS):
+        key = keys.upload_key(user.user_id, keys.new_id())
+        s3.put_object(Bucket=names.inputs_bucket, Key=key, Body=vcf(20_000, index))
+        submitted.append(jobs.submit(short, user, key, f"backlog-{index}.vcf"))
+
+    def all_done() -> list[models.Job] | None:
+        now = [models.Job.get(job.job_id) for job in submitted]
+        ended = all(j.status in (models.COMPLETED, models.FAILED) for j in now)
+        return now if ended else None
+
+    done = wait_for(all_done, 300, interval=1, what="every job in the backlog to end")
+    assert [j.status for j in done] == [models.COMPLETED] * JOBS, [
+        (j.status, j.failure_reason) for j in done
+    ]
+    waited = max((j.started_at - j.submitted_at).total_seconds() for j in done)
+    assert waited > 2 * RUN_LIMIT, f"the longest wait was only {waited:.1f} s"
+    for job in done:
+        steps = jobs.detail(short, job)["timeline"]
+        annotate = next(step for step in steps if step["state"] == "Annotate")
+        assert annotate["attempts"] == 1 and annotate["error"] is None
+    print(f"longest wait in the backlog: {waited:.1f} s with a run limit of {RUN_LIMIT} s")
