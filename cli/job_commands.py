@@ -24,7 +24,7 @@ def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> 
     user = users.ensure_user(settings, email, tier)
     compressed = vcf.read_bytes()[:2] == b"\x1f\x8b"
     key = keys.upload_key(user.user_id, keys.new_id(), compressed=compressed)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     aws.client(settings, "s3").upload_file(str(vcf), names.inputs_bucket, key)
     job = jobs.submit(settings, user, key, vcf.name, build=build)
     click.echo(job.job_id)

@@ -78,7 +78,7 @@ class S3GlacierBackend:
                 RestoreRequest={"Days": self.restore_days, "GlacierJobParameters": {"Tier": tier}},
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = aws.error_code(exc)
             if code == "GlacierExpeditedRetrievalNotAvailable":
                 raise ExpeditedUnavailable(f"Expedited retrieval refused for {key}") from exc
             if code == "RestoreAlreadyInProgress":

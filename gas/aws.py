@@ -7,7 +7,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
+from gas.resources import Resources
 from gas.settings import Settings
 
 # Step Functions holds GetActivityTask for up to 60 s on AWS: the read timeout must outlast it.
@@ -44,3 +46,22 @@ def _cached_client(settings: Settings, service: str, read_timeout: int | None) -
 def account_id(settings: Settings) -> str:
     """The AWS account the settings point at (LocalStack answers 000000000000); asked once."""
     return client(settings, "sts").get_caller_identity()["Account"]
+
+
+def resources(settings: Settings) -> Resources:
+    """The deployment's resource names with its account, so ARNs can be built."""
+    return Resources.of(settings, account=account_id(settings))
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a refused call (e.g. ``NoSuchKey``); "" when it carries none."""
+    return _error(exc).get("Code", "")
+
+
+def error_message(exc: ClientError) -> str:
+    """AWS's own words for a refused call, or the exception's text when it sent none."""
+    return _error(exc).get("Message") or str(exc)
+
+
+def _error(exc: ClientError) -> dict[str, str]:
+    return exc.response.get("Error", {})

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PutError
 
 from gas import aws, executions, keys, models, schemas
 from gas.resources import Resources
@@ -23,10 +22,6 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 class SubmitError(ValueError):
     """The job cannot be submitted; the message says why, for the user."""
-
-
-def _names(settings: Settings) -> Resources:
-    return Resources.of(settings, aws.account_id(settings))
 
 
 def display_name(filename: str) -> str:
@@ -55,7 +50,7 @@ def submit(
         raise SubmitError("That is not an upload of yours.") from exc
     if owner != user.user_id:
         raise SubmitError("That is not an upload of yours.")
-    names = _names(settings)
+    names = aws.resources(settings)
     try:
         aws.client(settings, "s3").head_object(Bucket=names.inputs_bucket, Key=input_key)
     except ClientError as exc:
@@ -74,10 +69,8 @@ def submit(
         status=models.PENDING,
     )
     try:
-        job.save(condition=models.Job.job_id.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+        job.save_new()
+    except models.AlreadyExists:
         job = models.Job.get(job_id)  # submitted before: same job, and at most one execution
     payload = execution_input(settings, job, build)
     schemas.check(payload, "annotation-job.input.schema.json")
@@ -254,7 +247,7 @@ def result_url(settings: Settings, job: models.Job, kind: str) -> str:
     """A presigned GET for one of the job's result files, offered as a download."""
     if not job.results or kind not in job.results.as_dict():
         raise KeyError(kind)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     stem = job.input_filename.rsplit(".vcf", 1)[0] or "results"
     return aws.client(settings, "s3").generate_presigned_url(
         "get_object",
@@ -271,7 +264,7 @@ def read_result(settings: Settings, job: models.Job, kind: str) -> bytes:
     """The bytes of one result file (the log and the summary are shown in the page)."""
     if not job.results or kind not in job.results.as_dict():
         raise KeyError(kind)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     obj = aws.client(settings, "s3").get_object(
         Bucket=names.results_bucket, Key=job.results.as_dict()[kind]
     )

@@ -71,17 +71,20 @@ def retry(settings: Settings, job: models.Job) -> str:
     """
     if job.status != models.FAILED:
         raise RetryRefused(f"job {job.job_id} is {job.status}; only FAILED jobs can be retried")
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     # Back to PENDING first: the annotate step may only claim PENDING or RUNNING jobs.
-    job.update(
-        actions=[
-            models.Job.status.set(models.PENDING),
-            models.Job.failure_error.remove(),
-            models.Job.failure_reason.remove(),
-            models.Job.completed_at.remove(),
-        ],
-        condition=models.Job.status == models.FAILED,
-    )
+    try:
+        job.update_if(
+            [
+                models.Job.status.set(models.PENDING),
+                models.Job.failure_error.remove(),
+                models.Job.failure_reason.remove(),
+                models.Job.completed_at.remove(),
+            ],
+            condition=models.Job.status == models.FAILED,
+        )
+    except models.ConditionRefused as exc:  # another operator retried it a moment ago
+        raise RetryRefused(f"Job {job.job_id} is being retried already.") from exc
     attempt = int(job.attempts or 0) + 1
     arn = executions.start_once(
         settings,
@@ -103,7 +106,7 @@ def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any
     retried. (Job failures end in ``JobFailed`` with ``AnnotationFailed`` and are listed as jobs.)
     """
     sfn = aws.client(settings, "stepfunctions")
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     found = []
     for machine in (names.job_state_machine_name, names.thaw_state_machine_name):
         listed = sfn.list_executions(
@@ -131,7 +134,7 @@ def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any
 
 def redrive(settings: Settings, execution_arn: str) -> None:
     """Resume a failed execution from the state that failed (RedriveExecution)."""
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     ours = tuple(
         names.execution_arn(machine, "")
         for machine in (names.job_state_machine_name, names.thaw_state_machine_name)
@@ -141,5 +144,6 @@ def redrive(settings: Settings, execution_arn: str) -> None:
     try:
         aws.client(settings, "stepfunctions").redrive_execution(executionArn=execution_arn)
     except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message") or str(exc)
-        raise RedriveRefused(f"Step Functions refused the redrive: {message}") from exc
+        raise RedriveRefused(
+            f"Step Functions refused the redrive: {aws.error_message(exc)}"
+        ) from exc

@@ -40,7 +40,7 @@ class PresignedUpload:
 
 
 def inputs_bucket(settings: Settings) -> str:
-    return Resources.of(settings, account="").inputs_bucket
+    return Resources.of(settings).inputs_bucket
 
 
 def size_limit(settings: Settings, user: User) -> int:
