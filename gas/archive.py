@@ -86,10 +86,6 @@ class S3GlacierBackend:
             raise
         return key
 
-    def restore_state(self, bucket: str, key: str) -> str | None:
-        """S3's ``x-amz-restore`` header (None when no restore was asked for)."""
-        return self.s3.head_object(Bucket=bucket, Key=key).get("Restore")
-
     def finish_restore(self, bucket: str, key: str, archive_id: str | None) -> None:
         # Copying the restored copy over itself with STANDARD makes it permanent again.
         if self.storage_class(bucket, key) == ARCHIVE_STORAGE_CLASS:

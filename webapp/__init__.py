@@ -73,8 +73,3 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return render_template("errors/429.html"), 429
 
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    """The settings the app was built with."""
-    return app.config["GAS_SETTINGS"]
