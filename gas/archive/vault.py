@@ -16,11 +16,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gas import aws
-from gas.archive import Archived, ArchiveError
+from gas.archive.base import Archived, ArchiveError
 from gas.resources import Resources
 from gas.settings import Settings
 
-log = logging.getLogger("gas.vault")
+log = logging.getLogger("gas.archive.vault")
 
 ARCHIVE_ID_TAG = (
     "gas-archive-id"  # set on the S3 object between upload and delete: retries reuse it

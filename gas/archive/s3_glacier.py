@@ -1,52 +1,18 @@
-"""Archive backends: where free users' results go after the retention period, and how they return.
+"""The default archive backend: the S3 Glacier storage classes, in place.
 
-``s3-glacier`` (default) moves objects to the GLACIER storage class in place and restores them
-with RestoreObject; S3's ``s3:ObjectRestore:Completed`` event is the callback. ``glacier-vault`` is
-the first system's Glacier vault API, for accounts that still have vaults (see gas.vault).
+Archive = copy the object over itself into GLACIER; retrieval = RestoreObject (S3's
+``s3:ObjectRestore:Completed`` event is the callback); finish = copy it back to STANDARD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
-
 from botocore.exceptions import ClientError
 
 from gas import aws
+from gas.archive.base import Archived, ExpeditedUnavailable
 from gas.settings import Settings
 
 ARCHIVE_STORAGE_CLASS = "GLACIER"
-ARCHIVED_KINDS = ("annotated",)  # the log and summary stay online: small, and shown in the page
-
-
-class ArchiveError(Exception):
-    error_name = "Archive.Failed"
-
-
-class ExpeditedUnavailable(ArchiveError):
-    """Expedited retrieval capacity was refused; fall back to Standard."""
-
-    error_name = "Archive.ExpeditedUnavailable"
-
-
-@dataclass(frozen=True)
-class Archived:
-    key: str
-    archive_id: str | None = None  # the vault backend's id; None for storage classes
-
-
-class ArchiveBackend(Protocol):
-    name: str
-
-    def archive(self, bucket: str, key: str) -> Archived: ...
-
-    def request_retrieval(self, bucket: str, key: str, tier: str, archive_id: str | None) -> str:
-        """Ask for the object back; returns the retrieval's id (the key, or a vault job id)."""
-        ...
-
-    def finish_restore(self, bucket: str, key: str, archive_id: str | None) -> None:
-        """Once retrieved: put the object back in standard storage at its key."""
-        ...
 
 
 class S3GlacierBackend:
@@ -96,12 +62,3 @@ class S3GlacierBackend:
                 StorageClass="STANDARD",
                 MetadataDirective="COPY",
             )
-
-
-def backend(settings: Settings) -> Any:
-    """The archive backend the settings choose."""
-    if settings.archive_backend == "glacier-vault":
-        from gas.vault import GlacierVaultBackend  # noqa: PLC0415 - only for accounts with vaults
-
-        return GlacierVaultBackend(settings)
-    return S3GlacierBackend(settings)
