@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from gas import aws, keys, models
-from gas.resources import Resources
+from gas import models
 from gas.settings import Settings
-from workflows import jobs, users
+from workflows import jobs, uploads, users
 
 
 @click.command("submit")
@@ -22,11 +21,8 @@ from workflows import jobs, users
 def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> None:
     """Upload a VCF for a user and start its annotation job; prints the job id."""
     user = users.ensure_user(settings, email, tier)
-    compressed = vcf.read_bytes()[:2] == b"\x1f\x8b"
-    key = keys.upload_key(user.user_id, keys.new_id(), compressed=compressed)
-    names = Resources.of(settings)
-    aws.client(settings, "s3").upload_file(str(vcf), names.inputs_bucket, key)
-    job = jobs.submit(settings, user, key, vcf.name, build=build)
+    upload = uploads.put_file(settings, user, vcf)
+    job = jobs.submit(settings, user, upload.key, vcf.name, build=build)
     click.echo(job.job_id)
 
 
@@ -36,14 +32,13 @@ def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> 
 @click.pass_obj
 def list_jobs(settings: Settings, email: str | None, limit: int) -> None:
     """List jobs, newest first."""
-    models.bind(settings)
     if email:
-        user = models.User.find_by_email(email)
+        user = users.find_by_email(settings, email)
         if user is None:
             raise click.ClickException(f"no user {email}")
         found = jobs.for_user(settings, user.user_id, limit)
     else:
-        found = sorted(models.Job.scan(limit=limit), key=lambda j: j.submitted_at, reverse=True)
+        found = jobs.newest(settings, limit)
     for job in found:
         click.echo(
             f"{job.job_id}  {job.status:10}  {job.submitted_at:%Y-%m-%d %H:%M:%S}  "
@@ -59,7 +54,7 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
     """One job: status, current state and the timeline of its execution."""
     try:
         job = jobs.get(settings, job_id)
-    except models.DoesNotExist:
+    except jobs.JobNotFound:
         raise click.ClickException(f"no job {job_id}") from None
     info = jobs.detail(settings, job)
     record = {

@@ -70,7 +70,9 @@ def retry(settings: Settings, job: models.Job) -> str:
     Catch (an archive that kept failing) are redriven by :func:`redrive`.
     """
     if job.status != models.FAILED:
-        raise RetryRefused(f"job {job.job_id} is {job.status}; only FAILED jobs can be retried")
+        raise RetryRefused(
+            f"Job {job.job_id} is {job.status.lower()}, not failed; nothing to retry."
+        )
     names = Resources.of(settings)
     # Back to PENDING first: the annotate step may only claim PENDING or RUNNING jobs.
     try:
