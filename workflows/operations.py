@@ -134,14 +134,18 @@ def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any
     return found[:limit]
 
 
-def redrive(settings: Settings, execution_arn: str) -> None:
-    """Resume a failed execution from the state that failed (RedriveExecution)."""
-    names = aws.resources(settings)
+def is_ours(names: Resources, execution_arn: str) -> bool:
+    """Whether ``execution_arn`` names an execution of this deployment's job or thaw workflow."""
     ours = tuple(
         names.execution_arn(machine, "")
         for machine in (names.job_state_machine_name, names.thaw_state_machine_name)
     )
-    if not execution_arn.startswith(ours):
+    return execution_arn.startswith(ours)
+
+
+def redrive(settings: Settings, execution_arn: str) -> None:
+    """Resume a failed execution from the state that failed (RedriveExecution)."""
+    if not is_ours(aws.resources(settings), execution_arn):
         raise RedriveRefused("not an execution of this deployment")
     try:
         aws.client(settings, "stepfunctions").redrive_execution(executionArn=execution_arn)

@@ -9,10 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from flask.testing import FlaskClient
 
-from gas import keys, models
+from gas import aws, keys, models
 from gas.models import Job, User
+from gas.resources import Resources
 
 pytestmark = pytest.mark.integration
 
@@ -137,17 +139,25 @@ def test_premium_users_get_the_premium_limit(client, make_user, login_as, settin
     assert f'data-max-bytes="{settings.premium_upload_limit_bytes}"' in page
 
 
-def test_a_file_that_is_not_a_vcf_gets_a_clear_message(
-    client: FlaskClient, make_user, login_as
+def test_a_file_that_is_not_a_vcf_gets_a_clear_message_and_no_job(
+    client: FlaskClient, make_user, login_as, settings
 ) -> None:
-    login_as(make_user())
+    user = make_user()
+    login_as(user)
     action, fields = _upload_form(client)
     fields["x-amz-meta-filename"] = "notes.vcf"
     s3 = _post_to_s3(action, fields, "notes.vcf", b"just some notes, not variants\n")
+    assert s3.status_code == 303, s3.text
     location = urlsplit(s3.headers["Location"])
     response = client.get(f"{location.path}?{location.query}", follow_redirects=True)
     assert "does not start with a ##fileformat=VCF line" in response.get_data(as_text=True)
-    assert not list(Job.for_user(make_user().user_id))
+    # The uploader (not some brand-new user) has no job, and the refused file was deleted.
+    assert not list(Job.for_user(user.user_id))
+    with pytest.raises(ClientError) as gone:
+        aws.client(settings, "s3").head_object(
+            Bucket=Resources.of(settings).inputs_bucket, Key=fields["key"]
+        )
+    assert aws.error_code(gone.value) in ("404", "NoSuchKey", "NotFound")
 
 
 def test_a_wrong_extension_gets_a_clear_message(client, make_user, login_as) -> None:
