@@ -21,13 +21,11 @@ from tests.integration.processes import wait_for
 from workflows import jobs, users
 
 
-def test_a_stopped_execution_marks_its_job_failed(settings: Settings, samples) -> None:
+def test_a_stopped_execution_marks_its_job_failed(settings: Settings, vcf: bytes) -> None:
     user = users.ensure_user(settings, "stopped@example.org")
     key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings, account="")
-    aws.client(settings, "s3").put_object(
-        Bucket=names.inputs_bucket, Key=key, Body=(samples / "test.vcf").read_bytes()
-    )
+    names = Resources.of(settings)
+    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=vcf)
     relay = Relay(settings, wait_seconds=1)
     thread = threading.Thread(target=relay.run, daemon=True)
     thread.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -90,15 +89,15 @@ def test_no_open_redirect_after_login(client: FlaskClient, make_user, target: st
 
 
 def test_upload_goes_to_s3_and_comes_back_as_a_job(
-    client: FlaskClient, make_user, login_as, samples: Path, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, make_user, login_as, vcf: bytes
 ) -> None:
     user = make_user()
     login_as(user)
     action, fields = _upload_form(client)
     key = fields["key"]
     assert keys.parse_upload_key(key)[0] == user.user_id
-    fields["x-amz-meta-filename"] = "free_1.vcf"
-    s3 = _post_to_s3(action, fields, "free_1.vcf", (samples / "free_1.vcf").read_bytes())
+    fields["x-amz-meta-filename"] = "calls.vcf"
+    s3 = _post_to_s3(action, fields, "calls.vcf", vcf)
     assert s3.status_code == 303, s3.text
     back = urlsplit(s3.headers["Location"])
     assert back.path == "/annotate/submit"
@@ -108,14 +107,14 @@ def test_upload_goes_to_s3_and_comes_back_as_a_job(
     job_id = keys.job_id_for_upload(key)
     assert submitted.headers["Location"] == f"/annotations/{job_id}"
     job = Job.get(job_id)
-    assert job.user_id == user.user_id and job.input_filename == "free_1.vcf"
+    assert job.user_id == user.user_id and job.input_filename == "calls.vcf"
     # The same redirect followed twice is the same job.
     again = client.get(f"{back.path}?{back.query}")
     assert again.headers["Location"] == f"/annotations/{job_id}"
     page = client.get(f"/annotations/{job_id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "free_1.vcf" in html
+    assert "calls.vcf" in html
     # No worker runs here: the graph is drawn from the ASL with Annotate not yet done.
     assert 'data-state="Annotate"' in html and 'data-state="ArchiveResults"' in html
     listing = client.get("/annotations").get_data(as_text=True)
