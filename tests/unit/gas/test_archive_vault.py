@@ -42,7 +42,7 @@ def settings() -> Settings:
 def cloud(settings: Settings) -> Iterator[tuple[archive.GlacierVaultBackend, str]]:
     with mock_aws():
         aws._cached_client.cache_clear()
-        bucket = Resources.of(settings, account="").results_bucket
+        bucket = Resources.of(settings).results_bucket
         aws.client(settings, "s3").create_bucket(Bucket=bucket)
         aws.client(settings, "s3").put_object(Bucket=bucket, Key=KEY, Body=BODY)
         backend = archive.backend(settings)
