@@ -50,7 +50,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     models.bind(settings)
     job = models.Job.get(task["job_id"])
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     if job.status == models.COMPLETED and job.results:
         # A repeated task for a job that is done (e.g. a redrive): report, do not redo.
         return _output(job, _tier(job.user_id))

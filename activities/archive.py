@@ -31,7 +31,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         return _report(job, True, "already archived", backend=job.archive_backend or "")
     if job.status != models.COMPLETED or not job.results:
         return _report(job, False, f"job is {job.status}; nothing to archive")
-    bucket = Resources.of(settings, account="").results_bucket
+    bucket = Resources.of(settings).results_bucket
     store = archive.backend(settings)
     results = job.results.as_dict()
     archived_ids = []

@@ -7,7 +7,6 @@ from typing import Any
 
 from activities.base import Activity, TaskContext
 from gas import aws, models
-from gas.resources import Resources
 
 
 def _message(ctx: TaskContext, task: dict[str, Any], user: models.User) -> tuple[str, str]:
@@ -52,7 +51,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         Destination={"ToAddresses": [user.email]},
         Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
     )
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     event = {k: v for k, v in task.items() if k in ("event", "job_id", "user_id", "execution")}
     aws.client(settings, "sns").publish(
         TopicArn=names.results_topic_arn,

@@ -35,7 +35,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             job.move_to(models.RESTORING)
         except models.TransitionRefused:
             job.refresh()
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     store = archive.backend(settings)
     results = job.results.as_dict()
     restored = 0

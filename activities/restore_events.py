@@ -7,40 +7,12 @@ nothing GAS knows (another bucket, a test event, a duplicate) are dropped.
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import unquote_plus
 
 from activities.base import QueueHandler, TaskContext, UnknownMessage
 from activities.runtime import TaskTokens, log_event
-from gas import keys, models, vault
+from gas import archive, keys, models
 from gas.resources import Resources
-
-RESTORE_COMPLETED = "ObjectRestore:Completed"
-
-
-def restored_keys(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(bucket, key) of every "restore completed" record in an event message (S3 or vault SNS)."""
-    if body.get("Type") == "Notification" and "Message" in body:  # SNS envelope (vault backend)
-        body = json.loads(body["Message"])
-    if body.get("Action") == "ArchiveRetrieval":  # a Glacier vault job notification
-        description = body.get("JobDescription") or ""
-        if body.get("StatusCode") != "Succeeded" or not description.startswith(
-            vault.DESCRIPTION_PREFIX
-        ):
-            return []
-        bucket, _, key = description[len(vault.DESCRIPTION_PREFIX) :].partition("/")
-        return [(bucket, key)]
-    found = []
-    for record in body.get("Records") or []:
-        if not str(record.get("eventName", "")).endswith(RESTORE_COMPLETED):
-            continue
-        s3 = record.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name", "")
-        # S3 event keys are URL-encoded (spaces as '+').
-        key = unquote_plus((s3.get("object") or {}).get("key", ""))
-        found.append((bucket, key))
-    return found
 
 
 def job_for_key(bucket: str, key: str, results_bucket: str) -> models.Job:
@@ -66,10 +38,10 @@ def handle(ctx: TaskContext, _unused: Any, body: dict[str, Any]) -> None:
     models.bind(settings)
     if body.get("Event") == "s3:TestEvent":
         raise UnknownMessage("S3 test event")
-    found = restored_keys(body)
+    found = archive.restored_objects(body)
     if not found:
         raise UnknownMessage(f"no restore-completed record in {str(body)[:200]}")
-    results_bucket = Resources.of(settings, account="").results_bucket
+    results_bucket = Resources.of(settings).results_bucket
     tokens = TaskTokens(settings)
     for bucket, key in found:
         job = job_for_key(bucket, key, results_bucket)

@@ -42,7 +42,7 @@ def handle(ctx: TaskContext, store: Any, request: dict[str, Any]) -> None:
         job.refresh()  # restored (or failed) meanwhile: answer from the job's status now
         handle(ctx, store, request)
         return
-    bucket = Resources.of(settings, account="").results_bucket
+    bucket = Resources.of(settings).results_bucket
     results = job.results.as_dict()
     wanted = [results[kind] for kind in archive.ARCHIVED_KINDS if kind in results]
     retrieved = getattr(store, "retrieved", None)  # the vault backend cannot tell cheaply

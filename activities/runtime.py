@@ -301,7 +301,7 @@ class ActivityWorker(Runtime):
     @property
     def activity_arn(self) -> str:
         if self._arn is None:
-            names = Resources.of(self.settings, aws.account_id(self.settings))
+            names = aws.resources(self.settings)
             self._arn = names.activity_arn(self.activity.name)
         return self._arn
 
@@ -373,7 +373,7 @@ class QueueWorker(Runtime):
     @property
     def queue_url(self) -> str:
         if self._queue_url is None:
-            queue = self.handler.queue(Resources.of(self.settings, account=""))
+            queue = self.handler.queue(Resources.of(self.settings))
             self._queue_url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         return self._queue_url
 

@@ -247,13 +247,6 @@ _BAD_IN_INFO = np.zeros(256, bool)
 _BAD_IN_INFO[[ord(c) for c in ";=, "]] = True
 
 
-def _render(values: list[str]) -> str:
-    # INFO values may not hold ';', '=', spaces or ','; gene names never should, but be safe.
-    return "|".join(
-        v.replace(";", "_").replace(",", "_").replace(" ", "_").replace("=", "_") for v in values
-    )
-
-
 class Bundle:
     """A loaded reference bundle: the arrays the engine queries, plus its manifest."""
 

@@ -35,16 +35,6 @@ def _quiet(_: str) -> None:
 # --------------------------------------------------------------------------- packaged defaults
 
 
-def _tar_member(tar_path: Path, suffix: str) -> bytes:
-    with tarfile.open(tar_path, "r:gz") as tar:
-        for member in tar:
-            if member.name.endswith(suffix):
-                f = tar.extractfile(member)
-                if f is not None:
-                    return f.read()
-    raise ReferenceBuildError(f"{tar_path.name} has no {suffix}")
-
-
 def _tar_members(tar_path: Path, suffixes: list[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     with tarfile.open(tar_path, "r:gz") as tar:

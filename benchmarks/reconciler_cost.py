@@ -20,7 +20,6 @@ from datetime import timedelta
 
 from benchmarks.stack import stack
 from gas import aws, keys, models
-from gas.resources import Resources
 from gas.settings import Settings
 from workflows import executions, jobs, reconcile
 
@@ -62,7 +61,7 @@ def populate(settings: Settings, total: int, waiting: int) -> None:
             else:
                 job.status = models.ARCHIVED
             batch.save(job)
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
 
     def start(job: models.Job) -> None:
         arn = executions.start_once(

@@ -84,7 +84,7 @@ class Workers:
 
 def upload(settings: Settings, user: models.User, data: bytes) -> str:
     key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
     return key
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gas import aws, keys, models
-from gas.resources import Resources
+from gas import models
 from gas.settings import Settings
-from workflows import jobs, users
+from workflows import jobs, uploads, users
 
 
 @click.command("submit")
@@ -22,11 +23,8 @@ from workflows import jobs, users
 def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> None:
     """Upload a VCF for a user and start its annotation job; prints the job id."""
     user = users.ensure_user(settings, email, tier)
-    compressed = vcf.read_bytes()[:2] == b"\x1f\x8b"
-    key = keys.upload_key(user.user_id, keys.new_id(), compressed=compressed)
-    names = Resources.of(settings, account="")
-    aws.client(settings, "s3").upload_file(str(vcf), names.inputs_bucket, key)
-    job = jobs.submit(settings, user, key, vcf.name, build=build)
+    upload = uploads.put_file(settings, user, vcf)
+    job = jobs.submit(settings, user, upload.key, vcf.name, build=build)
     click.echo(job.job_id)
 
 
@@ -36,19 +34,22 @@ def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> 
 @click.pass_obj
 def list_jobs(settings: Settings, email: str | None, limit: int) -> None:
     """List jobs, newest first."""
-    models.bind(settings)
     if email:
-        user = models.User.find_by_email(email)
+        user = users.find_by_email(settings, email)
         if user is None:
             raise click.ClickException(f"no user {email}")
         found = jobs.for_user(settings, user.user_id, limit)
     else:
-        found = sorted(models.Job.scan(limit=limit), key=lambda j: j.submitted_at, reverse=True)
+        found = jobs.newest(settings, limit)
     for job in found:
-        click.echo(
-            f"{job.job_id}  {job.status:10}  {job.submitted_at:%Y-%m-%d %H:%M:%S}  "
-            f"{job.input_filename}"
-        )
+        click.echo(job_line(job))
+
+
+def job_line(job: models.Job) -> str:
+    """One job in ``gas jobs``: id, status, submission time, file name."""
+    return (
+        f"{job.job_id}  {job.status:10}  {job.submitted_at:%Y-%m-%d %H:%M:%S}  {job.input_filename}"
+    )
 
 
 @click.command("job")
@@ -59,33 +60,45 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
     """One job: status, current state and the timeline of its execution."""
     try:
         job = jobs.get(settings, job_id)
-    except models.DoesNotExist:
+    except jobs.JobNotFound:
         raise click.ClickException(f"no job {job_id}") from None
-    info = jobs.detail(settings, job)
-    record = {
+    record = job_record(job, jobs.detail(settings, job))
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        click.echo("\n".join(job_lines(record)))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def job_record(job: models.Job, info: dict[str, Any]) -> dict[str, Any]:
+    """What ``gas job`` shows: the job's record and its execution ``info`` (jobs.detail)."""
+    return {
         "job_id": job.job_id,
         "status": job.status,
         "input": job.input_filename,
-        "submitted_at": job.submitted_at.isoformat(),
-        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+        "submitted_at": _iso(job.submitted_at),
+        "completed_at": _iso(job.completed_at),
         "variants": job.variants_total,
         "build": job.build,
         "failure": job.failure_reason,
-        "archived_at": job.archived_at.isoformat() if job.archived_at else None,
+        "archived_at": _iso(job.archived_at),
         "restore_tier": job.restore_tier,
-        "restore_requested_at": (
-            job.restore_requested_at.isoformat() if job.restore_requested_at else None
-        ),
-        "restored_at": job.restored_at.isoformat() if job.restored_at else None,
+        "restore_requested_at": _iso(job.restore_requested_at),
+        "restored_at": _iso(job.restored_at),
         "results": job.results.as_dict() if job.results else None,
         "execution_arn": job.execution_arn,
         "execution_status": info["execution_status"],
         "current_state": info["current_state"],
         "timeline": info["timeline"],
     }
-    if as_json:
-        click.echo(json.dumps(record, indent=2, default=str))
-        return
+
+
+def job_lines(record: dict[str, Any]) -> list[str]:
+    """``gas job`` for people: the fields that are set, then one line per step of the timeline."""
+    lines = []
     for key in (
         "job_id",
         "status",
@@ -100,13 +113,14 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
         "current_state",
     ):
         if record[key] is not None:
-            click.echo(f"{key:17} {record[key]}")
-    click.echo("timeline:")
-    for step in info["timeline"]:
+            lines.append(f"{key:17} {record[key]}")
+    lines.append("timeline:")
+    for step in record["timeline"]:
         took = f"{step['duration_seconds']:.1f}s" if step["duration_seconds"] is not None else "…"
         extra = f"  attempts={step['attempts']}" if step["attempts"] > 1 else ""
         error = f"  error={step['error']}" if step["error"] else ""
-        click.echo(f"  {step['state']:22} {step['status']:10} {took:>8}{extra}{error}")
+        lines.append(f"  {step['state']:22} {step['status']:10} {took:>8}{extra}{error}")
+    return lines
 
 
 def register(group: click.Group) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gas import models
 from gas.settings import Settings
-from workflows import thaw
+from workflows import thaw, users
 
 
 @click.command("upgrade")
@@ -14,8 +13,7 @@ from workflows import thaw
 @click.pass_obj
 def upgrade(settings: Settings, email: str) -> None:
     """Upgrade a user to premium; prints the thaw execution's ARN when one starts."""
-    models.bind(settings)
-    user = models.User.find_by_email(email.strip().lower())
+    user = users.find_by_email(settings, email)
     if user is None:
         raise click.ClickException(f"no user {email}")
     arn = thaw.upgrade(settings, user)

@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from gas.resources import Resources
 from gas.settings import Settings
 
 # Step Functions holds GetActivityTask for up to 60 s on AWS: the read timeout must outlast it.
@@ -47,9 +48,23 @@ def account_id(settings: Settings) -> str:
     return client(settings, "sts").get_caller_identity()["Account"]
 
 
+def resources(settings: Settings) -> Resources:
+    """The deployment's resource names with its account, so ARNs can be built."""
+    return Resources.of(settings, account=account_id(settings))
+
+
 def error_code(exc: ClientError) -> str:
-    """The AWS error code of a failed call ("" when the response has none)."""
-    return exc.response.get("Error", {}).get("Code", "")
+    """The AWS error code of a refused call (e.g. ``NoSuchKey``); "" when it carries none."""
+    return _error(exc).get("Code", "")
+
+
+def error_message(exc: ClientError) -> str:
+    """AWS's own words for a refused call, or the exception's text when it sent none."""
+    return _error(exc).get("Message") or str(exc)
+
+
+def _error(exc: ClientError) -> dict[str, str]:
+    return exc.response.get("Error", {})
 
 
 def is_transient(exc: ClientError) -> bool:

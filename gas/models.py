@@ -17,6 +17,8 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -44,8 +46,43 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class TransitionRefused(Exception):
+class ConditionRefused(Exception):
+    """A conditional write was refused: the item is not as the condition requires."""
+
+
+class AlreadyExists(ConditionRefused):
+    """An item with this key is stored already."""
+
+
+class TransitionRefused(ConditionRefused):
     """A status change was refused because the job is not in a state that allows it."""
+
+
+def condition_failed(exc: PutError | UpdateError) -> bool:
+    """Whether DynamoDB refused a write because its condition did not hold (not another fault)."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class ConditionalModel(Model):
+    """A table whose conditional writes raise named errors, not pynamodb's generic ones."""
+
+    def update_if(self, actions: list[Action], condition: Condition) -> None:
+        """``update`` that raises ConditionRefused when ``condition`` does not hold."""
+        try:
+            self.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise ConditionRefused(str(exc)) from exc
+            raise
+
+    def save_new(self) -> None:
+        """Save an item whose key is not stored yet; raises AlreadyExists otherwise."""
+        try:
+            self.save(condition=type(self)._hash_key_attribute().does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                raise AlreadyExists(str(exc)) from exc
+            raise
 
 
 class UserByEmail(GlobalSecondaryIndex):
@@ -57,7 +94,7 @@ class UserByEmail(GlobalSecondaryIndex):
     email = UnicodeAttribute(hash_key=True)
 
 
-class User(Model):
+class User(ConditionalModel):
     """A researcher (or operator) account."""
 
     class Meta:
@@ -112,7 +149,7 @@ class JobsByStatus(GlobalSecondaryIndex):
     submitted_at = UTCDateTimeAttribute(range_key=True)
 
 
-class Job(Model):
+class Job(ConditionalModel):
     """One annotation job: one upload, one Step Functions execution."""
 
     class Meta:
@@ -188,13 +225,11 @@ class Job(Model):
             attr = getattr(Job, name)
             actions.append(attr.remove() if value is None else attr.set(value))
         try:
-            self.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _conditional_failure(exc):
-                raise TransitionRefused(
-                    f"job {self.job_id}: {status} refused (allowed only from {', '.join(allowed)})"
-                ) from exc
-            raise
+            self.update_if(actions, condition)
+        except ConditionRefused as exc:
+            raise TransitionRefused(
+                f"job {self.job_id}: {status} refused (allowed only from {', '.join(allowed)})"
+            ) from exc
 
     def park_restore_token(self, token: str, tier: str) -> bool:
         """Park a thaw's task token while the job is archived or restoring; False otherwise."""
@@ -241,25 +276,18 @@ class Job(Model):
             condition,
         )
 
-    def _update_if(self, actions: list, condition: object) -> bool:
-        """One conditional update; False (not an exception) when the condition does not hold."""
+    def _update_if(self, actions: list[Action], condition: Condition) -> bool:
+        """``update_if`` that answers False, not an exception, when the condition does not hold."""
         try:
-            self.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
+            self.update_if(actions, condition)
+        except ConditionRefused:
+            return False
         return True
-
-
-def _conditional_failure(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
 
 
 def bind(settings: Settings) -> None:
     """Point the models at this deployment's tables and DynamoDB endpoint."""
-    resources = Resources.of(settings, account="")
+    resources = Resources.of(settings)
     for model, table in ((User, resources.users_table), (Job, resources.jobs_table)):
         meta = model.Meta
         if (getattr(meta, "table_name", None), getattr(meta, "host", None)) == (
@@ -296,7 +324,9 @@ def delete_tables(settings: Settings) -> None:
 
 __all__ = [
     "ARCHIVED",
+    "AlreadyExists",
     "COMPLETED",
+    "ConditionRefused",
     "DoesNotExist",
     "FAILED",
     "FREE",
@@ -307,7 +337,9 @@ __all__ = [
     "RESTORING",
     "RUNNING",
     "TransitionRefused",
+    "UpdateError",
     "User",
     "bind",
+    "condition_failed",
     "create_tables",
 ]

@@ -13,13 +13,22 @@ from gas.settings import Settings
 
 @dataclass(frozen=True)
 class Resources:
+    """The names of one deployment's resources; ARNs also need the account (``aws.resources``)."""
+
     prefix: str
     region: str
-    account: str
+    account: str = ""
 
     @classmethod
-    def of(cls, settings: Settings, account: str) -> Resources:
+    def of(cls, settings: Settings, account: str = "") -> Resources:
+        """The deployment's names; pass the account only where ARNs are needed."""
         return cls(prefix=settings.prefix, region=settings.region, account=account)
+
+    def _arn(self, service: str, resource: str) -> str:
+        # An ARN without its account looks valid and is refused by AWS far from here: fail now.
+        if not self.account:
+            raise ValueError(f"{resource}: an ARN needs the account; use aws.resources(settings)")
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
     # S3
     @property
@@ -44,9 +53,7 @@ class Resources:
         return f"{self.prefix}-{activity}"
 
     def activity_arn(self, activity: str) -> str:
-        return (
-            f"arn:aws:states:{self.region}:{self.account}:activity:{self.activity_name(activity)}"
-        )
+        return self._arn("states", f"activity:{self.activity_name(activity)}")
 
     @property
     def job_state_machine_name(self) -> str:
@@ -57,13 +64,10 @@ class Resources:
         return f"{self.prefix}-thaw"
 
     def state_machine_arn(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+        return self._arn("states", f"stateMachine:{name}")
 
     def execution_arn(self, state_machine_name: str, execution_name: str) -> str:
-        return (
-            f"arn:aws:states:{self.region}:{self.account}:execution:"
-            f"{state_machine_name}:{execution_name}"
-        )
+        return self._arn("states", f"execution:{state_machine_name}:{execution_name}")
 
     # Messaging
     @property
@@ -72,7 +76,7 @@ class Resources:
 
     @property
     def results_topic_arn(self) -> str:
-        return f"arn:aws:sns:{self.region}:{self.account}:{self.results_topic}"
+        return self._arn("sns", self.results_topic)
 
     @property
     def restore_events_queue(self) -> str:
@@ -81,6 +85,11 @@ class Resources:
     @property
     def restore_requests_queue(self) -> str:
         return f"{self.prefix}-restore-requests"
+
+    @property
+    def restore_events_topic_arn(self) -> str:
+        """The SNS topic Glacier vault jobs report to; it bears the restore-events queue's name."""
+        return self._arn("sns", self.restore_events_queue)
 
     @property
     def restore_events_dlq(self) -> str:

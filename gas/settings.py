@@ -16,6 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
+# The archive backends GAS_ARCHIVE_BACKEND may name (gas.archive implements them).
+S3_GLACIER, GLACIER_VAULT = "s3-glacier", "glacier-vault"
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or malformed."""
 
@@ -171,7 +175,7 @@ class Settings:
         )
         state_dir = Path(env.get("GAS_STATE_DIR") or REPO_ROOT / ".gas")
         backend = env.get("GAS_ARCHIVE_BACKEND", "s3-glacier")
-        if backend not in ("s3-glacier", "glacier-vault"):
+        if backend not in (S3_GLACIER, GLACIER_VAULT):
             raise SettingsError(
                 f"GAS_ARCHIVE_BACKEND must be 's3-glacier' or 'glacier-vault', got {backend!r}"
             )

@@ -12,7 +12,6 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from gas import models
 from gas.settings import Settings
 
 login_manager = LoginManager()
@@ -24,7 +23,6 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="m
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or Settings.from_env()
-    models.bind(settings)
     app = Flask(__name__)
     secure = settings.base_url.startswith("https://")
     app.config.from_mapping(
@@ -73,8 +71,3 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return render_template("errors/429.html"), 429
 
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    """The settings the app was built with."""
-    return app.config["GAS_SETTINGS"]

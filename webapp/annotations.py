@@ -24,11 +24,11 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from gas import keys, models
+from gas import models
 from gas.models import Job
 from webapp import graph
 from webapp.security import own_job_or_404, settings
-from workflows import uploads
+from workflows import jobs, uploads
 
 bp = Blueprint("annotations", __name__)
 
@@ -52,13 +52,6 @@ RESTORE_TIMES = {
 }
 MAX_STATUS_IDS = 50
 REMEMBERED_UPLOADS = 5
-
-
-def _job_workflows() -> Any:
-    # The orchestration layer; imported on use so the dashboard starts even without it.
-    from workflows import jobs
-
-    return jobs
 
 
 def index() -> Response:
@@ -108,43 +101,25 @@ def annotate() -> str:
 @login_required
 def submit() -> Response:
     """Where S3 sends the browser after the upload: turn the upload into a job (idempotent)."""
-    key = request.args.get("key", "")
     cfg = settings()
     try:
-        owner, upload_id = keys.parse_upload_key(key)
-    except keys.InvalidKey:
+        upload = uploads.own_upload(current_user.record, request.args.get("key", ""))
+    except uploads.NotYourUpload:
         abort(404)
-    if owner != current_user.user_id:
-        abort(404)
-    if upload_id not in session.get("uploads", []):
+    if upload.upload_id not in session.get("uploads", []):
         # Only uploads this session's form started can be submitted by following a link.
-        job = _existing_job(key)
+        job = jobs.job_for_upload(cfg, upload)
         if job is not None:
             return redirect(url_for("annotations.job_page", job_id=job.job_id))
         flash("That upload was not started from this session; please upload again.", "error")
         return redirect(url_for("annotations.annotate"))
     try:
-        filename = uploads.check_upload(cfg, current_user.record, key)
-    except uploads.UploadProblem as problem:
-        uploads.discard(cfg, key)
-        flash(str(problem), "error")
+        job = jobs.submit_upload(cfg, current_user.record, upload)
+    except jobs.SubmitError as refused:
+        flash(str(refused), "error")
         return redirect(url_for("annotations.annotate"))
-    jobs = _job_workflows()
-    try:
-        job = jobs.submit(cfg, current_user.record, key, filename)
-    except jobs.SubmitError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("annotations.annotate"))
-    flash(f"{filename} was uploaded; its annotation job has started.", "success")
+    flash(f"{job.input_filename} was uploaded; its annotation job has started.", "success")
     return redirect(url_for("annotations.job_page", job_id=job.job_id))
-
-
-def _existing_job(key: str) -> Job | None:
-    try:
-        job = Job.get(keys.job_id_for_upload(key))
-    except models.DoesNotExist:
-        return None
-    return job if job.user_id == current_user.user_id else None
 
 
 # --- list and live status -----------------------------------------------------------------------
@@ -160,11 +135,9 @@ def list_jobs() -> str:
             last_key = _page_serializer().loads(token)
         except BadSignature:
             abort(404)
-    results = Job.for_user(
-        current_user.user_id, limit=current_app.config["JOBS_PER_PAGE"], last_key=last_key
+    page, next_key = jobs.page_for_user(
+        settings(), current_user.user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
     )
-    page = list(results)
-    next_key = results.last_evaluated_key
     next_token = _page_serializer().dumps(next_key) if next_key else None
     return render_template(
         "annotations/list.html",
@@ -178,16 +151,9 @@ def list_jobs() -> str:
 @login_required
 def statuses() -> Response:
     """Live status of some of the user's jobs: DynamoDB only, so the list can poll it."""
-    ids = [i for i in request.args.get("ids", "").split(",") if keys.is_id(i)]
-    ids = list(dict.fromkeys(ids))[:MAX_STATUS_IDS]
-    found = Job.batch_get(ids) if ids else []
-    return jsonify(
-        {
-            "jobs": {
-                job.job_id: status_view(job) for job in found if job.user_id == current_user.user_id
-            }
-        }
-    )
+    ids = request.args.get("ids", "").split(",")
+    found = jobs.own_jobs(settings(), current_user.record, ids, limit=MAX_STATUS_IDS)
+    return jsonify({"jobs": {job.job_id: status_view(job) for job in found}})
 
 
 @bp.route("/annotations/<job_id>/status")
@@ -239,7 +205,7 @@ def _detail(job: Job) -> dict[str, Any] | None:
     if cached is not None:
         return cached
     try:
-        detail = _job_workflows().detail(settings(), job)
+        detail = jobs.detail(settings(), job)
     except Exception:  # a throttled or missing execution must not break the page
         current_app.logger.exception("job %s: execution detail unavailable", job.job_id)
         return None
@@ -255,7 +221,7 @@ def _summary(job: Job) -> dict[str, Any] | None:
     if job.status not in READABLE:
         return None
     try:
-        return json.loads(_job_workflows().read_result(settings(), job, "summary"))
+        return json.loads(jobs.read_result(settings(), job, "summary"))
     except Exception:
         current_app.logger.exception("job %s: summary unavailable", job.job_id)
         return None
@@ -326,7 +292,7 @@ def download(job_id: str, kind: str) -> Response:
     if job.status not in READABLE:
         flash("The results are not ready yet.", "error")
         return redirect(url_for("annotations.job_page", job_id=job_id))
-    return redirect(_job_workflows().result_url(cfg, job, kind))
+    return redirect(jobs.result_url(cfg, job, kind))
 
 
 @bp.route("/annotations/<job_id>/log")
@@ -336,7 +302,7 @@ def log(job_id: str) -> str:
     text = None
     if job.status in READABLE:
         try:
-            text = _job_workflows().read_result(settings(), job, "log").decode("utf-8", "replace")
+            text = jobs.read_result(settings(), job, "log").decode("utf-8", "replace")
         except Exception:
             current_app.logger.exception("job %s: log unavailable", job_id)
     return render_template("annotations/log.html", job=job, text=text)

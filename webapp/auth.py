@@ -21,10 +21,10 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from gas import keys
-from gas.models import DoesNotExist, User
+from gas.models import User
 from webapp import limiter, login_manager
-from webapp.security import safe_next
+from webapp.security import safe_next, settings
+from workflows import users
 
 bp = Blueprint("auth", __name__)
 
@@ -55,12 +55,8 @@ class Account(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Account | None:
-    if not keys.is_id(user_id):
-        return None
-    try:
-        return Account(User.get(user_id))
-    except DoesNotExist:
-        return None
+    user = users.get(settings(), user_id)
+    return Account(user) if user is not None else None
 
 
 class RegisterForm(FlaskForm):
@@ -98,18 +94,17 @@ def register() -> str | Response:
         return redirect(url_for("annotations.list_jobs"))
     form = RegisterForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        if User.find_by_email(email) is not None:
-            form.email.errors.append("An account with this e-mail exists; log in instead.")
-        else:
-            user = User(
-                keys.new_id(),
-                email=email,
-                name=form.name.data.strip(),
-                institution=(form.institution.data or "").strip(),
+        try:
+            user = users.register(
+                settings(),
+                email=form.email.data,
+                name=form.name.data,
+                institution=form.institution.data or "",
                 password_hash=generate_password_hash(form.password.data, method=PASSWORD_METHOD),
             )
-            user.save()
+        except users.EmailTaken:
+            form.email.errors.append("An account with this e-mail exists; log in instead.")
+        else:
             _start_session(user)
             flash("Welcome to GAS. Upload a VCF file to annotate it.", "success")
             return redirect(url_for("annotations.annotate"))
@@ -132,7 +127,7 @@ def login() -> str | Response:
         return redirect(target or url_for("annotations.list_jobs"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = User.find_by_email(form.email.data)
+        user = users.find_by_email(settings(), form.email.data)
         stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
         if check_password_hash(stored, form.password.data) and user is not None:
             _start_session(user)
@@ -155,11 +150,8 @@ def profile() -> str | Response:
     user: User = current_user.record
     form = ProfileForm(obj=user)
     if form.validate_on_submit():
-        user.update(
-            actions=[
-                User.name.set(form.name.data.strip()),
-                User.institution.set((form.institution.data or "").strip()),
-            ]
+        users.update_profile(
+            settings(), user, name=form.name.data, institution=form.institution.data or ""
         )
         flash("Profile saved.", "success")
         return redirect(url_for("auth.profile"))

@@ -23,9 +23,8 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from gas import keys, models
-from gas.models import Job
 from webapp.security import settings
+from workflows import jobs, operations
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 LIST_LIMIT = 50
@@ -46,27 +45,20 @@ class RetryForm(FlaskForm):
     """Just the CSRF token: retry is one button per failed job."""
 
 
-def _operations() -> Any:
-    from workflows import operations
-
-    return operations
-
-
 @bp.route("")
 @operator_required
 def overview() -> str:
-    ops = _operations()
     cfg = settings()
     problems = []
     try:
-        backlog = ops.backlog(cfg)
-        in_progress = ops.in_progress(cfg) if hasattr(ops, "in_progress") else {}
+        backlog = operations.backlog(cfg)
+        in_progress = operations.in_progress(cfg)
     except Exception:
         current_app.logger.exception("operator page: backlog unavailable")
         backlog, in_progress = {}, {}
         problems.append("The activity backlog could not be read.")
     try:
-        failed_executions = ops.failed_executions(cfg)
+        failed_executions = operations.failed_executions(cfg)
     except Exception:
         current_app.logger.exception("operator page: failed executions unavailable")
         failed_executions = []
@@ -76,8 +68,8 @@ def overview() -> str:
         failed_executions=failed_executions,
         backlog=backlog,
         in_progress=in_progress,
-        failed=ops.failed_jobs(cfg, LIST_LIMIT),
-        running=ops.running_jobs(cfg, LIST_LIMIT),
+        failed=operations.failed_jobs(cfg, LIST_LIMIT),
+        running=operations.running_jobs(cfg, LIST_LIMIT),
         form=RetryForm(),
         problems=problems,
     )
@@ -86,24 +78,18 @@ def overview() -> str:
 @bp.route("/jobs/<job_id>/retry", methods=["POST"])
 @operator_required
 def retry(job_id: str) -> Response:
-    if not keys.is_id(job_id):
-        abort(404)
     try:
-        job = Job.get(job_id)
-    except models.DoesNotExist:
+        job = jobs.get(settings(), job_id)
+    except jobs.JobNotFound:
         abort(404)
     form = RetryForm()
     if form.validate_on_submit():
-        if job.status != models.FAILED:
-            flash(f"Job {job_id} is {job.status.lower()}, not failed; nothing to retry.", "error")
+        try:
+            arn = operations.retry(settings(), job)
+        except operations.RetryRefused as refused:
+            flash(str(refused), "error")
         else:
-            ops = _operations()
-            try:
-                arn = ops.retry(settings(), job)
-            except ops.RetryRefused as refused:  # another operator got there first
-                flash(str(refused), "error")
-            else:
-                flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
+            flash(f"Job {job_id} is running again ({arn.rsplit(':', 1)[-1]}).", "success")
     return redirect(url_for("operator.overview"))
 
 
@@ -113,10 +99,9 @@ def redrive() -> Response:
     form = RetryForm()
     arn = request.form.get("execution_arn", "")
     if form.validate_on_submit():
-        ops = _operations()
         try:
-            ops.redrive(settings(), arn)
-        except ops.RedriveRefused as refused:
+            operations.redrive(settings(), arn)
+        except operations.RedriveRefused as refused:
             flash(str(refused), "error")
         else:
             flash(

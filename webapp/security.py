@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, abort, current_app, request
 from flask_login import current_user
 
-from gas import keys
-from gas.models import DoesNotExist, Job
+from gas.models import Job
 from gas.settings import Settings
+from workflows import jobs
 
 
 def _s3_origin(app: Flask) -> str:
@@ -66,15 +66,10 @@ def safe_next(target: str | None) -> str | None:
 
 def own_job_or_404(job_id: str) -> Job:
     """The current user's job ``job_id``; 404 for anyone else's or none, so ids never leak."""
-    if not keys.is_id(job_id):
-        abort(404)
     try:
-        job = Job.get(job_id)
-    except DoesNotExist:
+        return jobs.get_own(settings(), current_user.record, job_id)
+    except jobs.JobNotFound:
         abort(404)
-    if job.user_id != current_user.user_id:
-        abort(404)
-    return job
 
 
 def settings() -> Settings:

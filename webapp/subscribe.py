@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from gas.models import User
 from webapp.security import settings
+from workflows import thaw
 
 bp = Blueprint("subscribe", __name__)
 
@@ -40,12 +41,6 @@ class UpgradeForm(FlaskForm):
     """Just the CSRF token: the upgrade is one button."""
 
 
-def _thaw() -> Any:
-    from workflows import thaw
-
-    return thaw
-
-
 @bp.route("/subscribe", methods=["GET", "POST"])
 @login_required
 def subscribe() -> str | Response:
@@ -62,7 +57,7 @@ def subscribe() -> str | Response:
         except PaymentDeclined as declined:
             flash(f"The payment was declined: {declined}", "error")
             return redirect(url_for("subscribe.subscribe"))
-        arn = _thaw().upgrade(settings(), user)
+        arn = thaw.upgrade(settings(), user)
         if arn:
             flash(
                 "Welcome to Premium. Your archived results are being restored; "

@@ -8,13 +8,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gas import aws
-from gas.resources import Resources
 from gas.settings import Settings
 
 
 def start_once(settings: Settings, state_machine: str, name: str, payload: dict[str, Any]) -> str:
     """Start the execution ``name`` of a state machine, unless it exists; returns its ARN."""
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     try:
         aws.client(settings, "stepfunctions").start_execution(
             stateMachineArn=names.state_machine_arn(state_machine),
@@ -39,7 +38,7 @@ def describe(settings: Settings, execution_arn: str) -> dict[str, Any] | None:
 
 def running(settings: Settings, state_machine: str) -> dict[str, str]:
     """Name -> ARN of the state machine's RUNNING executions (ListExecutions; no histories)."""
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     paginator = aws.client(settings, "stepfunctions").get_paginator("list_executions")
     found = {}
     for page in paginator.paginate(

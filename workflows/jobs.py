@@ -1,4 +1,4 @@
-"""Jobs as workflow executions: submit, read back (status, current state, timeline), results.
+"""Jobs as workflow executions: submit, find, read back (status, current state, timeline), results.
 
 The list pages read DynamoDB only; :func:`detail` is the one call that reads Step Functions (its
 read APIs are throttled at a few calls a second), for one job's page or ``gas job ID``.
@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PutError
 
 from gas import aws, keys, models, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
-from workflows import definitions, executions
+from workflows import definitions, executions, uploads
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -25,8 +24,8 @@ class SubmitError(ValueError):
     """The job cannot be submitted; the message says why, for the user."""
 
 
-def _names(settings: Settings) -> Resources:
-    return Resources.of(settings, aws.account_id(settings))
+class JobNotFound(LookupError):
+    """No such job, or not one the asker may see: the same answer, so ids never leak."""
 
 
 def display_name(filename: str) -> str:
@@ -76,20 +75,42 @@ def execution_input(
 def submit(
     settings: Settings, user: models.User, input_key: str, filename: str, build: str = "auto"
 ) -> models.Job:
-    """Create the job for an upload and start its execution; the same upload twice is one job."""
+    """Start the job for a file the caller put at ``input_key``; the same upload twice is one job.
+
+    The browser's uploads go through :func:`submit_upload`, which also checks what arrived.
+    """
     try:
-        owner, _upload = keys.parse_upload_key(input_key)
-    except keys.InvalidKey as exc:
+        upload = uploads.own_upload(user, input_key)
+    except uploads.NotYourUpload as exc:
         raise SubmitError("That is not an upload of yours.") from exc
-    if owner != user.user_id:
-        raise SubmitError("That is not an upload of yours.")
-    names = _names(settings)
+    s3 = aws.client(settings, "s3")
     try:
-        aws.client(settings, "s3").head_object(Bucket=names.inputs_bucket, Key=input_key)
+        s3.head_object(Bucket=uploads.inputs_bucket(settings), Key=input_key)
     except ClientError as exc:
         raise SubmitError("The upload was not found; please upload the file again.") from exc
+    return _start(settings, user, upload, filename, build)
 
+
+def submit_upload(settings: Settings, user: models.User, upload: uploads.Upload) -> models.Job:
+    """Check a browser upload (size, name, content) and start its job; a refused one is deleted."""
+    try:
+        filename = uploads.check_upload(settings, user, upload)
+    except uploads.UploadProblem as problem:
+        uploads.discard(settings, upload.key)
+        raise SubmitError(str(problem)) from problem
+    return _start(settings, user, upload, filename)
+
+
+def _start(
+    settings: Settings,
+    user: models.User,
+    upload: uploads.Upload,
+    filename: str,
+    build: str = "auto",
+) -> models.Job:
     models.bind(settings)
+    names = aws.resources(settings)
+    input_key = upload.key
     job_id = keys.job_id_for_upload(input_key)
     arn = names.execution_arn(names.job_state_machine_name, job_id)
     job = models.Job(
@@ -103,10 +124,8 @@ def submit(
         requested_build=build,
     )
     try:
-        job.save(condition=models.Job.job_id.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+        job.save_new()
+    except models.AlreadyExists:
         job = models.Job.get(job_id)  # submitted before: same job, and at most one execution
     payload = execution_input(settings, job)
     executions.start_once(settings, names.job_state_machine_name, job_id, payload)
@@ -114,13 +133,69 @@ def submit(
 
 
 def get(settings: Settings, job_id: str) -> models.Job:
+    """The job ``job_id``; raises JobNotFound for a missing job or a string that is no id."""
+    if not keys.is_id(job_id):
+        raise JobNotFound(job_id)
     models.bind(settings)
-    return models.Job.get(job_id)
+    try:
+        return models.Job.get(job_id)
+    except models.DoesNotExist:
+        raise JobNotFound(job_id) from None
+
+
+def get_own(settings: Settings, user: models.User, job_id: str) -> models.Job:
+    """The user's job ``job_id``; raises JobNotFound for anyone else's, as for a missing one."""
+    job = get(settings, job_id)
+    if job.user_id != user.user_id:
+        raise JobNotFound(job_id)
+    return job
+
+
+def own_jobs(
+    settings: Settings, user: models.User, job_ids: list[str], limit: int = 100
+) -> list[models.Job]:
+    """The user's jobs among the first ``limit`` valid ids; anyone else's are left out."""
+    ids = [job_id for job_id in dict.fromkeys(job_ids) if keys.is_id(job_id)][:limit]
+    if not ids:
+        return []
+    models.bind(settings)
+    return [job for job in models.Job.batch_get(ids) if job.user_id == user.user_id]
+
+
+def job_for_upload(settings: Settings, upload: uploads.Upload) -> models.Job | None:
+    """The job an upload became, if it was submitted already."""
+    models.bind(settings)
+    try:
+        return models.Job.get(keys.job_id_for_upload(upload.key))
+    except models.DoesNotExist:
+        return None
 
 
 def for_user(settings: Settings, user_id: str, limit: int = 20) -> list[models.Job]:
+    """The user's newest jobs, newest first."""
     models.bind(settings)
     return list(models.Job.for_user(user_id, limit=limit))
+
+
+def page_for_user(
+    settings: Settings, user_id: str, limit: int, after: dict[str, Any] | None = None
+) -> tuple[list[models.Job], dict[str, Any] | None]:
+    """One page of the user's jobs, newest first, and where the next page starts (None: none)."""
+    models.bind(settings)
+    results = models.Job.for_user(user_id, limit=limit, last_key=after)
+    page = list(results)
+    return page, results.last_evaluated_key
+
+
+def newest(settings: Settings, limit: int = 20) -> list[models.Job]:
+    """The newest jobs of every user, newest first: the newest of each status, merged."""
+    models.bind(settings)
+    found = [
+        job
+        for status in models.STATUSES
+        for job in models.Job.by_status.query(status, scan_index_forward=False, limit=limit)
+    ]
+    return sorted(found, key=lambda job: job.submitted_at, reverse=True)[:limit]
 
 
 # -- reading an execution back ---------------------------------------------------------------
@@ -282,7 +357,7 @@ def result_url(settings: Settings, job: models.Job, kind: str) -> str:
     """A presigned GET for one of the job's result files, offered as a download."""
     if not job.results or kind not in job.results.as_dict():
         raise KeyError(kind)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     stem = job.input_filename.rsplit(".vcf", 1)[0] or "results"
     return aws.client(settings, "s3").generate_presigned_url(
         "get_object",
@@ -299,7 +374,7 @@ def read_result(settings: Settings, job: models.Job, kind: str) -> bytes:
     """The bytes of one result file (the log and the summary are shown in the page)."""
     if not job.results or kind not in job.results.as_dict():
         raise KeyError(kind)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     obj = aws.client(settings, "s3").get_object(
         Bucket=names.results_bucket, Key=job.results.as_dict()[kind]
     )

@@ -70,18 +70,23 @@ def retry(settings: Settings, job: models.Job) -> str:
     Catch (an archive that kept failing) are redriven by :func:`redrive`.
     """
     if job.status != models.FAILED:
-        raise RetryRefused(f"job {job.job_id} is {job.status}; only FAILED jobs can be retried")
-    names = Resources.of(settings, account="")
+        raise RetryRefused(
+            f"Job {job.job_id} is {job.status.lower()}, not failed; nothing to retry."
+        )
+    names = Resources.of(settings)
     # Back to PENDING first: the annotate step may only claim PENDING or RUNNING jobs.
-    job.update(
-        actions=[
-            models.Job.status.set(models.PENDING),
-            models.Job.failure_error.remove(),
-            models.Job.failure_reason.remove(),
-            models.Job.completed_at.remove(),
-        ],
-        condition=models.Job.status == models.FAILED,
-    )
+    try:
+        job.update_if(
+            [
+                models.Job.status.set(models.PENDING),
+                models.Job.failure_error.remove(),
+                models.Job.failure_reason.remove(),
+                models.Job.completed_at.remove(),
+            ],
+            condition=models.Job.status == models.FAILED,
+        )
+    except models.ConditionRefused as exc:  # another operator retried it a moment ago
+        raise RetryRefused(f"Job {job.job_id} is being retried already.") from exc
     attempt = int(job.attempts or 0) + 1
     arn = executions.start_once(
         settings,
@@ -103,7 +108,7 @@ def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any
     retried. (Job failures end in ``JobFailed`` with ``AnnotationFailed`` and are listed as jobs.)
     """
     sfn = aws.client(settings, "stepfunctions")
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     found = []
     for machine in (names.job_state_machine_name, names.thaw_state_machine_name):
         listed = sfn.list_executions(
@@ -129,17 +134,22 @@ def failed_executions(settings: Settings, limit: int = 20) -> list[dict[str, Any
     return found[:limit]
 
 
-def redrive(settings: Settings, execution_arn: str) -> None:
-    """Resume a failed execution from the state that failed (RedriveExecution)."""
-    names = Resources.of(settings, aws.account_id(settings))
+def is_ours(names: Resources, execution_arn: str) -> bool:
+    """Whether ``execution_arn`` names an execution of this deployment's job or thaw workflow."""
     ours = tuple(
         names.execution_arn(machine, "")
         for machine in (names.job_state_machine_name, names.thaw_state_machine_name)
     )
-    if not execution_arn.startswith(ours):
+    return execution_arn.startswith(ours)
+
+
+def redrive(settings: Settings, execution_arn: str) -> None:
+    """Resume a failed execution from the state that failed (RedriveExecution)."""
+    if not is_ours(aws.resources(settings), execution_arn):
         raise RedriveRefused("not an execution of this deployment")
     try:
         aws.client(settings, "stepfunctions").redrive_execution(executionArn=execution_arn)
     except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message") or str(exc)
-        raise RedriveRefused(f"Step Functions refused the redrive: {message}") from exc
+        raise RedriveRefused(
+            f"Step Functions refused the redrive: {aws.error_message(exc)}"
+        ) from exc

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from gas import aws, models
 from gas.resources import Resources
-from gas.settings import Settings
+from gas.settings import GLACIER_VAULT, Settings
 from workflows import executions, jobs, thaw
 
 log = logging.getLogger("gas.reconciler")
@@ -162,7 +162,7 @@ class Reconciler:
     def __init__(self, settings: Settings, *, grace_seconds: float = START_GRACE_SECONDS) -> None:
         self.settings = settings
         self.grace = timedelta(seconds=grace_seconds)
-        self.names = Resources.of(settings, aws.account_id(settings))
+        self.names = aws.resources(settings)
         self.s3 = aws.client(settings, "s3")
         self._users: dict[str, bool] = {}
         models.bind(settings)
@@ -266,7 +266,7 @@ class Reconciler:
         """Whether what the job's next step needs is still stored (the input, or the results)."""
         if job.status in (models.PENDING, models.RUNNING):
             return self._exists(self.names.inputs_bucket, job.input_key)
-        if job.archive_backend == "glacier-vault":
+        if job.archive_backend == GLACIER_VAULT:
             return True  # in the vault, not in S3: the retrieval itself will tell
         results = job.results.as_dict() if job.results else {}
         return bool(results) and all(
@@ -354,7 +354,7 @@ class Reconciler:
 
 def last_run(settings: Settings) -> dict[str, Any] | None:
     """The report of the reconciler's last run (not a dry run), or None before the first."""
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     try:
         body = aws.client(settings, "s3").get_object(Bucket=names.results_bucket, Key=LAST_RUN_KEY)[
             "Body"

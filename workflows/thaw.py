@@ -40,7 +40,7 @@ def execution_input(settings: Settings, user_id: str, jobs: list[models.Job]) ->
 
 def start(settings: Settings, name: str, jobs: list[models.Job], user_id: str) -> str:
     """Start a thaw of ``jobs`` (once: the same name again is a no-op); returns its ARN."""
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     return executions.start_once(
         settings,
         names.thaw_state_machine_name,
@@ -60,21 +60,16 @@ def upgrade(settings: Settings, user: models.User) -> str | None:
     """Make the user premium and thaw their archived results; the execution ARN, or None."""
     models.bind(settings)
     try:
-        user.update(
-            actions=[
-                models.User.tier.set(models.PREMIUM),
-                models.User.upgraded_at.set(models.now()),
-            ],
-            condition=models.User.tier != models.PREMIUM,
+        user.update_if(
+            [models.User.tier.set(models.PREMIUM), models.User.upgraded_at.set(models.now())],
+            models.User.tier != models.PREMIUM,
         )
-    except models.UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+    except models.ConditionRefused:
         user.refresh()
         return _resume(settings, user)
     if not archived_jobs(user.user_id):
         return None
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     arn = names.execution_arn(names.thaw_state_machine_name, execution_name(user))
     # Recorded before the start, so a crash in between is finished by the next request. No
     # condition needed: only the request that won the tier write above gets here.

@@ -1,13 +1,15 @@
-"""Browser uploads straight to the inputs bucket: the presigned POST, and checking what arrived.
+"""Uploads to the inputs bucket: the browser's presigned POST, the CLI's put, checking what arrived.
 
 The POST policy is what enforces the tier's size limit and the key (built from ids only); S3 then
-redirects the browser back to the dashboard's submit route with the key it stored.
+redirects the browser back to the dashboard's submit route with the key it stored. Ownership is
+checked once, by :func:`own_upload`; an :class:`Upload` is the proof of it.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +30,30 @@ class UploadProblem(ValueError):
     """The upload cannot become a job; the message says why, in words a researcher reads."""
 
 
+class NotYourUpload(UploadProblem):
+    """The key is not an upload key of this user's (or not an upload key at all)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An upload key known to be the user's: only :func:`own_upload` makes one."""
+
+    key: str
+    user_id: str
+    upload_id: str
+
+
+def own_upload(user: User, key: str) -> Upload:
+    """The user's upload at ``key``; raises NotYourUpload for any other key."""
+    try:
+        owner, upload_id = keys.parse_upload_key(key)
+    except keys.InvalidKey:
+        raise NotYourUpload("That upload is not one of yours.") from None
+    if owner != user.user_id:
+        raise NotYourUpload("That upload is not one of yours.")
+    return Upload(key=key, user_id=owner, upload_id=upload_id)
+
+
 @dataclass(frozen=True)
 class PresignedUpload:
     """What the upload form needs: where to post, the signed fields, and the limits to show."""
@@ -40,7 +66,7 @@ class PresignedUpload:
 
 
 def inputs_bucket(settings: Settings) -> str:
-    return Resources.of(settings, account="").inputs_bucket
+    return Resources.of(settings).inputs_bucket
 
 
 def size_limit(settings: Settings, user: User) -> int:
@@ -107,17 +133,12 @@ def _decompressed_head(head: bytes) -> bytes:
         return b""
 
 
-def check_upload(settings: Settings, user: User, key: str) -> str:
-    """Check that ``key`` is the user's upload and holds a VCF; return the file name they chose.
+def check_upload(settings: Settings, user: User, upload: Upload) -> str:
+    """Check that the upload arrived, fits the user's plan and holds a VCF; return its file name.
 
     Raises UploadProblem with a readable message otherwise.
     """
-    try:
-        owner, _ = keys.parse_upload_key(key)
-    except keys.InvalidKey:
-        raise UploadProblem("That upload is not one of yours.") from None
-    if owner != user.user_id:
-        raise UploadProblem("That upload is not one of yours.")
+    key = upload.key
     s3 = aws.client(settings, "s3")
     try:
         head = s3.head_object(Bucket=inputs_bucket(settings), Key=key)
@@ -146,6 +167,15 @@ def check_upload(settings: Settings, user: User, key: str) -> str:
     return filename
 
 
+def put_file(settings: Settings, user: User, path: Path) -> Upload:
+    """Put a local VCF into the inputs bucket as a new upload of the user's (``gas submit``)."""
+    with path.open("rb") as vcf:
+        compressed = vcf.read(2) == b"\x1f\x8b"
+    key = keys.upload_key(user.user_id, keys.new_id(), compressed=compressed)
+    aws.client(settings, "s3").upload_file(str(path), inputs_bucket(settings), key)
+    return own_upload(user, key)
+
+
 def discard(settings: Settings, key: str) -> None:
     """Remove an upload that will not become a job."""
     aws.client(settings, "s3").delete_object(Bucket=inputs_bucket(settings), Key=key)
@@ -162,12 +192,16 @@ def input_url(settings: Settings, input_key: str) -> str:
 
 __all__ = [
     "ALLOWED_SUFFIXES",
+    "NotYourUpload",
     "PresignedUpload",
+    "Upload",
     "UploadProblem",
     "check_upload",
     "discard",
     "filename_problem",
     "input_url",
+    "own_upload",
     "presigned_post",
+    "put_file",
     "size_limit",
 ]

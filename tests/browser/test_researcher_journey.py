@@ -1,6 +1,6 @@
 """A researcher's whole path through the dashboard, in headless Chromium.
 
-register → upload a real VCF → watch it reach completed without reloading → download the result
+register → upload a VCF → watch it reach completed without reloading → download the result
 → (short retention) see it archived → upgrade → see it restored → download it again.
 Screenshots of the job page at each stage go to test-artifacts/.
 """
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.inputs import SMALL_VCF_VARIANTS
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +38,7 @@ def _download_annotated(page: Page, tmp_path: Path, name: str) -> str:
 def test_register_upload_complete_download_archive_upgrade_restore(
     page: Page,
     workers: set[str],
-    samples: Path,
+    vcf: bytes,
     tmp_path: Path,
     artifacts: Path,
     retention_seconds: int,
@@ -55,8 +57,10 @@ def test_register_upload_complete_download_archive_upgrade_restore(
     page.click("button[type=submit]")
     expect(page).to_have_url(re.compile(r"/annotate$"))
 
-    # Upload a real VCF: the browser posts it to S3, which sends it back to submit the job.
-    page.set_input_files("#file", str(samples / "free_1.vcf"))
+    # Upload a VCF: the browser posts it to S3, which sends it back to submit the job.
+    upload = tmp_path / "calls.vcf"
+    upload.write_bytes(vcf)
+    page.set_input_files("#file", str(upload))
     page.click("#upload-form button[type=submit]")
     page.wait_for_url(re.compile(r"/annotations/[0-9a-f-]{36}$"), timeout=30_000)
     job_id = page.url.rsplit("/", 1)[-1]
@@ -80,7 +84,9 @@ def test_register_upload_complete_download_archive_upgrade_restore(
     assert annotated.startswith("##fileformat=VCF")
     assert "GAS_" in annotated
     page.click("#log-link")
-    expect(page.locator("#log")).to_contain_text("Total number of variants (records): 1141")
+    expect(page.locator("#log")).to_contain_text(
+        f"Total number of variants (records): {SMALL_VCF_VARIANTS}"
+    )
     page.go_back()
 
     # After the (short) retention the job page sees it archived, still without a reload.

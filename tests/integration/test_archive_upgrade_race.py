@@ -63,7 +63,7 @@ def archive_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
 def completed_free_job(settings: Settings) -> tuple[models.User, models.Job]:
     """A free user's COMPLETED job whose retention is already over."""
     user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     job_id = keys.new_id()
     results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
     for key in results.values():
@@ -83,7 +83,7 @@ def completed_free_job(settings: Settings) -> tuple[models.User, models.Job]:
 
 
 def run_from_retention(settings: Settings, job: models.Job) -> dict:
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     payload = jobs.execution_input(settings, job, resume_at_retention=True)
     arn = executions.start_once(
         settings, names.job_state_machine_name, f"{job.job_id}-race", payload
@@ -99,7 +99,7 @@ def run_from_retention(settings: Settings, job: models.Job) -> dict:
 
 
 def thaw_of(settings: Settings, name: str) -> dict | None:
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     described = executions.describe(
         settings, names.execution_arn(names.thaw_state_machine_name, name)
     )

@@ -52,7 +52,7 @@ def vcf(records: int, seed: int) -> bytes:
 
 def test_a_backlog_longer_than_the_run_limit_completes(short: Settings, one_worker) -> None:
     user = users.ensure_user(short, "backlog@example.org", models.PREMIUM)
-    names = Resources.of(short, account="")
+    names = Resources.of(short)
     s3 = aws.client(short, "s3")
     submitted = []
     for index in range(JOBS):

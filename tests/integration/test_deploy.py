@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from gas import aws, models
-from gas.resources import Resources
 from gas.settings import REPO_ROOT, Settings
 from infra import deploy
 from workflows import definitions
@@ -24,7 +23,7 @@ def test_second_deploy_changes_nothing(settings: Settings) -> None:
 
 
 def test_every_resource_the_code_uses_exists(settings: Settings) -> None:
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     sfn = aws.client(settings, "stepfunctions")
     activities = {a["name"] for a in sfn.list_activities()["activities"]}
     for activity in ("annotate", "notify", "archive", "record-failure", "restore"):
@@ -48,7 +47,7 @@ def test_every_resource_the_code_uses_exists(settings: Settings) -> None:
 def test_changed_definition_updates_the_state_machine_in_place(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     arn = names.state_machine_arn(names.job_state_machine_name)
     sfn = aws.client(settings, "stepfunctions")
     original = definitions.load_text("annotation-job")

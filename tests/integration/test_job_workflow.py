@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.inputs import SMALL_VCF_VARIANTS
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
@@ -40,7 +41,7 @@ def workers(job_settings: Settings, tmp_path_factory) -> Iterator[dict[str, Work
 
 def upload(settings: Settings, user: models.User, data: bytes, gz: bool = False) -> str:
     key = keys.upload_key(user.user_id, keys.new_id(), compressed=gz)
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
     return key
 
@@ -70,27 +71,27 @@ def execution_done(settings: Settings, job: models.Job, timeout: float = 90) -> 
     return wait_for(done, timeout, interval=0.5, what="execution to end")
 
 
-def test_real_vcf_completes_with_downloadable_results(job_settings, workers, samples) -> None:
+def test_a_vcf_completes_with_downloadable_results(job_settings, workers, vcf) -> None:
     job = submit(
         job_settings,
         "premium@example.org",
-        (samples / "test.vcf").read_bytes(),
+        vcf,
         tier=models.PREMIUM,
     )
     done = final_job(job.job_id, (models.COMPLETED, models.FAILED))
     assert done.status == models.COMPLETED, done.failure_reason
-    assert done.variants_total == 350
+    assert done.variants_total == SMALL_VCF_VARIANTS
     s3 = aws.client(job_settings, "s3")
-    names = Resources.of(job_settings, account="")
+    names = Resources.of(job_settings)
     results = done.results.as_dict()
     annotated = s3.get_object(Bucket=names.results_bucket, Key=results["annotated"])["Body"].read()
     assert annotated.startswith(b"##fileformat=VCF")
     body_lines = [line for line in annotated.splitlines() if not line.startswith(b"#")]
-    assert len(body_lines) == 350
+    assert len(body_lines) == SMALL_VCF_VARIANTS
     summary = json.loads(
         s3.get_object(Bucket=names.results_bucket, Key=results["summary"])["Body"].read()
     )
-    assert summary["variants"] == 350
+    assert summary["variants"] == SMALL_VCF_VARIANTS
     log = s3.get_object(Bucket=names.results_bucket, Key=results["log"])["Body"].read()
     assert log.strip()
     assert execution_done(job_settings, done) == "SUCCEEDED"
@@ -110,10 +111,8 @@ def test_real_vcf_completes_with_downloadable_results(job_settings, workers, sam
     assert head.get("StorageClass", "STANDARD") == "STANDARD"
 
 
-def test_the_user_is_emailed_a_link(job_settings, workers, samples) -> None:
-    job = submit(
-        job_settings, "mail@example.org", (samples / "test.vcf").read_bytes(), tier=models.PREMIUM
-    )
+def test_the_user_is_emailed_a_link(job_settings, workers, vcf) -> None:
+    job = submit(job_settings, "mail@example.org", vcf, tier=models.PREMIUM)
     final_job(job.job_id, (models.COMPLETED,))
     import urllib.request
 
@@ -127,12 +126,12 @@ def test_the_user_is_emailed_a_link(job_settings, workers, samples) -> None:
     assert message["Destination"]["ToAddresses"] == ["mail@example.org"]
 
 
-def test_free_results_are_archived_after_the_retention_period(job_settings, workers, samples):
-    job = submit(job_settings, "free@example.org", (samples / "free_1.vcf").read_bytes())
+def test_free_results_are_archived_after_the_retention_period(job_settings, workers, vcf):
+    job = submit(job_settings, "free@example.org", vcf)
     done = final_job(job.job_id, (models.ARCHIVED, models.FAILED), timeout=120)
     assert done.status == models.ARCHIVED, done.failure_reason
     assert done.archived_at is not None
-    names = Resources.of(job_settings, account="")
+    names = Resources.of(job_settings)
     s3 = aws.client(job_settings, "s3")
     with pytest.raises(ClientError) as refused:
         s3.get_object(Bucket=names.results_bucket, Key=done.results.as_dict()["annotated"])
@@ -147,29 +146,29 @@ def test_free_results_are_archived_after_the_retention_period(job_settings, work
     ]
 
 
-def test_a_user_who_upgrades_during_the_wait_is_not_archived(job_settings, workers, samples):
+def test_a_user_who_upgrades_during_the_wait_is_not_archived(job_settings, workers, vcf):
     slow = dataclasses.replace(job_settings, free_retention_seconds=10)
-    job = submit(slow, "upgrader@example.org", (samples / "test.vcf").read_bytes())
+    job = submit(slow, "upgrader@example.org", vcf)
     final_job(job.job_id, (models.COMPLETED,))
     user = models.User.get(job.user_id)
     user.update(actions=[models.User.tier.set(models.PREMIUM)])
     assert execution_done(slow, job, timeout=60) == "SUCCEEDED"
     after = models.Job.get(job.job_id)
     assert after.status == models.COMPLETED
-    names = Resources.of(slow, account="")
+    names = Resources.of(slow)
     head = aws.client(slow, "s3").head_object(
         Bucket=names.results_bucket, Key=after.results.as_dict()["annotated"]
     )
     assert head.get("StorageClass", "STANDARD") == "STANDARD"
 
 
-def test_the_same_submit_twice_is_one_job_and_one_execution(job_settings, workers, samples):
+def test_the_same_submit_twice_is_one_job_and_one_execution(job_settings, workers, vcf):
     user = users.ensure_user(job_settings, "twice@example.org", models.PREMIUM)
-    key = upload(job_settings, user, (samples / "test.vcf").read_bytes())
+    key = upload(job_settings, user, vcf)
     first = jobs.submit(job_settings, user, key, "test.vcf")
     second = jobs.submit(job_settings, user, key, "test.vcf")
     assert first.job_id == second.job_id
-    names = Resources.of(job_settings, aws.account_id(job_settings))
+    names = aws.resources(job_settings)
     sfn = aws.client(job_settings, "stepfunctions")
     executions = sfn.list_executions(
         stateMachineArn=names.state_machine_arn(names.job_state_machine_name)
@@ -178,16 +177,15 @@ def test_the_same_submit_twice_is_one_job_and_one_execution(job_settings, worker
     final_job(first.job_id, (models.COMPLETED,))
 
 
-def test_someone_elses_upload_is_refused(job_settings, samples):
+def test_someone_elses_upload_is_refused(job_settings, vcf):
     owner = users.ensure_user(job_settings, "owner@example.org")
     other = users.ensure_user(job_settings, "other@example.org")
-    key = upload(job_settings, owner, (samples / "test.vcf").read_bytes())
+    key = upload(job_settings, owner, vcf)
     with pytest.raises(jobs.SubmitError):
         jobs.submit(job_settings, other, key, "test.vcf")
 
 
-def _bad_inputs(samples: Path) -> dict[str, tuple[bytes, bool]]:
-    good = (samples / "test.vcf").read_bytes()
+def _bad_inputs(good: bytes) -> dict[str, tuple[bytes, bool]]:
     compressed = gzip.compress(good)
     lines = good.splitlines(keepends=True)
     body_at = next(i for i, line in enumerate(lines) if not line.startswith(b"#"))
@@ -202,9 +200,9 @@ def _bad_inputs(samples: Path) -> dict[str, tuple[bytes, bool]]:
     }
 
 
-def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, workers, samples):
+def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, workers, vcf):
     annotate_pid = workers["annotate"].pid
-    for label, (data, gz) in _bad_inputs(samples).items():
+    for label, (data, gz) in _bad_inputs(vcf).items():
         job = submit(job_settings, "bad@example.org", data, gz=gz)
         failed = final_job(job.job_id, (models.FAILED, models.COMPLETED))
         assert failed.status == models.FAILED, label
@@ -222,8 +220,11 @@ def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, wo
         assert annotate["attempts"] == 1, label
         # The worker's temporary folder for the job is gone.
         assert not list(Path(tempfile.gettempdir()).glob(f"gas-annotate-{job.job_id}-*")), label
-    good = submit(job_settings, "bad@example.org", (samples / "test.vcf").read_bytes())
-    assert final_job(good.job_id, (models.COMPLETED, models.ARCHIVED)).variants_total == 350
+    good = submit(job_settings, "bad@example.org", vcf)
+    assert (
+        final_job(good.job_id, (models.COMPLETED, models.ARCHIVED)).variants_total
+        == SMALL_VCF_VARIANTS
+    )
     assert workers["annotate"].alive() and workers["annotate"].pid == annotate_pid
     name = "TruncatedInput"
     assert name in workers["annotate"].log() or "MalformedVcf" in workers["annotate"].log()

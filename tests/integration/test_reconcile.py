@@ -68,7 +68,7 @@ def reconciler(settings: Settings) -> reconcile.Reconciler:
 
 def upload(settings: Settings, user: models.User) -> str:
     key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=VCF)
     return key
 
@@ -77,7 +77,7 @@ def job_without_execution(settings: Settings, *, with_input: bool = True) -> mod
     """A PENDING job whose execution never started, or was lost with an emulator restart."""
     user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
     key = upload(settings, user) if with_input else keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings, aws.account_id(settings))
+    names = aws.resources(settings)
     job_id = keys.job_id_for_upload(key)
     job = models.Job(
         job_id,
@@ -157,9 +157,7 @@ def test_two_reconcilers_at_once_repair_a_job_once(stack: Settings) -> None:
     assert record.resumes == 1
     resumed = [
         name
-        for name in executions.running(
-            stack, Resources.of(stack, account="").job_state_machine_name
-        )
+        for name in executions.running(stack, Resources.of(stack).job_state_machine_name)
         if name.startswith(job.job_id)
     ]
     assert resumed == [f"{job.job_id}-resume-1"]
@@ -172,7 +170,7 @@ def test_a_thaw_stopped_by_hand_is_started_again_and_its_job_restored(
     """Runs before the restore workers start, so the upgrade's thaw is surely still waiting for
     its retrieval when it is stopped; its request stays on the queue, as it would on AWS."""
     user = users.ensure_user(stack, f"{keys.new_id()}@example.org")
-    names = Resources.of(stack, account="")
+    names = Resources.of(stack)
     job_id = keys.new_id()
     results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
     for key in results.values():
@@ -223,7 +221,7 @@ def test_a_free_job_resumed_after_a_restart_is_archived_when_its_retention_ends(
     stack: Settings, workers
 ) -> None:
     user = users.ensure_user(stack, f"{keys.new_id()}@example.org")
-    names = Resources.of(stack, account="")
+    names = Resources.of(stack)
     job_id = keys.new_id()
     results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
     for key in results.values():
@@ -239,9 +237,7 @@ def test_a_free_job_resumed_after_a_restart_is_archived_when_its_retention_ends(
         results=results,
         completed_at=completed,
         archive_after=archive_at,
-        execution_arn=Resources.of(stack, aws.account_id(stack)).execution_arn(
-            names.job_state_machine_name, job_id
-        ),
+        execution_arn=aws.resources(stack).execution_arn(names.job_state_machine_name, job_id),
         submitted_at=completed - timedelta(seconds=30),
     )
     job.save()

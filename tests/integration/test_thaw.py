@@ -103,7 +103,7 @@ class _QueueWorkers:
 
 
 def _names(settings: Settings) -> Resources:
-    return Resources.of(settings, aws.account_id(settings))
+    return aws.resources(settings)
 
 
 def archived_user(settings: Settings, count: int) -> tuple[models.User, list[models.Job]]:

@@ -41,7 +41,7 @@ def side_workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
 def start_job(settings: Settings, data: bytes) -> models.Job:
     user = users.ensure_user(settings, "faults@example.org", models.PREMIUM)
     key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
     return jobs.submit(settings, user, key, "big.vcf")
 
@@ -57,7 +57,7 @@ def finished(job_id: str) -> models.Job | None:
 
 
 def result_objects(settings: Settings, job: models.Job) -> list[str]:
-    names = Resources.of(settings, account="")
+    names = Resources.of(settings)
     listed = aws.client(settings, "s3").list_objects_v2(
         Bucket=names.results_bucket, Prefix=keys.result_prefix(job.user_id, job.job_id)
     )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from flask.testing import FlaskClient
 
-from gas import keys, models
+from gas import aws, keys, models
 from gas.models import Job, User
+from gas.resources import Resources
 
 pytestmark = pytest.mark.integration
 
@@ -88,15 +89,15 @@ def test_no_open_redirect_after_login(client: FlaskClient, make_user, target: st
 
 
 def test_upload_goes_to_s3_and_comes_back_as_a_job(
-    client: FlaskClient, make_user, login_as, samples: Path, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, make_user, login_as, vcf: bytes
 ) -> None:
     user = make_user()
     login_as(user)
     action, fields = _upload_form(client)
     key = fields["key"]
     assert keys.parse_upload_key(key)[0] == user.user_id
-    fields["x-amz-meta-filename"] = "free_1.vcf"
-    s3 = _post_to_s3(action, fields, "free_1.vcf", (samples / "free_1.vcf").read_bytes())
+    fields["x-amz-meta-filename"] = "calls.vcf"
+    s3 = _post_to_s3(action, fields, "calls.vcf", vcf)
     assert s3.status_code == 303, s3.text
     back = urlsplit(s3.headers["Location"])
     assert back.path == "/annotate/submit"
@@ -106,14 +107,14 @@ def test_upload_goes_to_s3_and_comes_back_as_a_job(
     job_id = keys.job_id_for_upload(key)
     assert submitted.headers["Location"] == f"/annotations/{job_id}"
     job = Job.get(job_id)
-    assert job.user_id == user.user_id and job.input_filename == "free_1.vcf"
+    assert job.user_id == user.user_id and job.input_filename == "calls.vcf"
     # The same redirect followed twice is the same job.
     again = client.get(f"{back.path}?{back.query}")
     assert again.headers["Location"] == f"/annotations/{job_id}"
     page = client.get(f"/annotations/{job_id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "free_1.vcf" in html
+    assert "calls.vcf" in html
     # No worker runs here: the graph is drawn from the ASL with Annotate not yet done.
     assert 'data-state="Annotate"' in html and 'data-state="ArchiveResults"' in html
     listing = client.get("/annotations").get_data(as_text=True)
@@ -137,17 +138,25 @@ def test_premium_users_get_the_premium_limit(client, make_user, login_as, settin
     assert f'data-max-bytes="{settings.premium_upload_limit_bytes}"' in page
 
 
-def test_a_file_that_is_not_a_vcf_gets_a_clear_message(
-    client: FlaskClient, make_user, login_as
+def test_a_file_that_is_not_a_vcf_gets_a_clear_message_and_no_job(
+    client: FlaskClient, make_user, login_as, settings
 ) -> None:
-    login_as(make_user())
+    user = make_user()
+    login_as(user)
     action, fields = _upload_form(client)
     fields["x-amz-meta-filename"] = "notes.vcf"
     s3 = _post_to_s3(action, fields, "notes.vcf", b"just some notes, not variants\n")
+    assert s3.status_code == 303, s3.text
     location = urlsplit(s3.headers["Location"])
     response = client.get(f"{location.path}?{location.query}", follow_redirects=True)
     assert "does not start with a ##fileformat=VCF line" in response.get_data(as_text=True)
-    assert not list(Job.for_user(make_user().user_id))
+    # The uploader (not some brand-new user) has no job, and the refused file was deleted.
+    assert not list(Job.for_user(user.user_id))
+    with pytest.raises(ClientError) as gone:
+        aws.client(settings, "s3").head_object(
+            Bucket=Resources.of(settings).inputs_bucket, Key=fields["key"]
+        )
+    assert aws.error_code(gone.value) in ("404", "NoSuchKey", "NotFound")
 
 
 def test_a_wrong_extension_gets_a_clear_message(client, make_user, login_as) -> None:

@@ -1,4 +1,5 @@
-"""Reading the storage service's "restore completed" events, without a cloud."""
+"""Reading the storage service's "restore completed" events (gas.archive and the
+restore-events handler), without a cloud."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 import pytest
 
 from activities.base import TaskContext, UnknownMessage
-from activities.restore_events import handle, job_for_key, restored_keys
-from gas import vault
+from activities.restore_events import handle, job_for_key
+from gas.archive import restored_objects as restored_keys
+from gas.archive import vault
 from gas.settings import Settings
 
 BUCKET = "gas-results"

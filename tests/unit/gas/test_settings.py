@@ -51,3 +51,16 @@ def test_subprocess_env_round_trips(tmp_path: Path) -> None:
     )
     again = Settings.from_env(s.subprocess_env({}))
     assert again == s
+
+
+def test_the_thaw_timeouts_per_tier_come_from_the_environment_and_reach_child_processes() -> None:
+    settings = Settings.from_env(
+        {"GAS_EXPEDITED_TIMEOUT_SECONDS": "30", "GAS_STANDARD_TIMEOUT_SECONDS": "120"}
+    )
+    assert (settings.expedited_timeout_seconds, settings.standard_timeout_seconds) == (30, 120)
+    again = Settings.from_env(settings.subprocess_env({}))
+    assert again.expedited_timeout_seconds == 30 and again.standard_timeout_seconds == 120
+    defaults = Settings.from_env({})
+    assert defaults.expedited_timeout_seconds < defaults.standard_timeout_seconds
+    with pytest.raises(SettingsError, match="GAS_STANDARD_TIMEOUT_SECONDS"):
+        Settings.from_env({"GAS_STANDARD_TIMEOUT_SECONDS": "0"})

@@ -297,7 +297,8 @@ NOT_NEEDED_ON_AWS = {
 }
 WORKER_NOT_NEEDED = {
     # `gas metrics publish` imports workflows.operations for backlog(), which only queries
-    # DynamoDB; submitting, retrying and redriving are the web server's.
+    # DynamoDB; submitting, retrying, redriving and the dashboard's job lists are the web server's.
+    "dynamodb:BatchGetItem",
     "states:StartExecution",
     "states:DescribeExecution",
     "states:GetExecutionHistory",

@@ -1,43 +1,49 @@
-"""The thaw's input and name, and the per-tier timeouts it takes from the settings."""
+"""A thaw execution's input and name (workflows.thaw)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from gas import keys, models, schemas
-from gas.settings import Settings, SettingsError
-from workflows import thaw
+from gas.settings import Settings
+from workflows import thaw as thaws
+
+# Step Functions' execution names: at most 80 characters of these.
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
-def test_the_timeouts_per_tier_come_from_the_environment_and_reach_child_processes() -> None:
-    settings = Settings.from_env(
-        {"GAS_EXPEDITED_TIMEOUT_SECONDS": "30", "GAS_STANDARD_TIMEOUT_SECONDS": "120"}
-    )
-    assert (settings.expedited_timeout_seconds, settings.standard_timeout_seconds) == (30, 120)
-    again = Settings.from_env(settings.subprocess_env({}))
-    assert again.expedited_timeout_seconds == 30 and again.standard_timeout_seconds == 120
-    defaults = Settings.from_env({})
-    assert defaults.expedited_timeout_seconds < defaults.standard_timeout_seconds
-    with pytest.raises(SettingsError, match="GAS_STANDARD_TIMEOUT_SECONDS"):
-        Settings.from_env({"GAS_STANDARD_TIMEOUT_SECONDS": "0"})
-
-
-def test_the_execution_input_matches_the_thaw_schema() -> None:
+def test_the_execution_input_lists_the_jobs_and_matches_the_thaw_schema() -> None:
     user_id = keys.new_id()
     jobs = [models.Job(keys.new_id(), user_id=user_id, input_key="k") for _ in range(3)]
-    payload = thaw.execution_input(Settings(), user_id, jobs)
+    settings = Settings(expedited_timeout_seconds=30, standard_timeout_seconds=120)
+    payload = thaws.execution_input(settings, user_id, jobs)
     assert [j["job_id"] for j in payload["jobs"]] == [j.job_id for j in jobs]
+    assert (payload["expedited_timeout_seconds"], payload["standard_timeout_seconds"]) == (30, 120)
     with pytest.raises(schemas.SchemaViolation):
-        thaw.execution_input(Settings(), "not-a-user-id", jobs)
+        thaws.execution_input(settings, "not-a-user-id", jobs)
 
 
-def test_one_upgrade_names_one_execution() -> None:
-    user = models.User(keys.new_id(), email="a@example.org")
-    user.upgraded_at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    name = thaw.execution_name(user)
-    assert name == thaw.execution_name(user) and user.user_id in name
-    assert len(name) <= 80  # Step Functions' limit on execution names
-    user.upgraded_at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    assert thaw.execution_name(user) != name  # a later upgrade (after a downgrade) is another
+def _upgraded(user_id: str, when: datetime) -> models.User:
+    return models.User(user_id, email="a@example.org", upgraded_at=when)
+
+
+def test_two_copies_of_one_upgrade_name_the_same_execution() -> None:
+    # Two web workers each load their own copy of the user: the name, not the object, must agree.
+    user_id = keys.new_id()
+    when = datetime(2026, 11, 27, 12, 0, 0, 400_000, tzinfo=UTC)
+    first = thaws.execution_name(_upgraded(user_id, when))
+    second = thaws.execution_name(_upgraded(user_id, when.replace(microsecond=0)))
+    assert first == second == f"thaw-{user_id}-{int(when.timestamp())}"
+    assert EXECUTION_NAME.match(first)
+
+
+def test_another_upgrade_or_another_user_names_another_execution() -> None:
+    user_id = keys.new_id()
+    when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    name = thaws.execution_name(_upgraded(user_id, when))
+    later = thaws.execution_name(_upgraded(user_id, datetime(2026, 11, 28, 12, 0, tzinfo=UTC)))
+    other = thaws.execution_name(_upgraded(keys.new_id(), when))
+    assert len({name, later, other}) == 3

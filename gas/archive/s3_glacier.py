@@ -1,52 +1,22 @@
-"""Archive backends: where free users' results go after the retention period, and how they return.
+"""The default archive backend: the S3 Glacier storage classes, in place.
 
-``s3-glacier`` (default) moves objects to the GLACIER storage class in place and restores them
-with RestoreObject; S3's ``s3:ObjectRestore:Completed`` event is the callback. ``glacier-vault`` is
-the first system's Glacier vault API, for accounts that still have vaults (see gas.vault).
+Archive = copy the object over itself into GLACIER; retrieval = RestoreObject (S3's
+``s3:ObjectRestore:Completed`` event is the callback); finish = copy it back to STANDARD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
 from gas import aws
+from gas.archive.base import Archived, ExpeditedUnavailable
 from gas.settings import Settings
 
 ARCHIVE_STORAGE_CLASS = "GLACIER"
-ARCHIVED_KINDS = ("annotated",)  # the log and summary stay online: small, and shown in the page
-
-
-class ArchiveError(Exception):
-    error_name = "Archive.Failed"
-
-
-class ExpeditedUnavailable(ArchiveError):
-    """Expedited retrieval capacity was refused; fall back to Standard."""
-
-    error_name = "Archive.ExpeditedUnavailable"
-
-
-@dataclass(frozen=True)
-class Archived:
-    key: str
-    archive_id: str | None = None  # the vault backend's id; None for storage classes
-
-
-class ArchiveBackend(Protocol):
-    name: str
-
-    def archive(self, bucket: str, key: str) -> Archived: ...
-
-    def request_retrieval(self, bucket: str, key: str, tier: str, archive_id: str | None) -> str:
-        """Ask for the object back; returns the retrieval's id (the key, or a vault job id)."""
-        ...
-
-    def finish_restore(self, bucket: str, key: str, archive_id: str | None) -> None:
-        """Once retrieved: put the object back in standard storage at its key."""
-        ...
+RESTORE_COMPLETED = "ObjectRestore:Completed"
 
 
 class S3GlacierBackend:
@@ -109,10 +79,15 @@ class S3GlacierBackend:
             )
 
 
-def backend(settings: Settings) -> Any:
-    """The archive backend the settings choose."""
-    if settings.archive_backend == "glacier-vault":
-        from gas.vault import GlacierVaultBackend  # noqa: PLC0415 - only for accounts with vaults
-
-        return GlacierVaultBackend(settings)
-    return S3GlacierBackend(settings)
+def restores_completed(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(bucket, key) of every "restore completed" record in an S3 event notification."""
+    found = []
+    for record in event.get("Records") or []:
+        if not str(record.get("eventName", "")).endswith(RESTORE_COMPLETED):
+            continue
+        s3 = record.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name", "")
+        # S3 event keys are URL-encoded (spaces as '+').
+        key = unquote_plus((s3.get("object") or {}).get("key", ""))
+        found.append((bucket, key))
+    return found

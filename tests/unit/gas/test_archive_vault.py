@@ -19,7 +19,6 @@ from moto.glacier.models import glacier_backends
 from gas import archive, aws
 from gas.resources import Resources
 from gas.settings import Settings
-from gas.vault import GlacierVaultBackend
 
 BODY = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n1\t12345\t.\tA\tG\n"
 KEY = "results/0f0f0f0f-0000-4000-8000-000000000001/0f0f0f0f-0000-4000-8000-000000000002/x.vcf"
@@ -40,20 +39,20 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def cloud(settings: Settings) -> Iterator[tuple[GlacierVaultBackend, str]]:
+def cloud(settings: Settings) -> Iterator[tuple[archive.GlacierVaultBackend, str]]:
     with mock_aws():
         aws._cached_client.cache_clear()
-        bucket = Resources.of(settings, account="").results_bucket
+        bucket = Resources.of(settings).results_bucket
         aws.client(settings, "s3").create_bucket(Bucket=bucket)
         aws.client(settings, "s3").put_object(Bucket=bucket, Key=KEY, Body=BODY)
         backend = archive.backend(settings)
-        assert isinstance(backend, GlacierVaultBackend)
+        assert isinstance(backend, archive.GlacierVaultBackend)
         backend.ensure_vault()
         yield backend, bucket
     aws._cached_client.cache_clear()
 
 
-def _wait_and_finish(backend: GlacierVaultBackend, bucket: str, archive_id: str) -> float:
+def _wait_and_finish(backend: archive.GlacierVaultBackend, bucket: str, archive_id: str) -> float:
     began = time.monotonic()
     while backend.completed_retrieval(archive_id) is None:
         assert time.monotonic() - began < 15, "moto's retrieval never completed"
@@ -62,7 +61,7 @@ def _wait_and_finish(backend: GlacierVaultBackend, bucket: str, archive_id: str)
     return time.monotonic() - began
 
 
-def test_archive_and_thaw_round_trip(cloud: tuple[GlacierVaultBackend, str]) -> None:
+def test_archive_and_thaw_round_trip(cloud: tuple[archive.GlacierVaultBackend, str]) -> None:
     backend, bucket = cloud
     s3 = backend.s3
     record = backend.archive(bucket, KEY)
@@ -111,7 +110,7 @@ class _NoExpeditedCapacity:
 
 
 def test_expedited_without_capacity_falls_back_to_standard(
-    cloud: tuple[GlacierVaultBackend, str],
+    cloud: tuple[archive.GlacierVaultBackend, str],
 ) -> None:
     backend, bucket = cloud
     record = backend.archive(bucket, KEY)
@@ -125,7 +124,7 @@ def test_expedited_without_capacity_falls_back_to_standard(
 
 
 def test_archiving_again_reuses_the_uploaded_archive(
-    cloud: tuple[GlacierVaultBackend, str],
+    cloud: tuple[archive.GlacierVaultBackend, str],
 ) -> None:
     backend, bucket = cloud
     # A retry after the upload but before the delete: the tag on the object names the archive.
@@ -141,7 +140,7 @@ def test_archiving_again_reuses_the_uploaded_archive(
 
 
 def test_retrievals_report_to_the_restore_events_topic_with_the_key(
-    cloud: tuple[GlacierVaultBackend, str],
+    cloud: tuple[archive.GlacierVaultBackend, str],
 ) -> None:
     backend, bucket = cloud
     calls: list[dict[str, Any]] = []

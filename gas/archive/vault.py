@@ -16,20 +16,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gas import aws
-from gas.archive import Archived, ArchiveError
+from gas.archive.base import Archived, ArchiveError
 from gas.resources import Resources
 from gas.settings import Settings
 
-log = logging.getLogger("gas.vault")
+log = logging.getLogger("gas.archive.vault")
 
 ARCHIVE_ID_TAG = (
     "gas-archive-id"  # set on the S3 object between upload and delete: retries reuse it
 )
 DESCRIPTION_PREFIX = "gas:"
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 class GlacierVaultBackend:
@@ -40,17 +36,14 @@ class GlacierVaultBackend:
         self.glacier = aws.client(settings, "glacier")
         self.s3 = aws.client(settings, "s3")
         self.account = account  # "-" means the credentials' own account
-        self.vault = Resources.of(settings, account="").glacier_vault
+        self.vault = Resources.of(settings).glacier_vault
         self._topic_arn: str | None = None
 
     @property
     def topic_arn(self) -> str:
         """The SNS topic vault jobs report to (subscribed by the restore-events queue)."""
         if self._topic_arn is None:
-            names = Resources.of(self.settings, aws.account_id(self.settings))
-            self._topic_arn = (
-                f"arn:aws:sns:{names.region}:{names.account}:{names.restore_events_queue}"
-            )
+            self._topic_arn = aws.resources(self.settings).restore_events_topic_arn
         return self._topic_arn
 
     def ensure_vault(self) -> None:
@@ -61,7 +54,7 @@ class GlacierVaultBackend:
         try:
             tags = self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
         except ClientError as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if aws.error_code(exc) in ("NoSuchKey", "404"):
                 raise ArchiveError(f"{key} is not in {bucket}: archived already?") from exc
             raise
         archive_id = next((t["Value"] for t in tags if t["Key"] == ARCHIVE_ID_TAG), None)
@@ -98,7 +91,7 @@ class GlacierVaultBackend:
                 accountId=self.account, vaultName=self.vault, jobParameters=params
             )
         except ClientError as exc:
-            if tier != "Expedited" or _code(exc) != "InsufficientCapacityException":
+            if tier != "Expedited" or aws.error_code(exc) != "InsufficientCapacityException":
                 raise
             log.warning("expedited retrieval refused for %s; asking for Standard", key)
             started = self.glacier.initiate_job(
@@ -145,14 +138,25 @@ class GlacierVaultBackend:
                 accountId=self.account, vaultName=self.vault, archiveId=archive_id
             )
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if aws.error_code(exc) != "ResourceNotFoundException":
                 raise
 
     def _in_s3(self, bucket: str, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
         return True
+
+
+def retrieval_completed(notification: dict[str, Any]) -> tuple[str, str] | None:
+    """(bucket, key) that a vault's "retrieval succeeded" notification names; None otherwise."""
+    description = notification.get("JobDescription") or ""
+    if notification.get("StatusCode") != "Succeeded" or not description.startswith(
+        DESCRIPTION_PREFIX
+    ):
+        return None
+    bucket, _, key = description[len(DESCRIPTION_PREFIX) :].partition("/")
+    return bucket, key
