@@ -70,7 +70,10 @@ class Settings:
     known_sites: Path | None = None
 
     mail_from: str = "gas@example.org"
-    secret_key: str = "dev-only-not-secret"  # noqa: S105 (refused on AWS)
+    # The dashboard's session key: given outright, or (AWS) a Secrets Manager ARN; when neither,
+    # the local cloud keeps one per installation in the state folder (gas.secret_key).
+    secret_key: str = ""
+    secret_key_arn: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -107,9 +110,17 @@ class Settings:
                 "GAS_DEFAULT_BUILD": self.default_build,
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
                 "GAS_MAIL_FROM": self.mail_from,
-                "GAS_SECRET_KEY": self.secret_key,
             }
         )
+        # Only what was given: a child without GAS_SECRET_KEY reads the same per-installation file.
+        for name, value in (
+            ("GAS_SECRET_KEY", self.secret_key),
+            ("GAS_SECRET_KEY_ARN", self.secret_key_arn),
+        ):
+            if value:
+                env[name] = value
+            else:
+                env.pop(name, None)
         if self.known_sites:
             env["GAS_KNOWN_SITES"] = str(self.known_sites)
         if self.endpoint_url:
@@ -155,10 +166,11 @@ class Settings:
         if build not in ("GRCh38", "GRCh37"):
             raise SettingsError(f"GAS_DEFAULT_BUILD must be GRCh38 or GRCh37, got {build!r}")
         secret_key = env.get("GAS_SECRET_KEY") or ""
-        if not secret_key:
-            if not local:
-                raise SettingsError("GAS_SECRET_KEY must be set when GAS_CLOUD=aws")
-            secret_key = "dev-only-not-secret"  # noqa: S105
+        secret_key_arn = env.get("GAS_SECRET_KEY_ARN") or ""
+        if not local and not (secret_key or secret_key_arn):
+            raise SettingsError(
+                "GAS_SECRET_KEY or GAS_SECRET_KEY_ARN must be set when GAS_CLOUD=aws"
+            )
         known = env.get("GAS_KNOWN_SITES")
         retention = _int(env, "GAS_FREE_RETENTION_SECONDS", 300)
         if retention < 0:
@@ -189,4 +201,5 @@ class Settings:
             known_sites=Path(known) if known else None,
             mail_from=env.get("GAS_MAIL_FROM", "gas@example.org"),
             secret_key=secret_key,
+            secret_key_arn=secret_key_arn,
         )
