@@ -11,9 +11,10 @@ from gas import models
 # What a researcher reads for errors that carry no message of their own.
 READABLE = {
     "States.HeartbeatTimeout": "The annotation worker stopped responding repeatedly. Please retry.",
-    # The task's timeout is the wait for a worker plus the run: only a backlog of days reaches it.
-    "States.Timeout": "No annotation worker was free to take the job in the time allowed for "
-    "waiting. Please retry.",
+    # The task's timeout is the wait for a worker plus the run (a backlog of days), and some
+    # engines report a lost heartbeat as a timeout too.
+    "States.Timeout": "The annotation did not finish in the time allowed: no worker took it, or "
+    "the workers that took it stopped responding. Please retry.",
     "Activity.RunLimitExceeded": "The annotation took longer than the time allowed for one job.",
     "Worker.Interrupted": "The annotation was interrupted several times. Please retry.",
     "Worker.Transient": "The service had a temporary problem several times in a row. Please retry.",

