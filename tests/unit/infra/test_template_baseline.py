@@ -18,6 +18,7 @@ import pytest
 
 from gas.settings import REPO_ROOT
 from infra import deploy
+from tests.unit.infra.conditions import created
 
 # checkov pins boto3==1.35.49 against the project's 1.44.8, so it has its own venv (make setup-dev).
 CHECKOV = Path(os.environ.get("GAS_CHECKOV") or REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
@@ -101,58 +102,16 @@ def test_every_suppression_is_needed_and_says_why(checkov_results: dict, rendere
 # ---- conditions: the local deployment is unchanged -------------------------------------------
 
 
-def _evaluate(node: Any, parameters: dict[str, str], conditions: dict[str, Any]) -> Any:
-    """The few intrinsic functions the template's Conditions use."""
-    if isinstance(node, dict):
-        ((fn, arg),) = node.items()
-        if fn == "Ref":
-            return parameters[arg]
-        if fn == "Condition":
-            return _evaluate(conditions[arg], parameters, conditions)
-        if fn == "Fn::Equals":
-            left, right = (_evaluate(a, parameters, conditions) for a in arg)
-            return left == right
-        if fn == "Fn::Not":
-            return not _evaluate(arg[0], parameters, conditions)
-        if fn == "Fn::And":
-            return all(_evaluate(a, parameters, conditions) for a in arg)
-        if fn == "Fn::Or":
-            return any(_evaluate(a, parameters, conditions) for a in arg)
-        if fn == "Fn::Join":
-            value = _evaluate(arg[1], parameters, conditions)
-            return arg[0].join(value if isinstance(value, list) else [value])
-        raise AssertionError(f"unhandled {fn}")
-    return node
-
-
-def _created(template: dict, **given: str) -> set[str]:
-    parameters = {k: v.get("Default", "") for k, v in template["Parameters"].items()}
-    parameters.update(given)
-    parameters = {
-        k: ([] if v == "" else v.split(","))
-        if template["Parameters"][k]["Type"] == "CommaDelimitedList"
-        else v
-        for k, v in parameters.items()
-    }
-    conditions = template["Conditions"]
-    return {
-        name
-        for name, resource in template["Resources"].items()
-        if "Condition" not in resource
-        or _evaluate({"Condition": resource["Condition"]}, parameters, conditions)
-    }
-
-
 def test_local_deployment_creates_what_it_did(rendered: dict) -> None:
-    assert _created(rendered, Prefix="gas", Target="local") == LOCAL_RESOURCES
+    assert created(rendered, Prefix="gas", Target="local") == LOCAL_RESOURCES
     # Subnets do not bring the fleet or the web tier to the local cloud either.
-    assert _created(rendered, Prefix="gas", Target="local", SubnetIds="subnet-1,subnet-2") == (
+    assert created(rendered, Prefix="gas", Target="local", SubnetIds="subnet-1,subnet-2") == (
         LOCAL_RESOURCES
     )
 
 
 def test_web_tier_comes_with_the_fleet_and_https_with_a_certificate(rendered: dict) -> None:
-    core = _created(rendered, Prefix="gas", Target="aws")
+    core = created(rendered, Prefix="gas", Target="aws")
     # Without subnets: the role, secret, logs and dashboard for a dashboard run elsewhere.
     assert {n for n in core if n.startswith("Web")} == {
         "WebRole",
@@ -161,10 +120,10 @@ def test_web_tier_comes_with_the_fleet_and_https_with_a_certificate(rendered: di
         "WebLogGroup",
     }
     assert {"AccessLogsBucket", "OperationsDashboard", "OperationsKey"} <= core
-    plain = _created(rendered, Prefix="gas", Target="aws", SubnetIds="s-1,s-2", VpcId="vpc-1")
+    plain = created(rendered, Prefix="gas", Target="aws", SubnetIds="s-1,s-2", VpcId="vpc-1")
     assert {"WebLoadBalancer", "WebFleet", "WebHttpListener", "WebRequestsScalingPolicy"} <= plain
     assert not {"WebHttpsListener", "WebHttpRedirectListener"} & plain
-    https = _created(
+    https = created(
         rendered,
         Prefix="gas",
         Target="aws",
