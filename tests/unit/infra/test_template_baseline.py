@@ -110,6 +110,18 @@ def test_local_deployment_creates_what_it_did(rendered: dict) -> None:
     )
 
 
+def test_the_local_cloud_gets_only_its_own_resources_in_a_body_that_fits(rendered: dict) -> None:
+    local = deploy.specialise(rendered, {"Prefix": "gas", "Target": "local"})
+    assert set(local["Resources"]) == LOCAL_RESOURCES
+    body = json.dumps(local, separators=(",", ":"))
+    assert len(body) < deploy.MAX_TEMPLATE_BODY
+    # Decided conditions are gone from what LocalStack reads: no AWS-only names, no NoValue.
+    for aws_only in ("WebLoadBalancer", "AccessLogsBucket", "OperationsKey", "AWS::NoValue"):
+        assert aws_only not in body
+    cors = local["Resources"]["InputsBucket"]["Properties"]["CorsConfiguration"]
+    assert cors["CorsRules"][0]["AllowedOrigins"] == ["*"]
+
+
 def test_web_tier_comes_with_the_fleet_and_https_with_a_certificate(rendered: dict) -> None:
     core = created(rendered, Prefix="gas", Target="aws")
     # Without subnets: the role, secret, logs and dashboard for a dashboard run elsewhere.

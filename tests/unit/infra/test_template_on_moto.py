@@ -22,6 +22,7 @@ import boto3
 import pytest
 import requests
 
+from gas.settings import Settings
 from infra import deploy
 from tests.unit.infra.conditions import created
 
@@ -225,3 +226,27 @@ def test_plain_http_without_a_certificate(moto_server, network) -> None:
         LoadBalancerArn=made["WebLoadBalancer"]["PhysicalResourceId"]
     )["Listeners"]
     assert (listener["Port"], listener["DefaultActions"][0]["Type"]) == (80, "forward")
+
+
+def test_gas_deploy_sends_the_large_template_by_url_and_is_idempotent(moto_server, network):
+    """The AWS template is over CloudFormation's 51,200-byte body limit: gas deploy puts it in
+    S3 and passes TemplateURL; a second deploy with nothing to change changes nothing."""
+    endpoint, _ = moto_server
+    settings = Settings(
+        cloud="aws",
+        endpoint_url=endpoint,
+        dynamodb_endpoint_url=endpoint,
+        access_key_id="testing",
+        secret_access_key="testing",
+        prefix="motodeploy",
+        secret_key="unit-test-key",
+    )
+    assert (
+        len(json.dumps(deploy.render_template(), separators=(",", ":"))) > deploy.MAX_TEMPLATE_BODY
+    )
+    first = deploy.deploy(settings, parameters=network)
+    assert first.changed and "Add WebFleet" in first.changes
+    listed = _client(endpoint, "s3").list_objects_v2(Bucket="motodeploy-deploy-123456789012")
+    assert listed["KeyCount"] == 1
+    second = deploy.deploy(settings)
+    assert (second.changed, second.changes) == (False, [])
