@@ -36,8 +36,11 @@ $(STAMP_RUN): setup.cfg pyproject.toml
 
 setup-dev: $(STAMP_DEV)
 
-$(STAMP_DEV): $(STAMP_RUN)
+$(STAMP_DEV): $(STAMP_RUN) infra/checkov-requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	@# checkov pins its own boto3, so it lives in a venv of its own (the template test runs it).
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --disable-pip-version-check -q -r infra/checkov-requirements.txt
 	@touch $(STAMP_DEV)
 
 # Browser tests drive Debian's Chromium (a test tool's own browser download cannot work here).

@@ -130,3 +130,8 @@ class Researcher(HttpUser):
     def job_status(self) -> None:
         job_id = random.choice(self.job_ids)
         self._get(f"/annotations/{job_id}/status", "/annotations/[id]/status", job_id)
+
+    @task(1)
+    def health_check(self) -> None:
+        # What the load balancer asks every few seconds; it must stay fast under load.
+        self._get("/healthz", "/healthz", '"status":"ok"')

@@ -18,18 +18,34 @@ LONG_POLL_READ_TIMEOUT = 70
 _SERVICE_ENDPOINTS = {"dynamodb": "dynamodb_endpoint_url"}
 
 
-def client(settings: Settings, service: str, *, read_timeout: int | None = None) -> Any:
-    """A boto3 client for ``service`` pointed where the settings say."""
-    return _cached_client(settings, service, read_timeout)
+def client(
+    settings: Settings,
+    service: str,
+    *,
+    read_timeout: float | None = None,
+    connect_timeout: float | None = None,
+    max_attempts: int | None = None,
+) -> Any:
+    """A boto3 client for ``service`` pointed where the settings say.
+
+    Timeouts and attempts default to patient values; a probe (the health check) passes short ones.
+    """
+    return _cached_client(settings, service, read_timeout, connect_timeout, max_attempts)
 
 
 @functools.lru_cache(maxsize=128)
-def _cached_client(settings: Settings, service: str, read_timeout: int | None) -> Any:
+def _cached_client(
+    settings: Settings,
+    service: str,
+    read_timeout: float | None,
+    connect_timeout: float | None,
+    max_attempts: int | None,
+) -> Any:
     endpoint = getattr(settings, _SERVICE_ENDPOINTS.get(service, "endpoint_url"))
     config = Config(
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": max_attempts or 5, "mode": "standard"},
         read_timeout=read_timeout or 30,
-        connect_timeout=5,
+        connect_timeout=connect_timeout or 5,
         max_pool_connections=32,
         # Path-style keeps bucket URLs on 127.0.0.1 locally; virtual-host style is AWS's default.
         s3={"addressing_style": "path"} if settings.is_local else {},

@@ -6,6 +6,7 @@ change says so and touches nothing; a changed definition updates its state machi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from gas.settings import REPO_ROOT, Settings
 from workflows import definitions
 
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+# CloudFormation's limit on TemplateBody; a larger template goes by TemplateURL from S3.
+MAX_TEMPLATE_BODY = 51_200
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "no changes")
 
 Progress = Callable[[str], None]
@@ -67,6 +70,66 @@ def render_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
     return template
 
 
+def specialise(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The template with every condition these parameters decide applied.
+
+    Resources and outputs whose condition is false are dropped, and ``Fn::If`` on a decided
+    condition becomes its branch; conditions that depend on unknown parameters stay as they are.
+    The local cloud so never sees the AWS-only resources (and the body stays under the limit).
+    """
+    conditions = template.get("Conditions", {})
+    decided: dict[str, bool | None] = {}
+
+    def evaluate(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return parameters.get(arg)
+        if fn == "Condition":
+            return decide(arg)
+        values = [evaluate(a) for a in arg] if isinstance(arg, list) else None
+        if fn == "Fn::Equals":
+            return None if None in values else values[0] == values[1]
+        if fn == "Fn::Not":
+            return None if values[0] is None else not values[0]
+        if fn == "Fn::And":
+            return False if False in values else (None if None in values else True)
+        if fn == "Fn::Or":
+            return True if True in values else (None if None in values else False)
+        return None  # Fn::Join over a list parameter and the like: left to CloudFormation
+
+    def decide(name: str) -> bool | None:
+        if name not in decided:
+            decided[name] = evaluate(conditions[name])
+        return decided[name]
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            items = [resolve(item) for item in node]
+            return [item for item in items if item is not _DROP]
+        if not isinstance(node, dict):
+            return node
+        if list(node) == ["Fn::If"] and decide(node["Fn::If"][0]) is not None:
+            return resolve(node["Fn::If"][1 if decide(node["Fn::If"][0]) else 2])
+        if node == {"Ref": "AWS::NoValue"}:
+            return _DROP
+        resolved = {key: resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _DROP}
+
+    out = dict(template)
+    for section in ("Resources", "Outputs"):
+        out[section] = {
+            name: resolve(body)
+            for name, body in template.get(section, {}).items()
+            if "Condition" not in body or decide(body["Condition"]) is not False
+        }
+    return out
+
+
+_DROP = object()
+
+
 def _stack_status(cfn: Any, stack: str) -> str | None:
     try:
         found = cfn.describe_stacks(StackName=stack)["Stacks"]
@@ -102,10 +165,12 @@ def deploy(
     """
     say = progress or (lambda message: None)
     rendered = render_template()  # validation happens here, before anything is touched
-    body = json.dumps(rendered)
     unknown = sorted(set(parameters or {}) - set(rendered["Parameters"]))
     if unknown:
         raise DeployError(f"the template has no parameter(s) {', '.join(unknown)}")
+    if settings.is_local:
+        rendered = specialise(rendered, {"Prefix": settings.prefix, "Target": settings.cloud})
+    body = json.dumps(rendered, separators=(",", ":"))
     result = DeployResult(stack=settings.stack_name, changed=False)
 
     if settings.is_local:
@@ -137,7 +202,7 @@ def deploy(
         StackName=settings.stack_name,
         ChangeSetName=change_set,
         ChangeSetType=change_type,
-        TemplateBody=body,
+        **_template_argument(settings, body),
         Parameters=stack_parameters,
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
@@ -168,6 +233,32 @@ def deploy(
     result.changed = True
     result.changes = changes
     return result
+
+
+def _template_argument(settings: Settings, body: str) -> dict[str, str]:
+    """TemplateBody when it fits; else the body in S3 (``<prefix>-deploy-<account>``) by URL."""
+    if len(body.encode()) <= MAX_TEMPLATE_BODY:
+        return {"TemplateBody": body}
+    s3 = aws.client(settings, "s3")
+    bucket = f"{settings.prefix}-deploy-{aws.account_id(settings)}"
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        where = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    # The virtual-hosted form; moto's server reads it from its own S3 as well.
+    return {"TemplateURL": f"https://{bucket}.s3.{settings.region}.amazonaws.com/{key}"}
 
 
 def _stack_parameter_keys(cfn: Any, stack: str) -> list[str]:

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import annotations, auth, operator, security, subscribe
+    from webapp import annotations, auth, health, operator, security, subscribe
 
     security.init_app(app)
     app.extensions["gas_detail_cache"] = annotations.DetailCache(app.config["DETAIL_CACHE_SECONDS"])
@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(annotations.bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)
+    # The balancer's probe: no login, and never counted against a rate limit.
+    app.register_blueprint(health.bp)
+    limiter.exempt(health.bp)
     app.add_url_rule("/", endpoint="index", view_func=annotations.index)
 
     @app.errorhandler(404)
