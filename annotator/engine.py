@@ -22,23 +22,30 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotator.bundle import SHIFT, Bundle, canonical_contig, covers, load_bundle
+from annotator.bundle import (
+    GENE_SHIFT,
+    SHIFT,
+    SPLICE_REGION_BP,
+    Bundle,
+    canonical_contig,
+    covers,
+    load_bundle,
+)
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
-    MalformedVcf,
     ReferenceUnavailable,
 )
 from annotator.vcf import (
     Fields,
     Header,
+    _hash_fields,
     chrom_hashes,
     detect_build,
     open_input,
     parse_chunk,
     read_chunks,
     read_header,
-    ref_hashes,
 )
 
 REGIONS = (
@@ -54,7 +61,8 @@ REGIONS = (
     "unknown_contig",
 )
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
+MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
 
 INFO_LINES = [
     '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
@@ -72,8 +80,19 @@ INFO_LINES = [
     'matching GAS_GENE, separated by |">',
     '##INFO=<ID=GAS_DISTANCE,Number=A,Type=Integer,Description="Per ALT allele: bases to GAS_GENE '
     '(upstream, downstream, intergenic); . for genic alleles">',
-    '##INFO=<ID=GAS_KNOWN_ID,Number=1,Type=String,Description="ID of the known variant at this '
-    'position and REF allele in the configured known-sites file">',
+    '##INFO=<ID=GAS_KNOWN_ID,Number=A,Type=String,Description="Per ALT allele: ID of the known '
+    "variant with the same contig, position and alleles (after trimming shared bases) in the "
+    'configured known-sites file; . for none">',
+    '##INFO=<ID=GAS_PICK_REGION,Number=A,Type=String,Description="Per ALT allele: region class on '
+    "the one picked transcript (VEP --pick order: MANE Select, then coding, then most severe "
+    'class, then longest)">',
+    '##INFO=<ID=GAS_PICK_GENE,Number=A,Type=String,Description="Per ALT allele: gene of the picked '
+    'transcript; . for none">',
+    '##INFO=<ID=GAS_PICK_TRANSCRIPT,Number=A,Type=String,Description="Per ALT allele: ID of the '
+    'picked transcript; . where the reference source names none">',
+    '##INFO=<ID=GAS_PICK_BASIS,Number=A,Type=String,Description="Per ALT allele: why that '
+    "transcript is its gene's pick: MANE_Select, Ensembl_canonical, longest_coding, longest, "
+    'or gene (no transcript structure)">',
 ]
 
 
@@ -141,15 +160,23 @@ class _ContigMap:
         return cidx[inv], inv, names
 
 
-def _known_hash(cidx: np.ndarray, pos0: np.ndarray, refh: np.ndarray) -> np.ndarray:
-    k = ((cidx.astype(np.uint64) << np.uint64(32)) | pos0.astype(np.uint64)) * np.uint64(
+def _known_hash(cidx: np.ndarray, start: np.ndarray, end: np.ndarray, alth: np.ndarray):
+    """One key per allele: contig, trimmed span and trimmed ALT bases."""
+    k = ((cidx.astype(np.uint64) << np.uint64(32)) | start.astype(np.uint64)) * np.uint64(
         0xBF58476D1CE4E5B9
     )
-    return k ^ refh
+    return (k ^ (end.astype(np.uint64) * np.uint64(0x94D049BB133111EB))) ^ alth
+
+
+def _allele_keys(fl: Fields, cidx: np.ndarray, q: _Queries) -> np.ndarray:
+    key_start = q.start & np.int64(0xFFFFFFFF)
+    key_end = q.end - (q.start - key_start)
+    alth = _hash_fields(fl.arr, q.alt_s, q.alt_e - q.alt_s)
+    return _known_hash(np.maximum(cidx[q.rec], 0), key_start, key_end, alth)
 
 
 def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
-    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory with the same block parser."""
+    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory, one key per ALT allele."""
     contigs = _ContigMap(bundle)
     keys, ids = [], []
     with open_input(path) as f:
@@ -158,11 +185,14 @@ def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
             fl = parse_chunk(block, before, len(header.columns))
             if fl.n == 0:
                 continue
+            if fl.delete is not None:
+                block = fl.arr[~fl.delete].tobytes()
+                fl = parse_chunk(block, before, len(header.columns))
             cidx, _, _ = contigs.resolve(fl)
-            ok = cidx >= 0
-            k = _known_hash(cidx, fl.pos0, ref_hashes(fl))[ok]
-            id_s, id_e = fl.t[1][ok] + 1, fl.t[2][ok]
-            keys.append(k)
+            q = _allele_queries(fl, (np.maximum(cidx, 0) << SHIFT) | fl.pos0)
+            ok = cidx[q.rec] >= 0
+            keys.append(_allele_keys(fl, cidx, q)[ok])
+            id_s, id_e = fl.t[1][q.rec[ok]] + 1, fl.t[2][q.rec[ok]]
             ids.extend(
                 block[s:e].decode("utf-8", "replace")
                 for s, e in zip(id_s.tolist(), id_e.tolist(), strict=False)
@@ -182,6 +212,8 @@ class _Queries:
     start: np.ndarray  # key span [start, end) the allele touches
     end: np.ndarray
     first: np.ndarray | None  # index of each record's first allele; None when one per record
+    alt_s: np.ndarray  # the ALT bytes left after trimming, [alt_s, alt_e) in the block
+    alt_e: np.ndarray
 
 
 _SYMBOLIC = np.zeros(256, bool)
@@ -191,8 +223,10 @@ _SYMBOLIC[[ord(c) for c in "<>[]*."]] = True  # <DEL>, breakends, '*', '.' (and 
 def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     """Each ALT allele's span: REF after trimming the bases it shares with that ALT.
 
-    SNVs keep the REF base; a deletion covers the deleted bases; an insertion its anchor base (the
-    base before the inserted ones); symbolic, breakend, '*' and missing alleles the REF span.
+    The shared suffix goes first, then the shared prefix (as ``bcftools norm``/vt do, without a
+    FASTA): a repeat indel is placed as far left as the record's own bases allow. SNVs keep the
+    REF base; a deletion covers the deleted bases; an insertion its anchor base (the base before
+    the inserted ones); symbolic, breakend, '*' and missing alleles the REF span.
     """
     arr = fl.arr
     nq = np.maximum(fl.n_alt, 1)
@@ -214,6 +248,7 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
         last = k == np.repeat(mq, mq) - 1
         a_e[q] = np.where(last, a_e[q], commas[np.minimum(lo + k, len(commas) - 1)])
     start = key[rec]
+    t_s, t_e = a_s.copy(), a_e.copy()
     rlen = fl.ref_len[rec]
     end = start + rlen
     alen = a_e - a_s
@@ -225,15 +260,16 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     if len(c):
         rs, as_, rl, al = fl.t[2][rec[c]] + 1, a_s[c], rlen[c], alen[c]
         most = np.minimum(rl, al)
-        kp = _shared(arr, rs, as_, most, 1)
-        ks = _shared(arr, rs + rl - 1, as_ + al - 1, most - kp, -1)
+        ks = _shared(arr, rs + rl - 1, as_ + al - 1, most, -1)
+        kp = _shared(arr, rs, as_, most - ks, 1)
+        t_s[c], t_e[c] = as_ + kp, as_ + al - ks
         s0 = start[c]
         new_s, new_e = s0 + kp, s0 + rl - ks
         ins = new_e <= new_s  # nothing of REF is replaced: an insertion after base kp - 1
         anchor = s0 + np.maximum(kp - 1, 0)
         start[c] = np.where(ins, anchor, new_s)
         end[c] = np.where(ins, anchor + 1, new_e)
-    return _Queries(rec, start, end, first)
+    return _Queries(rec, start, end, first, t_s, t_e)
 
 
 def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, step: int):
@@ -256,11 +292,6 @@ class _Annotator:
     def __init__(self, bundle: Bundle, known: KnownSites | None):
         self.b = bundle
         self.known = known
-        self.known_ids = None
-        if known is not None and len(known.keys):
-            self.known_ids = pc.binary_join_element_wise(";GAS_KNOWN_ID=", known.ids, "").cast(
-                pa.binary()
-            )
         self.contigs = _ContigMap(bundle)
         # Region text with and without the ';' that follows existing INFO; see _assemble.
         self.region_text = pa.array(
@@ -268,7 +299,46 @@ class _Annotator:
             pa.binary(),
         )
         self.set_text = pc.binary_join_element_wise(";", bundle.set_info, "").cast(pa.binary())
+        self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
+        self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
+        self.zone_flat = (
+            bundle.zone_sets.combine_chunks()
+            if isinstance(bundle.zone_sets, pa.ChunkedArray)
+            else bundle.zone_sets
+        )
+        self.zone_offsets = np.asarray(self.zone_flat.offsets)
+        self.zone_values = np.asarray(pc.list_flatten(self.zone_flat))
+        pk = bundle.pick
+        self.pick_off = pk["exon_offset"]
+        self.pick_es, self.pick_ee = pk["exons"][0], pk["exons"][1]
+        self.pick_lo, self.pick_hi = pk["cds"][0], pk["cds"][1]
+        self.pick_len = pk["length"]
+        self.pick_mane = pc.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
+            zero_copy_only=False
+        )
+        self.pick_coding = self.pick_lo >= 0
+        gene_of = np.repeat(np.arange(len(self.pick_off) - 1), np.diff(self.pick_off))
+        self.pick_end_key = (gene_of.astype(np.int64) << GENE_SHIFT) | (
+            self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
+        )
+        self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
+        dot = pa.array(["."])
+        names = self.b.genes["gene_name"].combine_chunks()
+        self.pick_text = {
+            "gene": pa.concat_arrays([pc.if_else(pc.equal(names, ""), ".", names), dot]),
+            "transcript": pa.concat_arrays(
+                [
+                    pc.if_else(
+                        pc.equal(bundle.picks["transcript_id"], ""),
+                        ".",
+                        bundle.picks["transcript_id"],
+                    ).combine_chunks(),
+                    dot,
+                ]
+            ),
+            "basis": pa.concat_arrays([bundle.picks["basis"].combine_chunks(), dot]),
+        }
         self.by_region = np.zeros(len(REGIONS), np.int64)
         self.by_chrom: dict[str, int] = {}
         self.variants = 0
@@ -324,10 +394,117 @@ class _Annotator:
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
+        pa_, pg = self._zone_pairs(s, known_contig)
+        if len(ni):
+            self._flank_zones(pa_, pg, s, e, cls, gset, dist, has_dist, genic)
+        pick_cls, pick_gene = self._pick(pa_, pg, s, e, cls, known_contig)
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
-        return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist)
+        extra = self._pick_text(pick_cls, pick_gene)
+        if self.known is not None and len(self.known.keys):
+            extra.append(self._known(fl, cidx, q))
+        return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
+
+    def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
+        b = self.b
+        z = np.searchsorted(b.zone_start, s, side="right") - 1
+        zs = np.where((z >= 0) & ok, b.zone_set[np.maximum(z, 0)], 0)
+        a, c = self.zone_offsets[zs], self.zone_offsets[zs + 1]
+        n = c - a
+        allele = np.repeat(np.arange(len(s)), n)
+        idx = np.repeat(a, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        return allele, self.zone_values[idx].astype(np.int64)
+
+    def _relation(self, pa_, pg, s, e):
+        """Per pair: the gene's 5' side (upstream) or 3' side (downstream) and the distance."""
+        b = self.b
+        gs, ge = b.start_key[pg], b.end_key[pg]
+        left = ge <= s[pa_]  # the gene lies before the allele
+        right = gs >= e[pa_]
+        d = np.where(left, s[pa_] - ge + 1, np.where(right, gs - (e[pa_] - 1), 0))
+        minus = b.minus[pg]
+        up = (left & minus) | (right & ~minus)
+        down = (left & ~minus) | (right & minus)
+        near = d <= b.flank_bp
+        return np.where(up & near, UPSTREAM, np.where(down & near, DOWNSTREAM, INTERGENIC)), d
+
+    def _flank_zones(self, pa_, pg, s, e, cls, gset, dist, has_dist, genic) -> None:
+        """Upstream of any gene beats downstream of any other, then the nearest one."""
+        keep = ~genic[pa_]
+        pa_, pg = pa_[keep], pg[keep]
+        if not len(pa_):
+            return
+        rel, d = self._relation(pa_, pg, s, e)
+        m = rel != INTERGENIC
+        pa_, pg, rel, d = pa_[m], pg[m], rel[m], d[m]
+        order = np.lexsort((pg, d, rel, pa_))
+        first = np.ones(len(order), bool)
+        first[1:] = pa_[order][1:] != pa_[order][:-1]
+        best = order[first]
+        a = pa_[best]
+        cls[a] = rel[best]
+        gset[a] = pg[best] + 1  # set i+1 is gene i alone
+        dist[a] = d[best]
+        has_dist[a] = True
+
+    def _pick(self, pa_, pg, s, e, cls, ok) -> tuple[np.ndarray, np.ndarray]:
+        """Per allele the class on the picked transcript and its gene (-1: none)."""
+        n = len(s)
+        pick_cls = np.where(ok, INTERGENIC, UNKNOWN).astype(np.int8)
+        pick_gene = np.full(n, -1, np.int64)
+        if not len(pa_):
+            return pick_cls, pick_gene
+        ss, ee = s[pa_], e[pa_]
+        local = np.int64(0xFFFFFFFFFF)  # keys below the gene shift
+        off_a, off_b = self.pick_off[pg], self.pick_off[pg + 1]
+        has_tx = off_b > off_a
+        t_s = np.where(has_tx, self.pick_es_local[np.minimum(off_a, len(self.pick_es) - 1)], 0)
+        t_e = np.where(has_tx, self.pick_ee[np.maximum(off_b - 1, 0)], 0)
+        inside = has_tx & (t_s < ee) & (ss < t_e)
+        j = np.searchsorted(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
+        jc = np.minimum(j, max(len(self.pick_es) - 1, 0))
+        exonic = inside & (j < off_b) & (self.pick_es_local[jc] < ee)
+        lo, hi = self.pick_lo[pg], self.pick_hi[pg]
+        coding = lo >= 0
+        minus = self.b.minus[pg]
+        c = np.full(len(pa_), INTRON, np.int8)
+        in_cds = coding & (ss < hi) & (lo < ee)
+        before = ss < lo  # genomically before the CDS
+        utr = np.where(before != minus, UTR5, UTR3)
+        c = np.where(exonic, np.where(in_cds, CDS, np.where(coding, utr, NCEXON)), c)
+        # Intronic: splice region within 8 bases of the exons on either side.
+        prev_end = self.pick_ee[np.maximum(jc - 1, 0)]
+        next_start = self.pick_es_local[jc]
+        near = (ss - prev_end < SPLICE_REGION_BP) | (next_start - ee < SPLICE_REGION_BP)
+        c = np.where(inside & ~exonic & near, SPLICE, c)
+        rel, _ = self._relation(pa_, pg, s, e)
+        c = np.where(inside, c, rel).astype(np.int8)
+        relevant = c != INTERGENIC
+        pa_, pg, c = pa_[relevant], pg[relevant], c[relevant]
+        if not len(pa_):
+            return pick_cls, pick_gene
+        # VEP's --pick order: MANE Select, canonical/coding, most severe class, longest.
+        order = np.lexsort(
+            (pg, -self.pick_len[pg], c, ~self.pick_coding[pg], ~self.pick_mane[pg], pa_)
+        )
+        first = np.ones(len(order), bool)
+        first[1:] = pa_[order][1:] != pa_[order][:-1]
+        best = order[first]
+        pick_cls[pa_[best]] = c[best]
+        pick_gene[pa_[best]] = pg[best]
+        return pick_cls, pick_gene
+
+    def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray) -> list:
+        """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
+        g = pa.array(np.where(pick_gene >= 0, pick_gene, len(self.pick_text["gene"]) - 1))
+        return [
+            ("GAS_PICK_REGION", self.region_names.take(pa.array(pick_cls.astype(np.int64))), None),
+            ("GAS_PICK_GENE", self.pick_text["gene"].take(g), None),
+            ("GAS_PICK_TRANSCRIPT", self.pick_text["transcript"].take(g), None),
+            ("GAS_PICK_BASIS", self.pick_text["basis"].take(g), None),
+        ]
 
     def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Region class of genic spans (CDS/UTR looked up only for exonic ones, when possible)."""
@@ -366,20 +543,47 @@ class _Annotator:
         return True
 
     def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """The gene set at each span's start, else the first one met inside the span."""
+        """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""
         b = self.b
         seg = np.searchsorted(b.seg_start, s, side="right") - 1
         gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
-        long = np.flatnonzero((e - s > 1) & (gset == 0))
-        if len(long) and len(self.nonempty_seg):
+        long = np.flatnonzero(e - s > 1)
+        if len(long):
             seg2 = np.searchsorted(b.seg_start, e[long] - 1, side="right") - 1
-            j = np.searchsorted(self.nonempty_seg, seg[long], side="right")
-            cand = self.nonempty_seg[np.minimum(j, len(self.nonempty_seg) - 1)]
-            ok = (j < len(self.nonempty_seg)) & (cand <= seg2)
-            gset[long[ok]] = b.seg_set[cand[ok]]
+            cross = seg2 > seg[long]
+            for i, a, z in zip(
+                long[cross].tolist(), seg[long][cross].tolist(), seg2[cross].tolist(), strict=True
+            ):
+                gset[i] = self._union_set(b.seg_set[max(a, 0) : z + 1])
         return gset
 
-    def _assemble(self, fl, cidx, known_contig, q, cls, gset, dist, has_dist) -> list[memoryview]:
+    def _union_set(self, set_ids: np.ndarray) -> int:
+        """A gene-set index for the union of several sets (new ones get rendered once)."""
+        members = self.b.set_members(set_ids)[:MAX_SPAN_GENES].tolist()
+        if len(members) <= 1:
+            return members[0] + 1 if members else 0
+        key = tuple(members)
+        sid = self.extra_sets.get(key)
+        if sid is None:
+            sid = self.extra_sets[key] = len(self.b.sets) + len(self.extra_sets)
+            parts = []
+            for name, per_set in self.set_fields.items():
+                vals = [per_set[m + 1].as_py() for m in members]
+                parts.append(f"{name}={'|'.join(vals)}")
+            text = pa.array([(";" + ";".join(parts)).encode()], pa.binary())
+            self.set_text = pa.concat_arrays([self.set_text, text])
+            for name in list(self.set_fields):
+                joined = "|".join(self.set_fields[name][m + 1].as_py() for m in members)
+                self.set_fields[name] = pa.concat_arrays(
+                    [self.set_fields[name], pa.array([joined], self.set_fields[name].type)]
+                )
+            self.hit_sets = np.append(self.hit_sets, False)
+            self.hit_sets[np.array(members) + 1] = True  # counted as their single-gene sets
+        return sid
+
+    def _assemble(
+        self, fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra
+    ) -> list[memoryview]:
         """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
 
         The block is cut at every insertion point: piece i runs from the previous insertion point
@@ -412,8 +616,8 @@ class _Annotator:
         if rec_has.any():
             d = pc.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
             parts.append(pc.binary_join_element_wise(";GAS_DISTANCE=", d, "").cast(pa.binary()))
-        if self.known_ids is not None:
-            parts.append(self._known(fl, cidx, cidx >= 0))
+        for name, values, shown in extra:
+            parts.append(self._per_record(q, name, values, shown))
         ins = np.where(dot, info_s, info_e)
         buf = pa.py_buffer(arr)
         if dot.any():
@@ -437,6 +641,21 @@ class _Annotator:
             memoryview(out.buffers()[2])[off[0] : off[-1]],
             memoryview(arr)[tail_from:],
         ]
+
+    def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
+        """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
+        if q.first is None:
+            text = pc.binary_join_element_wise(f";{name}=", values, "")
+            rec_shown = shown
+        else:
+            counts = np.diff(np.append(q.first, len(q.rec)))
+            offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            text = pc.binary_join_element_wise(f";{name}=", joined, "")
+            rec_shown = None if shown is None else np.add.reduceat(shown, q.first) > 0
+        if rec_shown is not None:
+            text = pc.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
+        return text.cast(pa.binary())
 
     def _per_allele(self, q, multi, cls, gset, dist, has_dist, need_sep) -> pa.Array:
         """INFO text for multi-allelic records: every field lists one value per ALT, by ','."""
@@ -506,15 +725,16 @@ class _Annotator:
         dist[ni] = np.where(any_gene, out_d, 0)
         has_dist[ni] = any_gene
 
-    def _known(self, fl: Fields, cidx: np.ndarray, ok: np.ndarray) -> pa.Array:
+    def _known(self, fl: Fields, cidx: np.ndarray, q: _Queries) -> tuple:
+        """Per allele the ID of the known variant with the same normalised alleles, or '.'."""
         assert self.known is not None
-        h = _known_hash(np.maximum(cidx, 0), fl.pos0, ref_hashes(fl))
+        h = _allele_keys(fl, cidx, q)
         i = np.searchsorted(self.known.keys, h)
         ic = np.minimum(i, len(self.known.keys) - 1)
-        hit = ok & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
+        hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
         self.known_hits += int(hit.sum())
-        assert self.known_ids is not None
-        return self.known_ids.take(pa.array(ic, mask=~hit))
+        ids = pc.fill_null(self.known.ids.take(pa.array(ic, mask=~hit)), ".")
+        return ("GAS_KNOWN_ID", ids, hit)
 
     def _count(self, fl: Fields, cidx: np.ndarray, inv: np.ndarray, names: list[str]) -> None:
         self.variants += fl.n
@@ -539,7 +759,8 @@ class _Annotator:
         self.last = (names[inv[-1]], int(fl.pos0[-1]))
 
     def genes_hit(self) -> int:
-        return int(len(self.b.set_members(np.flatnonzero(self.hit_sets))))
+        hit = np.flatnonzero(self.hit_sets)
+        return int(len(self.b.set_members(hit[hit < len(self.b.sets)])))
 
 
 def _output_header(
@@ -644,8 +865,6 @@ def annotate_file(
                         out.write(piece)
                     if progress is not None:
                         progress(ann.variants)
-        if ann.variants == 0:
-            raise MalformedVcf("The file has a header but no variant records.")
         result = _result(ann, chosen, source, time.monotonic() - t0, evidence, known_sites)
         tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
         summary = {
@@ -685,6 +904,8 @@ def _result(
             f"{unknown} record(s) are on contigs the {build} bundle does not have; "
             "they are kept and marked GAS_REGION=unknown_contig."
         )
+    if ann.variants == 0:
+        notes.append("The file has a header but no variant records; the output is its header.")
     if ann.out_of_order:
         notes.append("The records are not sorted by position; they were annotated in file order.")
     if known_sites:
