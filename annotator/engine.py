@@ -401,7 +401,7 @@ class _Annotator:
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
-        extra = self._pick_text(pick_cls, pick_gene)
+        extra = self._pick_text(pick_cls, pick_gene, q.first is None)
         if self.known is not None and len(self.known.keys):
             extra.append(self._known(fl, cidx, q))
         return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
@@ -496,9 +496,15 @@ class _Annotator:
         pick_gene[pa_[best]] = pg[best]
         return pick_cls, pick_gene
 
-    def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray) -> list:
+    def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
         """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
         g = pa.array(np.where(pick_gene >= 0, pick_gene, len(self.pick_text["gene"]) - 1))
+        if single:
+            # One allele per record: two takes of ready-made text, no per-line joins.
+            return [
+                ("", self.pick_region_info.take(pa.array(pick_cls.astype(np.int64))), None),
+                ("", self.pick_gene_info.take(g), None),
+            ]
         return [
             ("GAS_PICK_REGION", self.region_names.take(pa.array(pick_cls.astype(np.int64))), None),
             ("GAS_PICK_GENE", self.pick_text["gene"].take(g), None),
@@ -642,8 +648,27 @@ class _Annotator:
             memoryview(arr)[tail_from:],
         ]
 
+    @cached_property
+    def pick_region_info(self) -> pa.Array:
+        return pa.array([f";GAS_PICK_REGION={r}" for r in REGIONS], pa.string())
+
+    @cached_property
+    def pick_gene_info(self) -> pa.Array:
+        t = self.pick_text
+        return pc.binary_join_element_wise(
+            ";GAS_PICK_GENE=",
+            t["gene"],
+            ";GAS_PICK_TRANSCRIPT=",
+            t["transcript"],
+            ";GAS_PICK_BASIS=",
+            t["basis"],
+            "",
+        )
+
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
+        if not name:
+            return values.cast(pa.binary())  # already ';NAME=value' text
         if q.first is None:
             text = pc.binary_join_element_wise(f";{name}=", values, "")
             rec_shown = shown
