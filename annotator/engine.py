@@ -10,9 +10,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import mmap
+import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +67,8 @@ REGIONS = (
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
 ENGINE_VERSION = "2"
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
+IN_FLIGHT_PER_PROCESS = 2  # blocks queued per worker process: enough to keep each one busy
+OUTPUT_SLOT_BYTES = 16 << 20  # shared memory per block in flight (a 1 MiB block gives ~7 MiB)
 
 INFO_LINES = [
     '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
@@ -120,6 +126,58 @@ class KnownSites:
 
     keys: np.ndarray
     ids: pa.Array
+
+
+@dataclass
+class _BlockTally:
+    """What one block added to the counts; small, so a worker process can send it back."""
+
+    variants: int
+    alleles: int
+    by_region: np.ndarray
+    by_chrom: dict[str, int]
+    known_hits: int
+    hit_sets: np.ndarray  # gene-set indices some allele fell in (bundle sets only)
+    out_of_order: int  # position decreases inside a contig run
+    runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
+    last: tuple[str, int]  # contig and position of the block's last record
+
+
+class _Tally:
+    """The run's counts, merged block by block in input order (so any process may do a block)."""
+
+    def __init__(self, n_sets: int):
+        self.by_region = np.zeros(len(REGIONS), np.int64)
+        self.by_chrom: dict[str, int] = {}
+        self.variants = 0
+        self.alleles = 0
+        self.known_hits = 0
+        self.hit_sets = np.zeros(n_sets, bool)  # gene sets some variant falls in
+        self.out_of_order = 0
+        self.last: tuple[str, int] | None = None
+        self.seen_contigs: set[str] = set()
+
+    def add(self, t: _BlockTally) -> None:
+        self.variants += t.variants
+        self.alleles += t.alleles
+        self.by_region += t.by_region
+        for name, n in t.by_chrom.items():
+            self.by_chrom[name] = self.by_chrom.get(name, 0) + n
+        self.known_hits += t.known_hits
+        self.hit_sets[t.hit_sets] = True
+        # Sortedness: positions fall within a contig run, or a contig comes back after another.
+        self.out_of_order += t.out_of_order
+        for name, first_pos in t.runs:
+            if self.last is not None and self.last[0] == name:
+                if first_pos < self.last[1]:
+                    self.out_of_order += 1
+            elif name in self.seen_contigs:
+                self.out_of_order += 1
+            self.seen_contigs.add(name)
+        self.last = t.last
+
+    def genes_hit(self, bundle: Bundle) -> int:
+        return int(len(bundle.set_members(np.flatnonzero(self.hit_sets))))
 
 
 def _contig_lookup(bundle: Bundle) -> Callable[[str], int]:
@@ -339,15 +397,7 @@ class _Annotator:
             ),
             "basis": pa.concat_arrays([bundle.picks["basis"].combine_chunks(), dot]),
         }
-        self.by_region = np.zeros(len(REGIONS), np.int64)
-        self.by_chrom: dict[str, int] = {}
-        self.variants = 0
-        self.alleles = 0
-        self.known_hits = 0
-        self.hit_sets = np.zeros(len(bundle.sets), bool)  # gene sets some variant falls in
-        self.out_of_order = 0
-        self.last: tuple[str, int] | None = None
-        self.seen_contigs: set[str] = set()
+        self.hits: list[np.ndarray] = []  # gene sets this block's alleles fell in
 
     @cached_property
     def set_fields(self) -> dict[str, pa.Array]:
@@ -362,17 +412,20 @@ class _Annotator:
             out[field_name] = pc.if_else(pc.equal(v, ""), ".", v)
         return out
 
-    def annotate(self, block: bytes, lines_before: int, ncols: int) -> list[memoryview]:
-        """The block's lines with GAS INFO added, as buffers to write in order."""
+    def annotate(
+        self, block: bytes, lines_before: int, ncols: int
+    ) -> tuple[list[memoryview], _BlockTally | None]:
+        """The block's lines with GAS INFO added, as buffers to write in order, and its counts."""
         fl = parse_chunk(block, lines_before, ncols)
         if fl.n == 0:
-            return []
+            return [], None
         if fl.delete is not None:
             # CR line ends or blank lines: drop those bytes and annotate the clean block.
             block = fl.arr[~fl.delete].tobytes()
             fl = parse_chunk(block, lines_before, ncols)
         cidx, inv, names = self.contigs.resolve(fl)
-        self._count(fl, cidx, inv, names)
+        self.hits = []
+        self.known_hits = 0
         key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
         q = _allele_queries(fl, key)
         qc = cidx[q.rec] if q.first is not None else cidx
@@ -390,7 +443,7 @@ class _Annotator:
         gi = np.flatnonzero(genic)
         if len(gi):
             cls[gi] = self._classify(s[gi], e[gi])
-            self.hit_sets[gset[gi]] = True
+            self.hits.append(gset[gi])
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
@@ -400,11 +453,12 @@ class _Annotator:
         pick_cls, pick_gene = self._pick(pa_, pg, s, e, cls, known_contig)
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
-        self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
+        by_region = np.bincount(rec_cls, minlength=len(REGIONS))
         extra = self._pick_text(pick_cls, pick_gene, q.first is None)
         if self.known is not None and len(self.known.keys):
             extra.append(self._known(fl, cidx, q))
-        return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
+        pieces = self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
+        return pieces, self._count(fl, inv, names, by_region)
 
     def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
@@ -583,8 +637,7 @@ class _Annotator:
                 self.set_fields[name] = pa.concat_arrays(
                     [self.set_fields[name], pa.array([joined], self.set_fields[name].type)]
                 )
-            self.hit_sets = np.append(self.hit_sets, False)
-            self.hit_sets[np.array(members) + 1] = True  # counted as their single-gene sets
+            self.hits.append(np.array(members) + 1)  # counted as their single-gene sets
         return sid
 
     def _assemble(
@@ -757,35 +810,30 @@ class _Annotator:
         i = np.searchsorted(self.known.keys, h)
         ic = np.minimum(i, len(self.known.keys) - 1)
         hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
-        self.known_hits += int(hit.sum())
+        self.known_hits = int(hit.sum())
         ids = pc.fill_null(self.known.ids.take(pa.array(ic, mask=~hit)), ".")
         return ("GAS_KNOWN_ID", ids, hit)
 
-    def _count(self, fl: Fields, cidx: np.ndarray, inv: np.ndarray, names: list[str]) -> None:
-        self.variants += fl.n
-        self.alleles += int(fl.n_alt.sum())
+    def _count(self, fl: Fields, inv: np.ndarray, names: list[str], by_region) -> _BlockTally:
         counts = np.bincount(inv, minlength=len(names))
+        by_chrom: dict[str, int] = {}
         for name, n in zip(names, counts.tolist(), strict=False):
-            self.by_chrom[name] = self.by_chrom.get(name, 0) + n
-        # Sortedness: positions fall within a contig run, or a contig comes back after another.
+            by_chrom[name] = by_chrom.get(name, 0) + n
         change = np.flatnonzero(inv[1:] != inv[:-1]) + 1
         run_starts = np.concatenate([[0], change])
         same = inv[1:] == inv[:-1]
-        self.out_of_order += int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum())
-        for r in run_starts.tolist():
-            name = names[inv[r]]
-            first_pos = int(fl.pos0[r])
-            if self.last is not None and self.last[0] == name:
-                if first_pos < self.last[1]:
-                    self.out_of_order += 1
-            elif name in self.seen_contigs:
-                self.out_of_order += 1
-            self.seen_contigs.add(name)
-        self.last = (names[inv[-1]], int(fl.pos0[-1]))
-
-    def genes_hit(self) -> int:
-        hit = np.flatnonzero(self.hit_sets)
-        return int(len(self.b.set_members(hit[hit < len(self.b.sets)])))
+        hits = np.unique(np.concatenate(self.hits)) if self.hits else np.array([], np.int64)
+        return _BlockTally(
+            variants=fl.n,
+            alleles=int(fl.n_alt.sum()),
+            by_region=by_region,
+            by_chrom=by_chrom,
+            known_hits=self.known_hits,
+            hit_sets=hits[hits < len(self.b.sets)],
+            out_of_order=int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum()),
+            runs=[(names[inv[r]], int(fl.pos0[r])) for r in run_starts.tolist()],
+            last=(names[inv[-1]], int(fl.pos0[-1])),
+        )
 
 
 def _output_header(
@@ -846,6 +894,88 @@ def _open_output(path: Path) -> BinaryIO:
     return open(path, "wb", buffering=1 << 20)
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# What a block-mode worker uses: the annotator, the column count and the shared output slots.
+# Handed over by fork (initargs are not pickled then), so each worker starts with the bundle
+# already loaded (copy-on-write pages, no second load) and the slots mapped; set only in workers,
+# so annotations running in threads of one process each keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int] | None = None
+
+
+def _start_worker(*state) -> None:
+    global _WORKER
+    _WORKER = state
+
+
+def _annotate_in_worker(
+    block: bytes, lines_before: int, slot: int
+) -> tuple[int, bytes | None, _BlockTally | None]:
+    """Annotate one block; its output goes to shared slot ``slot`` (or back whole if too big)."""
+    assert _WORKER is not None
+    ann, ncols, slots, slot_bytes = _WORKER
+    pieces, tally = ann.annotate(block, lines_before, ncols)
+    size = sum(len(p) for p in pieces)
+    if size > slot_bytes:
+        return size, b"".join(pieces), tally
+    at = slot * slot_bytes
+    for p in pieces:
+        slots[at : at + len(p)] = p
+        at += len(p)
+    return size, None, tally
+
+
+def _annotated_blocks(
+    ann: _Annotator, blocks: Iterator[tuple[bytes, int]], ncols: int, processes: int
+) -> Iterator[tuple[list, _BlockTally | None]]:
+    """Each block's output pieces and counts, in input order, from one process or a pool.
+
+    Workers copy their output into shared memory, one slot per block in flight, so the parent
+    writes it straight from there (no pickling through a pipe); the slot of block i is reused by
+    block i + in_flight, which is only submitted after block i was written.
+    """
+    if processes <= 1 or "fork" not in mp.get_all_start_methods():
+        for block, before in blocks:
+            yield ann.annotate(block, before, ncols)
+        return
+    in_flight = IN_FLIGHT_PER_PROCESS * processes
+    slot_bytes = OUTPUT_SLOT_BYTES
+    slots = mmap.mmap(-1, in_flight * slot_bytes)  # shared with the forked workers
+    view = memoryview(slots)
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=mp.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(ann, ncols, slots, slot_bytes),
+    )
+
+    def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
+        size, data, tally = future.result()
+        if data is not None:
+            return [data], tally
+        return [view[slot * slot_bytes : slot * slot_bytes + size]], tally
+
+    try:
+        pending: deque[tuple[Future, int]] = deque()
+        for i, (block, before) in enumerate(blocks):
+            slot = i % in_flight
+            pending.append((pool.submit(_annotate_in_worker, block, before, slot), slot))
+            # A bounded number of blocks in flight keeps memory flat however large the input.
+            if len(pending) == in_flight:
+                yield done(*pending.popleft())
+        while pending:
+            yield done(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        # The slots are unmapped once the caller drops the last piece it was given.
+
+
 def annotate_file(
     input_path: Path,
     output_vcf: Path,
@@ -857,11 +987,13 @@ def annotate_file(
     default_build: str = "GRCh38",
     known_sites: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int | None = 1,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
-    lacks the bundle); on any error no output file is left behind.
+    lacks the bundle); on any error no output file is left behind. ``processes`` > 1 annotates
+    blocks of records in that many worker processes (None: one per core), with the same output.
     """
     t0 = time.monotonic()
     input_path, output_vcf = Path(input_path), Path(output_vcf)
@@ -882,15 +1014,20 @@ def annotate_file(
             bundle = load_bundle(Path(reference_dir), chosen)
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             ann = _Annotator(bundle, known)
-            ncols = len(header.columns)
+            tally = _Tally(len(bundle.sets))
+            blocks = read_chunks(f, first, header.line_count)
+            workers = cpu_count() if processes is None else processes
             with _open_output(tmp_vcf) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
-                for block, before in read_chunks(f, first, header.line_count):
-                    for piece in ann.annotate(block, before, ncols):
+                for pieces, counts in _annotated_blocks(ann, blocks, len(header.columns), workers):
+                    for piece in pieces:
                         out.write(piece)
+                    if counts is not None:
+                        tally.add(counts)
                     if progress is not None:
-                        progress(ann.variants)
-        result = _result(ann, chosen, source, time.monotonic() - t0, evidence, known_sites)
+                        progress(tally.variants)
+        seconds = time.monotonic() - t0
+        result = _result(tally, bundle, chosen, source, seconds, evidence, known_sites)
         tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
         summary = {
             **asdict(result),
@@ -911,7 +1048,8 @@ def annotate_file(
 
 
 def _result(
-    ann: _Annotator,
+    ann: _Tally,
+    bundle: Bundle,
     build: str,
     source: str,
     seconds: float,
@@ -945,7 +1083,7 @@ def _result(
         seconds=round(seconds, 3),
         by_region={r: int(n) for r, n in zip(REGIONS, ann.by_region.tolist(), strict=False)},
         by_chromosome=dict(sorted(ann.by_chrom.items(), key=lambda kv: _chrom_order(kv[0]))),
-        genes_hit=ann.genes_hit(),
+        genes_hit=ann.genes_hit(bundle),
         known_ids=ann.known_hits,
         unknown_contig_records=unknown,
         sorted_input=ann.out_of_order == 0,

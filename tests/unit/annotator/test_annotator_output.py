@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import annotator.vcf
-from annotator import annotate_file
+from annotator import MalformedVcf, annotate_file, engine
 from annotator.bundle import load_bundle
 
 BASES = "ACGT"
@@ -169,3 +170,66 @@ def test_known_id_output_is_pinned(mixed, reference_dir, tmp_path):
         f.writelines(body[::2])
     got = annotate(mixed, tmp_path / "out", reference_dir, known_sites=known)
     assert got == PINNED["mixed+known"]
+
+
+# ----------------------------------------------------------------------------- block mode
+
+
+def test_block_mode_output_is_the_same_as_one_process(mixed, reference_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # ~120 blocks over 3 processes
+    assert annotate(mixed, tmp_path / "p3", reference_dir, processes=3) == PINNED["mixed"]
+    got = annotate(mixed, tmp_path / "all", reference_dir, processes=None)
+    assert got == PINNED["mixed"]
+
+
+def test_block_mode_sends_back_blocks_too_big_for_a_slot(
+    mixed, reference_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(engine, "OUTPUT_SLOT_BYTES", 20_000)  # some blocks fit, some do not
+    assert annotate(mixed, tmp_path, reference_dir, processes=2) == PINNED["mixed"]
+
+
+def test_block_mode_reports_the_first_bad_line_and_leaves_no_output(
+    mixed, reference_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    lines = mixed.read_text().splitlines(keepends=True)
+    lines[3500] = lines[3500].replace("\t", " ", 1)  # too few columns, in a middle block
+    lines[5000] = "chr1\tx\t.\tA\tG\t.\t.\t.\n"  # and a later bad POS
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(lines))
+    out = tmp_path / "out"
+    with pytest.raises(MalformedVcf, match="Line 3501 has 7 tab-separated column"):
+        annotate(bad, out, reference_dir, processes=2)
+    assert list(out.iterdir()) == []
+
+
+def test_block_mode_stops_when_progress_raises(mixed, reference_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    seen = []
+
+    def progress(done: int) -> None:
+        seen.append(done)
+        if len(seen) == 5:
+            raise RuntimeError("cancelled")
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="cancelled"):
+        annotate(mixed, out, reference_dir, processes=2, progress=progress)
+    assert seen == sorted(seen) and len(seen) == 5
+    assert list(out.iterdir()) == []
+
+
+def test_block_mode_runs_alongside_another_annotation_in_the_same_process(
+    mixed, samples, reference_dir, tmp_path, monkeypatch
+):
+    # The annotate activity runs tasks in threads: each pool must keep its own file's annotator.
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    jobs = {"mixed": mixed, "premium_2.vcf": samples / "premium_2.vcf"}
+    with ThreadPoolExecutor(2) as threads:
+        got = {
+            name: threads.submit(annotate, src, tmp_path / name, reference_dir, processes=2)
+            for name, src in jobs.items()
+        }
+    assert {name: f.result() for name, f in got.items()} == {name: PINNED[name] for name in jobs}
