@@ -25,12 +25,14 @@ import pyarrow.feather as feather
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
 
 BUNDLE_FORMAT = "gas-reference-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: per-transcript UTR sides and introns, flank zones, picks
 BUILDS = ("GRCh38", "GRCh37")
 SPLICE_REGION_BP = 8  # intronic bases next to an exon that count as splice region
 FLANK_BP = 5000  # how far up/downstream of a gene a variant is still "upstream"/"downstream"
 FEATURE_CLASSES = ("cds", "utr5", "utr3", "exon", "splice")
 SHIFT = np.int64(32)
+GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay below 2**42)
+PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 
 
 def canonical_contig(name: str) -> str:
@@ -82,6 +84,23 @@ class GeneModel:
     gene_name: np.ndarray
     gene_type: np.ndarray
     features: dict[str, Features] = field(default_factory=dict)  # cds, utr5, utr3, exon
+    transcripts: Transcripts | None = None  # None: the source has no transcript structure
+
+
+@dataclass
+class Transcripts:
+    """Per-transcript structure: exons (ascending within a transcript) and the coding span."""
+
+    gene: np.ndarray  # int64 row of its gene in the GeneModel's gene arrays
+    tx_id: np.ndarray  # str objects; "" where the source names none
+    exon_offset: np.ndarray  # int64 (n + 1): exons of transcript i are [offset[i], offset[i+1])
+    exon_start: np.ndarray  # int64, 0-based half-open
+    exon_end: np.ndarray
+    cds_lo: np.ndarray  # int64 coding span [cds_lo, cds_hi), stop codon included; -1 if none
+    cds_hi: np.ndarray
+    mane: np.ndarray  # bool: MANE Select
+    canonical: np.ndarray  # bool: the source's canonical tag (Ensembl_canonical)
+    unresolved_genes: int = 0  # genes whose CDS rows could not be tied to a transcript
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -149,19 +168,65 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
     unions: dict[str, np.ndarray] = {}
     for name in ("cds", "utr5", "utr3", "exon"):
         f = model.features.get(name) or Features.empty()
-        unions[name] = _merge(keys(f.contig, f.start), keys(f.contig, f.end))
-    # Splice region: the intronic bases beside each distinct exon, kept only inside a gene body
-    # (so a transcript's outer ends do not count); exon precedence removes any exonic overlap.
-    ex = model.features.get("exon") or Features.empty()
-    es, ee = keys(ex.contig, ex.start), keys(ex.contig, ex.end)
-    pair = np.unique(np.vstack([es, ee]), axis=1) if len(es) else np.zeros((2, 0), np.int64)
-    left_s, left_e = pair[0] - SPLICE_REGION_BP, pair[0]
-    right_s, right_e = pair[1], pair[1] + SPLICE_REGION_BP
-    fs = np.concatenate([left_s, right_s])
-    fe = np.concatenate([left_e, right_e])
-    inside = covers(gene_union, fs, fs + 1) & covers(gene_union, fe - 1, fe)
-    unions["splice"] = _merge(fs[inside], fe[inside])
+        unions[name] = (keys(f.contig, f.start), keys(f.contig, f.end))
+    tx = model.transcripts
+    if tx is not None:
+        # Per transcript: UTR sides against its own CDS, splice region at its own introns.
+        tx = _with_gene_rows(tx, order)
+        tcontig = model.genes_contig[order][np.maximum(tx.gene, 0)]
+        n_ex = np.diff(tx.exon_offset)
+        owner = np.repeat(np.arange(len(tx.gene)), n_ex)
+        ec = np.repeat(tcontig, n_ex)
+        es, ee = keys(ec, tx.exon_start), keys(ec, tx.exon_end)
+        stop = model.features.get("stop") or Features.empty()
+        lo, hi = _with_stop(
+            tx, tcontig, keys, _merge(keys(stop.contig, stop.start), keys(stop.contig, stop.end))
+        )
+        minus = model.genes_strand[order][np.maximum(tx.gene, 0)] == "-"
+        coding = lo[owner] >= 0
+        lo_e, hi_e, minus_e = lo[owner], hi[owner], minus[owner]
+        left = coding & (es < lo_e)
+        right = coding & (ee > hi_e)
+        ls, le = es[left], np.minimum(ee, lo_e)[left]
+        rs, re_ = np.maximum(es, hi_e)[right], ee[right]
+        five = (
+            np.concatenate([ls[~minus_e[left]], rs[minus_e[right]]]),
+            np.concatenate([le[~minus_e[left]], re_[minus_e[right]]]),
+        )
+        three = (
+            np.concatenate([ls[minus_e[left]], rs[~minus_e[right]]]),
+            np.concatenate([le[minus_e[left]], re_[~minus_e[right]]]),
+        )
+        unions["utr5"] = tuple(
+            np.concatenate([a, b]) for a, b in zip(unions["utr5"], five, strict=True)
+        )
+        unions["utr3"] = tuple(
+            np.concatenate([a, b]) for a, b in zip(unions["utr3"], three, strict=True)
+        )
+        internal = np.ones(len(es), bool)
+        internal[tx.exon_offset[1:][n_ex > 0] - 1] = False  # last exon of each transcript
+        i_s, i_e = ee[internal], np.roll(es, -1)[internal]  # the intron after each exon
+        ok = i_e > i_s
+        i_s, i_e = i_s[ok], i_e[ok]
+        fs = np.concatenate([i_s, np.maximum(i_e - SPLICE_REGION_BP, i_s)])
+        fe = np.concatenate([np.minimum(i_s + SPLICE_REGION_BP, i_e), i_e])
+        unions["splice"] = (fs, fe)
+        picks = _picks(tx, lo, hi, es, ee, len(gs))
+    else:
+        # No transcript structure: the intronic bases beside each distinct exon, inside a gene.
+        ex = model.features.get("exon") or Features.empty()
+        es, ee = keys(ex.contig, ex.start), keys(ex.contig, ex.end)
+        pair = np.unique(np.vstack([es, ee]), axis=1) if len(es) else np.zeros((2, 0), np.int64)
+        fs = np.concatenate([pair[0] - SPLICE_REGION_BP, pair[1]])
+        fe = np.concatenate([pair[0], pair[1] + SPLICE_REGION_BP])
+        inside = covers(gene_union, fs, fs + 1) & covers(gene_union, fe - 1, fe)
+        unions["splice"] = (fs[inside], fe[inside])
+        picks = _gene_picks(gs, ge)
+    unions = {k: _merge(*v) for k, v in unions.items()}
 
+    # Flank zones: the genome cut wherever a gene's body +/- flank starts or ends.
+    base = (gs >> SHIFT) << SHIFT
+    zone_start, zone_set, zone_sets = _segment_genes(np.maximum(gs - FLANK_BP, base), ge + FLANK_BP)
     seg_start, seg_set, sets = _segment_genes(gs, ge)
 
     out_dir = Path(out_dir)
@@ -175,6 +240,13 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         np.save(tmp / "gene_segment_set.npy", seg_set)
         set_table = pa.table({"genes": pa.array(sets, pa.list_(pa.int32()))})
         feather.write_feather(set_table, tmp / "gene_sets.arrow", compression="uncompressed")
+        np.save(tmp / "zone_segment_start.npy", zone_start)
+        np.save(tmp / "zone_segment_set.npy", zone_set)
+        zone_table = pa.table({"genes": pa.array(zone_sets, pa.list_(pa.int32()))})
+        feather.write_feather(zone_table, tmp / "zone_sets.arrow", compression="uncompressed")
+        feather.write_feather(picks.pop("table"), tmp / "picks.arrow", compression="uncompressed")
+        for name, arr in picks.items():
+            np.save(tmp / f"pick_{name}.npy", arr)
         manifest = {
             "format": BUNDLE_FORMAT,
             "format_version": BUNDLE_FORMAT_VERSION,
@@ -184,7 +256,10 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "splice_region_bp": SPLICE_REGION_BP,
             "flank_bp": FLANK_BP,
             "source": source,
+            "transcripts": tx is not None,
             "counts": {
+                "transcripts": 0 if tx is None else int(len(tx.gene)),
+                "unresolved_genes": 0 if tx is None else int(tx.unresolved_genes),
                 "genes": int(len(gs)),
                 **{f"{k}_intervals": int(v.shape[1]) for k, v in unions.items()},
                 "gene_segments": int(len(seg_start)),
@@ -200,6 +275,97 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _with_gene_rows(tx: Transcripts, order: np.ndarray) -> Transcripts:
+    """Point transcripts at the sorted gene rows; drop those tied to no gene."""
+    new_row = np.empty(len(order), np.int64)
+    new_row[order] = np.arange(len(order))
+    keep = tx.gene >= 0
+    n_ex = np.diff(tx.exon_offset)
+    ex_keep = np.repeat(keep, n_ex)
+    return Transcripts(
+        gene=new_row[tx.gene[keep]],
+        tx_id=tx.tx_id[keep],
+        exon_offset=np.concatenate([[0], np.cumsum(n_ex[keep])]).astype(np.int64),
+        exon_start=tx.exon_start[ex_keep],
+        exon_end=tx.exon_end[ex_keep],
+        cds_lo=tx.cds_lo[keep],
+        cds_hi=tx.cds_hi[keep],
+        mane=tx.mane[keep],
+        canonical=tx.canonical[keep],
+        unresolved_genes=tx.unresolved_genes,
+    )
+
+
+def _with_stop(tx: Transcripts, contig: np.ndarray, keys, stops: np.ndarray):
+    """Coding spans as keys, grown by the stop codon where the CDS rows leave it out."""
+    coding = tx.cds_lo >= 0
+    lo = np.where(coding, keys(contig, np.maximum(tx.cds_lo, 0)), -1)
+    hi = np.where(coding, keys(contig, np.maximum(tx.cds_hi, 0)), -1)
+    if stops.shape[1]:
+        after = coding & covers(stops, hi, hi + 3) & ~covers(stops, hi - 3, hi)
+        before = coding & covers(stops, lo - 3, lo) & ~covers(stops, lo, lo + 3)
+        hi = np.where(after, hi + 3, hi)
+        lo = np.where(before, lo - 3, lo)
+    return lo, hi
+
+
+def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
+    """Per gene the transcript a clinician reads first: MANE Select, else the source's canonical,
+    else the longest coding (by coding bases), else the longest (by exonic bases)."""
+    n_ex = np.diff(tx.exon_offset)
+    owner = np.repeat(np.arange(len(tx.gene)), n_ex)
+    exonic = np.bincount(owner, ee - es, minlength=len(tx.gene))
+    cod = np.clip(np.minimum(ee, hi[owner]) - np.maximum(es, lo[owner]), 0, None)
+    coding_len = np.bincount(owner, np.where(lo[owner] >= 0, cod, 0), minlength=len(tx.gene))
+    basis = np.where(tx.mane, 0, np.where(tx.canonical, 1, np.where(lo >= 0, 2, 3))).astype(
+        np.int64
+    )
+    order = np.lexsort((np.arange(len(tx.gene)), -exonic, -coding_len, basis, tx.gene))
+    first = np.ones(len(order), bool)
+    first[1:] = tx.gene[order][1:] != tx.gene[order][:-1]
+    chosen = order[first]
+    pick_of = np.full(n_genes, -1, np.int64)
+    pick_of[tx.gene[chosen]] = chosen
+    has = pick_of >= 0
+    t = np.maximum(pick_of, 0)
+    counts = np.where(has, n_ex[t], 0)
+    offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    idx = np.repeat(tx.exon_offset[t], counts) + (
+        np.arange(offset[-1]) - np.repeat(offset[:-1], counts)
+    )
+    gene_of_exon = np.repeat(np.arange(n_genes), counts)
+    names = np.array(PICK_BASES, dtype=object)
+    return {
+        "table": pa.table(
+            {
+                "transcript_id": pa.array(np.where(has, tx.tx_id[t], "").tolist(), pa.string()),
+                "basis": pa.array(np.where(has, names[basis[t]], "gene").tolist(), pa.string()),
+            }
+        ),
+        "exon_offset": offset,
+        "exons": np.vstack([(gene_of_exon << GENE_SHIFT) | es[idx], ee[idx]]),
+        "cds": np.vstack([np.where(has, lo[t], -1), np.where(has, hi[t], -1)]),
+        "length": np.where(has, exonic[t], 0).astype(np.int64),
+    }
+
+
+def _gene_picks(gs: np.ndarray, ge: np.ndarray) -> dict:
+    """Without transcripts each gene is its own non-coding 'transcript', one exon long."""
+    n = len(gs)
+    return {
+        "table": pa.table(
+            {
+                "transcript_id": pa.array([""] * n, pa.string()),
+                "basis": pa.array(["gene"] * n, pa.string()),
+            }
+        ),
+        "exon_offset": np.arange(n + 1, dtype=np.int64),
+        "exons": np.vstack([(np.arange(n, dtype=np.int64) << GENE_SHIFT) | gs, ge]),
+        "cds": np.full((2, n), -1, np.int64),
+        "length": (ge - gs).astype(np.int64),
+    }
 
 
 def _segment_genes(
@@ -264,7 +430,8 @@ class Bundle:
             raise ReferenceUnavailable(
                 f"the bundle at {self.path} has format version "
                 f"{self.manifest.get('format_version')}, "
-                f"this annotator reads version {BUNDLE_FORMAT_VERSION}; rebuild it"
+                f"this annotator reads version {BUNDLE_FORMAT_VERSION}; rebuild it with "
+                "`gas reference install-defaults` (or `make setup`)"
             )
         self.build: str = self.manifest["build"]
         self.contigs: list[str] = self.manifest["contigs"]
@@ -275,6 +442,14 @@ class Bundle:
             self.seg_start = np.load(self.path / "gene_segment_start.npy")
             self.seg_set = np.load(self.path / "gene_segment_set.npy")
             self.sets = feather.read_table(self.path / "gene_sets.arrow")["genes"]
+            self.zone_start = np.load(self.path / "zone_segment_start.npy")
+            self.zone_set = np.load(self.path / "zone_segment_set.npy")
+            self.zone_sets = feather.read_table(self.path / "zone_sets.arrow")["genes"]
+            self.picks = feather.read_table(self.path / "picks.arrow")
+            self.pick = {
+                n: np.load(self.path / f"pick_{n}.npy")
+                for n in ("exon_offset", "exons", "cds", "length")
+            }
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
             raise ReferenceUnavailable(
                 f"the reference bundle at {self.path} is damaged: {exc}"

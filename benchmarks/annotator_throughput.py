@@ -1,17 +1,18 @@
 """Annotator throughput on a generated 1,000,000-record sites-only GRCh38 VCF, beside bcftools.
 
-Prints variants per second end to end and peak memory for `annotate_file`, then times, on the same
-file, `bcftools view` (the floor: read and write it) and `bcftools annotate -a genes.bed.gz` with a
-gene BED made from the same bundle (a real peer doing less work: gene name only). Needs the default
-bundles (`gas reference install-defaults`) and Debian's bcftools + tabix for the comparison.
+Times, interleaved, whole processes on the same file: `gas annotate` on one core and on all cores
+(block mode), `bcftools view` (the floor: read and write it) and `bcftools annotate -a
+genes.bed.gz` with a gene BED made from the same bundle (a real peer doing less work: gene name
+only); prints medians, CPU time, peak memory, the speed-up and an Amdahl projection for 16 cores.
+Needs the default bundles (`gas reference install-defaults`) and Debian's bcftools + tabix.
 
-    python benchmarks/annotator_throughput.py [--records N] [--repeat N] [--workdir DIR]
+    python benchmarks/annotator_throughput.py [--records N] [--repeat N] [--processes N]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import filecmp
 import os
 import shutil
 import statistics
@@ -70,39 +71,54 @@ def genes_bed(reference_dir: Path, out: Path) -> None:
     subprocess.run(["tabix", "-f", "-p", "bed", str(out)], check=True)
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS MiB) of a child process."""
-    t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise subprocess.CalledProcessError(child.returncode, cmd)
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+def _tree_pss_mib(session: int) -> float:
+    """Proportional set size of every process in a session (shared pages split between them)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            with open(f"/proc/{d}/smaps_rollup") as f:
+                total += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
+        except (OSError, ValueError, StopIteration):
+            continue
+    return total / 1024
 
 
-def run_gas(vcf: Path, work: Path, reference_dir: Path) -> dict:
-    """annotate_file in a fresh process pinned to one core, so its peak memory is its own."""
-    code = (
-        "import json, resource, time\n"
-        "from pathlib import Path\n"
-        "from annotator import annotate_file\n"
-        "t0 = time.perf_counter()\n"
-        f"r = annotate_file(Path({str(vcf)!r}), Path({str(work / 'gas.vcf')!r}), "
-        f"Path({str(work / 'gas.log')!r}), Path({str(work / 'gas.json')!r}), "
-        f"reference_dir=Path({str(reference_dir)!r}))\n"
-        "s = time.perf_counter() - t0\n"
-        "print(json.dumps({'variants': r.variants, 'seconds': s, "
-        "'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    cmd = [sys.executable, "-c", code]
-    if shutil.which("taskset"):
-        cmd = ["taskset", "-c", "0", *cmd]
+def timed(cmd: list[str], sample_memory: bool = False) -> dict:
+    """Wall seconds, CPU seconds (children included) and peak RSS of the largest process of a
+    child process; with sample_memory, also the peak PSS of its whole process tree (sampled every
+    0.1 s; reading smaps slows the process down, so such a run is not a timed one)."""
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    pss = 0.0
+    if sample_memory:
+        while not (done := os.wait4(child.pid, os.WNOHANG))[0]:
+            pss = max(pss, _tree_pss_mib(child.pid))
+            time.sleep(0.1)
+        _, status, usage = done
+    else:
+        _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t0
-    # "wall" is the whole process (interpreter start and imports included), as bcftools is timed.
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "wall": wall}
+    out = child.stdout.read() if child.stdout else ""
+    if os.waitstatus_to_exitcode(status):
+        raise subprocess.CalledProcessError(os.waitstatus_to_exitcode(status), cmd, out)
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": usage.ru_maxrss / 1024,
+        "pss": pss,
+        "stdout": out,
+    }
+
+
+def gas_cmd(vcf: Path, out: Path, processes: int) -> list[str]:
+    """The whole `gas annotate` process, as a researcher runs it."""
+    return [str(Path(sys.executable).with_name("gas")), "annotate", str(vcf), "-o", str(out),
+            "--processes", str(processes)]  # fmt: skip
 
 
 def main() -> None:
@@ -111,8 +127,10 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5, help="runs of each tool, interleaved")
     p.add_argument("--workdir", type=Path, default=REPO / ".gas" / "bench")
     p.add_argument("--reference-dir", type=Path, default=REPO / ".gas" / "reference")
+    p.add_argument("--processes", type=int, default=None, help="GAS block mode [all cores]")
     a = p.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
+    cores = a.processes or len(os.sched_getaffinity(0))
     vcf = a.workdir / f"sites_{a.records}.vcf"
     if not vcf.exists():
         print(f"generating {vcf} ...", flush=True)
@@ -134,67 +152,90 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
         hdr.write_text('##INFO=<ID=GENE,Number=1,Type=String,Description="Gene name">\n')
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    view = [*pin, "bcftools", "view", "-Ov", "-o", str(a.workdir / "view.vcf"), str(vcf)]
-    annotate = [
-        *pin,
-        "bcftools",
-        "annotate",
-        "-a",
-        str(bed),
-        "-c",
-        "CHROM,FROM,TO,GENE",
-        "-h",
-        str(hdr),
-        "-Ov",
-        "-o",
-        str(a.workdir / "bcf_ann.vcf"),
-        str(vcf),
-    ]
-    # Interleaved, so a burst of other load on the machine hits every tool alike.
-    runs: dict[str, list[tuple[float, float]]] = {
-        "gas": [],
-        "gas_in": [],
-        "view": [],
-        "annotate": [],
+    os.environ["GAS_REFERENCE_DIR"] = str(a.reference_dir)  # what `gas annotate` reads
+    tools = {
+        "gas1": [*pin, *gas_cmd(vcf, a.workdir / "gas1.vcf", 1)],
+        "gasN": gas_cmd(vcf, a.workdir / "gasN.vcf", cores),
     }
-    outputs = [a.workdir / n for n in ("gas.vcf", "view.vcf", "bcf_ann.vcf")]
+    if have_bcftools:
+        view_out = str(a.workdir / "view.vcf")
+        tools["view"] = [*pin, "bcftools", "view", "-Ov", "-o", view_out, str(vcf)]
+        tools["annotate"] = [
+            *pin,
+            "bcftools",
+            "annotate",
+            "-a",
+            str(bed),
+            "-c",
+            "CHROM,FROM,TO,GENE",
+            "-h",
+            str(hdr),
+            "-Ov",
+            "-o",
+            str(a.workdir / "bcf_ann.vcf"),
+            str(vcf),
+        ]
+    labels = {
+        "gas1": "`gas annotate --processes 1` (1 core)",
+        "gasN": f"`gas annotate --processes {cores}` (all cores)",
+        "view": "`bcftools view` (1 core)",
+        "annotate": "`bcftools annotate -a genes.bed.gz` (1 core)",
+    }
+    outputs = [a.workdir / n for n in ("gas1.vcf", "gasN.vcf", "view.vcf", "bcf_ann.vcf")]
+    runs: dict[str, list[dict]] = {k: [] for k in tools}
+    load_before = os.getloadavg()
+    # Interleaved, so a burst of other load on the machine hits every tool alike.
     for i in range(a.repeat):
         for out in outputs:  # not timed: freeing the last run's output is not this run's work
             out.unlink(missing_ok=True)
-        g = run_gas(vcf, a.workdir, a.reference_dir)
-        runs["gas"].append((g["wall"], g["peak_mib"]))
-        runs["gas_in"].append((g["seconds"], g["peak_mib"]))
-        line = f"run {i + 1}: gas {g['wall']:.2f} s ({g['seconds']:.2f} s in annotate_file)"
-        if have_bcftools:
-            runs["view"].append(timed(view))
-            runs["annotate"].append(timed(annotate))
-            line += f"  view {runs['view'][-1][0]:.2f} s  annotate {runs['annotate'][-1][0]:.2f} s"
+        line = f"run {i + 1}:"
+        for key, cmd in tools.items():
+            r = timed(cmd)
+            if key.startswith("gas"):
+                r["inside"] = float(r["stdout"].split(") in ")[1].split(" s")[0])
+            runs[key].append(r)
+            line += f"  {key} {r['wall']:.2f} s"
         print(line, flush=True)
-    labels = {
-        "gas": "GAS, whole process (1 core)",
-        "gas_in": "GAS, inside annotate_file",
-        "view": "bcftools view",
-        "annotate": "bcftools annotate -a genes.bed.gz",
-    }
-    print(f"\nmedians of {a.repeat} interleaved runs, {a.records:,} records:")
-    print("| tool | seconds (median, min–max) | variants/s (median) | peak RSS |")
-    print("| --- | --- | --- | --- |")
+    load_after = os.getloadavg()
+    pss = {k: timed(cmd, sample_memory=True)["pss"] for k, cmd in tools.items()}
+    if filecmp.cmp(outputs[0], outputs[1], shallow=False):
+        print(f"GAS outputs of 1 and {cores} processes: identical")
+    else:
+        raise SystemExit("GAS outputs of 1 and all processes differ")
+    med = {k: statistics.median(r["wall"] for r in rs) for k, rs in runs.items()}
+    print(f"\nmedians of {a.repeat} interleaved runs, {a.records:,} records, whole processes:")
+    print("| tool | seconds (median, min–max) | variants/s | CPU s | peak RSS | peak PSS, tree |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for key, rs in runs.items():
-        if not rs:
-            continue
-        secs = [s for s, _ in rs]
-        med = statistics.median(secs)
+        secs = [r["wall"] for r in rs]
+        cpu = statistics.median(r["cpu"] for r in rs)
         print(
-            f"| {labels[key]} | {med:.2f} ({min(secs):.2f}–{max(secs):.2f}) | "
-            f"{a.records / med:,.0f} | {max(m for _, m in rs):.0f} MiB |"
+            f"| {labels[key]} | {med[key]:.2f} ({min(secs):.2f}–{max(secs):.2f}) | "
+            f"{a.records / med[key]:,.0f} | {cpu:.2f} | {max(r['rss'] for r in rs):.0f} MiB | "
+            f"{pss[key]:.0f} MiB |"
         )
+    for key in ("gas1", "gasN"):
+        inside = statistics.median(r["inside"] for r in runs[key])
+        print(f"{labels[key]}: {inside:.2f} s inside annotate_file (median)")
     if have_bcftools:
-        ratio = statistics.median(s for s, _ in runs["gas"]) / statistics.median(
-            s for s, _ in runs["annotate"]
-        )
-        print(f"GAS / bcftools annotate time ratio (medians): {ratio:.2f}")
+        for key in ("gas1", "gasN"):
+            print(f"{labels[key]} / bcftools annotate (medians): {med[key] / med['annotate']:.2f}")
         version = subprocess.run(["bcftools", "--version"], capture_output=True, text=True).stdout
         print(f"bcftools version: {version.splitlines()[0]}")
+    # Amdahl: T(P) = T(1) * (f + (1 - f) / P); f from the medians measured here.
+    speedup = med["gas1"] / med["gasN"]
+    if cores > 1:
+        f = min(max((med["gasN"] / med["gas1"] - 1 / cores) / (1 - 1 / cores), 0.0), 1.0)
+        proj = 1 / (f + (1 - f) / 16)
+        print(
+            f"speed-up on {cores} cores: {speedup:.2f}x; serial fraction (Amdahl, from these "
+            f"medians) f = {f:.2f}; projected on 16 cores: {proj:.1f}x "
+            f"({med['gas1'] * (f + (1 - f) / 16):.2f} s)"
+        )
+    print(
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+        f"(1 min; {os.cpu_count()} cores)"
+    )
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cpu count {os.cpu_count()}")
 
 

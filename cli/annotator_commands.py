@@ -11,6 +11,9 @@ from pathlib import Path
 import click
 
 BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
+# Without --processes, inputs above this size use every core; below it forking the workers
+# costs about what it saves (~16 MiB is ~400,000 sites-only records, ~0.6 s on one core).
+PARALLEL_INPUT_BYTES = 16 << 20
 
 
 def _count_lines(path: Path) -> int | None:
@@ -72,6 +75,13 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     default=None,
     help="JSON summary to write [default: OUTPUT with .summary.json].",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes annotating blocks of records [default: all cores for inputs over "
+    "16 MiB, else 1].",
+)
 @click.pass_obj
 def annotate_command(
     settings,
@@ -81,6 +91,7 @@ def annotate_command(
     known_sites: Path | None,
     log_path: Path | None,
     summary_path: Path | None,
+    processes: int | None,
 ) -> None:
     """Annotate a VCF file with genes, region classes and nearest-gene distances."""
     from annotator import AnnotationInputError, ReferenceUnavailable, annotate_file
@@ -88,6 +99,8 @@ def annotate_command(
     log_path = log_path or _default_sidecar(output, ".count.log")
     summary_path = summary_path or _default_sidecar(output, ".summary.json")
     known = known_sites or settings.known_sites
+    if processes is None and input_path.stat().st_size <= PARALLEL_INPUT_BYTES:
+        processes = 1
     tty = sys.stderr.isatty()
     bar = None
     progress = None
@@ -120,6 +133,7 @@ def annotate_command(
             default_build=settings.default_build,
             known_sites=known,
             progress=progress,
+            processes=processes,
         )
     except AnnotationInputError as exc:
         raise click.ClickException(f"{exc.error_name}: {exc}") from None

@@ -78,7 +78,7 @@ def test_bundles_load_fast(reference_dir):
         b.set_info  # noqa: B018  (renders the gene strings the engine needs)
         assert time.monotonic() - t0 < 1.0
         m = json.loads((reference_dir / build / "manifest.json").read_text())
-        assert m["format_version"] == 1 and m["build"] == build
+        assert m["format_version"] == 2 and m["build"] == build
 
 
 def test_gtf_without_genes_is_refused(tmp_path):

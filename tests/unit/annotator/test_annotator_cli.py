@@ -69,3 +69,23 @@ def test_reference_build_from_gtf(gencode_gtf, tmp_path):
     assert (tmp_path / "ref" / "GRCh38" / "manifest.json").exists()
     r = CliRunner().invoke(cli(), ["reference", "list"], obj=s)
     assert "GRCh38" in r.output and "gencode_human.gtf.gz" in r.output
+
+
+def test_annotate_processes_option_gives_the_same_output(
+    reference_dir, tmp_path, write_vcf, monkeypatch
+):
+    import annotator.vcf
+
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # many blocks
+    vcf = write_vcf([f"17 {7670000 + 37 * i} . G A,T . . DP={i}" for i in range(3000)])
+    outs = []
+    for n in ("1", "2"):
+        out = tmp_path / n / "job.vcf"
+        r = CliRunner().invoke(
+            cli(),
+            ["annotate", str(vcf), "-o", str(out), "--processes", n],
+            obj=settings_for(reference_dir, tmp_path),
+        )
+        assert r.exit_code == 0, r.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

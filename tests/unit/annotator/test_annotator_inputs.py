@@ -109,14 +109,22 @@ def test_vcf_3_3_is_refused_as_unsupported(reference_dir, outputs, write_vcf):
     assert isinstance(info.value, AnnotationInputError)
 
 
-def test_empty_file_and_header_only_file_are_refused(tmp_path, reference_dir, outputs, write_vcf):
+def test_empty_file_is_refused(tmp_path, reference_dir, outputs):
     empty = tmp_path / "empty.vcf"
     empty.write_bytes(b"")
     with pytest.raises(MalformedVcf, match="empty"):
         run(empty, outputs, reference_dir)
-    with pytest.raises(MalformedVcf, match="no variant records"):
-        run(write_vcf([]), outputs, reference_dir)
     assert_no_outputs(outputs)
+
+
+def test_header_only_file_is_annotated_with_zero_variants(reference_dir, outputs, write_vcf):
+    # A valid VCF that filtering pipelines produce; bcftools and VEP process it.
+    result = run(write_vcf([]), outputs, reference_dir)
+    assert result.variants == 0 and result.alleles == 0
+    assert any("no variant records" in n for n in result.notes)
+    text = outputs["output_vcf"].read_text()
+    assert text.splitlines()[-1].startswith("#CHROM") and "##INFO=<ID=GAS_REGION" in text
+    assert "no variant records" in outputs["log_path"].read_text()
 
 
 def test_header_line_after_data_is_refused(reference_dir, outputs, write_vcf):

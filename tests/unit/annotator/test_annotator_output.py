@@ -1,0 +1,235 @@
+"""The engine's whole output, pinned byte for byte, so speed work cannot change a single character.
+
+The digests were taken from the engine before the speed round (engine 2, bundle format 2). A
+change that is meant to alter the output must update them and say why in its commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import annotator.vcf
+from annotator import MalformedVcf, annotate_file, engine
+from annotator.bundle import load_bundle
+
+BASES = "ACGT"
+CONTIGS_38 = ["1", "2", "3", "7", "11", "17", "19", "X", "Y", "MT"]
+
+
+def mixed_vcf(path: Path, reference_dir: Path, n: int = 6000, seed: int = 11) -> Path:
+    """Every kind of record the engine treats differently, on and around GRCh38 genes.
+
+    SNVs, MNVs, deletions, insertions, multi-allelic records, symbolic, breakend, '*' and missing
+    ALTs, lower-case bases, long deletions across genes, INFO '.', IDs, an unknown contig, CR line
+    ends and a blank line, and a few records out of order.
+    """
+    rng = random.Random(seed)
+    b = load_bundle(reference_dir, "GRCh38")
+    targets = []  # key spans to sample near: CDS, UTR, exon and splice intervals, gene starts
+    for name in ("cds", "utr5", "utr3", "exon", "splice"):
+        u = b.unions[name]
+        targets += [(int(u[0][i]), int(u[1][i])) for i in range(0, u.shape[1], 97)]
+    targets += [(int(k) - 6000, int(k) + 6000) for k in b.start_key[::53]]
+
+    def bases(k: int) -> str:
+        return "".join(rng.choice(BASES) for _ in range(k))
+
+    def alleles() -> tuple[str, str]:
+        kind = rng.random()
+        ref = rng.choice(BASES)
+        if kind < 0.45:
+            return ref, rng.choice([c for c in BASES if c != ref])
+        if kind < 0.55:
+            return ref + bases(rng.randint(1, 6)), ref  # deletion
+        if kind < 0.65:
+            return ref, ref + bases(rng.randint(1, 9))  # insertion
+        if kind < 0.70:
+            r = bases(rng.randint(2, 5))
+            return r, r[0] + bases(len(r) - 1)  # MNV written long
+        if kind < 0.82:  # multi-allelic
+            alts = {rng.choice(BASES), ref + bases(2), rng.choice(BASES) * 2}
+            alts.discard(ref)
+            return ref + "T", ",".join(sorted(alts))
+        if kind < 0.86:
+            return ref, rng.choice(["<DEL>", "<INS>", "*", ".", f"{ref}[1:{rng.randint(1, 9**9)}["])
+        if kind < 0.90:
+            return ref.lower() + bases(2).lower(), ref.lower()
+        if kind < 0.91:
+            return ref + bases(rng.randint(2000, 60000)), ref  # long deletion, across genes
+        return ref, f"{rng.choice(BASES)},{ref + bases(3)},<DEL>"
+
+    rows = []
+    for i in range(n):
+        if rng.random() < 0.6:
+            lo, hi = rng.choice(targets)
+            ci = hi >> 32
+            pos = rng.randint(max(lo - (ci << 32), 0) - 10, hi - (ci << 32) + 10)
+            contig = b.contigs[ci]
+        else:
+            contig = rng.choice(CONTIGS_38)
+            pos = rng.randint(1, 150_000_000 if contig not in ("MT", "Y") else 16_000)
+        ref, alt = alleles()
+        ident = f"rs{i}" if rng.random() < 0.3 else "."
+        info = rng.choice([".", ".", "AC=1;AN=2", "DP=30", "AC=3,1;AN=6;FLAG"])
+        name = f"chr{contig}" if rng.random() < 0.95 else contig
+        rows.append((name, max(pos, 1), ident, ref, alt, info))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    rows[100], rows[101] = rows[101], rows[100]  # a few out of order
+    rows.insert(2000, ("chrUn_KI270302v1", 3, "rs_un", "A", "G", "."))
+    rows.insert(2001, ("HLA-A*01:01:01:01", 30, ".", "C", "T", "."))
+    lines = [f"{c}\t{p}\t{i}\t{r}\t{a}\t50\tPASS\t{f}\n" for c, p, i, r, a, f in rows]
+    lines[3000] = lines[3000].replace("\n", "\r\n")
+    lines.insert(4000, "\n")
+    path.write_text(
+        "##fileformat=VCFv4.2\n##reference=GRCh38\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(lines)
+    )
+    return path
+
+
+def digests(out: Path) -> dict[str, str]:
+    """sha256 of the VCF, the count log and the summary, without their run times."""
+    log = [ln for ln in (out / "a.count.log").read_text().splitlines() if "time:" not in ln]
+    summary = json.loads((out / "a.summary.json").read_text())
+    summary.pop("seconds")
+    return {
+        "vcf": hashlib.sha256((out / "a.vcf").read_bytes()).hexdigest(),
+        "log": hashlib.sha256("\n".join(log).encode()).hexdigest(),
+        "summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
+    }
+
+
+def annotate(src: Path, out: Path, reference_dir: Path, **kw) -> dict[str, str]:
+    annotate_file(
+        src,
+        out / "a.vcf",
+        out / "a.count.log",
+        out / "a.summary.json",
+        reference_dir=reference_dir,
+        **kw,
+    )
+    return digests(out)
+
+
+PINNED = {
+    "test.vcf": {
+        "vcf": "79f6f8f785384c20e9bc306c43ab85a46a59cb451feb7965fe95f24fd9bbce4b",
+        "log": "ed0fa9593ae5ca2455760d5fa4aa66a968236a3b59a9475bb2c6d765da6bb8e5",
+        "summary": "a4b237457f184df62072cdc7cd4172faa78c73d46b264691d29542581d1a6e1d",
+    },
+    "free_1.vcf": {
+        "vcf": "c280e3002774e0cd99275a65cef05d8d26fdf03e6259f41f51ea5a0e8bcdc7b6",
+        "log": "3adeacd24651300e7bd8cadf8c35a99dc8b5bba7df3023fba7f8c81b481651ad",
+        "summary": "d9c3487e23e8ffd02d853855a0a674bd222aaac7ec255e3147821ebfe15c4afc",
+    },
+    "premium_2.vcf": {
+        "vcf": "04423e5d32069cd6116891d1fe89a239b955a82b7bb825d562cbe0e12ab5b52f",
+        "log": "50259e44bb347ff60dfbbe0bc2809789a34986bc96ceac0af4d43bd1ea31655f",
+        "summary": "8f10a65aa5e6d143a8651c6a0946759c5b539c4e8427aac2814068aedf4d38b2",
+    },
+    "mixed": {
+        "vcf": "bade30fcac7ac605da501acaa42e0f389dee8f75ee4987e2041fa1069619aed1",
+        "log": "e9f57533c81c1e22163a4853cd57656541980a92347a5c75a205ff3d2dccf0f2",
+        "summary": "a6441659678a60ee2aeebc98bb5b7d6eb6980ed97d772b349a7c0189eb72f94a",
+    },
+    "mixed+known": {
+        "vcf": "dee166373f3206d116cc847de6cc80ef4a1ee17f810b8f72ded7f9339fddc92f",
+        "log": "4da3496a695b7de1e5c565c202743ba3274e057ae574d4f953bc72f594ead5cd",
+        "summary": "ed64b636a2e307cde2eb12a3e6529a9c1021fc68118655766636003165f46350",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def mixed(reference_dir, tmp_path_factory) -> Path:
+    return mixed_vcf(tmp_path_factory.mktemp("mixed") / "mixed.vcf", reference_dir)
+
+
+@pytest.mark.parametrize("name", ["test.vcf", "free_1.vcf", "premium_2.vcf"])
+def test_sample_output_is_pinned(name, samples, reference_dir, tmp_path):
+    assert annotate(samples / name, tmp_path, reference_dir) == PINNED[name]
+
+
+def test_mixed_output_is_pinned_in_any_block_size(mixed, reference_dir, tmp_path, monkeypatch):
+    assert annotate(mixed, tmp_path / "one", reference_dir) == PINNED["mixed"]
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # ~120 blocks, split anywhere
+    assert annotate(mixed, tmp_path / "many", reference_dir) == PINNED["mixed"]
+
+
+def test_known_id_output_is_pinned(mixed, reference_dir, tmp_path):
+    known = tmp_path / "known.vcf"
+    body = [ln for ln in mixed.read_text().splitlines(keepends=True) if "\trs" in ln]
+    known.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    with known.open("a") as f:
+        f.writelines(body[::2])
+    got = annotate(mixed, tmp_path / "out", reference_dir, known_sites=known)
+    assert got == PINNED["mixed+known"]
+
+
+# ----------------------------------------------------------------------------- block mode
+
+
+def test_block_mode_output_is_the_same_as_one_process(mixed, reference_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # ~120 blocks over 3 processes
+    assert annotate(mixed, tmp_path / "p3", reference_dir, processes=3) == PINNED["mixed"]
+    got = annotate(mixed, tmp_path / "all", reference_dir, processes=None)
+    assert got == PINNED["mixed"]
+
+
+def test_block_mode_sends_back_blocks_too_big_for_a_slot(
+    mixed, reference_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(engine, "OUTPUT_SLOT_BYTES", 20_000)  # some blocks fit, some do not
+    assert annotate(mixed, tmp_path, reference_dir, processes=2) == PINNED["mixed"]
+
+
+def test_block_mode_reports_the_first_bad_line_and_leaves_no_output(
+    mixed, reference_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    lines = mixed.read_text().splitlines(keepends=True)
+    lines[3500] = lines[3500].replace("\t", " ", 1)  # too few columns, in a middle block
+    lines[5000] = "chr1\tx\t.\tA\tG\t.\t.\t.\n"  # and a later bad POS
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(lines))
+    out = tmp_path / "out"
+    with pytest.raises(MalformedVcf, match="Line 3501 has 7 tab-separated column"):
+        annotate(bad, out, reference_dir, processes=2)
+    assert list(out.iterdir()) == []
+
+
+def test_block_mode_stops_when_progress_raises(mixed, reference_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    seen = []
+
+    def progress(done: int) -> None:
+        seen.append(done)
+        if len(seen) == 5:
+            raise RuntimeError("cancelled")
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="cancelled"):
+        annotate(mixed, out, reference_dir, processes=2, progress=progress)
+    assert seen == sorted(seen) and len(seen) == 5
+    assert list(out.iterdir()) == []
+
+
+def test_block_mode_runs_alongside_another_annotation_in_the_same_process(
+    mixed, samples, reference_dir, tmp_path, monkeypatch
+):
+    # The annotate activity runs tasks in threads: each pool must keep its own file's annotator.
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
+    jobs = {"mixed": mixed, "premium_2.vcf": samples / "premium_2.vcf"}
+    with ThreadPoolExecutor(2) as threads:
+        got = {
+            name: threads.submit(annotate, src, tmp_path / name, reference_dir, processes=2)
+            for name, src in jobs.items()
+        }
+    assert {name: f.result() for name, f in got.items()} == {name: PINNED[name] for name in jobs}
