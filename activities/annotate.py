@@ -141,7 +141,7 @@ def _download(settings: Any, bucket: str, key: str, target: Path) -> None:
         aws.client(settings, "s3").download_file(bucket, key, str(target))
     except ClientError as exc:
         code = aws.error_code(exc)
-        if code in ("404", "NoSuchKey", "NotFound"):
+        if aws.is_not_found(exc):
             raise InputMissing(
                 "The uploaded file is no longer in storage; upload it again."
             ) from exc

@@ -9,20 +9,14 @@ import urllib.request
 
 import click
 
+import activities
 from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud, LocalCloudError
 from infra.supervisor import Supervisor
 
-WORKERS = [
-    "annotate",
-    "notify",
-    "archive",
-    "record-failure",
-    "restore",
-    "restore-requests",
-    "restore-events",
-]
+# One worker of each kind: every activity and every queue.
+WORKERS = activities.KINDS
 
 
 def _wait_for(url: str, timeout: float, supervisor: Supervisor) -> bool:

@@ -83,6 +83,25 @@ def _error(exc: ClientError) -> dict[str, str]:
     return exc.response.get("Error", {})
 
 
+NOT_FOUND = ("404", "NoSuchKey", "NotFound")  # how S3 says a key is not there (HEAD has no body)
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """S3 refused because the key (or bucket) is not there."""
+    return error_code(exc) in NOT_FOUND
+
+
+def object_exists(s3: Any, bucket: str, key: str) -> bool:
+    """Whether ``key`` is in ``bucket`` (a HEAD; archived objects count)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
+
+
 def is_transient(exc: ClientError) -> bool:
     """A throttle or a server-side error: worth retrying later, unlike a refusal."""
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0

@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from webapp.security import settings
-from workflows import jobs, operations
+from workflows import jobs, operations, reconcile
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 LIST_LIMIT = 50
@@ -58,6 +58,12 @@ def overview() -> str:
         backlog, in_progress = {}, {}
         problems.append("The activity backlog could not be read.")
     try:
+        reconciled = reconcile.last_run(cfg)
+    except Exception:
+        current_app.logger.exception("operator page: the reconciler's last run unavailable")
+        reconciled = None
+        problems.append("The reconciler's last run could not be read.")
+    try:
         failed_executions = operations.failed_executions(cfg)
     except Exception:
         current_app.logger.exception("operator page: failed executions unavailable")
@@ -66,6 +72,7 @@ def overview() -> str:
     return render_template(
         "operator/overview.html",
         failed_executions=failed_executions,
+        reconciled=reconciled,
         backlog=backlog,
         in_progress=in_progress,
         failed=operations.failed_jobs(cfg, LIST_LIMIT),

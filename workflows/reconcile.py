@@ -184,7 +184,7 @@ class Reconciler:
             _log_repair(repair, dry_run)
         report.seconds = round(time.monotonic() - began, 3)
         if not dry_run:
-            self._save(report)
+            self.save(report)
         return report
 
     # -- what to look at ------------------------------------------------------------------------
@@ -274,13 +274,7 @@ class Reconciler:
         )
 
     def _exists(self, bucket: str, key: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return aws.object_exists(self.s3, bucket, key)
 
     # -- repairs --------------------------------------------------------------------------------
 
@@ -343,7 +337,8 @@ class Reconciler:
 
     # -- the last run, for the operator page ----------------------------------------------------
 
-    def _save(self, report: Report) -> None:
+    def save(self, report: Report) -> None:
+        """Keep ``report`` as the last run, which the operator page shows."""
         self.s3.put_object(
             Bucket=self.names.results_bucket,
             Key=LAST_RUN_KEY,

@@ -62,7 +62,7 @@ class S3GlacierBackend:
         try:
             restore = self.s3.head_object(Bucket=bucket, Key=key).get("Restore") or ""
         except ClientError as exc:
-            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if aws.is_not_found(exc):
                 return False  # gone: asking for the retrieval will say so
             raise
         return 'ongoing-request="false"' in restore

@@ -142,13 +142,7 @@ class GlacierVaultBackend:
                 raise
 
     def _in_s3(self, bucket: str, key: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return aws.object_exists(self.s3, bucket, key)
 
 
 def retrieval_completed(notification: dict[str, Any]) -> tuple[str, str] | None:

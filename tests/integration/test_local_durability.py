@@ -42,7 +42,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+def cloud(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """The private cloud; the models are bound back to the session's stack afterwards."""
+    session = settings
     base = Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
     state = tmp_path_factory.mktemp("durable-state")
     for name in ("localstack-venv", "dynamodb-local"):
@@ -62,6 +64,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     deploy.deploy(settings)
     yield private
     private.down()
+    models.bind(session)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+import activities
 from gas import archive, aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
@@ -23,15 +24,7 @@ from workflows import executions, jobs, reconcile, thaw, users
 
 pytestmark = pytest.mark.integration
 
-WORKER_KINDS = (
-    "annotate",
-    "notify",
-    "archive",
-    "record-failure",
-    "restore",
-    "restore-requests",
-    "restore-events",
-)
+WORKER_KINDS = activities.KINDS
 VCF = (
     b"##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr17,length=83257441>\n"
     b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
