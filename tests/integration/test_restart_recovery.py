@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -90,6 +90,7 @@ class GasUp:
         self.settings = settings
         self.log = log
         self.began = time.monotonic()
+        self.offset = log.stat().st_size if log.exists() else 0  # this run's lines only
         env = settings.subprocess_env()
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
@@ -103,15 +104,18 @@ class GasUp:
         self.took = time.monotonic() - self.began
         models.bind(settings)
 
+    def output(self) -> str:
+        return self.log.read_bytes()[self.offset :].decode(errors="replace")
+
     def _up(self) -> bool:
-        assert self.proc.poll() is None, self.log.read_text()[-3000:]
-        return "logs:" in self.log.read_text()
+        assert self.proc.poll() is None, self.output()[-3000:]
+        return "logs:" in self.output()
 
     def stop(self) -> None:
         """Ctrl-C: every process it started stops, the local cloud too."""
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=120)
-        assert "stopped" in self.log.read_text()
+        assert "stopped" in self.output()
 
     def kill_everything(self) -> int:
         """kill -9 of gas up, every worker and the reconciler, LocalStack and DynamoDB Local."""
@@ -125,6 +129,24 @@ class GasUp:
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         return len(victims)
+
+
+@pytest.fixture
+def launch(private: Settings, tmp_path: Path) -> Iterator[Callable[[], GasUp]]:
+    """Starts `gas up`; whatever a test leaves running is stopped (or killed) afterwards."""
+    started: list[GasUp] = []
+
+    def start() -> GasUp:
+        started.append(GasUp(private, tmp_path / "gas-up.log"))
+        return started[-1]
+
+    yield start
+    for running in started:
+        if running.proc.poll() is None:
+            try:
+                running.stop()
+            except (subprocess.TimeoutExpired, AssertionError):
+                running.kill_everything()
 
 
 def _descendants(root: int) -> set[int]:
@@ -165,10 +187,9 @@ def settled(job: models.Job) -> bool:
 
 
 def test_an_orderly_restart_keeps_accounts_jobs_results_and_workflows(
-    private: Settings, tmp_path: Path
+    private: Settings, launch: Callable[[], GasUp]
 ) -> None:
-    log = tmp_path / "gas-up.log"
-    first = GasUp(private, log)
+    first = launch()
     user = users.register(
         private,
         email=f"{uuid.uuid4().hex[:8]}@example.org",
@@ -198,7 +219,7 @@ def test_an_orderly_restart_keeps_accounts_jobs_results_and_workflows(
         before = got.read()
     first.stop()
 
-    second = GasUp(private, log)
+    second = launch()
     # The account: the same password logs in, with the installation's session key.
     app = create_app(private, TESTING=True, WTF_CSRF_ENABLED=False)
     client = app.test_client()
@@ -229,10 +250,9 @@ def test_an_orderly_restart_keeps_accounts_jobs_results_and_workflows(
 
 
 def test_kill_9_of_everything_mid_batch_then_every_job_converges(
-    private: Settings, tmp_path: Path
+    private: Settings, launch: Callable[[], GasUp]
 ) -> None:
-    log = tmp_path / "gas-up.log"
-    first = GasUp(private, log)
+    first = launch()
     free = users.ensure_user(private, f"{uuid.uuid4().hex[:8]}@example.org")
     premium = users.ensure_user(private, f"{uuid.uuid4().hex[:8]}@example.org", "premium")
     batch = [
@@ -248,7 +268,7 @@ def test_kill_9_of_everything_mid_batch_then_every_job_converges(
     killed = first.kill_everything()
 
     began = time.monotonic()
-    second = GasUp(private, log)
+    second = launch()
     converged = wait_for(
         lambda: (now := statuses(batch)) and all(settled(j) for j in now) and now,
         reconcile.START_GRACE_SECONDS + RETENTION + 240,
