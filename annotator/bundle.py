@@ -465,7 +465,7 @@ class Bundle:
         self.end_key = self.genes["end_key"].to_numpy()
         self.end_order = np.argsort(self.end_key, kind="stable")
         self.end_sorted = self.end_key[self.end_order]
-        self.minus = np.array([s == "-" for s in self.genes["strand"].to_pylist()], bool)
+        self.minus = pc.equal(self.genes["strand"], "-").fill_null(False).to_numpy()
 
     def contig_index(self) -> dict[str, int]:
         """Contig name → index, canonical names only (callers canonicalise first)."""
@@ -516,8 +516,14 @@ class Bundle:
         parts.append(pc.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
         parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), ""))
         info = pc.binary_join_element_wise(*parts, ";")
-        empty = pc.equal(pc.list_value_length(self._flat_sets), 0)
-        return pc.if_else(empty, pa.scalar(None, pa.string()), info)
+        # Null for the empty set: the same text with a validity bitmap (if_else copies it all).
+        valid = pc.greater(pc.list_value_length(self._flat_sets), 0)
+        info = info.combine_chunks() if isinstance(info, pa.ChunkedArray) else info
+        if info.offset or valid.offset:
+            return pc.if_else(valid, info, pa.scalar(None, pa.string()))
+        return pa.Array.from_buffers(
+            info.type, len(info), [valid.buffers()[1], info.buffers()[1], info.buffers()[2]]
+        )
 
     def set_members(self, set_ids: np.ndarray) -> np.ndarray:
         """The distinct gene indices contained in the given gene sets."""
