@@ -330,6 +330,17 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     return _Queries(rec, start, end, first, t_s, t_e)
 
 
+def _best_per_allele(allele: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index of each allele's lowest-rank pair, the first one on ties (the lowest gene index).
+
+    Pairs come grouped by allele, genes ascending within one (as the zone sets list them), so a
+    minimum over each run of (rank, pair index) replaces a sort; rank must stay below 2**31.
+    """
+    starts = np.flatnonzero(np.concatenate([[True], allele[1:] != allele[:-1]]))
+    key = (rank << 32) | np.arange(len(rank), dtype=np.int64)
+    return np.minimum.reduceat(key, starts) & 0xFFFFFFFF
+
+
 def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, step: int):
     """How many bases two alleles share, walking from offsets a and b by step, up to limit."""
     n = np.zeros(len(a), np.int64)
@@ -493,10 +504,8 @@ class _Annotator:
         rel, d = self._relation(pa_, pg, s, e)
         m = rel != INTERGENIC
         pa_, pg, rel, d = pa_[m], pg[m], rel[m], d[m]
-        order = np.lexsort((pg, d, rel, pa_))
-        first = np.ones(len(order), bool)
-        first[1:] = pa_[order][1:] != pa_[order][:-1]
-        best = order[first]
+        # Upstream before downstream, then the nearest, then the first gene.
+        best = _best_per_allele(pa_, (rel.astype(np.int64) << 24) | np.minimum(d, (1 << 24) - 1))
         a = pa_[best]
         cls[a] = rel[best]
         gset[a] = pg[best] + 1  # set i+1 is gene i alone
@@ -540,12 +549,14 @@ class _Annotator:
         if not len(pa_):
             return pick_cls, pick_gene
         # VEP's --pick order: MANE Select, canonical/coding, most severe class, longest.
-        order = np.lexsort(
-            (pg, -self.pick_len[pg], c, ~self.pick_coding[pg], ~self.pick_mane[pg], pa_)
+        cap = (1 << 25) - 1  # exonic lengths stay far below this
+        rank = (
+            (~self.pick_mane[pg]).astype(np.int64) << 30
+            | (~self.pick_coding[pg]).astype(np.int64) << 29
+            | c.astype(np.int64) << 25
+            | (cap - np.minimum(self.pick_len[pg], cap))
         )
-        first = np.ones(len(order), bool)
-        first[1:] = pa_[order][1:] != pa_[order][:-1]
-        best = order[first]
+        best = _best_per_allele(pa_, rank)
         pick_cls[pa_[best]] = c[best]
         pick_gene[pa_[best]] = pg[best]
         return pick_cls, pick_gene
