@@ -902,8 +902,8 @@ def _remove(*paths: Path) -> None:
             p.unlink()
 
 
-def _open_output(path: Path) -> BinaryIO:
-    if path.name.endswith(".gz"):
+def _open_output(path: Path, gz: bool) -> BinaryIO:
+    if gz:
         return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
     return open(path, "wb", buffering=1 << 20)
 
@@ -1074,7 +1074,8 @@ def annotate_file(
             tally = _Tally(len(bundle.sets))
             blocks = read_chunks(f, first, header.line_count)
             workers = cpu_count() if processes is None else processes
-            with _open_output(tmp_vcf) as out:
+            # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
+            with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
                 ncols = len(header.columns)
                 for pieces, counts in _annotated_blocks(ann, blocks, ncols, workers, out):
