@@ -458,7 +458,7 @@ class Bundle:
         self.end_key = self.genes["end_key"].to_numpy()
         self.end_order = np.argsort(self.end_key, kind="stable")
         self.end_sorted = self.end_key[self.end_order]
-        self.minus = np.array([s == "-" for s in self.genes["strand"].to_pylist()], bool)
+        self.minus = pc.equal(self.genes["strand"], "-").fill_null(False).to_numpy()
 
     def contig_index(self) -> dict[str, int]:
         """Contig name → index, canonical names only (callers canonicalise first)."""
@@ -466,6 +466,13 @@ class Bundle:
 
     def set_field(self, column: str) -> pa.Array:
         """For each gene set one gene column's values joined by ``|`` ("" for the empty set)."""
+        # Rendered once per column: set_info and the engine's per-allele lists both need it.
+        cache = self.__dict__.setdefault("_set_field_cache", {})
+        if column not in cache:
+            cache[column] = self._render_set_field(column)
+        return cache[column]
+
+    def _render_set_field(self, column: str) -> pa.Array:
         sets = self._flat_sets
         # INFO values may not hold ';', '=', ',' or spaces.
         values = self.genes[column].combine_chunks()
@@ -502,8 +509,14 @@ class Bundle:
         parts.append(pc.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
         parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), ""))
         info = pc.binary_join_element_wise(*parts, ";")
-        empty = pc.equal(pc.list_value_length(self._flat_sets), 0)
-        return pc.if_else(empty, pa.scalar(None, pa.string()), info)
+        # Null for the empty set: the same text with a validity bitmap (if_else copies it all).
+        valid = pc.greater(pc.list_value_length(self._flat_sets), 0)
+        info = info.combine_chunks() if isinstance(info, pa.ChunkedArray) else info
+        if info.offset or valid.offset:
+            return pc.if_else(valid, info, pa.scalar(None, pa.string()))
+        return pa.Array.from_buffers(
+            info.type, len(info), [valid.buffers()[1], info.buffers()[1], info.buffers()[2]]
+        )
 
     def set_members(self, set_ids: np.ndarray) -> np.ndarray:
         """The distinct gene indices contained in the given gene sets."""

@@ -8,11 +8,13 @@ CDS > UTR5 > UTR3 > ncExon > splice_region > intron > upstream > downstream > in
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gzip
 import json
 import mmap
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -69,6 +71,7 @@ ENGINE_VERSION = "2"
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
 IN_FLIGHT_PER_PROCESS = 2  # blocks queued per worker process: enough to keep each one busy
 OUTPUT_SLOT_BYTES = 16 << 20  # shared memory per block in flight (a 1 MiB block gives ~7 MiB)
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 INFO_LINES = [
     '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
@@ -330,6 +333,17 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     return _Queries(rec, start, end, first, t_s, t_e)
 
 
+def _best_per_allele(allele: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index of each allele's lowest-rank pair, the first one on ties (the lowest gene index).
+
+    Pairs come grouped by allele, genes ascending within one (as the zone sets list them), so a
+    minimum over each run of (rank, pair index) replaces a sort; rank must stay below 2**31.
+    """
+    starts = np.flatnonzero(np.concatenate([[True], allele[1:] != allele[:-1]]))
+    key = (rank << 32) | np.arange(len(rank), dtype=np.int64)
+    return np.minimum.reduceat(key, starts) & 0xFFFFFFFF
+
+
 def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, step: int):
     """How many bases two alleles share, walking from offsets a and b by step, up to limit."""
     n = np.zeros(len(a), np.int64)
@@ -493,10 +507,8 @@ class _Annotator:
         rel, d = self._relation(pa_, pg, s, e)
         m = rel != INTERGENIC
         pa_, pg, rel, d = pa_[m], pg[m], rel[m], d[m]
-        order = np.lexsort((pg, d, rel, pa_))
-        first = np.ones(len(order), bool)
-        first[1:] = pa_[order][1:] != pa_[order][:-1]
-        best = order[first]
+        # Upstream before downstream, then the nearest, then the first gene.
+        best = _best_per_allele(pa_, (rel.astype(np.int64) << 24) | np.minimum(d, (1 << 24) - 1))
         a = pa_[best]
         cls[a] = rel[best]
         gset[a] = pg[best] + 1  # set i+1 is gene i alone
@@ -540,12 +552,14 @@ class _Annotator:
         if not len(pa_):
             return pick_cls, pick_gene
         # VEP's --pick order: MANE Select, canonical/coding, most severe class, longest.
-        order = np.lexsort(
-            (pg, -self.pick_len[pg], c, ~self.pick_coding[pg], ~self.pick_mane[pg], pa_)
+        cap = (1 << 25) - 1  # exonic lengths stay far below this
+        rank = (
+            (~self.pick_mane[pg]).astype(np.int64) << 30
+            | (~self.pick_coding[pg]).astype(np.int64) << 29
+            | c.astype(np.int64) << 25
+            | (cap - np.minimum(self.pick_len[pg], cap))
         )
-        first = np.ones(len(order), bool)
-        first[1:] = pa_[order][1:] != pa_[order][:-1]
-        best = order[first]
+        best = _best_per_allele(pa_, rank)
         pick_cls[pa_[best]] = c[best]
         pick_gene[pa_[best]] = pg[best]
         return pick_cls, pick_gene
@@ -888,8 +902,8 @@ def _remove(*paths: Path) -> None:
             p.unlink()
 
 
-def _open_output(path: Path) -> BinaryIO:
-    if path.name.endswith(".gz"):
+def _open_output(path: Path, gz: bool) -> BinaryIO:
+    if gz:
         return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
     return open(path, "wb", buffering=1 << 20)
 
@@ -902,16 +916,19 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-# What a block-mode worker uses: the annotator, the column count and the shared output slots.
-# Handed over by fork (initargs are not pickled then), so each worker starts with the bundle
-# already loaded (copy-on-write pages, no second load) and the slots mapped; set only in workers,
-# so annotations running in threads of one process each keep their own.
-_WORKER: tuple[_Annotator, int, mmap.mmap, int] | None = None
+# What a block-mode worker uses: the annotator, the column count, the shared output slots and the
+# output file's descriptor (None: the parent writes). Handed over by fork (initargs are not
+# pickled then), so each worker starts with the bundle already loaded (copy-on-write pages, no
+# second load); set only in workers, so annotations in threads of one process keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None] | None = None
 
 
 def _start_worker(*state) -> None:
     global _WORKER
     _WORKER = state
+    with contextlib.suppress(OSError, AttributeError):
+        # Linux: die with the parent (e.g. OOM-killed) instead of lingering as an orphan.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _annotate_in_worker(
@@ -919,7 +936,7 @@ def _annotate_in_worker(
 ) -> tuple[int, bytes | None, _BlockTally | None]:
     """Annotate one block; its output goes to shared slot ``slot`` (or back whole if too big)."""
     assert _WORKER is not None
-    ann, ncols, slots, slot_bytes = _WORKER
+    ann, ncols, slots, slot_bytes, _ = _WORKER
     pieces, tally = ann.annotate(block, lines_before, ncols)
     size = sum(len(p) for p in pieces)
     if size > slot_bytes:
@@ -931,46 +948,86 @@ def _annotate_in_worker(
     return size, None, tally
 
 
-def _annotated_blocks(
-    ann: _Annotator, blocks: Iterator[tuple[bytes, int]], ncols: int, processes: int
-) -> Iterator[tuple[list, _BlockTally | None]]:
-    """Each block's output pieces and counts, in input order, from one process or a pool.
+def _write_slot(slot: int, size: int, offset: int) -> None:
+    """Write one block's output from its slot into the output file at its place."""
+    assert _WORKER is not None
+    _, _, slots, slot_bytes, fd = _WORKER
+    assert fd is not None
+    _pwrite_all(fd, memoryview(slots)[slot * slot_bytes : slot * slot_bytes + size], offset)
 
-    Workers copy their output into shared memory, one slot per block in flight, so the parent
-    writes it straight from there (no pickling through a pipe); the slot of block i is reused by
-    block i + in_flight, which is only submitted after block i was written.
+
+def _pwrite_all(fd: int, data: memoryview | bytes, offset: int) -> None:
+    data = memoryview(data)
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
+def _annotated_blocks(
+    ann: _Annotator,
+    blocks: Iterator[tuple[bytes, int]],
+    ncols: int,
+    processes: int,
+    out: BinaryIO,
+) -> Iterator[tuple[list, _BlockTally | None]]:
+    """Each block's output pieces (for the caller to write) and counts, in input order.
+
+    With processes > 1, workers copy their output into shared memory, one slot per block, and
+    (plain output files) write it themselves at its offset once the blocks before it are
+    measured, so the parent only reads and hands out blocks; for gzip output the parent writes
+    from the slots. Slot i % slots is reused only once block i is written.
     """
     if processes <= 1 or "fork" not in mp.get_all_start_methods():
         for block, before in blocks:
             yield ann.annotate(block, before, ncols)
         return
     in_flight = IN_FLIGHT_PER_PROCESS * processes
+    n_slots = in_flight + processes  # so a slot's write is usually done before its reuse
     slot_bytes = OUTPUT_SLOT_BYTES
-    slots = mmap.mmap(-1, in_flight * slot_bytes)  # shared with the forked workers
+    slots = mmap.mmap(-1, n_slots * slot_bytes)  # shared with the forked workers
     view = memoryview(slots)
+    fd = None
+    if not isinstance(out, gzip.GzipFile):
+        out.flush()
+        fd, offset = out.fileno(), out.tell()
     pool = ProcessPoolExecutor(
         processes,
         mp_context=mp.get_context("fork"),
         initializer=_start_worker,
-        initargs=(ann, ncols, slots, slot_bytes),
+        initargs=(ann, ncols, slots, slot_bytes, fd),
     )
+    writes: list[Future | None] = [None] * n_slots
 
     def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
+        nonlocal offset
         size, data, tally = future.result()
+        if fd is None:
+            return [data if data is not None else view[slot * slot_bytes :][:size]], tally
         if data is not None:
-            return [data], tally
-        return [view[slot * slot_bytes : slot * slot_bytes + size]], tally
+            _pwrite_all(fd, data, offset)
+        else:
+            writes[slot] = pool.submit(_write_slot, slot, size, offset)
+        offset += size
+        return [], tally
 
     try:
         pending: deque[tuple[Future, int]] = deque()
         for i, (block, before) in enumerate(blocks):
-            slot = i % in_flight
+            slot = i % n_slots
+            if (w := writes[slot]) is not None:
+                w.result()  # the slot's last block is in the file
+                writes[slot] = None
             pending.append((pool.submit(_annotate_in_worker, block, before, slot), slot))
             # A bounded number of blocks in flight keeps memory flat however large the input.
             if len(pending) == in_flight:
                 yield done(*pending.popleft())
         while pending:
             yield done(*pending.popleft())
+        for w in writes:
+            if w is not None:
+                w.result()
+        if fd is not None:
+            out.seek(offset)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         # The slots are unmapped once the caller drops the last piece it was given.
@@ -1017,9 +1074,11 @@ def annotate_file(
             tally = _Tally(len(bundle.sets))
             blocks = read_chunks(f, first, header.line_count)
             workers = cpu_count() if processes is None else processes
-            with _open_output(tmp_vcf) as out:
+            # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
+            with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
-                for pieces, counts in _annotated_blocks(ann, blocks, len(header.columns), workers):
+                ncols = len(header.columns)
+                for pieces, counts in _annotated_blocks(ann, blocks, ncols, workers, out):
                     for piece in pieces:
                         out.write(piece)
                     if counts is not None:

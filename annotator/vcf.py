@@ -456,13 +456,15 @@ def _parse_pos_fast(
     if n == 0 or plen.min() < 1 or plen.max() > 10:
         return None
     width = int(plen.max())
-    padded = np.concatenate([np.zeros(16, np.uint8), arr])  # a field may start at byte 0
+    padded = np.concatenate([np.full(16, 48, np.uint8), arr])  # a field may start at byte 0
     window = np.lib.stride_tricks.sliding_window_view(padded, width)
-    digits = window[pend + 16 - width].astype(np.int64) - 48  # the field, right-aligned
+    digits = window[pend + 16 - width] - np.uint8(48)  # the field, right-aligned; '0' is 0
     digits[np.arange(width) < (width - plen)[:, None]] = 0  # bytes before the field
-    if digits.min() < 0 or digits.max() > 9:
+    if digits.max() > 9:  # any other byte (below '0' it wraps around above 9)
         return None
-    pos = digits @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
+    pos = np.zeros(n, np.int64)
+    for k in range(width):  # column by column: numpy has no fast integer matmul
+        pos = pos * 10 + digits[:, k]
     if pos.max() >= (1 << 32):
         return None
     return pos

@@ -6,6 +6,7 @@ change that is meant to alter the output must update them and say why in its com
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -180,6 +181,13 @@ def test_block_mode_output_is_the_same_as_one_process(mixed, reference_dir, tmp_
     assert annotate(mixed, tmp_path / "p3", reference_dir, processes=3) == PINNED["mixed"]
     got = annotate(mixed, tmp_path / "all", reference_dir, processes=None)
     assert got == PINNED["mixed"]
+    # gzip output: the parent compresses from the shared slots instead of workers writing.
+    out = tmp_path / "gz"
+    annotate_file(
+        mixed, out / "a.vcf.gz", out / "l", out / "s", reference_dir=reference_dir, processes=2
+    )
+    plain = hashlib.sha256(gzip.decompress((out / "a.vcf.gz").read_bytes())).hexdigest()
+    assert plain == PINNED["mixed"]["vcf"]
 
 
 def test_block_mode_sends_back_blocks_too_big_for_a_slot(
@@ -233,3 +241,13 @@ def test_block_mode_runs_alongside_another_annotation_in_the_same_process(
             for name, src in jobs.items()
         }
     assert {name: f.result() for name, f in got.items()} == {name: PINNED[name] for name in jobs}
+
+
+def test_gz_output_is_gzip(samples, reference_dir, tmp_path):
+    # The temporary file's name ends in .partial-<pid>: gzip was once decided on it, so never.
+    out = tmp_path / "a.vcf.gz"
+    annotate_file(
+        samples / "test.vcf", out, tmp_path / "l", tmp_path / "s", reference_dir=reference_dir
+    )
+    plain = hashlib.sha256(gzip.decompress(out.read_bytes())).hexdigest()
+    assert plain == PINNED["test.vcf"]["vcf"]
