@@ -83,7 +83,9 @@ class Outputs:
     sorted_input: bool = True
 
 
-def write_outputs(annotated_vcf: Path, out_dir: Path, names: dict[str, str]) -> Outputs:
+def write_outputs(
+    annotated_vcf: Path, out_dir: Path, names: dict[str, str], row_group_rows: int = ROW_GROUP_ROWS
+) -> Outputs:
     """Write every standard output of ``annotated_vcf`` into ``out_dir``.
 
     ``names`` maps the kinds ``annotated_gz``, ``annotated_tbi``, ``annotated_csi``, ``tsv``,
@@ -92,6 +94,7 @@ def write_outputs(annotated_vcf: Path, out_dir: Path, names: dict[str, str]) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     gz = out_dir / names["annotated_gz"]
     tables = _Tables(out_dir / names["tsv"], out_dir / names["parquet"], out_dir / names["genes"])
+    tables.row_group_rows = row_group_rows
     with open(annotated_vcf, encoding="utf-8", newline="") as text:
         scan = tables.write(text)
     sorted_input = scan.in_order
@@ -142,6 +145,7 @@ class _Tables:
 
     def __init__(self, tsv_path: Path, parquet_path: Path, genes_path: Path) -> None:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
+        self.row_group_rows = ROW_GROUP_ROWS
 
     def write(self, text: TextIO) -> _Scan:
         scan = _Scan()
@@ -159,7 +163,7 @@ class _Tables:
                     for name in SCHEMA.names:
                         batch[name].append(row[name])
                     _count_gene(genes, row)
-                    if len(batch["pos"]) >= ROW_GROUP_ROWS:
+                    if len(batch["pos"]) >= self.row_group_rows:
                         writer.write_batch(pa.record_batch(batch, schema=SCHEMA))
                         batch = {name: [] for name in SCHEMA.names}
                 if batch["pos"] or scan.alleles == 0:
