@@ -7,12 +7,12 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-dev setup-browser lint clean-state
+.PHONY: run test setup setup-dev setup-browser setup-bio-tools lint clean-state
 
 run: setup
 	$(BIN)/gas up
 
-test: setup setup-dev setup-browser
+test: setup setup-dev setup-browser setup-bio-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -48,6 +48,12 @@ setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The output tests check the bgzipped VCF with Debian's bcftools and tabix, as researchers would.
+setup-bio-tools:
+	@command -v bcftools >/dev/null 2>&1 && command -v tabix >/dev/null 2>&1 || { \
+	  echo "installing Debian's bcftools and tabix for the output tests…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools tabix >/dev/null; }
 
 lint:
 	$(BIN)/ruff check .

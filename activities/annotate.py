@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
+from annotator import outputs
 from gas import aws, keys, models, timestamps
 from gas.resources import Resources
 
@@ -99,12 +100,18 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         except annotator.ReferenceUnavailable as exc:
             raise ReferenceMissing(str(exc)) from exc
         ctx.check_cancelled()
+        standard = outputs.write_outputs(
+            out_vcf, workdir / "outputs", {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS}
+        )
+        ctx.check_cancelled()
         s3 = aws.client(settings, "s3")
-        results = {}
-        for kind, path in (("annotated", out_vcf), ("log", out_log), ("summary", out_summary)):
+        results, sizes = {}, {}
+        made = {"annotated": out_vcf, "log": out_log, "summary": out_summary, **standard.files}
+        for kind, path in made.items():
             key = keys.result_key(job.user_id, job.job_id, kind)
             s3.upload_file(str(path), names.results_bucket, key)
             results[kind] = key
+            sizes[kind] = path.stat().st_size
         summary = json.loads(out_summary.read_text())
         small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
         small["by_region"] = summary.get("by_region", {})
@@ -117,6 +124,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             owner=ctx.owner,
             completed_at=finished,
             results=results,
+            result_sizes=sizes,
             summary=small,
             variants_done=result.variants,
             variants_total=result.variants,

@@ -34,18 +34,20 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     bucket = Resources.of(settings).results_bucket
     store = archive.backend(settings)
     results = job.results.as_dict()
-    archived_ids = []
-    for kind in archive.ARCHIVED_KINDS:
+    archived_ids = {}
+    for kind in archive.archived_kinds(results):
         ctx.check_cancelled()
         record = store.archive(bucket, results[kind])
         if record.archive_id:
-            archived_ids.append(record.archive_id)
+            archived_ids[kind] = record.archive_id
     try:
         job.move_to(
             models.ARCHIVED,
             archived_at=models.now(),
             archive_backend=store.name,
-            archive_id=archived_ids[0] if archived_ids else None,
+            # archive_id stays the annotated VCF's, as jobs archived before the other kinds have it.
+            archive_id=archived_ids.get("annotated"),
+            archive_ids=archived_ids or None,
         )
     except models.TransitionRefused:
         job.refresh()
@@ -78,7 +80,9 @@ def _report(
     if backend:
         output["backend"] = backend
     if archived:
-        output["objects"] = len(archive.ARCHIVED_KINDS)
+        output["objects"] = len(
+            archive.archived_kinds(job.results.as_dict() if job.results else {})
+        )
     if thaw_needed:
         output["thaw_jobs"] = [{"job_id": job.job_id}]
     return output

@@ -39,11 +39,10 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     store = archive.backend(settings)
     results = job.results.as_dict()
     restored = 0
-    for kind in archive.ARCHIVED_KINDS:
-        if kind in results:
-            ctx.check_cancelled()
-            store.finish_restore(names.results_bucket, results[kind], job.archive_id)
-            restored += 1
+    for kind in archive.archived_kinds(results):
+        ctx.check_cancelled()
+        store.finish_restore(names.results_bucket, results[kind], archive.archive_id_of(job, kind))
+        restored += 1
     try:
         job.move_to(
             models.COMPLETED,
@@ -52,6 +51,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             archive_after=None,
             archive_backend=None,
             archive_id=None,
+            archive_ids=None,
             restore_task_token=None,
             thaw_execution=None,
         )

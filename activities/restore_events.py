@@ -32,7 +32,24 @@ def job_for_key(bucket: str, key: str, results_bucket: str) -> models.Job:
     return job
 
 
-def handle(ctx: TaskContext, _unused: Any, body: dict[str, Any]) -> None:
+def others_retrieved(store: Any, bucket: str, job: models.Job, key: str) -> bool:
+    """Whether every other archived result of ``job`` is back too: the thaw step waits for all."""
+    results = job.results.as_dict() if job.results else {}
+    retrieved = getattr(store, "retrieved", None)  # the storage-class backend
+    for kind in archive.archived_kinds(results):
+        if results[kind] == key:
+            continue
+        if retrieved is not None:
+            if not retrieved(bucket, results[kind]):
+                return False
+        else:
+            archive_id = archive.archive_id_of(job, kind)
+            if archive_id and store.completed_retrieval(archive_id) is None:
+                return False
+    return True
+
+
+def handle(ctx: TaskContext, store: Any, body: dict[str, Any]) -> None:
     """Complete the waiting thaw step of every job whose retrieval finished."""
     settings = ctx.settings
     models.bind(settings)
@@ -50,6 +67,10 @@ def handle(ctx: TaskContext, _unused: Any, body: dict[str, Any]) -> None:
             # Delivered twice, or the thaw has moved on: nothing waits for this event.
             log_event("restore-event-duplicate", job_id=job.job_id, key=key)
             continue
+        if not others_retrieved(store, bucket, job, key):
+            # The event of the job's last retrieval answers the token.
+            log_event("restore-completed-partly", job_id=job.job_id, key=key)
+            continue
         sent = tokens.succeed(token, {"key": key, "tier": job.restore_tier})
         job.clear_restore_token(token)
         log_event("restore-completed", job_id=job.job_id, key=key, callback_sent=sent)
@@ -59,4 +80,5 @@ HANDLER = QueueHandler(
     name="restore-events",
     queue=lambda names: names.restore_events_queue,
     handle=handle,
+    setup=archive.backend,
 )

@@ -44,7 +44,8 @@ def handle(ctx: TaskContext, store: Any, request: dict[str, Any]) -> None:
         return
     bucket = Resources.of(settings).results_bucket
     results = job.results.as_dict()
-    wanted = [results[kind] for kind in archive.ARCHIVED_KINDS if kind in results]
+    kinds = archive.archived_kinds(results)
+    wanted = [results[kind] for kind in kinds]
     retrieved = getattr(store, "retrieved", None)  # the vault backend cannot tell cheaply
     if retrieved is not None and all(retrieved(bucket, key) for key in wanted):
         # Retrieved already (by a thaw this one replaces): no "completed" event will come again.
@@ -53,7 +54,10 @@ def handle(ctx: TaskContext, store: Any, request: dict[str, Any]) -> None:
         log_event("restore-already-retrieved", **fields)
         return
     try:
-        retrievals = [store.request_retrieval(bucket, key, tier, job.archive_id) for key in wanted]
+        retrievals = [
+            store.request_retrieval(bucket, results[kind], tier, archive.archive_id_of(job, kind))
+            for kind in kinds
+        ]
     except archive.ExpeditedUnavailable as exc:
         job.clear_restore_token(token)
         log_event("restore-expedited-refused", **fields)

@@ -13,7 +13,16 @@ RESULT_FILES = {
     "annotated": "annotated.vcf",
     "log": "annotation.log",
     "summary": "summary.json",
+    # The standard outputs (annotator.outputs); jobs annotated before them have none of these.
+    "annotated_gz": "annotated.vcf.gz",
+    "annotated_tbi": "annotated.vcf.gz.tbi",
+    "annotated_csi": "annotated.vcf.gz.csi",  # instead of the .tbi when a contig passes 2^29
+    "tsv": "annotated.tsv",
+    "parquet": "variants.parquet",
+    "genes": "genes.json",
 }
+# The kinds annotator.outputs writes (one of the two indexes).
+STANDARD_OUTPUTS = ("annotated_gz", "annotated_tbi", "annotated_csi", "tsv", "parquet", "genes")
 
 
 class InvalidKey(ValueError):
@@ -56,7 +65,7 @@ def job_id_for_upload(key: str) -> str:
 
 
 def result_key(user_id: str, job_id: str, kind: str) -> str:
-    """Key of one of a job's result files (``annotated``, ``log`` or ``summary``)."""
+    """Key of one of a job's result files (a kind of ``RESULT_FILES``)."""
     _check(user_id, job_id)
     return f"results/{user_id}/{job_id}/{RESULT_FILES[kind]}"
 

@@ -176,10 +176,14 @@ class Job(ConditionalModel):
     failure_reason = UnicodeAttribute(null=True)
     results = MapAttribute(null=True)  # kind -> key in the results bucket
     summary = MapAttribute(null=True)  # small chartable figures from the annotator
+    result_sizes = MapAttribute(null=True)  # kind -> bytes, shown beside each download
     archive_after = UTCDateTimeAttribute(null=True)
     archived_at = UTCDateTimeAttribute(null=True)
     archive_backend = UnicodeAttribute(null=True)
     archive_id = UnicodeAttribute(null=True)  # vault archive id (glacier-vault backend)
+    archive_ids = MapAttribute(null=True)  # kind -> vault archive id, when several were archived
+    # Read-only links: share id -> {created_at, expires_at, revoked_at} (workflows.shares).
+    shares = MapAttribute(null=True)
     restore_tier = UnicodeAttribute(null=True)
     restore_requested_at = UTCDateTimeAttribute(null=True)
     restored_at = UTCDateTimeAttribute(null=True)

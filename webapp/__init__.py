@@ -54,12 +54,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import annotations, auth, health, operator, security, subscribe
+    from webapp import annotations, auth, health, operator, results, security, subscribe
 
     security.init_app(app)
     app.extensions["gas_detail_cache"] = annotations.DetailCache(app.config["DETAIL_CACHE_SECONDS"])
     app.register_blueprint(auth.bp)
     app.register_blueprint(annotations.bp)
+    app.register_blueprint(results.bp)
+    app.register_blueprint(results.shared_bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)
     # The balancer's probe: no login, and never counted against a rate limit.

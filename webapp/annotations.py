@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from gas import models
 from gas.models import Job
-from webapp import graph
+from webapp import graph, results
 from webapp.security import own_job_or_404, settings
 from workflows import jobs, uploads
 
@@ -41,7 +41,7 @@ STATUS_WORDS = {
     models.ARCHIVED: "archived",
     models.RESTORING: "restoring",
 }
-RESULT_KINDS = ("annotated", "log", "summary")
+RESULT_KINDS = results.DOWNLOADABLE
 # Results can be read in these statuses; archived ones must be restored first.
 READABLE = (models.COMPLETED,)
 # Typical Glacier-class retrieval times, by retrieval tier, for the "restoring" message.
@@ -265,6 +265,8 @@ def job_page(job_id: str) -> str:
         readable=job.status in READABLE,
         is_premium=current_user.record.tier == models.PREMIUM,
         now=datetime.now(UTC),
+        shares=results.shares_view(job),
+        **results.results_context(job, request.args, results.owner_links(job)),
         **context,
     )
 

@@ -350,6 +350,12 @@ _DOWNLOAD_NAMES = {
     "annotated": ".annotated.vcf",
     "log": ".annotation.log",
     "summary": ".summary.json",
+    "annotated_gz": ".annotated.vcf.gz",
+    "annotated_tbi": ".annotated.vcf.gz.tbi",
+    "annotated_csi": ".annotated.vcf.gz.csi",
+    "tsv": ".annotated.tsv",
+    "parquet": ".variants.parquet",
+    "genes": ".genes.json",
 }
 
 

@@ -17,6 +17,8 @@ from gas.archive.base import (
     Archived,
     ArchiveError,
     ExpeditedUnavailable,
+    archive_id_of,
+    archived_kinds,
 )
 from gas.archive.s3_glacier import ARCHIVE_STORAGE_CLASS, S3GlacierBackend
 from gas.archive.vault import GlacierVaultBackend
@@ -50,6 +52,8 @@ __all__ = [
     "ExpeditedUnavailable",
     "GlacierVaultBackend",
     "S3GlacierBackend",
+    "archive_id_of",
+    "archived_kinds",
     "backend",
     "restored_objects",
 ]

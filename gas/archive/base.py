@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-ARCHIVED_KINDS = ("annotated",)  # the log and summary stay online: small, and shown in the page
+# The big files go to the archive; the log, summary, gene summary and index stay online (small, and
+# shown in the page). A job has the kinds its annotation wrote: older jobs only ``annotated``.
+ARCHIVED_KINDS = ("annotated", "annotated_gz", "tsv", "parquet")
+
+
+def archived_kinds(results: dict[str, str]) -> list[str]:
+    """The kinds of a job's results that go to (and come back from) the archive."""
+    return [kind for kind in ARCHIVED_KINDS if kind in results]
+
+
+def archive_id_of(job: Any, kind: str) -> str | None:
+    """The vault archive id of one archived result of ``job`` (None for storage classes)."""
+    ids = job.archive_ids.as_dict() if getattr(job, "archive_ids", None) else {}
+    return ids.get(kind) or (job.archive_id if kind == "annotated" else None)
 
 
 class ArchiveError(Exception):

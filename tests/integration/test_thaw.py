@@ -83,7 +83,7 @@ class _QueueWorkers:
     def __init__(self, settings: Settings, backend: Any = None) -> None:
         self.workers = [
             QueueWorker(settings, restore_requests.HANDLER, wait_seconds=1, dependencies=backend),
-            QueueWorker(settings, restore_events.HANDLER, wait_seconds=1),
+            QueueWorker(settings, restore_events.HANDLER, wait_seconds=1, dependencies=backend),
         ]
         self.threads = [threading.Thread(target=w.run, daemon=True) for w in self.workers]
 
@@ -106,8 +106,11 @@ def _names(settings: Settings) -> Resources:
     return aws.resources(settings)
 
 
-def archived_user(settings: Settings, count: int) -> tuple[models.User, list[models.Job]]:
-    """A free user with ``count`` jobs whose annotated results were moved to GLACIER."""
+def archived_user(
+    settings: Settings, count: int, kinds: tuple[str, ...] = tuple(keys.RESULT_FILES)
+) -> tuple[models.User, list[models.Job]]:
+    """A free user with ``count`` jobs (with results of ``kinds``) whose big results were moved
+    to GLACIER."""
     user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
     names = _names(settings)
     s3 = aws.client(settings, "s3")
@@ -115,7 +118,7 @@ def archived_user(settings: Settings, count: int) -> tuple[models.User, list[mod
     made = []
     for index in range(count):
         job_id = keys.new_id()
-        results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
+        results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in kinds}
         for kind, key in results.items():
             s3.put_object(Bucket=names.results_bucket, Key=key, Body=_content(job_id, kind))
         job = models.Job(
@@ -128,7 +131,8 @@ def archived_user(settings: Settings, count: int) -> tuple[models.User, list[mod
             completed_at=models.now(),
         )
         job.save()
-        store.archive(names.results_bucket, results["annotated"])
+        for kind in archive.archived_kinds(results):
+            store.archive(names.results_bucket, results[kind])
         job.move_to(models.ARCHIVED, archived_at=models.now(), archive_backend=store.name)
         made.append(job)
     return user, made
@@ -247,10 +251,12 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
         assert job.restored_at is not None
         assert job.restore_tier == "Expedited"
         assert job.archived_at is None and job.restore_task_token is None
-        key = job.results.as_dict()["annotated"]
-        assert s3.head_object(Bucket=names.results_bucket, Key=key).get(
-            "StorageClass", "STANDARD"
-        ) == ("STANDARD")
+        results = job.results.as_dict()
+        assert len(archive.archived_kinds(results)) == 4  # the VCF, .vcf.gz, TSV and Parquet
+        for kind in archive.archived_kinds(results):
+            assert s3.head_object(Bucket=names.results_bucket, Key=results[kind]).get(
+                "StorageClass", "STANDARD"
+            ) == ("STANDARD")
         with urllib.request.urlopen(job_flows.result_url(settings, job, "annotated")) as got:  # noqa: S310
             assert got.read() == _content(job.job_id, "annotated")
 
@@ -337,7 +343,8 @@ def test_a_job_the_archive_cannot_give_back_is_reported_and_the_others_restore(
 def test_the_same_restore_event_twice_restores_once(
     settings: Settings, workers: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user, (job,) = archived_user(settings, 1)
+    # A job from before the standard outputs: one archived object, so one real event.
+    user, (job,) = archived_user(settings, 1, kinds=("annotated", "log", "summary"))
     names = _names(settings)
     sqs = aws.client(settings, "sqs")
     events_url = queue_url(settings, names.restore_events_queue)

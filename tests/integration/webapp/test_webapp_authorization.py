@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from gas import keys, models
+from annotator.outputs import write_outputs
+from gas import aws, keys, models
 from gas.models import Job, User
+from gas.resources import Resources
+from workflows import shares
 
 pytestmark = pytest.mark.integration
 
@@ -29,19 +32,39 @@ class Cast:
     operator: User
     job: Job
     failed_job: Job
+    share: str  # the token of a read-only link to ``job``
 
 
 @pytest.fixture(scope="module")
-def cast(app: Flask, make_user_once, make_job_once) -> Cast:
+def cast(app: Flask, make_user_once, make_job_once, tmp_path_factory) -> Cast:
     owner = make_user_once()
     job = make_job_once(owner, models.COMPLETED)
+    _store_variant_table(app.config["GAS_SETTINGS"], job, tmp_path_factory.mktemp("outputs"))
+    _share, token = shares.create(app.config["SECRET_KEY"], job)
     return Cast(
         owner=owner,
         other=make_user_once(),
         operator=make_user_once(operator=True),
         job=job,
         failed_job=make_job_once(owner, models.FAILED),
+        share=token,
     )
+
+
+def _store_variant_table(settings, job: Job, work) -> None:
+    """A real (tiny) variant table and gene summary at the job's keys, so exports answer 200."""
+    source = work / "annotated.vcf"
+    source.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "17\t7675088\trs1\tC\tT\t.\t.\tGAS_REGION=CDS;GAS_GENE=TP53\n"
+    )
+    names = {kind: keys.RESULT_FILES[kind] for kind in keys.STANDARD_OUTPUTS}
+    made = write_outputs(source, work, names)
+    s3 = aws.client(settings, "s3")
+    for kind in ("parquet", "genes"):
+        s3.upload_file(
+            str(made.files[kind]), Resources.of(settings).results_bucket, job.results[kind]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +115,7 @@ def _has(module: str) -> bool:
 # (a redirect to the login page) or None (not checked here). Paths name {job} and {key}.
 MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/", 302, 302, 302, 302),
+    ("GET", "/healthz", 200, 200, 200, 200),  # the balancer's probe: no login, nothing personal
     ("GET", "/login", 200, 302, 302, 302),
     ("GET", "/register", 200, 302, 302, 302),
     ("POST", "/logout", 302, 302, 302, 302),
@@ -110,6 +134,19 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/annotations/{job}/download/input", LOGIN, 302, 404, 404),
     ("GET", "/annotations/{job}/download/secrets", LOGIN, 404, 404, 404),
     ("GET", "/annotations/not-a-job", LOGIN, 404, 404, 404),
+    ("GET", "/annotations/{job}/export/tsv", LOGIN, 200, 404, 404),
+    ("GET", "/annotations/{job}/export/vcf.gz", LOGIN, 200, 404, 404),
+    ("GET", "/annotations/{job}/export/xlsx", LOGIN, 404, 404, 404),
+    ("GET", "/annotations/{job}/genes?q=TP", LOGIN, 200, 404, 404),
+    ("POST", "/annotations/{job}/shares", LOGIN, 302, 404, 404),
+    ("POST", "/annotations/{job}/shares/no-such-share/revoke", LOGIN, 404, 404, 404),
+    # A share link: that job's results page and downloads for anyone holding it.
+    ("GET", "/shared/{share}", 200, 200, 200, 200),
+    ("GET", "/shared/{share}/download/annotated", 302, 302, 302, 302),
+    ("GET", "/shared/{share}/download/input", 404, 404, 404, 404),
+    ("GET", "/shared/{share}/export/tsv", 200, 200, 200, 200),
+    ("GET", "/shared/{share}/genes?q=TP", 200, 200, 200, 200),
+    ("GET", "/shared/not-a-share-token", 404, 404, 404, 404),
     ("GET", "/subscribe", LOGIN, 200, 200, 200),
     ("POST", "/subscribe", LOGIN, None, None, None),
     ("GET", "/operator", LOGIN, 404, 404, 200),
@@ -131,7 +168,11 @@ def test_the_matrix_covers_every_route(app: Flask) -> None:
     routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     covered = {row[1].split("?")[0] for row in MATRIX}
     covered = {
-        p.replace("{job}", "<job_id>").replace("/download/annotated", "/download/<kind>")
+        p.replace("{job}", "<job_id>")
+        .replace("{share}", "<token>")
+        .replace("/download/annotated", "/download/<kind>")
+        .replace("/export/tsv", "/export/<fmt>")
+        .replace("/no-such-share/", "/<share_id>/")
         for p in covered
     }
     assert routes - covered == set()
@@ -146,7 +187,7 @@ def test_authorization(app: Flask, cast: Cast, method, path, role, expected) -> 
         user = getattr(cast, role)
         login = client.post("/login", data={"email": user.email, "password": PASSWORD})
         assert login.status_code == 302
-    url = path.format(job=cast.job.job_id, key=cast.job.input_key)
+    url = path.format(job=cast.job.job_id, key=cast.job.input_key, share=cast.share)
     response = client.open(url, method=method)
     if expected == LOGIN:
         assert response.status_code == 302

@@ -1,0 +1,269 @@
+"""A job's results: the files with sizes, the variant browser, the gene summary, exports and
+read-only share links (``/shared/<token>``: that job's results and downloads, nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from gas import models
+from webapp.security import own_job_or_404, settings
+from workflows import jobs, results, shares
+
+bp = Blueprint("results", __name__)
+shared_bp = Blueprint("shared", __name__, url_prefix="/shared")
+
+# What the job page lists, in this order, for the kinds the job has.
+FILES = (
+    ("annotated_gz", "Annotated VCF, bgzipped (.vcf.gz)"),
+    ("annotated_tbi", "Tabix index (.tbi)"),
+    ("annotated_csi", "CSI index (.csi)"),
+    ("tsv", "Variants, one row per allele (TSV, opens in a spreadsheet)"),
+    ("annotated", "Annotated VCF, plain text"),
+    ("parquet", "Variant table (Parquet)"),
+    ("genes", "Gene summary (JSON)"),
+    ("summary", "Summary (JSON)"),
+    ("log", "Log"),
+)
+DOWNLOADABLE = tuple(kind for kind, _ in FILES)
+EXPORTS = {"tsv": "text/tab-separated-values", "vcf.gz": "application/gzip"}
+TOP_GENES = 25
+DATALIST_GENES = 200
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the results' links go: the owner's routes or a share link's."""
+
+    prefix: str  # "annotations" (owner) or "shared"
+    ident: dict[str, str]
+
+    def page(self, **args: Any) -> str:
+        endpoint = "annotations.job_page" if self.prefix == "annotations" else "shared.job_page"
+        return url_for(endpoint, **self.ident, **args) + ("#variants" if args else "")
+
+    def download(self, kind: str) -> str:
+        endpoint = "annotations.download" if self.prefix == "annotations" else "shared.download"
+        return url_for(endpoint, **self.ident, kind=kind)
+
+    def export(self, fmt: str, args: Mapping[str, Any]) -> str:
+        endpoint = "results.export" if self.prefix == "annotations" else "shared.export"
+        return url_for(endpoint, **self.ident, fmt=fmt, **args)
+
+    def genes(self) -> str:
+        endpoint = "results.complete" if self.prefix == "annotations" else "shared.complete"
+        return url_for(endpoint, **self.ident)
+
+
+def owner_links(job: models.Job) -> Links:
+    return Links("annotations", {"job_id": job.job_id})
+
+
+def _size(value: Any) -> str:
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def files_view(job: models.Job, links: Links) -> list[dict[str, Any]]:
+    """The job's result files that exist, each with its label, link and size if recorded."""
+    have = job.results.as_dict() if job.results else {}
+    sizes = job.result_sizes.as_dict() if job.result_sizes else {}
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "url": links.download(kind),
+            "size": _size(sizes[kind]) if kind in sizes else None,
+        }
+        for kind, label in FILES
+        if kind in have
+    ]
+
+
+def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> dict[str, Any]:
+    """Everything the results part of a job page shows (files, browser, gene summary)."""
+    context: dict[str, Any] = {
+        "links": links,
+        "files": files_view(job, links),
+        "browser": None,
+        "browser_error": None,
+        "top_genes": [],
+        "datalist": [],
+        "region_classes": results.REGION_CLASSES,
+        "query": results.VariantQuery(),
+    }
+    if job.status != models.COMPLETED:
+        return context
+    cfg = settings()
+    try:
+        query = results.VariantQuery.from_args(args)
+    except results.BadQuery as bad:
+        context["browser_error"] = str(bad)
+        query = results.VariantQuery()
+    context["query"] = query
+    try:
+        context["browser"] = results.query_page(cfg, job, query)
+    except results.ResultUnavailable:
+        return context  # a job from before the variant table: the files are still listed
+    except Exception:
+        current_app.logger.exception("job %s: variant table unavailable", job.job_id)
+        context["browser_error"] = "The variant table cannot be read right now."
+    try:
+        genes = results.genes(cfg, job)
+    except Exception:
+        genes = ()
+    context["top_genes"] = [
+        {**gene, "links": results.gene_links(job.build, gene["gene"], gene["gene_id"])}
+        for gene in genes[:TOP_GENES]
+    ]
+    context["datalist"] = [gene["gene"] for gene in genes[:DATALIST_GENES]]
+    context["variant_links"] = lambda row: results.variant_links(job.build, row)
+    return context
+
+
+def _export(job: models.Job, fmt: str) -> Response:
+    if fmt not in EXPORTS or job.status != models.COMPLETED:
+        abort(404)
+    try:
+        query = results.VariantQuery.from_args(request.args)
+        results.Sidecar(settings(), job)  # fails here, before the response starts, if missing
+    except (results.BadQuery, results.ResultUnavailable):
+        abort(404)
+    stem = (job.input_filename.rsplit(".vcf", 1)[0] or "results") + ".filtered"
+    describe = ", ".join(f"{k}={v}" for k, v in query.to_args(page=1, sort="chrom").items())
+    body: Iterator[bytes]
+    if fmt == "tsv":
+        body = results.export_tsv(settings(), job, query)
+    else:
+        body = results.export_vcf_gz(settings(), job, query, describe or "all variants")
+    response = Response(body, mimetype=EXPORTS[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    return response
+
+
+def _complete(job: models.Job) -> Response:
+    try:
+        names = results.complete_gene(settings(), job, request.args.get("q", "")[:64])
+    except results.ResultUnavailable:
+        names = []
+    return jsonify({"genes": names})
+
+
+# --- the owner's routes (the page itself is annotations.job_page) --------------------------------
+
+
+@bp.route("/annotations/<job_id>/export/<fmt>")
+@login_required
+def export(job_id: str, fmt: str) -> Response:
+    return _export(own_job_or_404(job_id), fmt)
+
+
+@bp.route("/annotations/<job_id>/genes")
+@login_required
+def complete(job_id: str) -> Response:
+    return _complete(own_job_or_404(job_id))
+
+
+@bp.route("/annotations/<job_id>/shares", methods=["POST"])
+@login_required
+def create_share(job_id: str) -> Response:
+    job = own_job_or_404(job_id)
+    try:
+        days = int(request.form.get("days") or shares.DEFAULT_DAYS)
+        _share, token = shares.create(current_app.config["SECRET_KEY"], job, days)
+    except (ValueError, shares.ShareRefused) as refused:
+        flash(str(refused) if isinstance(refused, shares.ShareRefused) else "Days is a number.")
+        return redirect(url_for("annotations.job_page", job_id=job_id))
+    link = url_for("shared.job_page", token=token, _external=True)
+    flash(f"Anyone with this link can see these results until it expires: {link}", "success")
+    return redirect(url_for("annotations.job_page", job_id=job_id) + "#shares")
+
+
+@bp.route("/annotations/<job_id>/shares/<share_id>/revoke", methods=["POST"])
+@login_required
+def revoke_share(job_id: str, share_id: str) -> Response:
+    job = own_job_or_404(job_id)
+    if not shares.revoke(job, share_id):
+        abort(404)
+    flash("The link no longer works.", "success")
+    return redirect(url_for("annotations.job_page", job_id=job_id) + "#shares")
+
+
+def shares_view(job: models.Job) -> list[dict[str, Any]]:
+    """The job's share links for its owner's page."""
+    secret = current_app.config["SECRET_KEY"]
+    return [
+        {
+            "share": share,
+            "url": url_for(
+                "shared.job_page",
+                token=shares.token_for(secret, job.job_id, share.share_id),
+                _external=True,
+            ),
+        }
+        for share in shares.shares_of(job)
+    ]
+
+
+# --- a share link's routes: that job's results and downloads, nothing else ---------------------
+
+
+def _shared(token: str) -> models.Job:
+    try:
+        job, _share = shares.shared_job(settings(), current_app.config["SECRET_KEY"], token)
+    except shares.ShareNotFound:
+        abort(404)
+    return job
+
+
+@shared_bp.route("/<token>")
+def job_page(token: str) -> str:
+    job = _shared(token)
+    links = Links("shared", {"token": token})
+    return render_template(
+        "results/shared.html",
+        job=job,
+        summary=job.summary.as_dict() if job.summary else None,
+        readable=job.status == models.COMPLETED,
+        **results_context(job, request.args, links),
+    )
+
+
+@shared_bp.route("/<token>/download/<kind>")
+def download(token: str, kind: str) -> Response:
+    job = _shared(token)
+    if kind not in DOWNLOADABLE or job.status != models.COMPLETED:
+        abort(404)
+    try:
+        return redirect(jobs.result_url(settings(), job, kind))
+    except KeyError:
+        abort(404)
+
+
+@shared_bp.route("/<token>/export/<fmt>", endpoint="export")
+def export_shared(token: str, fmt: str) -> Response:
+    return _export(_shared(token), fmt)
+
+
+@shared_bp.route("/<token>/genes", endpoint="complete")
+def complete_shared(token: str) -> Response:
+    return _complete(_shared(token))

@@ -1,0 +1,24 @@
+// Gene completion for the variant browser's filter: the datalist starts with the top genes
+// (so it works without JavaScript); typing asks the server for the names that match.
+(function () {
+  const input = document.getElementById("filter-gene");
+  const list = document.getElementById("gene-names");
+  if (!input || !list) return;
+  let timer = null;
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (!q) return;
+    timer = setTimeout(async function () {
+      const url = input.dataset.completeUrl + "?q=" + encodeURIComponent(q);
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      list.replaceChildren(...data.genes.map(function (name) {
+        const option = document.createElement("option");
+        option.value = name;
+        return option;
+      }));
+    }, 150);
+  });
+})();

@@ -1,0 +1,538 @@
+"""The variant browser's queries: filtered, sorted pages and exports of a job's Parquet sidecar.
+
+The sidecar is read where it lies in S3 with ranged reads (pyarrow's S3 filesystem): the footer,
+then only the columns a filter or sort needs, only for the row groups the position statistics do
+not rule out, then whole rows only for the row groups that hold the page. Nothing reads a whole
+result into the web process; an export streams one row group at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pysam
+from botocore.exceptions import ClientError
+
+from gas import aws, models
+from gas.resources import Resources
+from gas.settings import Settings
+
+# What a row shows, in order; every one sorts (``chrom`` sorts as the file orders contigs).
+COLUMNS = (
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "gene",
+    "gene_id",
+    "region",
+    "pick_gene",
+    "pick_transcript",
+    "pick_region",
+    "distance",
+    "known_id",
+)
+REGION_CLASSES = (
+    "CDS",
+    "UTR5",
+    "UTR3",
+    "ncExon",
+    "splice_region",
+    "intron",
+    "upstream",
+    "downstream",
+    "intergenic",
+    "unknown_contig",
+)
+PER_PAGE = 50
+MAX_PAGE = 100_000
+_DICTIONARY_COLUMNS = ["chrom", "gene", "gene_id", "region", "pick_gene", "pick_region"]
+_GENE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ResultUnavailable(LookupError):
+    """The job has no variant table (annotated before it existed, archived, or not done)."""
+
+
+class BadQuery(ValueError):
+    """A filter a user typed does not make sense; the message says why."""
+
+
+@dataclass(frozen=True)
+class VariantQuery:
+    """A view of the variants: filters, sort and page; it round-trips through URL arguments."""
+
+    gene: str = ""
+    region: str = ""
+    chrom: str = ""
+    start: int | None = None
+    end: int | None = None
+    known: str = ""  # "known", "novel" or "" (both)
+    sort: str = "chrom"
+    order: str = "asc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> VariantQuery:
+        """The query a URL's arguments describe; raises BadQuery for values that cannot be."""
+        gene = (args.get("gene") or "").strip()
+        if gene and not _GENE.match(gene):
+            raise BadQuery("A gene is a name or ID of letters, digits, dots and dashes.")
+        region = args.get("region") or ""
+        if region and region not in REGION_CLASSES:
+            raise BadQuery(f"There is no region class {region[:40]!r}.")
+        chrom = (args.get("chrom") or "").strip()
+        if chrom and not _CHROM.match(chrom):
+            raise BadQuery("A chromosome is a name such as 17 or chr17.")
+        start, end = _position(args.get("start")), _position(args.get("end"))
+        if (start is not None or end is not None) and not chrom:
+            raise BadQuery("A position range needs a chromosome.")
+        if start is not None and end is not None and end < start:
+            raise BadQuery("The range ends before it starts.")
+        known = args.get("known") or ""
+        if known not in ("", "known", "novel"):
+            raise BadQuery("Known or novel: choose one of the two, or neither.")
+        sort = args.get("sort") or "chrom"
+        if sort not in COLUMNS:
+            raise BadQuery(f"There is no column {sort[:40]!r} to sort by.")
+        order = args.get("order") or "asc"
+        if order not in ("asc", "desc"):
+            raise BadQuery("The order is asc or desc.")
+        try:
+            page = int(args.get("page") or 1)
+        except ValueError:
+            raise BadQuery("The page is a number.") from None
+        return cls(gene, region, chrom, start, end, known, sort, order, min(max(page, 1), MAX_PAGE))
+
+    def to_args(self, **changes: Any) -> dict[str, Any]:
+        """URL arguments for this query (defaults left out), with ``changes`` applied."""
+        values = asdict(replace(self, **changes))
+        defaults = asdict(VariantQuery())
+        return {k: v for k, v in values.items() if v != defaults[k] and v is not None}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.gene or self.region or self.chrom or self.known)
+
+
+@dataclass
+class Page:
+    """One page of the browser: its rows, how many rows match, and where it is."""
+
+    query: VariantQuery
+    rows: list[dict[str, Any]]
+    matching: int
+    total: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matching // self.per_page))
+
+
+def _position(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    text = str(value).replace(",", "").strip()
+    if not text.isdigit() or len(text) > 12:
+        raise BadQuery("Positions are whole numbers.")
+    return int(text)
+
+
+# -- the sidecar in S3 -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _filesystem(settings: Settings) -> pafs.S3FileSystem:
+    options: dict[str, Any] = {"region": settings.region}
+    if settings.endpoint_url:
+        parts = urlsplit(settings.endpoint_url)
+        options.update(endpoint_override=parts.netloc, scheme=parts.scheme or "https")
+    if settings.access_key_id and settings.secret_access_key:
+        options.update(access_key=settings.access_key_id, secret_key=settings.secret_access_key)
+    if settings.is_local:
+        options["force_virtual_addressing"] = False
+    return pafs.S3FileSystem(**options)
+
+
+@functools.lru_cache(maxsize=64)
+def _metadata(settings: Settings, path: str) -> pq.FileMetaData:
+    # Results never change once written: a footer read once serves every later page.
+    with _filesystem(settings).open_input_file(path) as handle:
+        return pq.ParquetFile(handle).metadata
+
+
+@functools.lru_cache(maxsize=64)
+def _chromosomes(settings: Settings, path: str) -> list[str]:
+    seen: dict[int, str] = {}
+    with _filesystem(settings).open_input_file(path) as handle:
+        source = pq.ParquetFile(handle, read_dictionary=["chrom"])
+        for g in range(source.num_row_groups):
+            table = source.read_row_group(g, columns=["chrom", "chrom_index"])
+            names = table["chrom"].combine_chunks()
+            indexes = table["chrom_index"].combine_chunks()
+            codes = names.indices.to_numpy(zero_copy_only=False)
+            _, first = np.unique(codes, return_index=True)
+            for at in first:
+                seen.setdefault(int(indexes[int(at)].as_py()), names.dictionary[codes[at]].as_py())
+    return [seen[i] for i in sorted(seen)]
+
+
+class Sidecar:
+    """A job's Parquet sidecar, opened for ranged reads."""
+
+    def __init__(self, settings: Settings, job: models.Job) -> None:
+        results = job.results.as_dict() if job.results else {}
+        if job.status != models.COMPLETED or "parquet" not in results:
+            raise ResultUnavailable(job.job_id)
+        self.settings = settings
+        self.path = f"{Resources.of(settings).results_bucket}/{results['parquet']}"
+        try:
+            self.meta = _metadata(settings, self.path)
+        except OSError as exc:  # not in S3 (or not readable): the same as no table
+            raise ResultUnavailable(job.job_id) from exc
+        starts = [0]
+        for g in range(self.meta.num_row_groups):
+            starts.append(starts[-1] + self.meta.row_group(g).num_rows)
+        self.starts = starts  # first row number of each row group (and the total at the end)
+        names = [self.meta.schema.column(i).name for i in range(self.meta.num_columns)]
+        self.column_index = {name: i for i, name in enumerate(names)}
+
+    def _file(self) -> pq.ParquetFile:
+        handle = _filesystem(self.settings).open_input_file(self.path)
+        return pq.ParquetFile(
+            handle, metadata=self.meta, read_dictionary=_DICTIONARY_COLUMNS, pre_buffer=True
+        )
+
+    @property
+    def total(self) -> int:
+        return self.meta.num_rows
+
+    def candidate_groups(self, query: VariantQuery, chrom_index: int | None) -> list[int]:
+        """Row groups the statistics cannot rule out for the chromosome and range."""
+        groups = list(range(self.meta.num_row_groups))
+        if not query.chrom:
+            return groups
+        if chrom_index is None:
+            return []
+        kept = []
+        for g in groups:
+            group = self.meta.row_group(g)
+            ci = group.column(self.column_index["chrom_index"]).statistics
+            pos = group.column(self.column_index["pos"]).statistics
+            if ci is None or not ci.has_min_max or pos is None or not pos.has_min_max:
+                kept.append(g)
+                continue
+            if not ci.min <= chrom_index <= ci.max:
+                continue
+            if ci.min == ci.max == chrom_index:
+                if query.start is not None and pos.max < query.start:
+                    continue
+                if query.end is not None and pos.min > query.end:
+                    continue
+            kept.append(g)
+        return kept
+
+    def chromosomes(self) -> list[str]:
+        """The contigs of the result in file order (read once per result, then kept)."""
+        return _chromosomes(self.settings, self.path)
+
+    def chrom_index(self, chrom: str) -> int | None:
+        """The file's index of a chromosome, accepting it with or without ``chr``."""
+        names = self.chromosomes()
+        for candidate in (chrom, f"chr{chrom}", chrom.removeprefix("chr")):
+            if candidate in names:
+                return names.index(candidate)
+        return None
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        return pa.chunked_array(
+            [chunk.dictionary_decode() for chunk in column.chunks], column.type.value_type
+        )
+    return column
+
+
+def _match(column: pa.ChunkedArray, test: Any) -> pa.ChunkedArray:
+    """``test`` over each value; on dictionary chunks it runs once per distinct value."""
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            on_values = pc.fill_null(test(chunk.dictionary), False)
+            chunks.append(pc.fill_null(pc.take(on_values, chunk.indices), False))
+        else:
+            chunks.append(pc.fill_null(test(chunk), False))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def _gene_test(gene: str) -> Any:
+    # A value lists every gene an allele touches, |-separated; the gene must be one of them.
+    pattern = f"(^|\\|){re.escape(gene)}(\\||$)"
+    return lambda values: pc.match_substring_regex(values, pattern, ignore_case=True)
+
+
+def _mask(table: pa.Table, query: VariantQuery, chrom_index: int | None) -> pa.ChunkedArray:
+    mask = pa.chunked_array([np.ones(len(table), dtype=bool)], pa.bool_())
+    if query.chrom:
+        mask = pc.and_(mask, pc.equal(table["chrom_index"], chrom_index))
+        if query.start is not None:
+            mask = pc.and_(mask, pc.greater_equal(table["pos"], query.start))
+        if query.end is not None:
+            mask = pc.and_(mask, pc.less_equal(table["pos"], query.end))
+    if query.gene:
+        test = _gene_test(query.gene)
+        mask = pc.and_(mask, pc.or_(_match(table["gene"], test), _match(table["gene_id"], test)))
+    if query.region:
+        mask = pc.and_(mask, _match(table["region"], lambda v: pc.equal(v, query.region)))
+    if query.known:
+        known = pc.or_(pc.is_valid(table["id"]), pc.is_valid(table["known_id"]))
+        mask = pc.and_(mask, known if query.known == "known" else pc.invert(known))
+    return mask
+
+
+def _filter_columns(query: VariantQuery) -> list[str]:
+    needed = ["chrom_index", "pos"]
+    if query.gene:
+        needed += ["gene", "gene_id"]
+    if query.region:
+        needed.append("region")
+    if query.known:
+        needed += ["id", "known_id"]
+    if query.sort != "chrom" and query.sort not in needed:
+        needed.append(query.sort)
+    return needed
+
+
+def _matching_rows(
+    sidecar: Sidecar, query: VariantQuery, groups: list[int], chrom_index: int | None
+) -> tuple[pa.Table, pa.ChunkedArray | None]:
+    """(the filter and sort columns of the candidate groups with their row numbers, the mask)."""
+    table = sidecar._file().read_row_groups(groups, columns=_filter_columns(query))
+    numbers = np.concatenate(
+        [np.arange(sidecar.starts[g], sidecar.starts[g + 1], dtype=np.int64) for g in groups]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    table = table.append_column("row", pa.array(numbers))
+    return table, (_mask(table, query, chrom_index) if query.filtered else None)
+
+
+def query_page(
+    settings: Settings, job: models.Job, query: VariantQuery, per_page: int = PER_PAGE
+) -> Page:
+    """One page of the job's variants for ``query``, and how many match."""
+    sidecar = Sidecar(settings, job)
+    chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
+    groups = sidecar.candidate_groups(query, chrom_index)
+    offset = (query.page - 1) * per_page
+    if not query.filtered and query.sort == "chrom" and query.order == "asc":
+        # The file's own order: the page's rows are known without reading any column.
+        wanted = np.arange(offset, min(offset + per_page, sidecar.total), dtype=np.int64)
+        return Page(query, _rows(sidecar, wanted), sidecar.total, sidecar.total, per_page)
+    if not groups:
+        return Page(query, [], 0, sidecar.total, per_page)
+    table, mask = _matching_rows(sidecar, query, groups, chrom_index)
+    if mask is not None:
+        table = table.filter(mask)
+    matching = len(table)
+    keys = [("chrom_index", query.order), ("pos", query.order)]
+    if query.sort not in ("chrom", "pos"):
+        table = table.set_column(
+            table.schema.get_field_index(query.sort), query.sort, _decoded(table[query.sort])
+        )
+        keys = [(query.sort, query.order), ("chrom_index", "ascending"), ("pos", "ascending")]
+    elif query.sort == "pos":
+        keys = [("pos", query.order), ("chrom_index", "ascending")]
+    keys = [(name, "descending" if order == "desc" else "ascending") for name, order in keys]
+    if keys != [("chrom_index", "ascending"), ("pos", "ascending")]:
+        order = pc.sort_indices(table, sort_keys=keys)  # nulls last
+        wanted = pc.take(table["row"], order[offset : offset + per_page]).to_numpy()
+    else:
+        wanted = table["row"].slice(offset, per_page).to_numpy()
+    return Page(query, _rows(sidecar, wanted), matching, sidecar.total, per_page)
+
+
+def _rows(sidecar: Sidecar, wanted: np.ndarray) -> list[dict[str, Any]]:
+    """The full rows at these row numbers, in this order (read one row group at a time)."""
+    if len(wanted) == 0:
+        return []
+    starts = np.asarray(sidecar.starts)
+    group_of = np.searchsorted(starts, wanted, side="right") - 1
+    found: dict[int, dict[str, Any]] = {}
+    source = sidecar._file()
+    for g in np.unique(group_of):
+        local = wanted[group_of == g] - starts[g]
+        piece = source.read_row_group(int(g), columns=list(COLUMNS)).take(pa.array(local))
+        for number, row in zip(wanted[group_of == g], piece.to_pylist(), strict=True):
+            found[int(number)] = row
+    return [found[int(n)] for n in wanted]
+
+
+def export_rows(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[pa.Table]:
+    """Every row ``query`` matches, in genomic order, one row group at a time."""
+    sidecar = Sidecar(settings, job)
+    chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
+    source = sidecar._file()
+    for g in sidecar.candidate_groups(query, chrom_index):
+        table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
+        if query.filtered:
+            table = table.filter(_mask(table, query, chrom_index))
+        if len(table):
+            yield table.select(list(COLUMNS))
+
+
+def export_tsv(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[bytes]:
+    """The matching rows as the TSV the annotation wrote (same columns, empty for none)."""
+    yield ("\t".join(COLUMNS) + "\n").encode()
+    for table in export_rows(settings, job, query):
+        lines = []
+        for row in table.to_pylist():
+            lines.append("\t".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
+        yield ("\n".join(lines) + "\n").encode()
+
+
+_VCF_INFO = (
+    ("GAS_REGION", "region", "String", "Region class of the ALT allele"),
+    ("GAS_GENE", "gene", "String", "Genes of the ALT allele, |-separated"),
+    ("GAS_GENE_ID", "gene_id", "String", "Gene IDs matching GAS_GENE, |-separated"),
+    ("GAS_DISTANCE", "distance", "Integer", "Bases to GAS_GENE (up/downstream, intergenic)"),
+    ("GAS_KNOWN_ID", "known_id", "String", "ID of the known variant with the same alleles"),
+    ("GAS_PICK_REGION", "pick_region", "String", "Region class on the picked transcript"),
+    ("GAS_PICK_GENE", "pick_gene", "String", "Gene of the picked transcript"),
+    ("GAS_PICK_TRANSCRIPT", "pick_transcript", "String", "ID of the picked transcript"),
+)
+
+
+def _vcf_line(row: dict[str, Any]) -> str:
+    info = ";".join(
+        f"{field}={row[column]}" for field, column, _, _ in _VCF_INFO if row[column] is not None
+    )
+    return "\t".join(
+        [row["chrom"], str(row["pos"]), row["id"] or ".", row["ref"], row["alt"], ".", "."]
+        + [info or "."]
+    )
+
+
+def export_vcf_gz(
+    settings: Settings, job: models.Job, query: VariantQuery, description: str
+) -> Iterator[bytes]:
+    """The matching rows as a sites-only VCF, one record per ALT allele, bgzipped by htslib.
+
+    The file is written to a temporary file (htslib's BGZF writer takes a path) and streamed.
+    """
+    sidecar = Sidecar(settings, job)
+    chromosomes = sidecar.chromosomes()
+    header = [
+        "##fileformat=VCFv4.2",
+        f"##source=GAS variant browser export ({description})",
+        *(f"##contig=<ID={chrom}>" for chrom in chromosomes),
+        *(
+            f'##INFO=<ID={field},Number=A,Type={kind},Description="{text}">'
+            for field, _, kind, text in _VCF_INFO
+        ),
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    handle, path = tempfile.mkstemp(prefix="gas-export-", suffix=".vcf.gz")
+    os.close(handle)
+    try:
+        with pysam.BGZFile(path, "wb") as out:
+            out.write(("\n".join(header) + "\n").encode())
+            for table in export_rows(settings, job, query):
+                text = "\n".join(_vcf_line(row) for row in table.to_pylist()) + "\n"
+                out.write(text.encode())
+        with open(path, "rb") as done:
+            while block := done.read(1 << 16):
+                yield block
+    finally:
+        os.unlink(path)
+
+
+# -- the gene summary -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _genes(settings: Settings, bucket: str, key: str) -> tuple[dict[str, Any], ...]:
+    body = aws.client(settings, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return tuple(json.loads(body)["genes"])
+
+
+def genes(settings: Settings, job: models.Job) -> tuple[dict[str, Any], ...]:
+    """Every gene the job's variants touch, most variants first, with the region breakdown."""
+    results = job.results.as_dict() if job.results else {}
+    if job.status != models.COMPLETED or "genes" not in results:
+        raise ResultUnavailable(job.job_id)
+    try:
+        return _genes(settings, Resources.of(settings).results_bucket, results["genes"])
+    except ClientError as exc:
+        raise ResultUnavailable(job.job_id) from exc
+
+
+def complete_gene(settings: Settings, job: models.Job, prefix: str, limit: int = 20) -> list[str]:
+    """Gene names of this job that start with ``prefix`` (case-insensitive), most variants first."""
+    prefix = prefix.strip().upper()
+    if not prefix:
+        return []
+    found = []
+    for gene in genes(settings, job):
+        if gene["gene"].upper().startswith(prefix):
+            found.append(gene["gene"])
+            if len(found) >= limit:
+                break
+    return found
+
+
+# Outbound links (nothing is fetched from these sites by the service).
+_ENSEMBL = {"GRCh37": "https://grch37.ensembl.org", "GRCh38": "https://www.ensembl.org"}
+_GNOMAD_DATASET = {"GRCh37": "gnomad_r2_1", "GRCh38": "gnomad_r4"}
+
+
+def gene_links(build: str | None, gene: str, gene_id: str | None) -> dict[str, str]:
+    """Ensembl, gnomAD and ClinVar pages for a gene on the job's build."""
+    build = build if build in _ENSEMBL else "GRCh38"
+    stable = (gene_id or "").split(".")[0] or gene
+    return {
+        "Ensembl": f"{_ENSEMBL[build]}/Homo_sapiens/Gene/Summary?g={stable}",
+        "gnomAD": f"https://gnomad.broadinstitute.org/gene/{stable}?dataset={_GNOMAD_DATASET[build]}",
+        "ClinVar": f"https://www.ncbi.nlm.nih.gov/clinvar/?term={gene}%5Bgene%5D",
+    }
+
+
+def variant_links(build: str | None, row: dict[str, Any]) -> dict[str, str]:
+    """Ensembl, gnomAD and (for an rs ID) ClinVar pages for one allele on the job's build."""
+    build = build if build in _ENSEMBL else "GRCh38"
+    chrom = str(row["chrom"]).removeprefix("chr")
+    pos = row["pos"]
+    links = {
+        "Ensembl": f"{_ENSEMBL[build]}/Homo_sapiens/Location/View?r={chrom}:{pos}-{pos}",
+        "gnomAD": (
+            f"https://gnomad.broadinstitute.org/variant/{chrom}-{pos}-{row['ref']}-{row['alt']}"
+            f"?dataset={_GNOMAD_DATASET[build]}"
+        ),
+    }
+    rsid = next(
+        (v for v in (row.get("known_id"), row.get("id")) if v and str(v).startswith("rs")), None
+    )
+    if rsid:
+        links["ClinVar"] = f"https://www.ncbi.nlm.nih.gov/clinvar/?term={rsid}"
+    return links
