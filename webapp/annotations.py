@@ -40,6 +40,7 @@ STATUS_WORDS = {
     models.FAILED: "failed",
     models.ARCHIVED: "archived",
     models.RESTORING: "restoring",
+    models.CANCELLED: "cancelled",
 }
 RESULT_KINDS = ("annotated", "log", "summary")
 # Results can be read in these statuses; archived ones must be restored first.
