@@ -114,6 +114,10 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/annotations/{job}/download/input", LOGIN, 302, 404, 404),
     ("GET", "/annotations/{job}/download/secrets", LOGIN, 404, 404, 404),
     ("GET", "/annotations/not-a-job", LOGIN, 404, 404, 404),
+    ("POST", "/annotations/{job}/cancel", LOGIN, 302, 404, 404),
+    ("POST", "/annotations/{job}/resubmit", LOGIN, 302, 404, 404),
+    # The owner's delete would remove the cast's job: test_api_job_controls deletes.
+    ("POST", "/annotations/{job}/delete", LOGIN, None, 404, 404),
     ("GET", "/subscribe", LOGIN, 200, 200, 200),
     ("POST", "/subscribe", LOGIN, None, None, None),
     ("GET", "/operator", LOGIN, 404, 404, 200),
