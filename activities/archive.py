@@ -21,7 +21,11 @@ from gas.resources import Resources
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     models.bind(settings)
-    job = models.Job.get(task["job_id"])
+    try:
+        job = models.Job.get(task["job_id"])
+    except models.DoesNotExist:
+        # Deleted by its owner during the wait (a stopped execution can still get here).
+        return {"archived": False, "reason": "the job was deleted", "thaw_needed": False}
     if _is_premium(job.user_id):
         if job.status == models.COMPLETED:
             # Nothing waits to archive it any more (the reconciler reads archive_after so).

@@ -16,7 +16,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -30,7 +30,8 @@ TIERS = (FREE, PREMIUM)
 
 PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
 ARCHIVED, RESTORING = "ARCHIVED", "RESTORING"
-STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, ARCHIVED, RESTORING)
+CANCELLED = "CANCELLED"
+STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, ARCHIVED, RESTORING, CANCELLED)
 
 # Which statuses a job may move to from which. Anything else is refused by DynamoDB itself.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -39,7 +40,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     FAILED: (PENDING, RUNNING),
     ARCHIVED: (COMPLETED,),
     RESTORING: (ARCHIVED,),
+    # A researcher stops a job that is queued, annotating, or waiting out its retention.
+    CANCELLED: (PENDING, RUNNING, COMPLETED),
 }
+
+READ_ONLY, READ_WRITE = "read", "read-write"
+TOKEN_SCOPES = (READ_ONLY, READ_WRITE)
 
 
 def now() -> datetime:
@@ -58,7 +64,7 @@ class TransitionRefused(ConditionRefused):
     """A status change was refused because the job is not in a state that allows it."""
 
 
-def condition_failed(exc: PutError | UpdateError) -> bool:
+def condition_failed(exc: PutError | UpdateError | DeleteError) -> bool:
     """Whether DynamoDB refused a write because its condition did not hold (not another fault)."""
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
@@ -71,6 +77,15 @@ class ConditionalModel(Model):
         try:
             self.update(actions=actions, condition=condition)
         except UpdateError as exc:
+            if condition_failed(exc):
+                raise ConditionRefused(str(exc)) from exc
+            raise
+
+    def delete_if(self, condition: Condition) -> None:
+        """Delete the item only if ``condition`` holds; raises ConditionRefused otherwise."""
+        try:
+            self.delete(condition=condition)
+        except DeleteError as exc:
             if condition_failed(exc):
                 raise ConditionRefused(str(exc)) from exc
             raise
@@ -195,15 +210,33 @@ class Job(ConditionalModel):
     # How often the reconciler started this job's workflows again (it names executions with it).
     resumes = NumberAttribute(default=0)
     resumed_at = UTCDateTimeAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    # The job this one was resubmitted from (same input, new job).
+    resubmitted_from = UnicodeAttribute(null=True)
 
     by_user = JobsByUser()
     by_status = JobsByStatus()
 
     @classmethod
-    def for_user(cls, user_id: str, limit: int = 20, last_key: dict | None = None) -> Iterator[Job]:
-        """A page of the user's jobs, newest first; ``last_evaluated_key`` continues it."""
+    def for_user(
+        cls,
+        user_id: str,
+        limit: int | None = 20,
+        last_key: dict | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+    ) -> Iterator[Job]:
+        """A page of the user's jobs, newest first; ``last_evaluated_key`` continues it.
+
+        ``status`` filters after the read (a page may then hold fewer than ``limit``).
+        """
         return cls.by_user.query(
-            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+            user_id,
+            range_key_condition=None if since is None else cls.submitted_at >= since,
+            filter_condition=None if status is None else cls.status == status,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=last_key,
         )
 
     def move_to(
@@ -289,10 +322,53 @@ class Job(ConditionalModel):
         return True
 
 
+class TokensByUser(GlobalSecondaryIndex):
+    """A user's access tokens, for the profile page (and revoking one by its id)."""
+
+    class Meta:
+        index_name = "user-tokens-index"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class AccessToken(ConditionalModel):
+    """A personal access token for the API: only the SHA-256 of its secret is stored."""
+
+    class Meta:
+        table_name = "gas-tokens"
+        billing_mode = "PAY_PER_REQUEST"
+
+    token_hash = UnicodeAttribute(hash_key=True)  # hex SHA-256 of the whole secret
+    token_id = UnicodeAttribute()  # what the profile page and revoking name it by
+    user_id = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    scope = UnicodeAttribute(default=READ_ONLY)
+    hint = UnicodeAttribute(default="")  # the secret's first characters, to recognise it
+    created_at = UTCDateTimeAttribute(default=now)
+    expires_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)
+
+    by_user = TokensByUser()
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == READ_WRITE
+
+
+MODELS: tuple[type[Model], ...] = (User, Job, AccessToken)
+
+
 def bind(settings: Settings) -> None:
     """Point the models at this deployment's tables and DynamoDB endpoint."""
     resources = Resources.of(settings)
-    for model, table in ((User, resources.users_table), (Job, resources.jobs_table)):
+    for model, table in (
+        (User, resources.users_table),
+        (Job, resources.jobs_table),
+        (AccessToken, resources.tokens_table),
+    ):
         meta = model.Meta
         if (getattr(meta, "table_name", None), getattr(meta, "host", None)) == (
             table,
@@ -312,7 +388,7 @@ def create_tables(settings: Settings) -> list[str]:
     """Create the tables that do not exist yet (the local cloud; on AWS CloudFormation does it)."""
     bind(settings)
     created = []
-    for model in (User, Job):
+    for model in MODELS:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
@@ -321,13 +397,15 @@ def create_tables(settings: Settings) -> list[str]:
 
 def delete_tables(settings: Settings) -> None:
     bind(settings)
-    for model in (User, Job):
+    for model in MODELS:
         if model.exists():
             model.delete_table()
 
 
 __all__ = [
     "ARCHIVED",
+    "AccessToken",
+    "CANCELLED",
     "AlreadyExists",
     "COMPLETED",
     "ConditionRefused",

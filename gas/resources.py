@@ -48,6 +48,10 @@ class Resources:
     def jobs_table(self) -> str:
         return f"{self.prefix}-jobs"
 
+    @property
+    def tokens_table(self) -> str:
+        return f"{self.prefix}-tokens"
+
     # Step Functions
     def activity_name(self, activity: str) -> str:
         return f"{self.prefix}-{activity}"

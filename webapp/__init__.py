@@ -11,6 +11,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from gas import secret_key
 from gas.settings import Settings
@@ -54,9 +56,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import annotations, auth, health, operator, results, security, subscribe
+    from webapp import annotations, api, auth, health, operator, results, security, subscribe
 
     security.init_app(app)
+    api.init_app(app)
     app.extensions["gas_detail_cache"] = annotations.DetailCache(app.config["DETAIL_CACHE_SECONDS"])
     app.register_blueprint(auth.bp)
     app.register_blueprint(annotations.bp)
@@ -64,17 +67,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(results.shared_bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(api.bp)
     # The balancer's probe: no login, and never counted against a rate limit.
     app.register_blueprint(health.bp)
     limiter.exempt(health.bp)
     app.add_url_rule("/", endpoint="index", view_func=annotations.index)
 
+    # Under /api/v1 every error is a problem document, also for paths no route matched.
     @app.errorhandler(404)
-    def not_found(_: Exception) -> tuple[str, int]:
+    def not_found(exc: HTTPException) -> tuple[str, int] | Response:
+        if api.is_api_request():
+            return api.problem_for(exc)
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(429)
-    def too_many(_: Exception) -> tuple[str, int]:
+    def too_many(exc: HTTPException) -> tuple[str, int] | Response:
+        if api.is_api_request():
+            return api.problem_for(exc)
         return render_template("errors/429.html"), 429
 
     return app

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
@@ -40,6 +41,7 @@ STATUS_WORDS = {
     models.FAILED: "failed",
     models.ARCHIVED: "archived",
     models.RESTORING: "restoring",
+    models.CANCELLED: "cancelled",
 }
 RESULT_KINDS = results.DOWNLOADABLE
 # Results can be read in these statuses; archived ones must be restored first.
@@ -249,6 +251,10 @@ def _workflow_context(job: Job) -> dict[str, Any]:
     return {"job": job, "detail": detail, "graph": drawn, "archive_at": archive_at}
 
 
+class JobActionForm(FlaskForm):
+    """Just the CSRF token: cancel, resubmit and delete are one button each."""
+
+
 @bp.route("/annotations/<job_id>")
 @login_required
 def job_page(job_id: str) -> str:
@@ -257,6 +263,10 @@ def job_page(job_id: str) -> str:
     context = _workflow_context(job)
     return render_template(
         "annotations/job.html",
+        action_form=JobActionForm(),
+        can_cancel=jobs.can_cancel(job),
+        can_delete=jobs.can_delete(job),
+        queue_position=jobs.queue_position(settings(), job),
         view=status_view(job),
         summary=summary,
         regions=_bars((summary or {}).get("by_region")),
@@ -269,6 +279,50 @@ def job_page(job_id: str) -> str:
         **results.results_context(job, request.args, results.owner_links(job)),
         **context,
     )
+
+
+@bp.post("/annotations/<job_id>/cancel")
+@login_required
+def cancel(job_id: str) -> Response:
+    job = own_job_or_404(job_id)
+    if JobActionForm().validate_on_submit():
+        try:
+            jobs.cancel(settings(), job)
+        except jobs.JobConflict as refused:
+            flash(str(refused), "error")
+        else:
+            flash("The job was cancelled; its results will not be archived.", "success")
+    return redirect(url_for("annotations.job_page", job_id=job_id))
+
+
+@bp.post("/annotations/<job_id>/resubmit")
+@login_required
+def resubmit(job_id: str) -> Response:
+    job = own_job_or_404(job_id)
+    if JobActionForm().validate_on_submit():
+        try:
+            new = jobs.resubmit(settings(), current_user.record, job)
+        except jobs.SubmitError as refused:
+            flash(str(refused), "error")
+        else:
+            flash(f"{new.input_filename} was submitted again as a new job.", "success")
+            return redirect(url_for("annotations.job_page", job_id=new.job_id))
+    return redirect(url_for("annotations.job_page", job_id=job_id))
+
+
+@bp.post("/annotations/<job_id>/delete")
+@login_required
+def delete(job_id: str) -> Response:
+    job = own_job_or_404(job_id)
+    if JobActionForm().validate_on_submit():
+        try:
+            jobs.delete(settings(), job)
+        except jobs.JobConflict as refused:
+            flash(str(refused), "error")
+            return redirect(url_for("annotations.job_page", job_id=job_id))
+        flash(f"{job.input_filename}: the job, its input and its results were deleted.", "success")
+        return redirect(url_for("annotations.list_jobs"))
+    return redirect(url_for("annotations.job_page", job_id=job_id))
 
 
 @bp.route("/annotations/<job_id>/workflow")

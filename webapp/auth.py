@@ -18,13 +18,15 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
+from gas import models
 from gas.models import User
 from webapp import limiter, login_manager
 from webapp.security import safe_next, settings
-from workflows import users
+from workflows import tokens, usage, users
 
 bp = Blueprint("auth", __name__)
 
@@ -80,6 +82,35 @@ class LoginForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     institution = StringField("Institution", validators=[Length(max=200)])
+
+
+class TokenForm(FlaskForm):
+    token_name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
+    scope = SelectField(
+        "Scope",
+        choices=[SelectChoice(models.READ_ONLY, "read-only"), SelectChoice(models.READ_WRITE)],
+        default=models.READ_ONLY,
+    )
+    expires_in_days = IntegerField(
+        "Expires after (days; empty: never)",
+        validators=[Optional(), NumberRange(min=1, max=3650)],
+    )
+
+
+class RevokeForm(FlaskForm):
+    """Just the CSRF token: revoking is one button per token."""
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=200, message="At least 10 characters.")],
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[EqualTo("new_password", message="The passwords differ.")],
+    )
 
 
 def _start_session(user: User) -> None:
@@ -144,6 +175,31 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
+def _profile_page(user: User, **forms: Any) -> str:
+    """The profile with its forms; ``new_secret`` is a token shown this once, never stored."""
+    try:
+        used = usage.of(settings(), user)
+    except Exception:  # a slow listing must not take the profile down
+        current_app.logger.exception("profile: usage unavailable")
+        used = None
+    context: dict[str, Any] = {
+        "form": ProfileForm(obj=user, formdata=None),
+        "token_form": TokenForm(formdata=None),
+        "revoke_form": RevokeForm(formdata=None),
+        "password_form": ChangePasswordForm(formdata=None),
+        "new_secret": None,
+    }
+    context.update(forms)
+    return render_template(
+        "auth/profile.html",
+        user=user,
+        usage=used,
+        tokens=tokens.for_user(settings(), user),
+        now=models.now(),
+        **context,
+    )
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile() -> str | Response:
@@ -155,4 +211,60 @@ def profile() -> str | Response:
         )
         flash("Profile saved.", "success")
         return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", form=form, user=user)
+    return _profile_page(user, form=form)
+
+
+@bp.post("/profile/tokens")
+@login_required
+def create_token() -> str | Response:
+    user: User = current_user.record
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _profile_page(user, token_form=form)
+    try:
+        secret, _ = tokens.create(
+            settings(),
+            user,
+            name=form.token_name.data,
+            scope=form.scope.data,
+            expires_in_days=form.expires_in_days.data,
+        )
+    except tokens.TokenLimitReached as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("auth.profile"))
+    # Shown in this response only: a redirect would have to carry it in the (readable) session.
+    return _profile_page(user, new_secret=secret)
+
+
+@bp.post("/profile/tokens/<token_id>/revoke")
+@login_required
+def revoke_token(token_id: str) -> Response:
+    if RevokeForm().validate_on_submit():
+        if tokens.revoke(settings(), current_user.record, token_id):
+            flash("The token was revoked.", "success")
+        else:
+            flash("No such token.", "error")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password() -> str | Response:
+    user: User = current_user.record
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not (
+            user.password_hash
+            and check_password_hash(user.password_hash, form.current_password.data)
+        ):
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            users.set_password(
+                settings(),
+                user,
+                generate_password_hash(form.new_password.data, method=PASSWORD_METHOD),
+            )
+            _start_session(user)  # a fresh session: one planted before the change is worthless
+            flash("Password changed.", "success")
+            return redirect(url_for("auth.profile"))
+    return _profile_page(user, password_form=form)

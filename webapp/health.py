@@ -34,7 +34,7 @@ def healthz() -> tuple[Response, int]:
         max_attempts=1,  # a retry would only delay the answer the balancer needs
     )
     started = time.monotonic()
-    for table in (names.users_table, names.jobs_table):
+    for table in (names.users_table, names.jobs_table, names.tokens_table):
         try:
             status = dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
         except (BotoCoreError, ClientError) as exc:

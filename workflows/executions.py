@@ -49,3 +49,16 @@ def running(settings: Settings, state_machine: str) -> dict[str, str]:
         for execution in page["executions"]:
             found[execution["name"]] = execution["executionArn"]
     return found
+
+
+def stop(settings: Settings, execution_arn: str, cause: str) -> bool:
+    """StopExecution; False when there is no such execution or it has ended already."""
+    try:
+        aws.client(settings, "stepfunctions").stop_execution(
+            executionArn=execution_arn, error="Cancelled", cause=cause
+        )
+    except ClientError as exc:
+        if aws.error_code(exc) in ("ExecutionDoesNotExist", "ExecutionNotRunning"):
+            return False
+        raise
+    return True

@@ -91,14 +91,22 @@ def submit(
     return _start(settings, user, upload, filename, build)
 
 
-def submit_upload(settings: Settings, user: models.User, upload: uploads.Upload) -> models.Job:
-    """Check a browser upload (size, name, content) and start its job; a refused one is deleted."""
+def submit_upload(
+    settings: Settings, user: models.User, upload: uploads.Upload, build: str = "auto"
+) -> models.Job:
+    """Check an upload (size, name, content) and start its job; a refused one is deleted.
+
+    An upload that became a job already is that job (a double submit), without a second check.
+    """
+    existing = job_for_upload(settings, upload)
+    if existing is not None:
+        return existing
     try:
         filename = uploads.check_upload(settings, user, upload)
     except uploads.UploadProblem as problem:
         uploads.discard(settings, upload.key)
         raise SubmitError(str(problem)) from problem
-    return _start(settings, user, upload, filename)
+    return _start(settings, user, upload, filename, build)
 
 
 def _start(
@@ -178,11 +186,19 @@ def for_user(settings: Settings, user_id: str, limit: int = 20) -> list[models.J
 
 
 def page_for_user(
-    settings: Settings, user_id: str, limit: int, after: dict[str, Any] | None = None
+    settings: Settings,
+    user_id: str,
+    limit: int,
+    after: dict[str, Any] | None = None,
+    status: str | None = None,
 ) -> tuple[list[models.Job], dict[str, Any] | None]:
-    """One page of the user's jobs, newest first, and where the next page starts (None: none)."""
+    """One page of the user's jobs, newest first, and where the next page starts (None: none).
+
+    With ``status``, DynamoDB filters after reading ``limit`` items: a page may be short (even
+    empty) while a next page still exists.
+    """
     models.bind(settings)
-    results = models.Job.for_user(user_id, limit=limit, last_key=after)
+    results = models.Job.for_user(user_id, limit=limit, last_key=after, status=status)
     page = list(results)
     return page, results.last_evaluated_key
 
@@ -196,6 +212,129 @@ def newest(settings: Settings, limit: int = 20) -> list[models.Job]:
         for job in models.Job.by_status.query(status, scan_index_forward=False, limit=limit)
     ]
     return sorted(found, key=lambda job: job.submitted_at, reverse=True)[:limit]
+
+
+def queue_position(settings: Settings, job: models.Job) -> int | None:
+    """How many queued jobs were submitted before this one (None unless it is queued)."""
+    if job.status != models.PENDING:
+        return None
+    models.bind(settings)
+    ahead = models.Job.by_status.query(
+        models.PENDING,
+        range_key_condition=models.Job.submitted_at < job.submitted_at,
+        attributes_to_get=["job_id"],
+    )
+    return sum(1 for _ in ahead)
+
+
+# -- the researcher's controls: cancel, resubmit, delete ----------------------------------------
+
+
+class JobConflict(ValueError):
+    """The job's status does not allow this now; the message says why, for the user."""
+
+
+# While a job is in one of these, a workflow is working on its files: it cannot be deleted.
+BUSY = (models.PENDING, models.RUNNING, models.RESTORING)
+
+
+def can_cancel(job: models.Job) -> bool:
+    """Queued, annotating, or a free job's results waiting out their retention."""
+    return job.status in (models.PENDING, models.RUNNING) or (
+        job.status == models.COMPLETED and job.archive_after is not None
+    )
+
+
+def can_delete(job: models.Job) -> bool:
+    return job.status not in BUSY and not (
+        job.status == models.ARCHIVED and job.thaw_execution is not None
+    )
+
+
+def cancel(settings: Settings, job: models.Job) -> models.Job:
+    """Stop the job's workflow and mark it CANCELLED; a cancelled job is never archived.
+
+    The status is written first (conditionally), so a worker finishing meanwhile cannot move it
+    on, and the archive step, which archives only COMPLETED jobs, finds nothing to do; then the
+    execution is stopped. ``archive_after`` goes, so the reconciler leaves the job alone.
+    """
+    if not can_cancel(job):
+        raise JobConflict(f"The job is {job.status.lower()}; there is nothing to cancel.")
+    models.bind(settings)
+    Job = models.Job
+    waiting = (Job.status == models.COMPLETED) & Job.archive_after.exists()
+    try:
+        job.update_if(
+            [
+                Job.status.set(models.CANCELLED),
+                Job.archive_after.remove(),
+                Job.cancelled_at.set(models.now()),
+            ],
+            Job.status.is_in(models.PENDING, models.RUNNING) | waiting,
+        )
+    except models.ConditionRefused:
+        job.refresh()
+        raise JobConflict(
+            f"The job is {job.status.lower()} now; there is nothing to cancel."
+        ) from None
+    if job.execution_arn:
+        executions.stop(settings, job.execution_arn, "cancelled by the researcher")
+    return job
+
+
+def resubmit(settings: Settings, user: models.User, job: models.Job) -> models.Job:
+    """A new job with the same input file (copied to a new upload, so it gets its own id)."""
+    names = Resources.of(settings)
+    compressed = job.input_key.endswith(".gz")
+    key = keys.upload_key(user.user_id, keys.new_id(), compressed=compressed)
+    try:
+        aws.client(settings, "s3").copy_object(
+            Bucket=names.inputs_bucket,
+            Key=key,
+            CopySource={"Bucket": names.inputs_bucket, "Key": job.input_key},
+            MetadataDirective="COPY",
+        )
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            raise SubmitError("The job's input file is gone; please upload it again.") from exc
+        raise
+    upload = uploads.own_upload(user, key)
+    new = _start(settings, user, upload, job.input_filename, job.requested_build or "auto")
+    new.update(actions=[models.Job.resubmitted_from.set(job.job_id)])
+    return new
+
+
+def delete(settings: Settings, job: models.Job) -> None:
+    """Remove the job's input, every result object and its record; refused while it is busy.
+
+    A free job still waiting out its retention is cancelled first (its workflow stopped). The
+    objects go before the record, so a delete that fails half-way can simply be asked again.
+    """
+    if job.status == models.COMPLETED and job.archive_after is not None:
+        cancel(settings, job)
+    if not can_delete(job):
+        raise JobConflict(
+            f"The job is {job.status.lower()}; it can be deleted once it has finished."
+        )
+    names = Resources.of(settings)
+    s3 = aws.client(settings, "s3")
+    s3.delete_object(Bucket=names.inputs_bucket, Key=job.input_key)
+    result_keys = set(job.results.as_dict().values()) if job.results else set()
+    paginator = s3.get_paginator("list_objects_v2")
+    prefix = keys.result_prefix(job.user_id, job.job_id)
+    for page in paginator.paginate(Bucket=names.results_bucket, Prefix=prefix):
+        result_keys |= {obj["Key"] for obj in page.get("Contents", [])}
+    ordered = sorted(result_keys)
+    for start in range(0, len(ordered), 1000):  # DeleteObjects takes 1000 keys a call
+        s3.delete_objects(
+            Bucket=names.results_bucket,
+            Delete={"Objects": [{"Key": key} for key in ordered[start : start + 1000]]},
+        )
+    Job = models.Job
+    try:
+        job.delete_if(~Job.status.is_in(*BUSY) & Job.thaw_execution.does_not_exist())
+    except models.ConditionRefused:
+        raise JobConflict("The job started again meanwhile; it cannot be deleted now.") from None
 
 
 # -- reading an execution back ---------------------------------------------------------------

@@ -76,8 +76,14 @@ def size_limit(settings: Settings, user: User) -> int:
     return settings.free_upload_limit_bytes
 
 
-def presigned_post(settings: Settings, user: User, redirect_url: str) -> PresignedUpload:
-    """A presigned POST for one new upload of ``user``'s, expiring per the settings."""
+def presigned_post(
+    settings: Settings, user: User, redirect_url: str | None = None
+) -> PresignedUpload:
+    """A presigned POST for one new upload of ``user``'s, expiring per the settings.
+
+    Without ``redirect_url`` (the API's clients), S3 answers the POST with 201 instead of a
+    redirect to the dashboard.
+    """
     upload_id = keys.new_id()
     key = keys.upload_key(user.user_id, upload_id)
     # The key's stem comes from ids; only the ".gz" suffix is the browser's to choose, and the
@@ -85,15 +91,20 @@ def presigned_post(settings: Settings, user: User, redirect_url: str) -> Presign
     # how boto3 is told to sign a starts-with condition on the key instead of an exact one.
     stem = key.removesuffix(".vcf")
     limit = size_limit(settings, user)
+    success = (
+        {"success_action_redirect": redirect_url}
+        if redirect_url
+        else {"success_action_status": "201"}
+    )
     conditions: list[Any] = [
         ["content-length-range", 1, limit],
-        {"success_action_redirect": redirect_url},
+        success,
         ["starts-with", f"${FILENAME_FIELD}", ""],
     ]
     post = aws.client(settings, "s3").generate_presigned_post(
         Bucket=inputs_bucket(settings),
         Key=stem + "${filename}",
-        Fields={"success_action_redirect": redirect_url},
+        Fields=dict(success),
         Conditions=conditions,
         ExpiresIn=settings.presigned_url_seconds,
     )

@@ -60,6 +60,12 @@ def update_profile(settings: Settings, user: models.User, *, name: str, institut
     )
 
 
+def set_password(settings: Settings, user: models.User, password_hash: str) -> None:
+    """Store a new password hash for the user."""
+    models.bind(settings)
+    user.update(actions=[models.User.password_hash.set(password_hash)])
+
+
 def ensure_user(settings: Settings, email: str, tier: str = models.FREE) -> models.User:
     """The user with this e-mail, created (with the given tier) if there is none."""
     user = find_by_email(settings, email)

@@ -109,7 +109,11 @@ def test_template_tables_match_the_models(settings: Settings) -> None:
     template = yaml.safe_load(deploy.TEMPLATE.read_text())
     models.bind(settings)  # the dangling-Next test binds the models to its own prefix
     client = aws.client(settings, "dynamodb")
-    for logical, model in (("UsersTable", models.User), ("JobsTable", models.Job)):
+    for logical, model in (
+        ("UsersTable", models.User),
+        ("JobsTable", models.Job),
+        ("TokensTable", models.AccessToken),
+    ):
         declared = template["Resources"][logical]["Properties"]
         live = client.describe_table(TableName=model.Meta.table_name)["Table"]
         assert _keys(declared["KeySchema"]) == _keys(live["KeySchema"])

@@ -90,3 +90,35 @@ def login(client: FlaskClient, user: User) -> None:
 @pytest.fixture
 def login_as(client: FlaskClient) -> Iterator[Callable[[User], None]]:
     yield lambda user: login(client, user)
+
+
+@pytest.fixture(scope="session")
+def openapi(app: Flask):
+    """The served OpenAPI document, validated once, as a response checker for the API tests."""
+    from openapi_spec_validator import validate
+
+    from tests.integration.webapp.api_client import OpenApiChecker
+
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    validate(document)
+    return OpenApiChecker(document)
+
+
+@pytest.fixture
+def api(app: Flask, openapi):
+    """``api(token)``: an API client sending ``token`` whose every response is checked."""
+    from tests.integration.webapp.api_client import ApiClient
+
+    return lambda token=None: ApiClient(app.test_client(), openapi, token)
+
+
+@pytest.fixture
+def make_token(settings: Settings):
+    """A stored access token of ``user``'s; returns its secret."""
+    from workflows import tokens
+
+    def make(user: User, scope: str = models.READ_WRITE, **kwargs: object) -> str:
+        secret, _ = tokens.create(settings, user, name="test", scope=scope, **kwargs)
+        return secret
+
+    return make

@@ -120,6 +120,9 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/register", 200, 302, 302, 302),
     ("POST", "/logout", 302, 302, 302, 302),
     ("GET", "/profile", LOGIN, 200, 200, 200),
+    ("POST", "/profile/tokens", LOGIN, 200, 200, 200),
+    ("POST", "/profile/tokens/{token}/revoke", LOGIN, 302, 302, 302),
+    ("POST", "/profile/password", LOGIN, 200, 200, 200),
     ("GET", "/annotate", LOGIN, 200, 200, 200),
     ("GET", "/annotate/submit?key={key}", LOGIN, 302, 404, 404),
     ("GET", "/annotations", LOGIN, 200, 200, 200),
@@ -147,6 +150,10 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/shared/{share}/export/tsv", 200, 200, 200, 200),
     ("GET", "/shared/{share}/genes?q=TP", 200, 200, 200, 200),
     ("GET", "/shared/not-a-share-token", 404, 404, 404, 404),
+    ("POST", "/annotations/{job}/cancel", LOGIN, 302, 404, 404),
+    ("POST", "/annotations/{job}/resubmit", LOGIN, 302, 404, 404),
+    # The owner's delete would remove the cast's job: test_api_job_controls deletes.
+    ("POST", "/annotations/{job}/delete", LOGIN, None, 404, 404),
     ("GET", "/subscribe", LOGIN, 200, 200, 200),
     ("POST", "/subscribe", LOGIN, None, None, None),
     ("GET", "/operator", LOGIN, 404, 404, 200),
@@ -162,18 +169,67 @@ CASES = [
 ]
 
 
+# The API with a token of each role's (no token: 401). Paths name {job}; None: not checked here.
+API_MATRIX: list[tuple[str, str, object, object, object, object]] = [
+    ("GET", "/api/v1/openapi.json", 200, 200, 200, 200),
+    ("GET", "/api/v1/me", 401, 200, 200, 200),
+    ("GET", "/api/v1/usage", 401, 200, 200, 200),
+    ("POST", "/api/v1/uploads", 401, 201, 201, 201),
+    ("GET", "/api/v1/jobs", 401, 200, 200, 200),
+    ("POST", "/api/v1/jobs", 401, 400, 400, 400),
+    ("GET", "/api/v1/jobs/{job}", 401, 200, 404, 404),
+    ("GET", "/api/v1/jobs/{job}/downloads/annotated", 401, 200, 404, 404),
+    ("GET", "/api/v1/jobs/{job}/downloads/input", 401, 200, 404, 404),
+    ("POST", "/api/v1/jobs/{job}/cancel", 401, 409, 404, 404),
+    ("POST", "/api/v1/jobs/{job}/resubmit", 401, 409, 404, 404),
+    # The owner's delete would remove the cast's job: test_api_job_controls deletes.
+    ("DELETE", "/api/v1/jobs/{job}", 401, None, 404, 404),
+    ("GET", "/api/v1/jobs/not-a-job", 401, 404, 404, 404),
+]
+
+API_CASES = [
+    pytest.param(method, path, role, expected, id=f"{method} {path} with {role}'s token")
+    for method, path, *answers in API_MATRIX
+    for role, expected in zip(ROLES, answers, strict=True)
+    if expected is not None
+]
+
+
 def test_the_matrix_covers_every_route(app: Flask) -> None:
     routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
-    covered = {row[1].split("?")[0] for row in MATRIX}
+    covered = {row[1].split("?")[0] for row in MATRIX + API_MATRIX}
     covered = {
         p.replace("{job}", "<job_id>")
         .replace("{share}", "<token>")
+        .replace("{token}", "<token_id>")
         .replace("/download/annotated", "/download/<kind>")
+        .replace("/downloads/annotated", "/downloads/<kind>")
         .replace("/export/tsv", "/export/<fmt>")
         .replace("/no-such-share/", "/<share_id>/")
         for p in covered
     }
     assert routes - covered == set()
+
+
+@pytest.mark.parametrize(("method", "path", "role", "expected"), API_CASES)
+def test_api_authorization(api, cast: Cast, method, path, role, expected) -> None:
+    """Another user's token (an operator's too) gets 404 on every job route, like a missing job."""
+    from workflows import tokens
+
+    secret = None
+    if role != "anonymous":
+        user = getattr(cast, role)
+        secret, _ = tokens.create(settings_of(api), user, name="matrix", scope=models.READ_WRITE)
+    body = {"json": {}} if (method, path) == ("POST", "/api/v1/jobs") else {}
+    response = api(secret).request(method, path.format(job=cast.job.job_id), **body)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if expected == 404:
+        assert cast.job.job_id not in response.get_data(as_text=True)
+        assert Job.get(cast.job.job_id).status == models.COMPLETED  # untouched
+
+
+def settings_of(api) -> object:
+    return api().client.application.config["GAS_SETTINGS"]
 
 
 @pytest.mark.parametrize(("method", "path", "role", "expected"), CASES)
@@ -185,7 +241,9 @@ def test_authorization(app: Flask, cast: Cast, method, path, role, expected) -> 
         user = getattr(cast, role)
         login = client.post("/login", data={"email": user.email, "password": PASSWORD})
         assert login.status_code == 302
-    url = path.format(job=cast.job.job_id, key=cast.job.input_key, share=cast.share)
+    url = path.format(
+        job=cast.job.job_id, key=cast.job.input_key, share=cast.share, token=keys.new_id()
+    )
     response = client.open(url, method=method)
     if expected == LOGIN:
         assert response.status_code == 302

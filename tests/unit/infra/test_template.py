@@ -56,6 +56,7 @@ SPECIAL_ACTIONS = {
     ("s3", "head_object"): {"s3:GetObject"},
     ("s3", "copy_object"): {"s3:GetObject", "s3:PutObject"},
     ("s3", "list_objects_v2"): {"s3:ListBucket"},
+    ("s3", "delete_objects"): {"s3:DeleteObject"},
     ("s3", "list_object_versions"): {"s3:ListBucketVersions"},
     ("s3", "upload_file"): {"s3:PutObject"},
     ("s3", "upload_fileobj"): {"s3:PutObject"},
@@ -337,6 +338,11 @@ WORKER_NOT_NEEDED = {
     "states:GetExecutionHistory",
     "states:ListExecutions",
     "states:RedriveExecution",
+    # The researcher's job controls (workflows.jobs: cancel, delete) and usage listing.
+    "states:StopExecution",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "dynamodb:DeleteItem",
 }
 
 

@@ -166,7 +166,7 @@ def test_results_are_versioned_and_old_versions_expire_on_aws(rendered: dict) ->
 
 
 def test_tables_are_protected(rendered: dict) -> None:
-    for table in ("UsersTable", "JobsTable"):
+    for table in ("UsersTable", "JobsTable", "TokensTable"):
         props = rendered["Resources"][table]["Properties"]
         assert props["DeletionProtectionEnabled"] is True
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

@@ -1,0 +1,339 @@
+"""``/api/v1``: the researcher's API, JSON over HTTPS with personal access tokens.
+
+The same rules as the pages: a job that is not the token owner's answers 404, exactly like a
+missing one; every read and write goes through ``workflows``. Tokens come as
+``Authorization: Bearer gas_pat_…``; a read-only token is refused every method but GET. Errors are
+``application/problem+json`` (RFC 9457). Each token has its own rate limit (``API_RATE_LIMIT``).
+The document describing all of this is served at ``/api/v1/openapi.json`` (``webapp.api_spec``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
+from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Response
+
+from gas import models
+from webapp import api_spec, csrf, limiter
+from webapp.security import settings
+from workflows import jobs, tokens, uploads, usage
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PROBLEM_TYPE = "application/problem+json"
+RESULT_KINDS = ("annotated", "log", "summary")
+DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
+BUILDS = ("auto", "GRCh38", "GRCh37")
+MAX_PAGE = 100
+
+
+def problem(status: int, detail: str, title: str | None = None, **headers: str) -> Response:
+    """An RFC 9457 problem document."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_TYPE
+    response.headers.update(headers)
+    return response
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(bp.url_prefix or "/api/v1")
+
+
+def problem_for(exc: HTTPException) -> Response:
+    """An HTTP error raised anywhere under /api/v1 (404, 405, 429 …) as a problem document."""
+    response = problem(exc.code or 500, exc.description or "")
+    if exc.code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+def _token_key() -> str:
+    # The limiter runs before authentication: key on the presented secret's digest, so each
+    # token has its own budget, and requests without one share their address's.
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        return "api-token:" + hashlib.sha256(secret.strip().encode()).hexdigest()[:32]
+    return "api-addr:" + get_remote_address()
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)(bp)
+
+
+def init_app(app: Flask) -> None:
+    """Tokens, not cookies, authenticate the API: no CSRF token applies to it."""
+    app.config.setdefault("API_RATE_LIMIT", "600 per minute")
+    csrf.exempt(bp)
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    if request.endpoint == "api.openapi":
+        return None
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="gas"'}
+    if scheme.lower() != "bearer" or not secret.strip():
+        return problem(401, "Send a personal access token: Authorization: Bearer …", **challenge)
+    try:
+        g.api = tokens.authenticate(settings(), secret.strip())
+    except tokens.TokenRefused as refused:
+        return problem(401, f"The token was refused: {refused}.", **challenge)
+    if request.method not in ("GET", "HEAD") and not g.api.token.can_write:
+        return problem(403, "This token is read-only; create a read-write token to change things.")
+    return None
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    return problem_for(exc)
+
+
+def _user() -> models.User:
+    return g.api.user
+
+
+def _own_job(job_id: str) -> models.Job:
+    try:
+        return jobs.get_own(settings(), _user(), job_id)
+    except jobs.JobNotFound:
+        raise _NotFound from None
+
+
+class _NotFound(HTTPException):
+    code = 404
+    description = "No such job."
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def job_view(job: models.Job) -> dict[str, Any]:
+    """A job as the API shows it (DynamoDB fields only)."""
+    return {
+        "id": job.job_id,
+        "status": job.status,
+        "input_filename": job.input_filename,
+        "build": job.build,
+        "requested_build": job.requested_build or "auto",
+        "submitted_at": _iso(job.submitted_at),
+        "started_at": _iso(job.started_at),
+        "completed_at": _iso(job.completed_at),
+        "cancelled_at": _iso(job.cancelled_at),
+        "archive_at": _iso(job.archive_after),
+        "archived_at": _iso(job.archived_at),
+        "restored_at": _iso(job.restored_at),
+        "variants_done": int(job.variants_done or 0),
+        "variants_total": int(job.variants_total) if job.variants_total is not None else None,
+        "failure_reason": job.failure_reason,
+        "results": sorted(job.results.as_dict()) if job.results else [],
+        "resubmitted_from": job.resubmitted_from,
+        "url": url_for("api.get_job", job_id=job.job_id),
+    }
+
+
+def _page_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="api-jobs-page")
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _BadRequest("Send a JSON object with Content-Type: application/json.")
+    return body
+
+
+class _BadRequest(HTTPException):
+    code = 400
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+
+
+def _conflict(exc: Exception) -> Response:
+    return problem(409, str(exc))
+
+
+# --- the document and who is asking ------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    response = jsonify(api_spec.document())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/me")
+def me() -> Response:
+    user, token = _user(), g.api.token
+    return jsonify(
+        {
+            "user_id": user.user_id,
+            "email": user.email,
+            "name": user.name,
+            "tier": user.tier,
+            "token": {
+                "name": token.name,
+                "scope": token.scope,
+                "expires_at": _iso(token.expires_at),
+            },
+        }
+    )
+
+
+@bp.get("/usage")
+def get_usage() -> Response:
+    return jsonify(usage.of(settings(), _user()).as_dict())
+
+
+# --- uploads and jobs ----------------------------------------------------------------------------
+
+
+@bp.post("/uploads")
+def create_upload() -> tuple[Response, int]:
+    """A presigned POST: send its fields, x-amz-meta-filename and the file (last) to ``url``."""
+    cfg = settings()
+    post = uploads.presigned_post(cfg, _user())
+    expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
+    fields = {k: v for k, v in post.fields.items() if k != "key"}
+    return jsonify(
+        {
+            "url": post.url,
+            "fields": fields,
+            "key": post.key_prefix + ".vcf",
+            "key_gz": post.key_prefix + ".vcf.gz",
+            "filename_field": uploads.FILENAME_FIELD,
+            "max_bytes": post.max_bytes,
+            "expires_at": expires.isoformat(),
+        }
+    ), 201
+
+
+@bp.post("/jobs")
+def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
+    body = _json_body()
+    key = body.get("upload_key")
+    build = body.get("build", "auto")
+    if not isinstance(key, str) or build not in BUILDS:
+        return problem(400, "Send upload_key (a key from POST /uploads) and optionally build.")
+    try:
+        upload = uploads.own_upload(_user(), key)
+    except uploads.NotYourUpload:
+        return problem(404, "No such upload.")
+    try:
+        job = jobs.submit_upload(settings(), _user(), upload, build=build)
+    except jobs.SubmitError as refused:
+        return problem(422, str(refused), title="Upload refused")
+    view = job_view(job)
+    return jsonify(view), 201, {"Location": view["url"]}
+
+
+@bp.get("/jobs")
+def list_jobs() -> Response:
+    status = request.args.get("status") or None
+    if status is not None and status not in models.STATUSES:
+        return problem(400, f"status must be one of {', '.join(models.STATUSES)}.")
+    try:
+        limit = int(request.args.get("limit", 20))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE:
+        return problem(400, f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    after = None
+    if token := request.args.get("page"):
+        try:
+            after = _page_serializer().loads(token)
+        except BadSignature:
+            return problem(400, "page is not a page token this API gave out.")
+    page, next_key = jobs.page_for_user(
+        settings(), _user().user_id, limit, after=after, status=status
+    )
+    return jsonify(
+        {
+            "jobs": [job_view(job) for job in page],
+            "next_page": _page_serializer().dumps(next_key) if next_key else None,
+        }
+    )
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    job = _own_job(job_id)
+    view = job_view(job)
+    view["queue_position"] = jobs.queue_position(settings(), job)
+    execution: dict[str, Any] = {"status": None, "current_state": None, "timeline": []}
+    try:
+        detail = jobs.detail(settings(), job)
+    except Exception:  # a throttled Step Functions read must not fail the job's record
+        current_app.logger.exception("job %s: execution detail unavailable", job.job_id)
+    else:
+        execution = {
+            "status": detail["execution_status"],
+            "current_state": detail["current_state"],
+            "timeline": detail["timeline"],
+        }
+    view["execution"] = execution
+    return jsonify(view)
+
+
+@bp.get("/jobs/<job_id>/downloads/<kind>")
+def download(job_id: str, kind: str) -> Response:
+    job = _own_job(job_id)
+    if kind not in DOWNLOAD_KINDS:
+        return problem(404, f"kind must be one of {', '.join(DOWNLOAD_KINDS)}.")
+    cfg = settings()
+    if kind == "input":
+        url = uploads.input_url(cfg, job.input_key)
+    else:
+        if job.status in (models.ARCHIVED, models.RESTORING):
+            return problem(409, "The results are archived; upgrade to Premium to restore them.")
+        if not job.results or kind not in job.results.as_dict():
+            return problem(409, f"The job is {job.status.lower()}; it has no {kind} yet.")
+        url = jobs.result_url(cfg, job, kind)
+    expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
+    return jsonify({"kind": kind, "url": url, "expires_at": expires.isoformat()})
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    job = _own_job(job_id)
+    try:
+        jobs.cancel(settings(), job)
+    except jobs.JobConflict as exc:
+        return _conflict(exc)
+    return jsonify(job_view(jobs.get(settings(), job_id)))
+
+
+@bp.post("/jobs/<job_id>/resubmit")
+def resubmit_job(job_id: str) -> tuple[Response, int, dict[str, str]] | Response:
+    job = _own_job(job_id)
+    try:
+        new = jobs.resubmit(settings(), _user(), job)
+    except jobs.SubmitError as exc:
+        return _conflict(exc)
+    view = job_view(new)
+    return jsonify(view), 201, {"Location": view["url"]}
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    job = _own_job(job_id)
+    try:
+        jobs.delete(settings(), job)
+    except jobs.JobConflict as exc:
+        return _conflict(exc)
+    return Response(status=204)

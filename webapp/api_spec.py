@@ -1,0 +1,369 @@
+"""The OpenAPI 3.1 document of ``/api/v1`` (served at ``/api/v1/openapi.json``).
+
+Written out by hand, next to the code it describes; the integration tests validate the document
+and check every API response they receive against it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from gas import models
+
+STRING_OR_NULL = {"type": ["string", "null"]}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+_JOB_FIELDS: dict[str, Any] = {
+    "id": {"type": "string", "format": "uuid"},
+    "status": {"type": "string", "enum": list(models.STATUSES)},
+    "input_filename": {"type": "string"},
+    "build": STRING_OR_NULL,
+    "requested_build": {"type": "string", "enum": ["auto", "GRCh38", "GRCh37"]},
+    "submitted_at": {"type": "string", "format": "date-time"},
+    "started_at": TIME_OR_NULL,
+    "completed_at": TIME_OR_NULL,
+    "cancelled_at": TIME_OR_NULL,
+    "archive_at": {**TIME_OR_NULL, "description": "when a free job's results go to the archive"},
+    "archived_at": TIME_OR_NULL,
+    "restored_at": TIME_OR_NULL,
+    "variants_done": {"type": "integer", "minimum": 0},
+    "variants_total": {"type": ["integer", "null"]},
+    "failure_reason": STRING_OR_NULL,
+    "results": {
+        "type": "array",
+        "items": {"type": "string", "enum": ["annotated", "log", "summary"]},
+        "description": "the result files the job has (download them with /downloads/{kind})",
+    },
+    "resubmitted_from": {"type": ["string", "null"], "format": "uuid"},
+    "url": {"type": "string"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+        },
+    },
+    "Job": _obj(list(_JOB_FIELDS), **_JOB_FIELDS),
+    "TimelineStep": _obj(
+        [
+            "state",
+            "type",
+            "status",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "attempts",
+            "error",
+            "cause",
+        ],
+        state={"type": "string"},
+        type={"type": "string"},
+        status={
+            "type": "string",
+            "enum": ["running", "succeeded", "retried", "failed", "waiting"],
+        },
+        started_at={"type": "string", "format": "date-time"},
+        ended_at=TIME_OR_NULL,
+        duration_seconds={"type": ["number", "null"]},
+        attempts={"type": "integer"},
+        error=STRING_OR_NULL,
+        cause=STRING_OR_NULL,
+    ),
+    "JobDetail": _obj(
+        [*_JOB_FIELDS, "queue_position", "execution"],
+        **_JOB_FIELDS,
+        queue_position={
+            "type": ["integer", "null"],
+            "description": "queued jobs ahead of this one, while it waits for a worker",
+        },
+        execution=_obj(
+            ["status", "current_state", "timeline"],
+            status=STRING_OR_NULL,
+            current_state=STRING_OR_NULL,
+            timeline={"type": "array", "items": _ref("TimelineStep")},
+        ),
+    ),
+    "JobList": _obj(
+        ["jobs", "next_page"],
+        jobs={"type": "array", "items": _ref("Job")},
+        next_page={
+            "type": ["string", "null"],
+            "description": "pass as ?page= for the next page; null on the last",
+        },
+    ),
+    "Upload": _obj(
+        ["url", "fields", "key", "key_gz", "filename_field", "max_bytes", "expires_at"],
+        url={"type": "string", "description": "POST a multipart form here"},
+        fields={
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "send every one as a form field, as given",
+        },
+        key={"type": "string", "description": "the form's key field for a plain VCF"},
+        key_gz={"type": "string", "description": "the key field for a gzip/bgzip VCF"},
+        filename_field={
+            "type": "string",
+            "description": "a form field holding the file's name (required)",
+        },
+        max_bytes={"type": "integer", "description": "the largest file the tier allows"},
+        expires_at={"type": "string", "format": "date-time"},
+    ),
+    "SubmitJob": _obj(
+        ["upload_key"],
+        upload_key={"type": "string", "description": "the key the file was uploaded to"},
+        build={"type": "string", "enum": ["auto", "GRCh38", "GRCh37"], "default": "auto"},
+    ),
+    "Download": _obj(
+        ["kind", "url", "expires_at"],
+        kind={"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+        url={"type": "string", "description": "a short-lived presigned GET"},
+        expires_at={"type": "string", "format": "date-time"},
+    ),
+    "Usage": _obj(
+        [
+            "tier",
+            "bytes_online",
+            "bytes_archived",
+            "objects",
+            "jobs_this_month",
+            "upload_limit_bytes",
+            "retention_seconds",
+        ],
+        tier={"type": "string", "enum": list(models.TIERS)},
+        bytes_online={"type": "integer"},
+        bytes_archived={"type": "integer"},
+        objects={"type": "integer"},
+        jobs_this_month={"type": "integer"},
+        upload_limit_bytes={"type": "integer"},
+        retention_seconds={
+            "type": ["integer", "null"],
+            "description": "how long results stay online; null: they stay (premium)",
+        },
+    ),
+    "Me": _obj(
+        ["user_id", "email", "name", "tier", "token"],
+        user_id={"type": "string"},
+        email={"type": "string"},
+        name={"type": "string"},
+        tier={"type": "string", "enum": list(models.TIERS)},
+        token=_obj(
+            ["name", "scope", "expires_at"],
+            name={"type": "string"},
+            scope={"type": "string", "enum": list(models.TOKEN_SCOPES)},
+            expires_at=TIME_OR_NULL,
+        ),
+    ),
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
+# Every operation may answer these.
+COMMON_PROBLEMS = {
+    "401": _problem("no token, an unknown, revoked or expired one"),
+    "429": _problem("the token's rate limit is spent; see Retry-After"),
+}
+WRITE_PROBLEMS = {"403": _problem("a read-only token")}
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    write: bool = False,
+    job: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    answers = {**responses, **COMMON_PROBLEMS, **(WRITE_PROBLEMS if write else {})}
+    if job:
+        answers["404"] = _problem("no such job (or not yours: the same answer)")
+    operation = {"summary": summary, "responses": answers, **extra}
+    if job:
+        operation.setdefault("parameters", []).insert(0, JOB_ID)
+    return operation
+
+
+PATHS: dict[str, Any] = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {
+                "200": {"description": "the document", "content": {"application/json": {}}}
+            },
+        }
+    },
+    "/me": {"get": _op("Who the token speaks for", {"200": _json("Me", "the account")})},
+    "/usage": {
+        "get": _op(
+            "Storage online and archived, jobs this month, the tier's limits",
+            {"200": _json("Usage", "the account's usage")},
+        )
+    },
+    "/uploads": {
+        "post": _op(
+            "A presigned POST for one VCF (the tier's size limit is in its policy)",
+            {"201": _json("Upload", "where and how to send the file")},
+            write=True,
+        )
+    },
+    "/jobs": {
+        "get": _op(
+            "The account's jobs, newest first",
+            {
+                "200": _json("JobList", "one page of jobs"),
+                "400": _problem("a bad status, limit or page"),
+            },
+            parameters=[
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": list(models.STATUSES)},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                },
+                {"name": "page", "in": "query", "schema": {"type": "string"}},
+            ],
+        ),
+        "post": _op(
+            "Start the annotation job of an upload (the same upload twice is one job)",
+            {
+                "201": _json("Job", "the job"),
+                "400": _problem("no upload_key, or an unknown build"),
+                "404": _problem("no such upload of the account's"),
+                "422": _problem("the upload is missing, too large, or not a VCF"),
+            },
+            write=True,
+            requestBody={
+                "required": True,
+                "content": {"application/json": {"schema": _ref("SubmitJob")}},
+            },
+        ),
+    },
+    "/jobs/{job_id}": {
+        "get": _op(
+            "One job, with its queue position and its execution's timeline",
+            {"200": _json("JobDetail", "the job")},
+            job=True,
+        ),
+        "delete": _op(
+            "Delete the job's input, results and record (refused while it runs)",
+            {
+                "204": {"description": "deleted"},
+                "409": _problem("queued, running or restoring"),
+            },
+            write=True,
+            job=True,
+        ),
+    },
+    "/jobs/{job_id}/cancel": {
+        "post": _op(
+            "Stop the job's workflow; a cancelled job is never archived",
+            {
+                "200": _json("Job", "the cancelled job"),
+                "409": _problem("nothing to cancel: the job has ended"),
+            },
+            write=True,
+            job=True,
+        )
+    },
+    "/jobs/{job_id}/resubmit": {
+        "post": _op(
+            "A new job with the same input",
+            {
+                "201": _json("Job", "the new job"),
+                "409": _problem("the input is gone"),
+            },
+            write=True,
+            job=True,
+        )
+    },
+    "/jobs/{job_id}/downloads/{kind}": {
+        "get": _op(
+            "A short-lived URL for a result file or the input",
+            {
+                "200": _json("Download", "the URL"),
+                "409": _problem("not ready, or archived"),
+            },
+            job=True,
+            parameters=[
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+                }
+            ],
+        )
+    },
+}
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "GAS, the Genomics Annotation Service",
+            "version": "1.0.0",
+            "description": (
+                "Upload VCF files, annotate them, download the results. Authenticate with a "
+                "personal access token from your profile page: `Authorization: Bearer gas_pat_…`."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"token": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer", "description": "gas_pat_…"}
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (a copy: callers may change it)."""
+    return copy.deepcopy(_document())
