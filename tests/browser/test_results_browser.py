@@ -1,0 +1,178 @@
+"""The variant browser on a researcher's finished job, in headless Chromium.
+
+A premium researcher uploads a GRCh38 VCF with sites across BRCA2, TP53 and BRCA1; on the job page
+they pick a gene from the completion, narrow to a region class, page through the matches, and
+export the filtered view as TSV and as bgzipped VCF. What the page shows and what the exports hold
+are checked against the job's own full TSV (downloaded from the same page), filtered in Python.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import secrets
+from pathlib import Path
+
+import pysam
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.inputs import genes_vcf
+
+pytestmark = pytest.mark.browser
+
+NEEDED = {"annotate", "notify", "record-failure"}
+COLUMNS = [
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "gene",
+    "gene_id",
+    "region",
+    "pick_gene",
+    "pick_transcript",
+    "pick_region",
+    "distance",
+    "known_id",
+]
+PREFIX = "brc"  # typed into the gene filter; the completion offers BRCA1 and BRCA2
+REGION = "intron"  # BRCA1's introns hold more sites than one page shows, so paging is exercised
+PER_PAGE = 50
+
+
+def _shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"results-browser-{name}.png"), full_page=True)
+
+
+def _download(page: Page, selector: str, target: Path) -> Path:
+    with page.expect_download() as info:
+        page.click(selector)
+    info.value.save_as(target)
+    return target
+
+
+def _shown_rows(page: Page) -> list[dict[str, str]]:
+    """The variant table's rows as the page shows them (the links column left out)."""
+    cells = page.locator("#variant-table tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent.trim()))"
+    )
+    return [dict(zip(COLUMNS, row[: len(COLUMNS)], strict=True)) for row in cells]
+
+
+def _vcf_rows(path: Path) -> list[dict[str, str]]:
+    """The exported VCF's records as TSV-like rows (one ALT allele per record)."""
+    info_of = {
+        "gene": "GAS_GENE",
+        "gene_id": "GAS_GENE_ID",
+        "region": "GAS_REGION",
+        "pick_gene": "GAS_PICK_GENE",
+        "pick_transcript": "GAS_PICK_TRANSCRIPT",
+        "pick_region": "GAS_PICK_REGION",
+        "distance": "GAS_DISTANCE",
+        "known_id": "GAS_KNOWN_ID",
+    }
+    rows = []
+    with pysam.VariantFile(str(path)) as vcf:
+        for rec in vcf:
+            assert len(rec.alts) == 1, "the export writes one record per ALT allele"
+            row = {
+                "chrom": rec.chrom,
+                "pos": str(rec.pos),
+                "id": rec.id or "",
+                "ref": rec.ref,
+                "alt": rec.alts[0],
+            }
+            for column, field in info_of.items():
+                value = rec.info.get(field)
+                value = value[0] if isinstance(value, tuple) else value
+                row[column] = "" if value is None else str(value)
+            rows.append(row)
+    return rows
+
+
+def test_filter_by_gene_and_region_then_export(
+    page: Page, workers: set[str], tmp_path: Path, artifacts: Path
+) -> None:
+    missing = NEEDED - workers
+    if missing:
+        pytest.skip(f"`gas worker {'/'.join(sorted(missing))}` has not landed yet")
+
+    # A premium researcher, so the results stay online while they browse them.
+    page.goto("/register")
+    page.fill("#name", "Mary-Claire King")
+    page.fill("#email", f"mary-claire.{secrets.token_hex(3)}@example.org")
+    page.fill("#institution", "University of Washington")
+    page.fill("#password", "breast cancer 1990")
+    page.fill("#confirm", "breast cancer 1990")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/annotate$"))
+    page.goto("/subscribe")
+    page.click("#upgrade")
+    expect(page.locator("#plan")).to_contain_text("Premium")
+
+    upload = tmp_path / "brca_tp53.vcf"
+    upload.write_bytes(genes_vcf())
+    page.goto("/annotate")
+    page.set_input_files("#file", str(upload))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/annotations/[0-9a-f-]{36}$"), timeout=30_000)
+    job_url = page.url
+    expect(page.locator("#job-status .badge")).to_have_text("completed", timeout=120_000)
+    page.goto(job_url)  # the browser is drawn by the server once the job is done
+    expect(page.locator("#variants")).to_be_visible()
+    _shot(page, artifacts, "1-completed")
+
+    # The reference: the job's whole TSV, from the file list of the same page.
+    full_tsv = _download(page, 'a.result-file[data-kind="tsv"]', tmp_path / "all.tsv")
+    with open(full_tsv, newline="") as handle:
+        every = list(csv.DictReader(handle, delimiter="\t"))
+    assert every, "the job's TSV has no rows"
+    expect(page.locator("#matching")).to_have_text(f"{len(every):,}")
+
+    # Gene: type a prefix; the completion asks the server and offers this job's genes only.
+    offered = sorted(
+        {g for row in every for g in row["gene"].split("|") if g.upper().startswith("BRC")}
+    )
+    assert len(offered) >= 2, f"the sample should touch several BRC* genes, has {offered}"
+    with page.expect_response(lambda r: "/genes?q=" + PREFIX in r.url) as answer:
+        page.locator("#filter-gene").press_sequentially(PREFIX, delay=20)
+    completed = answer.value.json()["genes"]
+    assert sorted(completed) == offered
+    options = page.locator("#gene-names option")
+    expect(options).to_have_count(len(offered))
+    gene = options.first.get_attribute("value")
+    assert gene == completed[0] == "BRCA1"  # most variants first
+    page.fill("#filter-gene", gene)
+
+    # Region class, then apply.
+    page.select_option("#filter-region", REGION)
+    page.click("#filter-apply")
+    page.wait_for_url(re.compile(rf"gene={gene}.*region={REGION}|region={REGION}.*gene={gene}"))
+    expected = [r for r in every if gene in r["gene"].split("|") and r["region"] == REGION]
+    assert len(expected) > PER_PAGE, "the filter should match more than one page"
+    expect(page.locator("#matching")).to_have_text(f"{len(expected):,}")
+    _shot(page, artifacts, "2-filtered")
+
+    # Every page of the filtered view, in order, is exactly the expected rows.
+    shown = _shown_rows(page)
+    assert len(shown) == PER_PAGE
+    page.click("#page-next")
+    expect(page.locator("#matching")).to_have_text(f"{len(expected):,}")
+    shown += _shown_rows(page)
+    expect(page.locator("#page-next")).to_have_count(0)
+    _shot(page, artifacts, "3-filtered-page-2")
+    assert shown == expected
+
+    # Exports of the filtered view hold what the page showed, no more.
+    tsv = _download(page, "#export-tsv", tmp_path / "filtered.tsv")
+    assert tsv.name.endswith(".tsv")
+    with open(tsv, newline="") as handle:
+        exported = list(csv.DictReader(handle, delimiter="\t"))
+    assert exported == shown
+
+    vcf = _download(page, "#export-vcf", tmp_path / "filtered.vcf.gz")
+    assert vcf.read_bytes()[:2] == b"\x1f\x8b"
+    assert _vcf_rows(vcf) == shown
