@@ -1,4 +1,8 @@
-"""`gas submit`, `gas jobs`, `gas job ID`: jobs from the command line."""
+"""`gas admin submit`, `gas admin jobs`, `gas admin job ID`: any user's jobs, with AWS credentials.
+
+The operator's view, straight to DynamoDB, S3 and Step Functions; researchers use `gas submit`,
+`gas jobs` and `gas job` (cli/client_commands.py), which go through the dashboard's API.
+"""
 
 from __future__ import annotations
 
@@ -123,6 +127,14 @@ def job_lines(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+@click.group("admin")
+def admin() -> None:
+    """Operator commands on any user's jobs (AWS credentials, not an API token)."""
+
+
+for _command in (submit, list_jobs, show_job):
+    admin.add_command(_command)
+
+
 def register(group: click.Group) -> None:
-    for command in (submit, list_jobs, show_job):
-        group.add_command(command)
+    group.add_command(admin)

@@ -9,7 +9,7 @@ from gas.settings import Settings, SettingsError
 
 class _Commands(click.Group):
     """Loads the cloud commands (boto3, PynamoDB: ~0.4 s) only when one of them is asked for,
-    so `gas annotate` on a researcher's machine starts as fast as the engine allows."""
+    so `gas annotate` and the API client commands on a researcher's machine start fast."""
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands:
@@ -42,6 +42,7 @@ def _register() -> None:
     _registered = True
     from cli import (
         annotator_commands,
+        client_commands,
         deploy_commands,
         fleet_command,
         job_commands,
@@ -54,6 +55,7 @@ def _register() -> None:
     )
 
     for module in (
+        client_commands,
         local_commands,
         deploy_commands,
         job_commands,
@@ -70,9 +72,11 @@ def _register() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from cli import annotator_commands
+    from cli import annotator_commands, client_commands
 
+    # Neither loads boto3: the engine and the API client start fast on a researcher's machine.
     annotator_commands.register(gas)
+    client_commands.register(gas)
     gas()
 
 

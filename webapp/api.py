@@ -139,7 +139,11 @@ def job_view(job: models.Job) -> dict[str, Any]:
         "variants_done": int(job.variants_done or 0),
         "variants_total": int(job.variants_total) if job.variants_total is not None else None,
         "failure_reason": job.failure_reason,
-        "results": sorted(job.results.as_dict()) if job.results else [],
+        # Only the kinds /downloads serves (and the document lists): the results browser's extra
+        # outputs (annotated_gz, annotated_tbi, tsv) have no API route.
+        "results": sorted(k for k in job.results.as_dict() if k in RESULT_KINDS)
+        if job.results
+        else [],
         "resubmitted_from": job.resubmitted_from,
         "url": url_for("api.get_job", job_id=job.job_id),
     }

@@ -304,7 +304,7 @@ def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
     assert expedited["error"] == "Archive.ExpeditedUnavailable"
     assert [s["state"] for s in steps].count("RequestStandardRetrieval") == 1
     shown = subprocess.run(  # noqa: S603 - our own CLI: what an operator sees
-        [sys.executable, "-m", "cli.main", "job", job.job_id, "--json"],
+        [sys.executable, "-m", "cli.main", "admin", "job", job.job_id, "--json"],
         env=settings.subprocess_env(),
         capture_output=True,
         text=True,

@@ -1,7 +1,8 @@
-"""`gas submit`, `gas jobs`, `gas job`: arguments refused before any call, and what is printed.
+"""`gas admin submit`, `gas admin jobs`, `gas admin job`: arguments refused before any call, and
+what is printed.
 
-The commands against a real deployment: tests/integration/test_thaw.py runs `gas job --json` and
-`gas upgrade`; tests/integration/test_job_workflow.py submits through the same workflows.
+The commands against a real deployment: tests/integration/test_thaw.py runs `gas admin job --json`
+and `gas upgrade`; tests/integration/test_job_workflow.py submits through the same workflows.
 """
 
 from __future__ import annotations
@@ -47,18 +48,18 @@ INFO = {"execution_status": "RUNNING", "current_state": "WaitOutRetention", "tim
 
 
 def test_submit_refuses_a_missing_file_and_an_unknown_tier(run, tmp_path) -> None:
-    missing = run("submit", str(tmp_path / "nope.vcf"), "--user", "a@example.org")
+    missing = run("admin", "submit", str(tmp_path / "nope.vcf"), "--user", "a@example.org")
     assert missing.exit_code == 2 and "does not exist" in missing.output
     vcf = tmp_path / "a.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n")
-    gold = run("submit", str(vcf), "--user", "a@example.org", "--tier", "gold")
+    gold = run("admin", "submit", str(vcf), "--user", "a@example.org", "--tier", "gold")
     assert gold.exit_code == 2 and "'gold' is not one of" in gold.output
-    no_user = run("submit", str(vcf))
+    no_user = run("admin", "submit", str(vcf))
     assert no_user.exit_code == 2 and "--user" in no_user.output
 
 
 def test_job_needs_an_id(run) -> None:
-    assert run("job").exit_code == 2
+    assert run("admin", "job").exit_code == 2
 
 
 def test_the_list_line_shows_id_status_time_and_file() -> None:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 EXPECTED = {
+    "admin",
     "annotate",
+    "cancel",
+    "download",
+    "login",
+    "resubmit",
+    "rm",
     "deploy",
     "destroy",
     "fleet",
@@ -31,6 +37,26 @@ def test_help_lists_the_commands(run) -> None:
 
 
 def test_a_bad_setting_is_a_usage_error_that_names_it(run) -> None:
-    result = run("jobs", env={"GAS_FREE_RETENTION_SECONDS": "soon"})
+    result = run("admin", "jobs", env={"GAS_FREE_RETENTION_SECONDS": "soon"})
     assert result.exit_code == 2
     assert "GAS_FREE_RETENTION_SECONDS" in result.output
+
+
+def test_the_operator_commands_are_under_admin(gas) -> None:
+    assert set(gas.commands["admin"].commands) == {"submit", "jobs", "job"}
+
+
+def test_the_researcher_commands_do_not_load_boto3() -> None:
+    # A fresh interpreter: this one has imported boto3 for other tests.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from cli import main; sys.argv = ['gas', 'jobs', '--help']\n"
+        "try:\n    main.main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'pynamodb')))"
+    )
+    shown = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert shown.stdout.strip().splitlines()[-1] == "[]"

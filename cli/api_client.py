@@ -1,0 +1,233 @@
+"""The researcher's side of ``/api/v1``: where the token is kept and how requests are made.
+
+Only ``requests`` (no boto3, no settings): the researcher's machine knows a URL and a token.
+Credentials are ``{url, token}`` in ``$XDG_CONFIG_HOME/gas/credentials.json`` (mode 0600, folder
+0700); ``GAS_API_URL`` and ``GAS_TOKEN`` override them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import requests
+
+API_PREFIX = "/api/v1"
+# What a job can no longer leave by itself: `gas submit --wait` stops polling there.
+END_STATES = ("COMPLETED", "FAILED", "CANCELLED", "ARCHIVED")
+SUCCEEDED = ("COMPLETED", "ARCHIVED")
+TIMEOUT = 30
+CHUNK = 256 * 1024
+
+
+class ClientError(Exception):
+    """Something the researcher should read as one line: a refused token, a missing job …"""
+
+
+class NotLoggedIn(ClientError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    url: str
+    token: str
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/gas``, or ``~/.config/gas``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gas"
+
+
+def credentials_path(env: Mapping[str, str] | None = None) -> Path:
+    return config_dir(env) / "credentials.json"
+
+
+def normalize_url(url: str) -> str:
+    """The dashboard's base URL, whether given with or without ``/api/v1`` or a trailing slash."""
+    url = url.strip().rstrip("/")
+    if not re.match(r"^https?://[^/]+", url):
+        raise ClientError(f"{url!r} is not an http(s) URL")
+    return url.removesuffix(API_PREFIX)
+
+
+def save_credentials(credentials: Credentials, env: Mapping[str, str] | None = None) -> Path:
+    """Write the credentials readable by the user only; replaces any earlier ones atomically."""
+    path = credentials_path(env)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)  # an existing folder may have been made with the umask's mode
+    # mkstemp creates the file 0600, so the token is never readable by others, not even briefly.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".credentials-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump({"url": credentials.url, "token": credentials.token}, out)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_credentials(env: Mapping[str, str] | None = None) -> Credentials:
+    """``GAS_API_URL``/``GAS_TOKEN`` over the saved file; refuses when neither gives both."""
+    env = os.environ if env is None else env
+    saved: dict[str, str] = {}
+    path = credentials_path(env)
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ClientError(f"cannot read {path}: {exc}; run `gas login URL` again") from exc
+    url = env.get("GAS_API_URL") or saved.get("url")
+    token = env.get("GAS_TOKEN") or saved.get("token")
+    if not url or not token:
+        raise NotLoggedIn("not logged in: run `gas login URL` (or set GAS_API_URL and GAS_TOKEN)")
+    return Credentials(normalize_url(url), token)
+
+
+def problem_message(response: requests.Response) -> str:
+    """One line for an error answer: the problem's title and detail, or the status and a hint."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("title" in body or "detail" in body):
+        title, detail = body.get("title") or f"HTTP {response.status_code}", body.get("detail")
+        return f"{title}: {detail}" if detail else str(title)
+    return f"HTTP {response.status_code} {response.reason or ''} from {response.url}".strip()
+
+
+def s3_message(response: requests.Response) -> str:
+    """S3's XML error (EntityTooLarge, AccessDenied …) as one line."""
+    code = re.search(r"<Code>([^<]+)</Code>", response.text or "")
+    message = re.search(r"<Message>([^<]+)</Message>", response.text or "")
+    if code:
+        return f"{code.group(1)}: {message.group(1) if message else ''}".rstrip(": ")
+    return f"HTTP {response.status_code} from the storage service"
+
+
+def download_name(response: requests.Response) -> str:
+    """The file name the server offers (Content-Disposition), else the URL's last segment."""
+    offered = re.search(r'filename="?([^";]+)"?', response.headers.get("Content-Disposition", ""))
+    name = offered.group(1) if offered else response.url.split("?", 1)[0].rsplit("/", 1)[-1]
+    return Path(name).name or "download"
+
+
+class Client:
+    """Requests to one dashboard's ``/api/v1`` with one token."""
+
+    def __init__(self, credentials: Credentials, session: requests.Session | None = None) -> None:
+        self.credentials = credentials
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {credentials.token}"
+        self.session.headers["Accept"] = "application/json"
+
+    def url(self, path: str) -> str:
+        # Job views carry their own absolute path (/api/v1/jobs/ID); other paths are relative.
+        return self.credentials.url + (path if path.startswith(API_PREFIX) else API_PREFIX + path)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API request; the JSON answer, None for 204, ClientError for anything else."""
+        try:
+            response = self.session.request(method, self.url(path), timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise ClientError(f"cannot reach {self.credentials.url}: {exc}") from exc
+        if not response.ok:
+            raise ClientError(problem_message(response))
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ClientError(
+                f"{response.url} did not answer JSON; is this a GAS dashboard?"
+            ) from exc
+
+    def me(self) -> dict[str, Any]:
+        return self.call("GET", "/me")
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/jobs/{job_id}")
+
+    def jobs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+        """Up to ``limit`` jobs, newest first, following the API's pages."""
+        found: list[dict[str, Any]] = []
+        page = None
+        while len(found) < limit:
+            params: dict[str, Any] = {"limit": min(100, limit - len(found))}
+            if status:
+                params["status"] = status
+            if page:
+                params["page"] = page
+            answer = self.call("GET", "/jobs", params=params)
+            found += answer["jobs"]
+            page = answer.get("next_page")
+            if not page:
+                break
+        return found
+
+    def upload(
+        self, path: Path, build: str = "auto", progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Send ``path`` through a presigned POST and start its job; returns the job."""
+        from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+        upload = self.call("POST", "/uploads")
+        with path.open("rb") as data:
+            gzipped = data.read(2) == b"\x1f\x8b"
+            data.seek(0)
+            key = upload["key_gz"] if gzipped else upload["key"]
+            # S3 reads the policy's fields first and the file last.
+            fields: list[tuple[str, Any]] = [
+                *upload["fields"].items(),
+                ("key", key),
+                (upload["filename_field"], path.name),
+                ("file", (path.name, data, "application/octet-stream")),
+            ]
+            encoder = MultipartEncoder(fields)
+            total = encoder.len
+
+            def sent(monitor: MultipartEncoderMonitor) -> None:
+                if progress:
+                    progress(monitor.bytes_read, total)
+
+            body = MultipartEncoderMonitor(encoder, sent)
+            try:
+                # A bare session: the presigned POST must not carry the API token to S3.
+                stored = requests.post(
+                    upload["url"],
+                    data=body,
+                    headers={"Content-Type": body.content_type},
+                    timeout=TIMEOUT,
+                )
+            except requests.RequestException as exc:
+                raise ClientError(f"upload of {path.name} failed: {exc}") from exc
+        if not stored.ok:
+            raise ClientError(f"upload of {path.name} refused: {s3_message(stored)}")
+        return self.call("POST", "/jobs", json={"upload_key": key, "build": build})
+
+    def download(self, job_id: str, kind: str) -> requests.Response:
+        """The streaming answer of the presigned URL for one of the job's files."""
+        link = self.call("GET", f"/jobs/{job_id}/downloads/{kind}")
+        try:
+            response = requests.get(link["url"], stream=True, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise ClientError(f"download of {kind} failed: {exc}") from exc
+        if not response.ok:
+            raise ClientError(f"download of {kind} refused: {s3_message(response)}")
+        return response
+
+
+def stream_to(response: requests.Response, out: BinaryIO) -> Iterator[int]:
+    """Write the body to ``out``, yielding the size of each chunk (for a progress bar)."""
+    for chunk in response.iter_content(CHUNK):
+        out.write(chunk)
+        yield len(chunk)
