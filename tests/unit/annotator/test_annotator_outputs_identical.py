@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 
+from annotator import outputs
 from annotator.outputs import COLUMNS, SCHEMA, write_outputs
 from gas import keys
 
@@ -32,6 +33,13 @@ GAS = (
     "GAS_DISTANCE",
     "GAS_KNOWN_ID",
 )
+
+
+@pytest.fixture(autouse=True, params=["default blocks", "small blocks"])
+def block_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small blocks make a record's allele, a row group and a contig's run span blocks."""
+    if request.param == "small blocks":
+        monkeypatch.setattr(outputs, "BLOCK_BYTES", 4096)
 
 
 def _reference(text: str) -> tuple[list[dict[str, Any]], bytes, bytes]:
