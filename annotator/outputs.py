@@ -13,6 +13,7 @@ import gzip
 import json
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -95,12 +96,15 @@ def write_outputs(
     gz = out_dir / names["annotated_gz"]
     tables = _Tables(out_dir / names["tsv"], out_dir / names["parquet"], out_dir / names["genes"])
     tables.row_group_rows = row_group_rows
-    with open(annotated_vcf, "rb") as stream:
-        scan = tables.write(stream)
+    # htslib compresses (releasing the GIL) while the tables are written: most inputs are in
+    # order, and for the rest the sort below replaces this copy.
+    with ThreadPoolExecutor(1) as pool:
+        compressed = pool.submit(pysam.tabix_compress, str(annotated_vcf), str(gz), force=True)
+        with open(annotated_vcf, "rb") as stream:
+            scan = tables.write(stream)
+        compressed.result()
     sorted_input = scan.in_order
-    if sorted_input:
-        pysam.tabix_compress(str(annotated_vcf), str(gz), force=True)
-    else:
+    if not sorted_input:
         # tabix needs position order; htslib's own sort (bounded memory, spills to disk) gives it,
         # and the tables are rewritten from the sorted file so every output has the same order.
         with tempfile.TemporaryDirectory(dir=out_dir) as spill:
