@@ -9,17 +9,18 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pysam
 import pysam.bcftools
@@ -95,12 +96,15 @@ def write_outputs(
     gz = out_dir / names["annotated_gz"]
     tables = _Tables(out_dir / names["tsv"], out_dir / names["parquet"], out_dir / names["genes"])
     tables.row_group_rows = row_group_rows
-    with open(annotated_vcf, encoding="utf-8", newline="") as text:
-        scan = tables.write(text)
+    # htslib compresses (releasing the GIL) while the tables are written: most inputs are in
+    # order, and for the rest the sort below replaces this copy.
+    with ThreadPoolExecutor(1) as pool:
+        compressed = pool.submit(pysam.tabix_compress, str(annotated_vcf), str(gz), force=True)
+        with open(annotated_vcf, "rb") as stream:
+            scan = tables.write(stream)
+        compressed.result()
     sorted_input = scan.in_order
-    if sorted_input:
-        pysam.tabix_compress(str(annotated_vcf), str(gz), force=True)
-    else:
+    if not sorted_input:
         # tabix needs position order; htslib's own sort (bounded memory, spills to disk) gives it,
         # and the tables are rewritten from the sorted file so every output has the same order.
         with tempfile.TemporaryDirectory(dir=out_dir) as spill:
@@ -110,8 +114,8 @@ def write_outputs(
                 *("-Oz", "-m", "256M", "-T", spill, "-o", str(gz), str(declared)),
                 catch_stdout=False,
             )
-        with gzip.open(gz, "rt", encoding="utf-8", newline="") as text:
-            scan = tables.write(text)
+        with gzip.open(gz, "rb") as stream:
+            scan = tables.write(stream)
     csi = scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
     pysam.tabix_index(str(gz), preset="vcf", force=True, csi=csi, keep_original=True)
     index_kind = "annotated_csi" if csi else "annotated_tbi"
@@ -141,107 +145,343 @@ class _Scan:
 
 
 class _Tables:
-    """The TSV, the Parquet sidecar and the gene summary, written in one pass over VCF text."""
+    """The TSV, the Parquet sidecar and the gene summary, written in one pass over VCF text.
+
+    The text is read in blocks of whole lines; each block becomes Arrow arrays (one row per ALT
+    allele) and is written with Arrow kernels, so no Python runs per record or per allele.
+    """
 
     def __init__(self, tsv_path: Path, parquet_path: Path, genes_path: Path) -> None:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
         self.row_group_rows = ROW_GROUP_ROWS
 
-    def write(self, text: TextIO) -> _Scan:
+    def write(self, stream: BinaryIO) -> _Scan:
         scan = _Scan()
-        genes: dict[str, list[Any]] = {}  # name -> [gene id, Counter of region classes]
+        reader = _Reader(scan)
+        genes = _GeneCounts()
+        pending: list[pa.Table] = []
+        pending_rows = 0
         writer = pq.ParquetWriter(
             self.parquet_path, SCHEMA, compression="zstd", write_statistics=True
         )
         try:
-            with open(self.tsv_path, "w", encoding="utf-8", newline="") as tsv:
-                out = csv.writer(tsv, delimiter="\t", lineterminator="\n")
-                out.writerow(COLUMNS)
-                batch: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
-                for row in _alleles(text, scan):
-                    out.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-                    for name in SCHEMA.names:
-                        batch[name].append(row[name])
-                    _count_gene(genes, row)
-                    if len(batch["pos"]) >= self.row_group_rows:
-                        writer.write_batch(pa.record_batch(batch, schema=SCHEMA))
-                        batch = {name: [] for name in SCHEMA.names}
-                if batch["pos"] or scan.alleles == 0:
-                    writer.write_batch(pa.record_batch(batch, schema=SCHEMA))
+            with open(self.tsv_path, "wb") as tsv:
+                tsv.write(("\t".join(COLUMNS) + "\n").encode())
+                for block in _blocks(stream, BLOCK_BYTES):
+                    table = reader.alleles(block)
+                    if table is None or table.num_rows == 0:
+                        continue
+                    tsv.write(_tsv_text(table))
+                    genes.add(table, scan.alleles - table.num_rows)
+                    pending.append(table)
+                    pending_rows += table.num_rows
+                    if pending_rows >= self.row_group_rows:
+                        rows = pa.concat_tables(pending)
+                        full = pending_rows - pending_rows % self.row_group_rows
+                        # Whole row groups of row_group_rows, in file order; the rest waits.
+                        writer.write_table(rows.slice(0, full), row_group_size=self.row_group_rows)
+                        pending = [rows.slice(full)]
+                        pending_rows -= full
+                if pending_rows or scan.alleles == 0:
+                    rows = pa.concat_tables(pending) if pending else SCHEMA.empty_table()
+                    writer.write_table(rows, row_group_size=max(1, self.row_group_rows))
         finally:
             writer.close()
-        summary = [
-            {"gene": name, "gene_id": gid, "alleles": sum(regions.values()), "by_region": regions}
-            for name, (gid, regions) in genes.items()
-        ]
-        summary.sort(key=lambda g: (-g["alleles"], g["gene"]))
-        self.genes_path.write_text(json.dumps({"genes": summary}, separators=(",", ":")))
+        self.genes_path.write_text(json.dumps({"genes": genes.summary()}, separators=(",", ":")))
         return scan
 
 
-def _count_gene(genes: dict[str, list[Any]], row: dict[str, Any]) -> None:
-    if not row["gene"]:
-        return
-    ids = (row["gene_id"] or "").split("|")
-    region = row["region"] or "unknown"
-    for i, name in enumerate(row["gene"].split("|")):
-        if name in ("", "."):
-            continue
-        entry = genes.get(name)
-        if entry is None:
-            gene_id = ids[i] if i < len(ids) and ids[i] not in ("", ".") else None
-            entry = genes[name] = [gene_id, Counter()]
-        entry[1][region] += 1
+BLOCK_BYTES = 8 << 20  # whole lines of the VCF per block: bounds memory whatever the file's size
+_EMPTY = pa.scalar(None, pa.string())
 
 
-def _alleles(text: TextIO, scan: _Scan) -> Iterator[dict[str, Any]]:
-    """One dict per ALT allele of the VCF text (a record without ALT gives one)."""
-    contigs = scan.contigs
-    last_contig, last_pos = None, 0
-    for line in text:
-        if line.startswith("#"):
-            if line.startswith("##contig=<"):
-                contig_id, length = _contig_line(line)
-                scan.declared.add(contig_id)
-                scan.max_contig_length = max(scan.max_contig_length, length)
+def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    """The stream's bytes in pieces of about ``size`` that end at a line end (the last may not)."""
+    carry = b""
+    while chunk := stream.read(size):
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
             continue
-        fields = line.rstrip("\r\n").split("\t", 8)
-        if len(fields) < 8:
+        carry = data[cut:]
+        yield data[:cut]
+    if carry:
+        yield carry + b"\n"
+
+
+class _Reader:
+    """Turns blocks of VCF lines into tables of ALT alleles (SCHEMA), keeping the scan's tally."""
+
+    def __init__(self, scan: _Scan) -> None:
+        self.scan = scan
+        self.last_contig = -1  # contig index and position of the previous block's last record
+        self.last_pos = 0
+        self.started: set[int] = set()  # contigs a run of records has begun with
+
+    def alleles(self, block: bytes) -> pa.Table | None:
+        lines = _lines(block)
+        comment = pc.starts_with(lines, "#")
+        if pc.any(comment).as_py():
+            for line in lines.filter(comment).to_pylist():
+                if line.startswith("##contig=<"):
+                    contig_id, length = _contig_line(line)
+                    self.scan.declared.add(contig_id)
+                    self.scan.max_contig_length = max(self.scan.max_contig_length, length)
+            lines = lines.filter(pc.invert(comment))
+        parts = pc.split_pattern(lines, "\t", max_splits=8)
+        enough = pc.greater_equal(pc.list_value_length(parts), 8)
+        if not pc.all(enough).as_py():
+            parts = parts.filter(enough)
+        n = len(parts)
+        if n == 0:
+            return None
+        chrom, pos_text, vid, ref, alt, _qual, _filter, info = (
+            pc.list_element(parts, i) for i in range(8)
+        )
+        pos = pc.cast(pos_text, pa.int64())
+        contig = self._tally(chrom, pos, ref)
+        alts = pc.split_pattern(alt, ",")
+        counts = np.asarray(pc.list_value_length(alts), np.int64)
+        record = np.repeat(np.arange(n), counts)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        index = np.arange(len(record)) - starts[record]
+        take = pa.array(record)
+        columns: dict[str, Any] = {
+            "chrom": chrom.take(take),
+            "chrom_index": pa.array(contig[record], pa.int32()),
+            "pos": pos.take(take),
+            "id": pc.if_else(pc.equal(vid, "."), _EMPTY, vid).take(take),
+            "ref": ref.take(take),
+            "alt": pc.list_flatten(alts),
+        }
+        single = bool((counts == 1).all())
+        fields = _info_fields(info)
+        for column, info_id in _INFO_OF.items():
+            value = _per_allele(fields.get(info_id), record, index, single)
+            columns[column] = pc.cast(value, pa.int64()) if column == "distance" else value
+        self.scan.alleles += len(record)
+        return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
+
+    def _tally(self, chrom: pa.Array, pos: pa.Array, ref: pa.Array) -> np.ndarray:
+        """Each record's contig index; counts records and checks position order as it goes."""
+        scan = self.scan
+        scan.records += len(chrom)
+        end = pc.max(pc.add(pos, pc.cast(pc.utf8_length(ref), pa.int64()))).as_py()
+        scan.max_position = max(scan.max_position, end)
+        coded = pc.dictionary_encode(chrom)
+        order = np.array(
+            [
+                scan.contigs.setdefault(name, len(scan.contigs))
+                for name in coded.dictionary.to_pylist()
+            ],
+            np.int64,
+        )
+        contig = order[np.asarray(coded.indices, np.int64)]
+        if scan.in_order:
+            at = np.asarray(pos, np.int64)
+            prev_contig = np.concatenate([[self.last_contig], contig[:-1]])
+            prev_pos = np.concatenate([[self.last_pos], at[:-1]])
+            begins = contig[contig != prev_contig]  # a contig's records must be contiguous
+            if (
+                len(np.unique(begins)) < len(begins)
+                or any(int(c) in self.started for c in begins)
+                or bool(((contig == prev_contig) & (at < prev_pos)).any())
+            ):
+                scan.in_order = False
+            self.started.update(int(c) for c in begins)
+            self.last_contig, self.last_pos = int(contig[-1]), int(at[-1])
+        return contig
+
+
+def _lines(block: bytes) -> pa.Array:
+    """The block's lines (without line ends) as one string array, sharing the block's memory."""
+    raw = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    stops = ends - ((ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13))  # a \r\n line end
+    offsets = np.empty(2 * len(ends), np.int64)
+    offsets[0::2], offsets[1::2] = starts, stops
+    if len(block) < 1 << 31:
+        offsets = offsets.astype(np.int32)
+        kind = pa.binary()
+    else:
+        kind = pa.large_binary()
+    # Pieces alternate line, line end; the even ones are the lines.
+    every = pa.Array.from_buffers(
+        kind,
+        len(offsets) - 1,
+        [None, pa.py_buffer(offsets), pa.py_buffer(block)],
+    )
+    picked = every.take(pa.array(np.arange(0, len(offsets) - 1, 2)))
+    return picked.cast(pa.string() if kind == pa.binary() else pa.large_string())
+
+
+def _info_fields(info: pa.Array) -> dict[str, pa.Array]:
+    """Each GAS_* INFO field's value per record (null where absent); the last one counts."""
+    items = pc.split_pattern(info, ";")
+    flat = pc.list_flatten(items)
+    owner = np.asarray(pc.list_parent_indices(items), np.int64)
+    gas = pc.starts_with(flat, "GAS_")
+    if not pc.all(gas).as_py():
+        flat, owner = flat.filter(gas), owner[np.asarray(gas, bool)]
+    n = len(info)
+    found = {}
+    for info_id in _INFO_OF.values():
+        prefix = info_id + "="
+        has_value = np.asarray(pc.starts_with(flat, prefix), bool)
+        bare = np.asarray(pc.equal(flat, info_id), bool)  # a key without '=': an empty value
+        hit = has_value | bare
+        if not hit.any():
             continue
-        chrom, pos_text, vid, ref, alt, _qual, _filter, info = fields[:8]
-        pos = int(pos_text)
-        scan.records += 1
-        scan.max_position = max(scan.max_position, pos + len(ref))
-        if chrom != last_contig:
-            if chrom in contigs:
-                scan.in_order = False  # a contig's records are not contiguous
-            contigs.setdefault(chrom, len(contigs))
-        elif pos < last_pos:
-            scan.in_order = False
-        last_contig, last_pos = chrom, pos
-        gas = {}
-        for item in info.split(";"):
-            if item.startswith("GAS_"):
-                key, _, value = item.partition("=")
-                gas[key] = value.split(",")
-        alts = alt.split(",")
-        for i, allele in enumerate(alts):
-            row: dict[str, Any] = {
-                "chrom": chrom,
-                "chrom_index": contigs[chrom],
-                "pos": pos,
-                "id": None if vid == "." else vid,
-                "ref": ref,
-                "alt": allele,
+        where = np.flatnonzero(hit)
+        last = np.append(owner[where][1:] != owner[where][:-1], True)  # a repeated key: the last
+        where = where[last]
+        value = pc.if_else(
+            pa.array(bare[where]),
+            "",
+            pc.utf8_slice_codeunits(flat.take(pa.array(where)), len(prefix)),
+        )
+        slot = np.full(n, -1, np.int64)
+        slot[owner[where]] = np.arange(len(where))
+        found[info_id] = value.take(pa.array(slot, mask=slot < 0))
+    return found
+
+
+def _per_allele(
+    value: pa.Array | None, record: np.ndarray, index: np.ndarray, single: bool
+) -> pa.Array:
+    """Each allele's own value of a Number=A field (null for '.', empty or missing)."""
+    if value is None:
+        return pa.nulls(len(record), pa.string())
+    if single and not pc.any(pc.match_substring(value, ",")).as_py():
+        return _blank(value)  # one allele per record and one value per field: as it is
+    split = pc.split_pattern(value, ",")
+    length = np.asarray(pc.fill_null(pc.list_value_length(split), 0), np.int64)
+    starts = np.asarray(split.offsets, np.int64)[:-1]
+    ok = index < length[record]
+    at = np.where(ok, starts[record] + index, 0)
+    return _blank(pc.list_flatten(split).take(pa.array(at, mask=~ok)))
+
+
+def _blank(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.is_in(values, _DOT_OR_EMPTY), _EMPTY, values)
+
+
+_DOT_OR_EMPTY = pa.array([".", ""])
+
+
+def _tsv_text(table: pa.Table) -> memoryview:
+    """The table's TSV lines (COLUMNS; null is an empty cell; csv's minimal quoting)."""
+    cells = []
+    for name in COLUMNS:
+        column = table.column(name).combine_chunks()
+        if column.type != pa.string():
+            column = pc.cast(column, pa.string())
+        column = pc.fill_null(column, "")
+        if pc.any(pc.match_substring(column, '"')).as_py():
+            quoted = pc.binary_join_element_wise(
+                '"', pc.replace_substring(column, '"', '""'), '"', ""
+            )
+            column = pc.if_else(pc.match_substring(column, '"'), quoted, column)
+        cells.append(column)
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "", "\n")
+    lines = pc.binary_join_element_wise(*cells, "\t")
+    width = 8 if pa.types.is_large_string(lines.type) else 4
+    offsets = np.frombuffer(lines.buffers()[1], np.int32 if width == 4 else np.int64)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[first:last]
+
+
+class _GeneCounts:
+    """Alleles per gene and region class, in the order genes and classes first appear."""
+
+    def __init__(self) -> None:
+        self.pairs: list[pa.Table] = []  # gene, region, alleles, first (allele number)
+        self.ids: list[pa.Table] = []  # gene, gene_id, first
+
+    def add(self, table: pa.Table, first_allele: int) -> None:
+        gene = table.column("gene").combine_chunks()
+        rows = np.flatnonzero(np.asarray(pc.is_valid(gene), bool))
+        if not len(rows):
+            return
+        take = pa.array(rows)
+        names = pc.split_pattern(gene.take(take), "|")
+        ids = pc.split_pattern(
+            pc.fill_null(table.column("gene_id").combine_chunks().take(take), ""), "|"
+        )
+        region = pc.fill_null(table.column("region").combine_chunks().take(take), "unknown")
+        owner = np.asarray(pc.list_parent_indices(names), np.int64)
+        name_start = np.asarray(names.offsets, np.int64)[:-1]
+        slot = np.arange(len(owner)) - name_start[owner]
+        id_len = np.asarray(pc.list_value_length(ids), np.int64)
+        ok = slot < id_len[owner]
+        id_at = np.where(ok, np.asarray(ids.offsets, np.int64)[:-1][owner] + slot, 0)
+        gene_id = _blank(pc.list_flatten(ids).take(pa.array(id_at, mask=~ok)))
+        name = pc.list_flatten(names)
+        keep = pc.invert(pc.is_in(name, _DOT_OR_EMPTY))
+        first = pa.array(first_allele + rows[owner], pa.int64())
+        pairs = pa.table(
+            {
+                "gene": name,
+                "gene_id": gene_id,
+                "region": region.take(pa.array(owner)),
+                "first": first,
             }
-            for column, info_id in _INFO_OF.items():
-                values = gas.get(info_id)
-                value = values[i] if values is not None and i < len(values) else "."
-                row[column] = None if value in (".", "") else value
-            if row["distance"] is not None:
-                row["distance"] = int(row["distance"])
-            scan.alleles += 1
-            yield row
+        ).filter(keep)
+        if pairs.num_rows == 0:
+            return
+        self.pairs.append(
+            pairs.group_by(["gene", "region"], use_threads=False).aggregate(
+                [("first", "count"), ("first", "min")]
+            )
+        )
+        self.ids.append(
+            pairs.select(["gene", "gene_id", "first"])
+            .group_by("gene", use_threads=False)
+            .aggregate(
+                [
+                    ("gene_id", "first", pc.ScalarAggregateOptions(skip_nulls=False)),
+                    ("first", "min"),
+                ]
+            )
+        )
+
+    def summary(self) -> list[dict[str, Any]]:
+        if not self.pairs:
+            return []
+        pairs = (
+            pa.concat_tables(self.pairs)
+            .group_by(["gene", "region"], use_threads=False)
+            .aggregate([("first_count", "sum"), ("first_min", "min")])
+            .sort_by([("gene", "ascending"), ("first_min_min", "ascending")])
+        )
+        ids = pa.concat_tables(self.ids).sort_by(
+            [("gene", "ascending"), ("first_min", "ascending")]
+        )
+        first_id: dict[str, str | None] = {}
+        for name, gid in zip(
+            ids.column("gene").to_pylist(), ids.column("gene_id_first").to_pylist(), strict=True
+        ):
+            first_id.setdefault(name, gid)
+        genes: dict[str, dict[str, Any]] = {}
+        names = pairs.column("gene").to_pylist()
+        regions = pairs.column("region").to_pylist()
+        counts = pairs.column("first_count_sum").to_pylist()
+        for name, region, count in zip(names, regions, counts, strict=True):
+            entry = genes.get(name)
+            if entry is None:
+                entry = genes[name] = {
+                    "gene": name,
+                    "gene_id": first_id[name],
+                    "alleles": 0,
+                    "by_region": {},
+                }
+            entry["alleles"] += count
+            entry["by_region"][region] = count
+        summary = list(genes.values())
+        summary.sort(key=lambda g: (-g["alleles"], g["gene"]))
+        return summary
 
 
 def _contig_line(line: str) -> tuple[str, int]:
