@@ -320,10 +320,13 @@ class ByteLRU:
 
 
 _indexes = ByteLRU(INDEX_CACHE_BYTES)
+# Only the web process imports this module. Arrow's default pool (mimalloc) keeps what a request
+# freed as a high-water mark per kind of request; the system allocator gives it back on
+# release_unused (malloc_trim), so the process's memory stays flat between requests.
+pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _release_memory() -> None:
-    # Arrow's pool keeps freed pages for reuse; give them back so the process stays flat.
     pa.default_memory_pool().release_unused()
 
 
@@ -600,12 +603,15 @@ def export_rows(settings: Settings, job: models.Job, query: VariantQuery) -> Ite
     sidecar = Sidecar(settings, job)
     chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
     source = sidecar._file()
-    for g in sidecar.candidate_groups(query, chrom_index):
-        table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
-        if query.filtered:
-            table = table.filter(_mask(table, query, chrom_index))
-        if len(table):
-            yield table.select(list(COLUMNS))
+    try:
+        for g in sidecar.candidate_groups(query, chrom_index):
+            table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
+            if query.filtered:
+                table = table.filter(_mask(table, query, chrom_index))
+            if len(table):
+                yield table.select(list(COLUMNS))
+    finally:
+        _release_memory()
 
 
 def export_tsv(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[bytes]:
