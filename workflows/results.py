@@ -68,7 +68,7 @@ REGION_CLASSES = (
 PER_PAGE = 50
 MAX_PAGE = 100_000
 # What the derived indexes of all results may hold in the web process, together.
-INDEX_CACHE_BYTES = 96 << 20
+INDEX_CACHE_BYTES = 64 << 20
 _DICTIONARY_COLUMNS = ["chrom", "gene", "gene_id", "region", "pick_gene", "pick_region"]
 _GENE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -364,7 +364,7 @@ def _build_gene_index(sidecar: Sidecar) -> tuple[GeneIndex, int]:
                     if pa.types.is_dictionary(chunk.type)
                     else pc.unique(chunk)
                 ).drop_null()
-                if not pc.all(pc.string_is_ascii(values)).as_py():
+                if pc.all(pc.string_is_ascii(values)).as_py() is False:
                     always.append(g)
                 found = pc.unique(pc.utf8_upper(pc.list_flatten(pc.split_pattern(values, "|"))))
                 tokens.append(found)
