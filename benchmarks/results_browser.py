@@ -12,6 +12,11 @@
 Needs the default bundles (`gas reference install-defaults`) and the local cloud's installs.
 
     python -m benchmarks.results_browser [--records N] [--repeat N] [--requests N]
+        [--browser-only] [--outputs DIR] [--rounds N]
+
+``--browser-only`` skips part 1's timing (the outputs are made once, untimed); ``--outputs DIR``
+keeps them in DIR and reuses them on a later run with the same ``--records``; ``--rounds N`` asks
+for every view N times over (memory that is flat ends each round where the first ended).
 """
 
 from __future__ import annotations
@@ -161,7 +166,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def time_browser(settings: Settings, files: dict[str, Path], count: int, log: Path) -> None:
+def time_browser(
+    settings: Settings, files: dict[str, Path], count: int, log: Path, rounds: int = 1
+) -> None:
     """Prints latency per view through a real `python -m webapp`, and its RSS before and after."""
     user, job = _seed_job(settings, files)
     port = _free_port()
@@ -195,7 +202,9 @@ def time_browser(settings: Settings, files: dict[str, Path], count: int, log: Pa
             print("| view | requests | cold ms | p50 ms | p95 ms | max ms | matching | RSS after |")
             print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             p95s = []
-            for name, args in VIEWS:
+            for round_, (name, args) in enumerate(VIEWS * rounds):
+                if round_ and round_ % len(VIEWS) == 0:
+                    print(f"| round {round_ // len(VIEWS) + 1} | | | | | | | |")
                 took = []
                 matching = ""
                 for i in range(count):
@@ -228,15 +237,47 @@ def time_browser(settings: Settings, files: dict[str, Path], count: int, log: Pa
                 web.wait()
 
 
+def make_outputs(records: int, work: Path, settings: Settings) -> dict[str, Path]:
+    """The outputs of one untimed annotate run (reused if ``work`` already holds them)."""
+    done = work / f"outputs-{records}.done"
+    run = work / "run"
+    if not done.exists():
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        source = work / "million.vcf"
+        make_vcf(source, records, settings.reference_dir)
+        annotated = _annotate(source, run, settings)
+        _write_outputs(annotated, run)
+        source.unlink()
+        done.touch()
+    names = {k: keys.RESULT_FILES[k] for k in ("annotated", "log", "summary")}
+    files = {kind: run / name for kind, name in names.items()}
+    files.update({k: run / "outputs" / keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS})
+    return {kind: path for kind, path in files.items() if path.exists()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=1, help="ask every view this many times")
+    parser.add_argument("--browser-only", action="store_true", help="skip the annotate timing")
+    parser.add_argument("--outputs", type=Path, default=None, help="keep/reuse outputs here")
     args = parser.parse_args()
     settings = Settings.from_env()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.browser_only:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            work = args.outputs or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            files = make_outputs(args.records, work, settings)
+            print(f"outputs: {args.records:,} records; annotate timing skipped")
+            with stack() as bench:
+                time_browser(bench, files, args.requests, Path(tmp) / "dashboard.log", args.rounds)
+        print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         source = work / "million.vcf"
@@ -247,7 +288,7 @@ def main() -> None:
             f"load average after the annotate runs: {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
         )
         with stack() as bench:
-            time_browser(bench, files, args.requests, work / "dashboard.log")
+            time_browser(bench, files, args.requests, work / "dashboard.log", args.rounds)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

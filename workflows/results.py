@@ -1,9 +1,13 @@
 """The variant browser's queries: filtered, sorted pages and exports of a job's Parquet sidecar.
 
 The sidecar is read where it lies in S3 with ranged reads (pyarrow's S3 filesystem): the footer,
-then only the columns a filter or sort needs, only for the row groups the position statistics do
-not rule out, then whole rows only for the row groups that hold the page. Nothing reads a whole
-result into the web process; an export streams one row group at a time.
+then only the columns a filter or sort needs, only for the row groups the position statistics and
+the gene index do not rule out, then whole rows only for the row groups that hold the page. Nothing
+reads a whole result into the web process; an export streams one row group at a time.
+
+Two small derived indexes are built once per result, one row group at a time, and kept in a
+byte-bounded LRU: which row groups hold each gene (so a gene filter reads one or two row groups),
+and the row numbers of the result in a column's sort order (so a sorted page reads only its rows).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +67,8 @@ REGION_CLASSES = (
 )
 PER_PAGE = 50
 MAX_PAGE = 100_000
+# What the derived indexes of all results may hold in the web process, together.
+INDEX_CACHE_BYTES = 64 << 20
 _DICTIONARY_COLUMNS = ["chrom", "gene", "gene_id", "region", "pick_gene", "pick_region"]
 _GENE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -225,7 +233,14 @@ class Sidecar:
         return self.meta.num_rows
 
     def candidate_groups(self, query: VariantQuery, chrom_index: int | None) -> list[int]:
-        """Row groups the statistics cannot rule out for the chromosome and range."""
+        """Row groups the statistics (chromosome, range) and the gene index cannot rule out."""
+        groups = self._position_groups(query, chrom_index)
+        if query.gene and groups:
+            holding = gene_index(self).groups_of(query.gene)
+            groups = [g for g in groups if g in holding]
+        return groups
+
+    def _position_groups(self, query: VariantQuery, chrom_index: int | None) -> list[int]:
         groups = list(range(self.meta.num_row_groups))
         if not query.chrom:
             return groups
@@ -260,6 +275,170 @@ class Sidecar:
             if candidate in names:
                 return names.index(candidate)
         return None
+
+
+class ByteLRU:
+    """A least-recently-used cache bounded by the bytes its values hold (thread-safe).
+
+    A value is made at most once at a time per key: other threads asking for it wait for it.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, make: Callable[[], tuple[Any, int]]) -> Any:
+        """The value for ``key``; ``make()`` gives (value, its size in bytes) when missing."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+            value, size = make()
+            with self._lock:
+                self._making.pop(key, None)
+                if size <= self.budget:
+                    self._items[key] = (value, size)
+                    self.used += size
+                    while self.used > self.budget:
+                        _, (_, dropped) = self._items.popitem(last=False)
+                        self.used -= dropped
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.used = 0
+
+
+_indexes = ByteLRU(INDEX_CACHE_BYTES)
+# Only the web process imports this module. Arrow's default pool (mimalloc) keeps what a request
+# freed as a high-water mark per kind of request; the system allocator gives it back on
+# release_unused (malloc_trim), so the process's memory stays flat between requests.
+pa.set_memory_pool(pa.system_memory_pool())
+
+
+def _release_memory() -> None:
+    pa.default_memory_pool().release_unused()
+
+
+@dataclass(frozen=True)
+class GeneIndex:
+    """Which row groups hold each gene name or ID (upper case), as CSR arrays."""
+
+    tokens: pa.Array  # distinct names and IDs, upper case
+    offsets: np.ndarray  # tokens[i]'s row groups are groups[offsets[i]:offsets[i + 1]]
+    groups: np.ndarray
+    always: np.ndarray  # row groups with a value upper-casing cannot vouch for (non-ASCII)
+
+    @property
+    def nbytes(self) -> int:
+        return self.tokens.nbytes + self.offsets.nbytes + self.groups.nbytes + self.always.nbytes
+
+    def groups_of(self, gene: str) -> set[int]:
+        """Every row group that may hold ``gene`` (a superset: the filter still runs on them)."""
+        at = pc.index(self.tokens, gene.upper()).as_py()
+        found = set() if at < 0 else set(self.groups[self.offsets[at] : self.offsets[at + 1]])
+        return {int(g) for g in found} | {int(g) for g in self.always}
+
+
+def _build_gene_index(sidecar: Sidecar) -> tuple[GeneIndex, int]:
+    source = sidecar._file()
+    tokens: list[pa.Array] = []
+    groups: list[np.ndarray] = []
+    always: list[int] = []
+    for g in range(sidecar.meta.num_row_groups):
+        table = source.read_row_group(g, columns=["gene", "gene_id"])
+        for name in ("gene", "gene_id"):
+            for chunk in table[name].chunks:
+                values = (
+                    chunk.dictionary.take(pc.unique(chunk.indices).drop_null())
+                    if pa.types.is_dictionary(chunk.type)
+                    else pc.unique(chunk)
+                ).drop_null()
+                if pc.all(pc.string_is_ascii(values)).as_py() is False:
+                    always.append(g)
+                found = pc.unique(pc.utf8_upper(pc.list_flatten(pc.split_pattern(values, "|"))))
+                tokens.append(found)
+                groups.append(np.full(len(found), g, dtype=np.int32))
+        del table
+    every = pa.chunked_array(tokens, pa.string()).combine_chunks()
+    encoded = pc.dictionary_encode(every)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    in_group = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int32)
+    order = np.lexsort((in_group, codes))
+    codes, in_group = codes[order], in_group[order]
+    keep = np.ones(len(codes), dtype=bool)
+    keep[1:] = (codes[1:] != codes[:-1]) | (in_group[1:] != in_group[:-1])
+    codes, in_group = codes[keep], in_group[keep]
+    offsets = np.searchsorted(codes, np.arange(len(encoded.dictionary) + 1)).astype(np.int32)
+    index = GeneIndex(
+        encoded.dictionary,
+        offsets,
+        in_group.astype(np.int32),
+        np.unique(np.asarray(always, dtype=np.int32)),
+    )
+    return index, index.nbytes
+
+
+def gene_index(sidecar: Sidecar) -> GeneIndex:
+    """The result's gene index (built on first use, then kept while the LRU has room)."""
+    return _indexes.get(("genes", sidecar.path), lambda: _build_gene_index(sidecar))
+
+
+def _ranks(chunks: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
+    """(each value's rank among the distinct values in Arrow's order, where a value is null)."""
+    if chunks and (pa.types.is_integer(chunks[0].type) or pa.types.is_floating(chunks[0].type)):
+        column = pa.chunked_array(chunks).combine_chunks()
+        nulls = column.is_null().to_numpy(zero_copy_only=False)
+        filled = column.fill_null(0).to_numpy(zero_copy_only=False)
+        return np.unique(filled, return_inverse=True)[1].astype(np.int32), nulls
+    values = [c.dictionary if pa.types.is_dictionary(c.type) else c for c in chunks]
+    distinct = pc.unique(pa.chunked_array(values).combine_chunks()).drop_null()
+    distinct = distinct.take(pc.sort_indices(distinct))
+    ranks, nulls = [], []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            on_values = pc.index_in(chunk.dictionary, value_set=distinct)
+            rank = pc.take(on_values, chunk.indices)
+        else:
+            rank = pc.index_in(chunk, value_set=distinct)
+        nulls.append(rank.is_null().to_numpy(zero_copy_only=False))
+        ranks.append(rank.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32))
+    return np.concatenate(ranks), np.concatenate(nulls)
+
+
+def _build_sort_order(sidecar: Sidecar, column: str, descending: bool) -> tuple[np.ndarray, int]:
+    # Ties keep the file's (genomic) order, as a stable sort by (column, chrom_index, pos) does.
+    names = ["chrom_index", "pos"] if column == "chrom" else [column]
+    source = sidecar._file()
+    read = [[] for _ in names]  # type: list[list[pa.Array]]
+    for g in range(sidecar.meta.num_row_groups):
+        table = source.read_row_group(g, columns=names)
+        for i, name in enumerate(names):
+            read[i].extend(table[name].chunks)
+        del table
+    keys: list[np.ndarray] = []
+    for chunks in reversed(read):  # np.lexsort: the last key is the first compared
+        ranks, nulls = _ranks(chunks)
+        keys += [-ranks if descending else ranks, nulls]  # nulls last either way
+    del read
+    order = np.lexsort(keys).astype(np.int32) if keys[0].size else np.zeros(0, np.int32)
+    return order, order.nbytes
+
+
+def sort_order(sidecar: Sidecar, column: str, descending: bool) -> np.ndarray:
+    """Every row number of the result in ``column``'s order (built once, then kept)."""
+    key = ("order", sidecar.path, column, descending)
+    return _indexes.get(key, lambda: _build_sort_order(sidecar, column, descending))
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -336,24 +515,58 @@ def _matching_rows(
     return table, (_mask(table, query, chrom_index) if query.filtered else None)
 
 
+# Above this many candidate row groups a sorted view uses the result's sort order, built once,
+# rather than reading and sorting the sort column of every candidate row group per request.
+_READ_SORT_GROUPS = 4
+
+
 def query_page(
     settings: Settings, job: models.Job, query: VariantQuery, per_page: int = PER_PAGE
 ) -> Page:
     """One page of the job's variants for ``query``, and how many match."""
     sidecar = Sidecar(settings, job)
-    chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
-    groups = sidecar.candidate_groups(query, chrom_index)
-    offset = (query.page - 1) * per_page
-    if not query.filtered and query.sort == "chrom" and query.order == "asc":
-        # The file's own order: the page's rows are known without reading any column.
-        wanted = np.arange(offset, min(offset + per_page, sidecar.total), dtype=np.int64)
-        return Page(query, _rows(sidecar, wanted), sidecar.total, sidecar.total, per_page)
-    if not groups:
-        return Page(query, [], 0, sidecar.total, per_page)
+    try:
+        chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
+        groups = sidecar.candidate_groups(query, chrom_index)
+        offset = (query.page - 1) * per_page
+        in_file_order = query.sort == "chrom" and query.order == "asc"
+        if not query.filtered and in_file_order:
+            # The file's own order: the page's rows are known without reading any column.
+            wanted = np.arange(offset, min(offset + per_page, sidecar.total), dtype=np.int64)
+            return Page(query, _rows(sidecar, wanted), sidecar.total, sidecar.total, per_page)
+        if not groups:
+            return Page(query, [], 0, sidecar.total, per_page)
+        if not in_file_order and len(groups) > _READ_SORT_GROUPS:
+            chosen = _matching_by_order(sidecar, query, groups, chrom_index)
+        else:
+            chosen = _matching_by_reading(sidecar, query, groups, chrom_index)
+        wanted = chosen[offset : offset + per_page]
+        return Page(query, _rows(sidecar, wanted), len(chosen), sidecar.total, per_page)
+    finally:
+        _release_memory()
+
+
+def _matching_by_order(
+    sidecar: Sidecar, query: VariantQuery, groups: list[int], chrom_index: int | None
+) -> np.ndarray:
+    """The matching row numbers in the query's order, from the result's kept sort order."""
+    order = sort_order(sidecar, query.sort, query.order == "desc")
+    if not query.filtered:
+        return order
+    table, mask = _matching_rows(sidecar, replace(query, sort="chrom"), groups, chrom_index)
+    hit = np.zeros(sidecar.total, dtype=bool)
+    hit[table["row"].filter(mask).to_numpy()] = True
+    del table, mask
+    return order[hit[order]]
+
+
+def _matching_by_reading(
+    sidecar: Sidecar, query: VariantQuery, groups: list[int], chrom_index: int | None
+) -> np.ndarray:
+    """The matching row numbers in the query's order, sorting the candidate groups' rows."""
     table, mask = _matching_rows(sidecar, query, groups, chrom_index)
     if mask is not None:
         table = table.filter(mask)
-    matching = len(table)
     keys = [("chrom_index", query.order), ("pos", query.order)]
     if query.sort not in ("chrom", "pos"):
         table = table.set_column(
@@ -364,11 +577,9 @@ def query_page(
         keys = [("pos", query.order), ("chrom_index", "ascending")]
     keys = [(name, "descending" if order == "desc" else "ascending") for name, order in keys]
     if keys != [("chrom_index", "ascending"), ("pos", "ascending")]:
-        order = pc.sort_indices(table, sort_keys=keys)  # nulls last
-        wanted = pc.take(table["row"], order[offset : offset + per_page]).to_numpy()
-    else:
-        wanted = table["row"].slice(offset, per_page).to_numpy()
-    return Page(query, _rows(sidecar, wanted), matching, sidecar.total, per_page)
+        order = pc.sort_indices(table, sort_keys=keys)  # nulls last; stable: ties in file order
+        return pc.take(table["row"], order).to_numpy()
+    return table["row"].to_numpy()
 
 
 def _rows(sidecar: Sidecar, wanted: np.ndarray) -> list[dict[str, Any]]:
@@ -392,12 +603,15 @@ def export_rows(settings: Settings, job: models.Job, query: VariantQuery) -> Ite
     sidecar = Sidecar(settings, job)
     chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
     source = sidecar._file()
-    for g in sidecar.candidate_groups(query, chrom_index):
-        table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
-        if query.filtered:
-            table = table.filter(_mask(table, query, chrom_index))
-        if len(table):
-            yield table.select(list(COLUMNS))
+    try:
+        for g in sidecar.candidate_groups(query, chrom_index):
+            table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
+            if query.filtered:
+                table = table.filter(_mask(table, query, chrom_index))
+            if len(table):
+                yield table.select(list(COLUMNS))
+    finally:
+        _release_memory()
 
 
 def export_tsv(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[bytes]:
