@@ -171,7 +171,23 @@ def test_a_kill_9_keeps_acknowledged_writes_and_forgets_running_executions(
     running = sfn.start_execution(
         stateMachineArn=job_machine,
         name=f"running-{uuid.uuid4().hex[:8]}",
-        input=json.dumps({"job_id": "x", "user_id": "y"}),
+        input=json.dumps(
+            {
+                "job_id": "x",
+                "user_id": "y",
+                "input_key": "uploads/x",
+                "build": "auto",
+                "retention_seconds": 60,
+                "resume_from": "annotation",
+                "limits": {
+                    "annotate_timeout_seconds": 3600,
+                    "annotate_heartbeat_seconds": 60,
+                    "annotate_run_seconds": 600,
+                    "expedited_timeout_seconds": 60,
+                    "standard_timeout_seconds": 60,
+                },
+            }
+        ),
     )["executionArn"]
     # Fresh writes, acknowledged, then both emulators die at once with no chance to flush.
     late_key = f"u/{written['user']}/late.vcf"

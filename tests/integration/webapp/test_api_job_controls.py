@@ -135,7 +135,8 @@ def test_cancel_during_the_retention_wait_is_never_archived(
     time.sleep(RETENTION + 4)
     assert models.Job.get(job_id).status == models.CANCELLED
     stored = _objects(short_settings, user)
-    assert len(stored) == 4 and {cls for _, cls in stored} == {"STANDARD"}
+    expected = 1 + len(models.Job.get(job_id).results.as_dict())  # the input and every result
+    assert len(stored) == expected and {cls for _, cls in stored} == {"STANDARD"}
     # The results stay readable until the researcher deletes the job.
     assert api.get(f"/api/v1/jobs/{job_id}/downloads/annotated").status_code == 200
 
@@ -156,7 +157,9 @@ def test_resubmit_then_delete_removes_every_object_and_record(
     assert second["id"] != first and second["resubmitted_from"] == first
     assert second["input_filename"] == "sample.vcf"
     wait_for(_status(second["id"], models.COMPLETED), 90, what="the resubmitted job")
-    assert len(_objects(short_settings, user)) == 8  # two inputs, two sets of three results
+    # Two inputs and two result sets, each exactly what its job records.
+    expected = sum(1 + len(models.Job.get(j).results.as_dict()) for j in (first, second["id"]))
+    assert len(_objects(short_settings, user)) == expected
 
     for job_id in (first, second["id"]):
         wait_for(
