@@ -33,26 +33,14 @@ import pyarrow.parquet as pq
 import pysam
 from botocore.exceptions import ClientError
 
+from annotator import outputs
 from gas import aws, models
 from gas.resources import Resources
 from gas.settings import Settings
 
-# What a row shows, in order; every one sorts (``chrom`` sorts as the file orders contigs).
-COLUMNS = (
-    "chrom",
-    "pos",
-    "id",
-    "ref",
-    "alt",
-    "gene",
-    "gene_id",
-    "region",
-    "pick_gene",
-    "pick_transcript",
-    "pick_region",
-    "distance",
-    "known_id",
-)
+# What a row shows, in order: the sidecar's own columns (annotator.outputs owns the format);
+# every one sorts (``chrom`` sorts as the file orders contigs).
+COLUMNS = outputs.COLUMNS
 REGION_CLASSES = (
     "CDS",
     "UTR5",
