@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from activities.base import Activity, TaskContext
-from gas import aws, models
+from gas import aws, mail, models
 
 
 def _message(ctx: TaskContext, task: dict[str, Any], user: models.User) -> tuple[str, str]:
@@ -45,12 +45,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     models.bind(settings)
     user = models.User.get(task["user_id"])
     subject, body = _message(ctx, task, user)
-    ses = aws.client(settings, "ses")
-    sent = ses.send_email(
-        Source=settings.mail_from,
-        Destination={"ToAddresses": [user.email]},
-        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
-    )
+    message_id = mail.send(settings, user.email, subject, body)
     names = aws.resources(settings)
     event = {k: v for k, v in task.items() if k in ("event", "job_id", "user_id", "execution")}
     aws.client(settings, "sns").publish(
@@ -59,7 +54,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         Message=json.dumps(event),
         MessageAttributes={"event": {"DataType": "String", "StringValue": task["event"]}},
     )
-    return {"emailed": True, "published": True, "message_id": sent.get("MessageId")}
+    return {"emailed": True, "published": True, "message_id": message_id}
 
 
 ACTIVITY = Activity(
