@@ -54,6 +54,18 @@ def _heartbeat(env: Mapping[str, str]) -> int:
     return value
 
 
+# The archive warning's default is a fifth of the retention, but never more than this.
+MAX_DEFAULT_ARCHIVE_WARNING_SECONDS = 24 * 3600
+
+
+def _archive_warning(env: Mapping[str, str], retention_seconds: int) -> int:
+    default = min(retention_seconds // 5, MAX_DEFAULT_ARCHIVE_WARNING_SECONDS)
+    value = _int(env, "GAS_ARCHIVE_WARNING_SECONDS", default)
+    if value < 0:
+        raise SettingsError("GAS_ARCHIVE_WARNING_SECONDS must not be negative (0: no warning)")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything GAS needs to know about where it runs."""
@@ -94,6 +106,9 @@ class Settings:
     known_sites: Path | None = None
 
     mail_from: str = "gas@example.org"
+    # Notifications the workflow sends: a free job's warning comes this long before its archive
+    # (0: no warning). Default: a fifth of the retention, at most a day (300 s locally: 60 s).
+    archive_warning_seconds: int = 60
     # The dashboard's session key: given outright, or (AWS) a Secrets Manager ARN; when neither,
     # the local cloud keeps one per installation in the state folder (gas.secret_key).
     secret_key: str = ""
@@ -138,6 +153,7 @@ class Settings:
                 "GAS_DEFAULT_BUILD": self.default_build,
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
                 "GAS_MAIL_FROM": self.mail_from,
+                "GAS_ARCHIVE_WARNING_SECONDS": str(self.archive_warning_seconds),
             }
         )
         # Only what was given: a child without GAS_SECRET_KEY reads the same per-installation file.
@@ -234,6 +250,7 @@ class Settings:
             reference_dir=Path(env.get("GAS_REFERENCE_DIR") or state_dir / "reference"),
             known_sites=Path(known) if known else None,
             mail_from=env.get("GAS_MAIL_FROM", "gas@example.org"),
+            archive_warning_seconds=_archive_warning(env, retention),
             secret_key=secret_key,
             secret_key_arn=secret_key_arn,
         )

@@ -64,3 +64,14 @@ def test_the_thaw_timeouts_per_tier_come_from_the_environment_and_reach_child_pr
     assert defaults.expedited_timeout_seconds < defaults.standard_timeout_seconds
     with pytest.raises(SettingsError, match="GAS_STANDARD_TIMEOUT_SECONDS"):
         Settings.from_env({"GAS_STANDARD_TIMEOUT_SECONDS": "0"})
+
+
+def test_the_archive_warning_defaults_to_a_fifth_of_the_retention_at_most_a_day() -> None:
+    assert Settings.from_env({}).archive_warning_seconds == 60  # 300 s locally
+    week = str(7 * 86400)
+    assert Settings.from_env({"GAS_FREE_RETENTION_SECONDS": week}).archive_warning_seconds == 86400
+    given = Settings.from_env({"GAS_ARCHIVE_WARNING_SECONDS": "0"})
+    assert given.archive_warning_seconds == 0  # no warning at all
+    assert given.subprocess_env({})["GAS_ARCHIVE_WARNING_SECONDS"] == "0"
+    with pytest.raises(SettingsError, match="GAS_ARCHIVE_WARNING_SECONDS"):
+        Settings.from_env({"GAS_ARCHIVE_WARNING_SECONDS": "-5"})
