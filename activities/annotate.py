@@ -138,7 +138,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             "variants": result.variants,
             "build": result.build,
             "results": results,
-            "archive_at": _timestamp(archive_after),
+            **_waits(archive_after, task["archive_warning_seconds"], warned=False),
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -169,17 +169,24 @@ def _archive_after(retention_seconds: int, tier: str, finished: datetime) -> dat
     return finished + timedelta(seconds=retention_seconds)
 
 
-def _timestamp(when: datetime | None) -> str | None:
-    return timestamps.for_wait(when) if when else None
+def _waits(archive_after: datetime | None, warning_seconds: int, *, warned: bool) -> dict[str, Any]:
+    """The retention waits the workflow takes from this output (none for premium)."""
+    if archive_after is None:
+        return {"archive_at": None, "archive_warning_at": None}
+    return timestamps.archive_waits(archive_after, warning_seconds, models.now(), warned=warned)
 
 
-def _output(job: models.Job, tier: str) -> dict[str, Any]:
+def _output(job: models.Job, tier: str, warning_seconds: int) -> dict[str, Any]:
     return {
         "tier": tier,
         "variants": int(job.variants_total or 0),
         "build": job.build or "",
         "results": job.results.as_dict(),
-        "archive_at": _timestamp(job.archive_after if tier == models.FREE else None),
+        **_waits(
+            job.archive_after if tier == models.FREE else None,
+            warning_seconds,
+            warned=job.archive_warning_sent_at is not None,
+        ),
     }
 
 

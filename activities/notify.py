@@ -1,60 +1,75 @@
-"""Notify: e-mail the user (SES) and publish on the job-results topic (SNS)."""
+"""Notify: e-mail the user (SES) and publish on the job-results topic (SNS).
+
+The text of every message is in :mod:`gas.notifications`. A notice that no longer applies when the
+task runs (the user upgraded before the archive warning, the job moved on, the warning went out
+already) is not sent: the task reports why in ``skipped``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from activities.base import Activity, TaskContext
-from gas import aws, mail, models
+from gas import aws, models, notifications
+from gas.notifications import ARCHIVE_SOON, JOB_FAILED, RESULTS_READY
 
 
-def _message(ctx: TaskContext, task: dict[str, Any], user: models.User) -> tuple[str, str]:
-    base = ctx.settings.base_url.rstrip("/")
-    if task["event"] == "results-ready":
-        job = models.Job.get(task["job_id"])
-        subject = f"GAS: your annotation of {job.input_filename} is ready"
-        body = (
-            f"Hello {user.name or user.email},\n\n"
-            f"The annotation of {job.input_filename} has finished "
-            f"({int(job.variants_total or 0):,} variants).\n"
-            f"See the results: {base}/annotations/{job.job_id}\n"
-        )
-        if not user.is_premium:
-            body += (
-                f"\nFree accounts can download results for "
-                f"{ctx.settings.free_retention_seconds // 60} minutes; after that they are "
-                f"archived. Upgrade to Premium to keep them online: {base}/subscribe\n"
-            )
-        return subject, body
-    outcomes = task.get("outcomes") or []
-    failed = [o for o in outcomes if isinstance(o, dict) and o.get("restored") is False]
-    restored = len(outcomes) - len(failed)
-    subject = "GAS: your archived results are back online"
-    body = (
-        f"Hello {user.name or user.email},\n\n"
-        f"{restored} archived result(s) are back online: {base}/annotations\n"
-    )
-    if failed:
-        body += f"{len(failed)} could not be restored; the operators have been told.\n"
-    return subject, body
+def _skipped(reason: str) -> dict[str, Any]:
+    return {"emailed": False, "published": False, "message_id": None, "skipped": reason}
+
+
+def _thaw_jobs(outcomes: list[Any]) -> dict[str, models.Job]:
+    found = {}
+    for outcome in outcomes:
+        if isinstance(outcome, dict) and outcome.get("job_id"):
+            # A job deleted meanwhile is named by its id in the message.
+            with contextlib.suppress(models.DoesNotExist):
+                found[outcome["job_id"]] = models.Job.get(outcome["job_id"])
+    return found
 
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     models.bind(settings)
     user = models.User.get(task["user_id"])
-    subject, body = _message(ctx, task, user)
-    message_id = mail.send(settings, user.email, subject, body)
+    event = task["event"]
+    job = models.Job.get(task["job_id"]) if event != notifications.THAW_COMPLETE else None
+    claimed = False
+    if event == RESULTS_READY:
+        message = notifications.results_ready(settings, user, job)
+    elif event == JOB_FAILED:
+        if job.status != models.FAILED:
+            return _skipped(f"the job is {job.status.lower()}, not failed")
+        message = notifications.job_failed(settings, user, job)
+    elif event == ARCHIVE_SOON:
+        if user.is_premium:
+            return _skipped("the user upgraded: nothing will be archived")
+        if job.status != models.COMPLETED or job.archive_after is None:
+            return _skipped(f"the job is {job.status.lower()} and no longer waits to be archived")
+        if not job.claim_archive_warning():
+            return _skipped("the warning was sent already")
+        claimed = True
+        message = notifications.archive_soon(settings, user, job)
+    else:
+        outcomes = task.get("outcomes") or []
+        message = notifications.thaw_complete(settings, user, outcomes, _thaw_jobs(outcomes))
+    try:
+        message_id = notifications.send(settings, user, message)
+    except Exception:
+        if claimed:
+            job.release_archive_warning()  # so the state's retry sends it
+        raise
     names = aws.resources(settings)
-    event = {k: v for k, v in task.items() if k in ("event", "job_id", "user_id", "execution")}
+    published = {k: v for k, v in task.items() if k in ("event", "job_id", "user_id", "execution")}
     aws.client(settings, "sns").publish(
         TopicArn=names.results_topic_arn,
-        Subject=subject[:99],
-        Message=json.dumps(event),
-        MessageAttributes={"event": {"DataType": "String", "StringValue": task["event"]}},
+        Subject=message.subject[:99],
+        Message=json.dumps(published),
+        MessageAttributes={"event": {"DataType": "String", "StringValue": event}},
     )
-    return {"emailed": True, "published": True, "message_id": message_id}
+    return {"emailed": True, "published": True, "message_id": message_id, "skipped": None}
 
 
 ACTIVITY = Activity(

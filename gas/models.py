@@ -193,6 +193,8 @@ class Job(ConditionalModel):
     summary = MapAttribute(null=True)  # small chartable figures from the annotator
     result_sizes = MapAttribute(null=True)  # kind -> bytes, shown beside each download
     archive_after = UTCDateTimeAttribute(null=True)
+    # When the free user was warned of the coming archive: at most once, whatever resumes.
+    archive_warning_sent_at = UTCDateTimeAttribute(null=True)
     archived_at = UTCDateTimeAttribute(null=True)
     archive_backend = UnicodeAttribute(null=True)
     archive_id = UnicodeAttribute(null=True)  # vault archive id (glacier-vault backend)
@@ -312,6 +314,20 @@ class Job(ConditionalModel):
             ],
             condition,
         )
+
+    def claim_archive_warning(self) -> bool:
+        """Mark the archive warning sent, if the job still waits to be archived and no warning
+        went out before (a resumed or retried workflow never warns twice)."""
+        return self._update_if(
+            [Job.archive_warning_sent_at.set(now())],
+            (Job.status == COMPLETED)
+            & Job.archive_after.exists()
+            & Job.archive_warning_sent_at.does_not_exist(),
+        )
+
+    def release_archive_warning(self) -> None:
+        """Undo :meth:`claim_archive_warning` when the e-mail was not sent, so a retry sends it."""
+        self.update(actions=[Job.archive_warning_sent_at.remove()])
 
     def _update_if(self, actions: list[Action], condition: Condition) -> bool:
         """``update_if`` that answers False, not an exception, when the condition does not hold."""

@@ -44,6 +44,7 @@ def execution_input(
 
     ``resume_at_retention``: the job's results exist; the workflow starts at its retention wait,
     which ends at the recorded ``archive_after`` (completion + retention), not a full period later.
+    It warns of the archive first only if no warning was sent and its time is still ahead.
     """
     payload: dict[str, Any] = {
         "job_id": job.job_id,
@@ -51,6 +52,7 @@ def execution_input(
         "input_key": job.input_key,
         "build": job.requested_build or "auto",
         "retention_seconds": settings.free_retention_seconds,
+        "archive_warning_seconds": settings.archive_warning_seconds,
         "limits": {
             "annotate_timeout_seconds": settings.annotate_wait_limit_seconds
             + settings.annotate_run_limit_seconds,
@@ -66,7 +68,12 @@ def execution_input(
         payload["resume_from"] = "retention"
         payload["annotation"] = {
             "tier": models.FREE,
-            "archive_at": timestamps.for_wait(job.archive_after),
+            **timestamps.archive_waits(
+                job.archive_after,
+                settings.archive_warning_seconds,
+                models.now(),
+                warned=job.archive_warning_sent_at is not None,
+            ),
         }
     schemas.check(payload, "annotation-job.input.schema.json")
     return payload

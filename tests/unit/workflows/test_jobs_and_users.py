@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gas import keys, models
@@ -43,3 +45,33 @@ def test_emails_are_matched_without_case_or_blanks() -> None:
 )
 def test_display_names_are_safe_to_show(given: str, shown: str) -> None:
     assert jobs.display_name(given) == shown
+
+
+def _completed_free_job(archive_in: float, warned: bool = False) -> models.Job:
+    user_id, job_id = keys.new_id(), keys.new_id()
+    return models.Job(
+        job_id,
+        user_id=user_id,
+        input_key=keys.upload_key(user_id, keys.new_id()),
+        status=models.COMPLETED,
+        archive_after=models.now() + timedelta(seconds=archive_in),
+        archive_warning_sent_at=models.now() if warned else None,
+    )
+
+
+def test_a_new_job_carries_the_archive_warning_lead_time_for_the_annotate_step() -> None:
+    settings = Settings(archive_warning_seconds=45)
+    payload = jobs.execution_input(settings, _completed_free_job(600))
+    assert payload["archive_warning_seconds"] == 45
+    assert "annotation" not in payload
+
+
+def test_a_job_resumed_at_its_retention_is_warned_only_if_not_yet_and_not_too_late() -> None:
+    settings = Settings(archive_warning_seconds=60)
+    due = jobs.execution_input(settings, _completed_free_job(600), resume_at_retention=True)
+    assert due["resume_from"] == "retention"
+    assert due["annotation"]["archive_warning_at"] < due["annotation"]["archive_at"]
+    for job in (_completed_free_job(600, warned=True), _completed_free_job(30)):
+        resumed = jobs.execution_input(settings, job, resume_at_retention=True)
+        assert resumed["annotation"]["archive_warning_at"] is None
+        assert resumed["annotation"]["archive_at"]
