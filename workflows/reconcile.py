@@ -6,7 +6,8 @@ while it is RESTORING or archived for a premium user. When that workflow is miss
 restart, a lost event), stopped, timed out, or failed without the job recording why, the
 reconciler repairs the job: it starts the job's workflow again at the point the record allows
 (annotate again; wait out only what is left of the retention, then archive; thaw again), or ends
-the job FAILED with a reason a researcher can read. The definition chooses where a resumed
+the job FAILED with a reason a researcher can read (and e-mails it, in the words the workflow's
+own failure e-mail uses: ``gas.notifications``). The definition chooses where a resumed
 execution starts (``ChooseStartingPoint`` on ``resume_from``); this module only decides which.
 
 It is cheap when nothing is wrong: one DynamoDB query per status and one ListExecutions (RUNNING)
@@ -28,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, models
+from gas import aws, models, notifications
 from gas.resources import Resources
 from gas.settings import GLACIER_VAULT, Settings
 from workflows import executions, jobs, thaw
@@ -310,10 +311,24 @@ class Reconciler:
                     failure_error=f"Reconciler.{repair.workflow_status.title()}",
                     failure_reason=repair.reason,
                 )
+                self._tell_failed(job)
                 return True
         except (models.TransitionRefused, models.UpdateError):
             return False  # the job moved meanwhile (another reconciler, a worker)
         return False
+
+    def _tell_failed(self, job: models.Job) -> None:
+        """E-mail the researcher why the job failed, as its workflow's NotifyFailure would have.
+
+        The repair is done whether or not the e-mail goes: a failure to send is logged only.
+        """
+        try:
+            user = models.User.get(job.user_id)
+            notifications.send(
+                self.settings, user, notifications.job_failed(self.settings, user, job)
+            )
+        except Exception:
+            log.exception("job %s: the failure e-mail could not be sent", job.job_id)
 
     def _resume(self, job: models.Job, *, at_retention: bool) -> bool:
         count = int(job.resumes or 0)
