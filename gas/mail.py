@@ -60,6 +60,10 @@ def local_mailbox(
     if not settings.is_local or not settings.endpoint_url:
         raise RuntimeError("only the local cloud keeps a mailbox of sent e-mail")
     response = requests.get(settings.endpoint_url.rstrip("/") + MAILBOX_PATH, timeout=timeout)
+    if response.status_code == 404:
+        # LocalStack serves the mailbox once its SES has loaded, at the first SES call: nothing
+        # was sent since it started (the S3 router answers the path meanwhile).
+        return []
     response.raise_for_status()
     messages = [SentMail.from_localstack(m) for m in response.json().get("messages", [])]
     if to is not None:

@@ -1,4 +1,5 @@
-"""The operator's page: backlog per activity, running and failed jobs, and retrying a failed job.
+"""The operator's page: backlog per activity, running and failed jobs, retrying a failed job, and
+on the local cloud the e-mails researchers were sent (none leaves the machine there).
 
 Only operators see it; to everyone else it does not exist (404), like another user's job.
 """
@@ -69,8 +70,15 @@ def overview() -> str:
         current_app.logger.exception("operator page: failed executions unavailable")
         failed_executions = []
         problems.append("Failed executions could not be listed.")
+    try:
+        sent_mail = operations.sent_mail(cfg, LIST_LIMIT)
+    except Exception:
+        current_app.logger.exception("operator page: the local cloud's mailbox unavailable")
+        sent_mail = []
+        problems.append("The e-mails sent could not be read from the local cloud's SES mailbox.")
     return render_template(
         "operator/overview.html",
+        sent_mail=sent_mail,
         failed_executions=failed_executions,
         reconciled=reconciled,
         backlog=backlog,

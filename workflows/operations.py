@@ -1,4 +1,5 @@
-"""What operators need: the backlog per activity, running and failed jobs, and retrying a job.
+"""What operators need: the backlog per activity, running and failed jobs, retrying a job, and
+(on the local cloud) the e-mails researchers were sent.
 
 The backlog comes from DynamoDB (the status index), not from Step Functions: it is read every few
 seconds by the fleet scaler and the operator page, and Step Functions' read APIs are throttled.
@@ -11,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, models
+from gas import aws, mail, models
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import executions, jobs
@@ -47,6 +48,14 @@ def in_progress(settings: Settings) -> dict[str, int]:
 def jobs_in(settings: Settings, status: str, limit: int = 50) -> list[models.Job]:
     models.bind(settings)
     return list(models.Job.by_status.query(status, scan_index_forward=False, limit=limit))
+
+
+def sent_mail(settings: Settings, limit: int = 50) -> list[mail.SentMail] | None:
+    """The newest e-mails the local cloud's SES accepted, newest first; None on AWS, where mail
+    leaves through SES and no copy is kept to list."""
+    if not settings.is_local:
+        return None
+    return mail.local_mailbox(settings)[:limit]
 
 
 def failed_jobs(settings: Settings, limit: int = 50) -> list[models.Job]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -69,3 +70,52 @@ def test_operator_sees_the_reconcilers_last_run_and_its_repairs(
     row = re.search(rf'<tr data-job-id="{lost.job_id}">.*?</tr>', section[0], re.S)
     assert row and "upload it again" in row[0]  # its input was never uploaded: FAILED, saying so
     assert "would repair" in section[0]
+
+
+def test_operator_sees_the_e_mails_sent_newest_first_with_their_text(
+    settings, client, make_user, login_as
+) -> None:
+    from gas import keys, mail
+
+    to = f"{keys.new_id()[:8]}@example.org"
+    mail.send(settings, to, "GAS: first message", "Hello,\n\nthe first body <b>not bold</b>.\n")
+    time.sleep(1.1)  # LocalStack stamps messages to the second
+    mail.send(settings, to, "GAS: second message", "Hello,\n\nthe second body.\n")
+    login_as(make_user(operator=True))
+    page = client.get("/operator").get_data(as_text=True)
+    section = re.search(r'<section id="sent-mail">.*?</section>', page, re.S)
+    assert section and "no mail leaves the machine" in section[0]
+    rows = [r for r in re.findall(r"<tr data-message-id=.*?</tr>", section[0], re.S) if to in r]
+    assert len(rows) == 2
+    assert "GAS: second message" in rows[0] and "GAS: first message" in rows[1]
+    assert "<details><summary>GAS: first message</summary>" in rows[1]
+    assert "the first body &lt;b&gt;not bold&lt;/b&gt;." in rows[1]  # shown as text, escaped
+
+
+def test_an_unreadable_mailbox_is_a_problem_line_not_an_error(
+    client, make_user, login_as, monkeypatch
+) -> None:
+    from workflows import operations
+
+    def unreadable(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("LocalStack is not answering")
+
+    monkeypatch.setattr(operations, "sent_mail", unreadable)
+    login_as(make_user(operator=True))
+    response = client.get("/operator")
+    assert response.status_code == 200
+    assert "could not be read from the local cloud" in response.get_data(as_text=True)
+
+
+def test_on_aws_the_mail_is_not_listed(settings, client, make_user, login_as, monkeypatch) -> None:
+    import dataclasses
+
+    from workflows import operations
+
+    assert operations.sent_mail(dataclasses.replace(settings, cloud="aws")) is None
+    monkeypatch.setattr(operations, "sent_mail", lambda *_args, **_kwargs: None)
+    login_as(make_user(operator=True))
+    page = client.get("/operator").get_data(as_text=True)
+    section = re.search(r'<section id="sent-mail">.*?</section>', page, re.S)
+    assert section and "goes out through Amazon SES" in section[0]
+    assert "<table" not in section[0]
