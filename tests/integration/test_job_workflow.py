@@ -16,6 +16,7 @@ from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
 from tests.inputs import SMALL_VCF_VARIANTS
+from tests.integration.mailbox import mail_to, wait_for_mail
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
@@ -69,6 +70,15 @@ def execution_done(settings: Settings, job: models.Job, timeout: float = 90) -> 
         return status if status != "RUNNING" else None
 
     return wait_for(done, timeout, interval=0.5, what="execution to end")
+
+
+def state_outputs(settings: Settings, job: models.Job, state: str) -> list[dict]:
+    """What ``state`` passed on each time it was left, from the execution's history."""
+    return [
+        json.loads(event["stateExitedEventDetails"]["output"])
+        for event in jobs.history(settings, job.execution_arn)
+        if event.get("stateExitedEventDetails", {}).get("name") == state
+    ]
 
 
 def test_a_vcf_completes_with_downloadable_results(job_settings, workers, vcf) -> None:
@@ -146,15 +156,54 @@ def test_free_results_are_archived_after_the_retention_period(job_settings, work
     ]
 
 
+def test_a_free_user_is_warned_before_the_archive_then_archived(job_settings, workers, vcf):
+    # The warning 4 s before an archive 8 s after completion: both waits are in the input.
+    warned = dataclasses.replace(job_settings, free_retention_seconds=8, archive_warning_seconds=4)
+    email = f"warned-{keys.new_id()[:8]}@example.org"
+    job = submit(warned, email, vcf)
+    done = final_job(job.job_id, (models.ARCHIVED, models.FAILED), timeout=120)
+    assert done.status == models.ARCHIVED, done.failure_reason
+    assert execution_done(warned, done) == "SUCCEEDED"
+    visited = [step["state"] for step in jobs.detail(warned, done)["timeline"]]
+    assert visited[visited.index("CheckTier") :] == [
+        "CheckTier",
+        "WaitForArchiveWarning",
+        "WarnBeforeArchive",
+        "WaitOutRetention",
+        "ArchiveResults",
+        "CheckForUpgradeDuringArchive",
+        "Done",
+    ]
+    ready, soon = (
+        wait_for_mail(warned, email, "is ready")[0],
+        wait_for_mail(warned, email, "will be archived soon")[0],
+    )
+    assert job.job_id in ready.body and job.job_id in soon.body
+    assert ready.sent_at < soon.sent_at
+    # Warned once, between the two waits: after its time, before the archive.
+    assert done.archive_warning_sent_at is not None
+    lead = (done.archive_after - done.archive_warning_sent_at).total_seconds()
+    assert 0 < lead <= 4.5, lead
+    assert done.archive_warning_sent_at < done.archived_at
+    assert "will be archived at" in soon.body and "/subscribe" in soon.body
+    assert len(mail_to(warned, email, "will be archived soon")) == 1
+
+
 def test_a_user_who_upgrades_during_the_wait_is_not_archived(job_settings, workers, vcf):
-    slow = dataclasses.replace(job_settings, free_retention_seconds=10)
-    job = submit(slow, "upgrader@example.org", vcf)
+    slow = dataclasses.replace(job_settings, free_retention_seconds=10, archive_warning_seconds=5)
+    email = f"upgrader-{keys.new_id()[:8]}@example.org"
+    job = submit(slow, email, vcf)
     final_job(job.job_id, (models.COMPLETED,))
     user = models.User.get(job.user_id)
     user.update(actions=[models.User.tier.set(models.PREMIUM)])
     assert execution_done(slow, job, timeout=60) == "SUCCEEDED"
     after = models.Job.get(job.job_id)
     assert after.status == models.COMPLETED
+    # Upgraded before the warning's time: the warning step ran and sent nothing.
+    (warning,) = state_outputs(slow, after, "WarnBeforeArchive")
+    assert warning["archive_warning"]["skipped"].startswith("the user upgraded")
+    assert after.archive_warning_sent_at is None
+    assert mail_to(slow, email, "will be archived soon") == []
     names = Resources.of(slow)
     head = aws.client(slow, "s3").head_object(
         Bucket=names.results_bucket, Key=after.results.as_dict()["annotated"]
@@ -202,8 +251,9 @@ def _bad_inputs(good: bytes) -> dict[str, tuple[bytes, bool]]:
 
 def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, workers, vcf):
     annotate_pid = workers["annotate"].pid
+    email = f"bad-{keys.new_id()[:8]}@example.org"
     for label, (data, gz) in _bad_inputs(vcf).items():
-        job = submit(job_settings, "bad@example.org", data, gz=gz)
+        job = submit(job_settings, email, data, gz=gz)
         failed = final_job(job.job_id, (models.FAILED, models.COMPLETED))
         assert failed.status == models.FAILED, label
         reason = failed.failure_reason or ""
@@ -214,13 +264,19 @@ def test_malformed_inputs_fail_readably_and_the_worker_lives_on(job_settings, wo
         )
         assert execution_done(job_settings, failed) == "FAILED"
         history = jobs.detail(job_settings, failed)["timeline"]
-        assert [s["state"] for s in history][-2:] == ["RecordFailure", "JobFailed"]
+        assert [s["state"] for s in history][-3:] == ["RecordFailure", "NotifyFailure", "JobFailed"]
+        # The researcher is told which file failed and why, with a link to the job.
+        mailed = [m for m in mail_to(job_settings, email, "failed") if failed.job_id in m.body]
+        assert len(mailed) == 1, label
+        assert mailed[0].subject == "GAS: the annotation of sample.vcf failed"
+        assert f"Reason: {reason}\n" in mailed[0].body
+        assert f"/annotations/{failed.job_id}" in mailed[0].body
         # A file fault is not retried: one attempt only.
         annotate = next(step for step in history if step["state"] == "Annotate")
         assert annotate["attempts"] == 1, label
         # The worker's temporary folder for the job is gone.
         assert not list(Path(tempfile.gettempdir()).glob(f"gas-annotate-{job.job_id}-*")), label
-    good = submit(job_settings, "bad@example.org", vcf)
+    good = submit(job_settings, email, vcf)
     assert (
         final_job(good.job_id, (models.COMPLETED, models.ARCHIVED)).variants_total
         == SMALL_VCF_VARIANTS

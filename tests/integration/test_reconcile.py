@@ -19,6 +19,7 @@ from gas.resources import Resources
 from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
+from tests.integration.mailbox import mail_to, wait_for_mail
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import executions, jobs, reconcile, thaw, users
 
@@ -102,6 +103,11 @@ def test_a_job_whose_input_is_gone_ends_failed_saying_so(stack: Settings) -> Non
     failed = models.Job.get(job.job_id)
     assert failed.status == models.FAILED
     assert "upload it again" in failed.failure_reason
+    # The researcher reads it too, in the words of the workflow's own failure e-mail.
+    (told,) = mail_to(stack, models.User.get(job.user_id).email, "failed")
+    assert told.subject == f"GAS: the annotation of {failed.input_filename} failed"
+    assert f"Reason: {failed.failure_reason}\n" in told.body
+    assert f"/annotations/{job.job_id}" in told.body
 
 
 def test_a_dry_run_changes_nothing(stack: Settings) -> None:
@@ -245,3 +251,43 @@ def test_a_free_job_resumed_after_a_restart_is_archived_when_its_retention_ends(
         names.results_bucket, results["annotated"]
     )
     assert storage == archive.ARCHIVE_STORAGE_CLASS
+
+
+def test_a_resumed_free_job_is_warned_of_its_archive_once_at_most(stack: Settings, workers) -> None:
+    """Two jobs lost in their retention, 8 s from the archive with a 4 s warning: the one whose
+    user was warned before the restart is not warned again; the other is, then both archive."""
+    warning = dataclasses.replace(stack, archive_warning_seconds=4)
+    names = aws.resources(stack)
+    made = []
+    for warned in (True, False):
+        user = users.ensure_user(stack, f"{keys.new_id()}@example.org")
+        job_id = keys.new_id()
+        results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
+        for key in results.values():
+            aws.client(stack, "s3").put_object(Bucket=names.results_bucket, Key=key, Body=b"#\n")
+        completed = models.now() - timedelta(seconds=stack.free_retention_seconds - 8)
+        job = models.Job(
+            job_id,
+            user_id=user.user_id,
+            input_key=keys.upload_key(user.user_id, keys.new_id()),
+            status=models.COMPLETED,
+            results=results,
+            completed_at=completed,
+            archive_after=completed + timedelta(seconds=stack.free_retention_seconds),
+            archive_warning_sent_at=completed if warned else None,
+            execution_arn=names.execution_arn(names.job_state_machine_name, job_id),
+            submitted_at=completed - timedelta(seconds=30),
+        )
+        job.save()
+        made.append((user, job))
+    report = reconciler(warning).run()
+    for _, job in made:
+        (repair,) = repairs_of(report, job)
+        assert repair.action == "resume-retention"
+    (warned_user, _), (user, not_warned) = made
+    for _, job in made:
+        assert final(job.job_id, (models.ARCHIVED,), timeout=60).status == models.ARCHIVED
+    (soon,) = wait_for_mail(stack, user.email, "will be archived soon")
+    assert not_warned.job_id in soon.body
+    assert models.Job.get(not_warned.job_id).archive_warning_sent_at is not None
+    assert mail_to(stack, warned_user.email, "will be archived soon") == []

@@ -30,6 +30,7 @@ from activities.runtime import ActivityWorker, QueueWorker
 from gas import archive, aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.integration.mailbox import mail_to
 from workflows import jobs as job_flows
 from workflows import thaw, users
 
@@ -281,6 +282,15 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
     assert "RequestStandardRetrieval" not in steps
     assert steps[-1] == "NotifyThawComplete"
     assert all("worker-stopped" in log.read_text() for log in logs)
+    # The researcher is told, naming each result that is back, with its link.
+    (restored,) = mail_to(settings, user.email, "back online")
+    assert restored.subject == "GAS: your archived results are back online"
+    assert "back online (3)" in restored.body
+    for job in archived:
+        assert f"{job.input_filename}: {settings.base_url}/annotations/{job.job_id}" in (
+            restored.body
+        )
+    assert "could not be brought back" not in restored.body
 
 
 def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
@@ -338,6 +348,10 @@ def test_a_job_the_archive_cannot_give_back_is_reported_and_the_others_restore(
     kept.refresh()
     assert (lost.status, kept.status) == (models.ARCHIVED, models.COMPLETED)
     assert lost.restore_task_token is None
+    (told,) = mail_to(settings, user.email, "back online")
+    back, not_yet = told.body.split("could not be brought back yet (1)")
+    assert kept.input_filename in back and lost.input_filename not in back
+    assert f"{lost.input_filename}: {settings.base_url}/annotations/{lost.job_id}" in not_yet
 
 
 def test_the_same_restore_event_twice_restores_once(
