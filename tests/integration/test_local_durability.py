@@ -178,6 +178,7 @@ def test_a_kill_9_keeps_acknowledged_writes_and_forgets_running_executions(
                 "input_key": "uploads/x",
                 "build": "auto",
                 "retention_seconds": 60,
+                "archive_warning_seconds": 0,
                 "resume_from": "annotation",
                 "limits": {
                     "annotate_timeout_seconds": 3600,
