@@ -74,9 +74,9 @@ class RetryRefused(ValueError):
 def retry(settings: Settings, job: models.Job) -> str:
     """Run a failed job again in a new execution; returns its ARN.
 
-    A failed job's execution ended through Catch → RecordFailure → JobFailed, so a redrive would
-    only re-run JobFailed: the job starts over instead. Executions that failed in a state without a
-    Catch (an archive that kept failing) are redriven by :func:`redrive`.
+    A failed job's execution ended through Catch → RecordFailure → NotifyFailure → JobFailed, so a
+    redrive would only re-run JobFailed: the job starts over instead. Executions that failed in a
+    state without a Catch (an archive that kept failing) are redriven by :func:`redrive`.
     """
     if job.status != models.FAILED:
         raise RetryRefused(
