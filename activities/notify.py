@@ -35,7 +35,12 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     models.bind(settings)
     user = models.User.get(task["user_id"])
     event = task["event"]
-    job = models.Job.get(task["job_id"]) if event != notifications.THAW_COMPLETE else None
+    job = None
+    if event != notifications.THAW_COMPLETE:
+        try:
+            job = models.Job.get(task["job_id"])
+        except models.DoesNotExist:
+            return _skipped("the job was deleted")
     claimed = False
     if event == RESULTS_READY:
         message = notifications.results_ready(settings, user, job)
