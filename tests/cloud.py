@@ -3,9 +3,10 @@ by the last.
 
 ``make test`` runs the suite in several pytest-xdist worker processes; each has its own session
 fixtures (its own stack under its own prefix), but all share one LocalStack and one DynamoDB
-Local. A lock file orders starting and stopping; each process holds a file named after its pid in
-``run/test-sessions/`` while it uses the cloud, and the process that leaves none behind stops the
-cloud, if a test run started it (a cloud the developer started stays up).
+Local. A lock file orders starting and stopping. Each user of the cloud (a process's integration
+or browser session) holds a file in ``run/test-sessions/``, named after its pid, while it uses it;
+the user that leaves none behind stops the cloud if a test run started it (a cloud the developer
+started stays up).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,11 +55,12 @@ def shared_local_cloud(base: Settings | None = None) -> Iterator[LocalCloud]:
     run.mkdir(parents=True, exist_ok=True)
     holders = run / "test-sessions"
     started_by_tests = run / "test-sessions.started"
-    mine = holders / str(os.getpid())
+    mine = holders / f"{os.getpid()}.{uuid.uuid4().hex[:8]}"  # one process may hold it twice
     with _locked(run / "test-sessions.lock"):
         holders.mkdir(exist_ok=True)
         for holder in holders.iterdir():  # left by a run that was killed
-            if not (holder.name.isdigit() and _alive(int(holder.name))):
+            pid = holder.name.partition(".")[0]
+            if not (pid.isdigit() and _alive(int(pid))):
                 holder.unlink(missing_ok=True)
         if not cloud.is_up():
             cloud.up()
