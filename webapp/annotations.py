@@ -54,8 +54,7 @@ RESTORE_TIMES = {
     "Bulk": "5–12 hours",
 }
 MAX_STATUS_IDS = 50
-# Uploads this session started and may submit: enough for one multi-file batch at a time.
-REMEMBERED_UPLOADS = 25
+REMEMBERED_UPLOADS = 5
 UNCONFIRMED = (
     "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
     "or ask for a new one on the upload page."
@@ -118,15 +117,6 @@ def annotate() -> str:
     )
 
 
-def _submittable(key: str) -> uploads.Upload | None:
-    """The user's upload at ``key`` if this session's upload page started it, else None."""
-    try:
-        upload = uploads.own_upload(current_user.record, key)
-    except uploads.NotYourUpload:
-        return None
-    return upload if upload.upload_id in session.get("uploads", []) else None
-
-
 @bp.route("/annotate/submit")
 @login_required
 def submit() -> Response:
@@ -156,7 +146,9 @@ def submit() -> Response:
 
 
 # The upload page's script: one presigned POST per file (sent from the page with progress
-# events), then one job per upload. JSON in and out; CSRFProtect checks the X-CSRFToken header.
+# events), then one job per upload. JSON in and out; CSRFProtect checks the X-CSRFToken header,
+# so no other site can submit for the user, and the session need not remember these uploads
+# (the page asks for several at once: their session writes would overwrite one another).
 
 
 @bp.post("/annotate/uploads")
@@ -166,7 +158,6 @@ def new_upload() -> tuple[Response, int]:
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
     post = uploads.presigned_post(settings(), current_user.record)
-    _remember_upload(post.upload_id)
     fields = {k: v for k, v in post.fields.items() if k != "key"}
     return jsonify(
         {
@@ -185,9 +176,10 @@ def submit_json() -> tuple[Response, int]:
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
     body = request.get_json(silent=True) or {}
-    upload = _submittable(str(body.get("key", "")))
-    if upload is None:
-        return jsonify({"error": "That upload was not started from this page; upload again."}), 404
+    try:
+        upload = uploads.own_upload(current_user.record, str(body.get("key", "")))
+    except uploads.NotYourUpload:
+        return jsonify({"error": "No such upload of yours; please upload the file again."}), 404
     try:
         job = jobs.submit_upload(settings(), current_user.record, upload)
     except jobs.SubmitError as refused:

@@ -372,3 +372,39 @@ def test_an_account_is_not_deleted_while_a_restore_runs(
     assert refused.status_code == 302
     assert "being restored" in client.get("/profile").get_data(as_text=True)
     assert User.get(user.user_id) and Job.get(kept.job_id)
+
+
+# -- the upload page's script: several presigned POSTs, then one job each --------------------------
+
+
+def test_the_upload_pages_json_routes_make_one_job_per_file(
+    client: FlaskClient, make_user, login_as, vcf: bytes
+) -> None:
+    import requests
+
+    user = make_user()
+    login_as(user)
+    # Asked for all at once, as the page does: none is lost to another's session write.
+    posts = [client.post("/annotate/uploads", json={}).get_json() for _ in range(3)]
+    started = []
+    for number, post in enumerate(posts):
+        key = post["key_prefix"] + ".vcf"
+        assert keys.parse_upload_key(key)[0] == user.user_id
+        fields = {**post["fields"], "key": key, "x-amz-meta-filename": f"file{number}.vcf"}
+        sent = requests.post(post["url"], data=fields, files={"file": ("f.vcf", vcf)}, timeout=30)
+        assert sent.status_code == 201, sent.text[:300]
+        answer = client.post("/annotate/jobs", json={"key": key})
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        started.append(answer.get_json())
+        assert client.post("/annotate/jobs", json={"key": key}).get_json() == started[-1]
+    assert [s["input_filename"] for s in started] == ["file0.vcf", "file1.vcf", "file2.vcf"]
+    assert all(s["url"] == f"/annotations/{s['job_id']}" for s in started)
+    # Somebody else's upload key, and a file that is not a VCF, are refused with a reason.
+    other = keys.upload_key(keys.new_id(), keys.new_id())
+    assert client.post("/annotate/jobs", json={"key": other}).status_code == 404
+    post = client.post("/annotate/uploads", json={}).get_json()
+    key = post["key_prefix"] + ".vcf"
+    fields = {**post["fields"], "key": key, "x-amz-meta-filename": "notes.vcf"}
+    requests.post(post["url"], data=fields, files={"file": ("n.vcf", b"hello")}, timeout=30)
+    refused = client.post("/annotate/jobs", json={"key": key})
+    assert refused.status_code == 422 and "not a VCF file" in refused.get_json()["error"]

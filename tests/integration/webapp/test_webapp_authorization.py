@@ -132,7 +132,7 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/confirm-email/not-a-token", 302, 302, 302, 302),
     ("POST", "/confirm-email/send", LOGIN, 302, 302, 302),
     ("POST", "/annotate/uploads", LOGIN, 201, 201, 201),
-    ("POST", "/annotate/jobs", LOGIN, 404, 404, 404),  # no upload this session started
+    ("POST", "/annotate/jobs", LOGIN, 404, 404, 404),  # no upload key
     ("GET", "/annotate", LOGIN, 200, 200, 200),
     ("GET", "/annotate/submit?key={key}", LOGIN, 302, 404, 404),
     ("GET", "/annotations", LOGIN, 200, 200, 200),
