@@ -171,6 +171,8 @@ def reset_password(
                 User.password_changed_at.set(now),
                 User.password_reset_hash.remove(),
                 User.password_reset_expires_at.remove(),
+                # The link came by e-mail: following it proves the address as well.
+                User.email_confirmed_at.set(User.email_confirmed_at | now),
             ],
             (User.password_reset_hash == _digest(secret)) & (User.password_reset_expires_at > now),
         )

@@ -116,6 +116,7 @@ def test_forgotten_password_link_works_once(
     assert "The passwords differ" in mismatch.get_data(as_text=True)
     done = client.post(path, data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.status_code == 302 and done.headers["Location"] == "/login"
+    assert User.get(user.user_id).email_confirmed_at is not None  # the mail reached its owner
 
     # Single use: the page and the form both refuse the link now.
     assert client.get(path).status_code == 410
