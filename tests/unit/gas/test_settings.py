@@ -64,3 +64,28 @@ def test_the_thaw_timeouts_per_tier_come_from_the_environment_and_reach_child_pr
     assert defaults.expedited_timeout_seconds < defaults.standard_timeout_seconds
     with pytest.raises(SettingsError, match="GAS_STANDARD_TIMEOUT_SECONDS"):
         Settings.from_env({"GAS_STANDARD_TIMEOUT_SECONDS": "0"})
+
+
+def test_email_confirmation_is_on_for_aws_off_locally_and_reaches_child_processes() -> None:
+    assert Settings.from_env({}).require_email_confirmation is False
+    aws = Settings.from_env({"GAS_CLOUD": "aws", "GAS_SECRET_KEY": "k" * 32})
+    assert aws.require_email_confirmation is True
+    assert Settings.from_env(aws.subprocess_env({})).require_email_confirmation is True
+    local_on = Settings.from_env({"GAS_REQUIRE_EMAIL_CONFIRMATION": "yes"})
+    assert local_on.require_email_confirmation is True
+    off = Settings.from_env(
+        {"GAS_CLOUD": "aws", "GAS_SECRET_KEY": "k" * 32, "GAS_REQUIRE_EMAIL_CONFIRMATION": "0"}
+    )
+    assert off.require_email_confirmation is False
+    with pytest.raises(SettingsError, match="GAS_REQUIRE_EMAIL_CONFIRMATION"):
+        Settings.from_env({"GAS_REQUIRE_EMAIL_CONFIRMATION": "perhaps"})
+
+
+def test_account_link_lifetimes_come_from_the_environment() -> None:
+    s = Settings.from_env(
+        {"GAS_PASSWORD_RESET_SECONDS": "600", "GAS_EMAIL_CONFIRMATION_SECONDS": "3600"}
+    )
+    assert (s.password_reset_seconds, s.email_confirmation_seconds) == (600, 3600)
+    assert Settings.from_env(s.subprocess_env({})) == s
+    with pytest.raises(SettingsError, match="GAS_PASSWORD_RESET_SECONDS"):
+        Settings.from_env({"GAS_PASSWORD_RESET_SECONDS": "0"})
