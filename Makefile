@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# The integration tests mostly wait on workflows, so 3 workers overlap those waits on 2 cores; a
+# module stays on one worker (tests/conftest.py). The 25 slowest tests are listed at the end.
+PYTEST_WORKERS ?= 3
 
 .PHONY: run test setup setup-dev setup-browser setup-bio-tools lint clean-state
 
@@ -15,7 +18,7 @@ run: setup
 test: setup setup-dev setup-browser setup-bio-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # First-run set-up is mostly downloads: LocalStack's venv and the reference sources start at once
 # (their entry points need only the standard library), beside the project's venv; then the

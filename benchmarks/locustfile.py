@@ -1,4 +1,4 @@
-"""Load on the dashboard's jobs list and job pages (the first system's test: 200 users, spawn 20).
+"""Load on the dashboard's pages and the researchers' API (the first system's test: 200 users).
 
 Run against a dashboard serving a deployed stack (see docs/benchmarks.md, "Dashboard")::
 
@@ -8,6 +8,8 @@ Run against a dashboard serving a deployed stack (see docs/benchmarks.md, "Dashb
 On start it seeds, through the models, one account per simulated user with a few jobs. Each user
 is handed a session cookie signed with the dashboard's secret key instead of logging in: the login
 form is rate-limited per address (by design), and every simulated user comes from 127.0.0.1.
+Half the simulated users are scripts instead: they hold a personal access token (made through
+``workflows.tokens``, as the profile page makes one) and use ``/api/v1`` only.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from locust import HttpUser, between, events, task
 
 from gas import keys, models
 from gas.settings import Settings
+from workflows import tokens
 
 USERS = int(os.environ.get("GAS_BENCH_USERS", "200"))
 JOBS_PER_USER = int(os.environ.get("GAS_BENCH_JOBS_PER_USER", "5"))
 USER_AGENT = "gas-locust"
 
-_accounts: list[tuple[str, list[str], str]] = []  # (user_id, job ids, session cookie)
-_next_account = itertools.count()
+# (user_id, job ids, session cookie, API token)
+_accounts: list[tuple[str, list[str], str, str]] = []
+_account_numbers = itertools.count()
 _lock = threading.Lock()
 
 
@@ -85,22 +89,25 @@ def seed(environment, **_: object) -> None:  # noqa: ANN001
     for _ in range(USERS):
         user = models.User(keys.new_id(), email=f"bench-{keys.new_id()[:12]}@example.org")
         user.save()
+        secret, _ = tokens.create(settings, user, name="locust", scope=models.READ_ONLY)
         _accounts.append(
-            (user.user_id, _seed_jobs(user, settings), _session_cookie(app, user.user_id))
+            (
+                user.user_id,
+                _seed_jobs(user, settings),
+                _session_cookie(app, user.user_id),
+                secret,
+            )
         )
     print(f"seeded {USERS} users with {JOBS_PER_USER} jobs each under prefix {settings.prefix}")
 
 
-class Researcher(HttpUser):
-    """Looks at the jobs list (which polls live status) and opens job pages."""
+def _next_account() -> tuple[str, list[str], str, str]:
+    with _lock:
+        return _accounts[next(_account_numbers) % len(_accounts)]
 
-    wait_time = between(1, 3)
 
-    def on_start(self) -> None:
-        with _lock:
-            user_id, self.job_ids, cookie = _accounts[next(_next_account) % len(_accounts)]
-        self.client.headers["User-Agent"] = USER_AGENT
-        self.client.cookies.set("gas_session", cookie)
+class Expecting:
+    """A GET that counts as failed unless it answers 200 with the expected content."""
 
     def _get(self, path: str, name: str, must_contain: str) -> None:
         # A lost session would redirect to the login page: count that as an error, not a 200.
@@ -111,6 +118,18 @@ class Researcher(HttpUser):
                 response.failure(f"HTTP {response.status_code}")
             elif must_contain not in response.text:
                 response.failure(f"{must_contain!r} missing from the answer")
+
+
+class Researcher(Expecting, HttpUser):
+    """Looks at the jobs list (which polls live status) and opens job pages."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        _, self.job_ids, cookie, _ = _next_account()
+        self.client.headers["User-Agent"] = USER_AGENT
+        self.client.cookies.set("gas_session", cookie)
 
     @task(4)
     def jobs_list(self) -> None:
@@ -135,3 +154,32 @@ class Researcher(HttpUser):
     def health_check(self) -> None:
         # What the load balancer asks every few seconds; it must stay fast under load.
         self._get("/healthz", "/healthz", '"status":"ok"')
+
+
+class Script(Expecting, HttpUser):
+    """A researcher's script on /api/v1: polls its jobs, reads one, checks its storage."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        _, self.job_ids, _, secret = _next_account()
+        self.client.headers["User-Agent"] = USER_AGENT
+        self.client.headers["Authorization"] = f"Bearer {secret}"
+
+    @task(4)
+    def list_jobs(self) -> None:
+        self._get("/api/v1/jobs?limit=20", "/api/v1/jobs", self.job_ids[0])
+
+    @task(4)
+    def one_job(self) -> None:
+        job_id = random.choice(self.job_ids)
+        self._get(f"/api/v1/jobs/{job_id}", "/api/v1/jobs/[id]", '"execution"')
+
+    @task(1)
+    def running_only(self) -> None:
+        self._get("/api/v1/jobs?status=RUNNING", "/api/v1/jobs?status=", '"jobs"')
+
+    @task(1)
+    def usage(self) -> None:
+        self._get("/api/v1/usage", "/api/v1/usage", '"bytes_online"')

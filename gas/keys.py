@@ -80,6 +80,18 @@ def parse_result_key(key: str) -> tuple[str, str, str]:
     return parts[1], parts[2], kinds[parts[3]]
 
 
+def user_upload_prefix(user_id: str) -> str:
+    """Every upload of one user's, submitted or not."""
+    _check(user_id)
+    return f"uploads/{user_id}/"
+
+
+def user_result_prefix(user_id: str) -> str:
+    """Every result of one user's jobs."""
+    _check(user_id)
+    return f"results/{user_id}/"
+
+
 def result_prefix(user_id: str, job_id: str) -> str:
     _check(user_id, job_id)
     return f"results/{user_id}/{job_id}/"

@@ -126,6 +126,13 @@ class User(ConditionalModel):
     created_at = UTCDateTimeAttribute(default=now)
     upgraded_at = UTCDateTimeAttribute(null=True)
     thaw_execution_arn = UnicodeAttribute(null=True)
+    # When the owner of the address followed its confirmation link (workflows.accounts).
+    email_confirmed_at = UTCDateTimeAttribute(null=True)
+    # The one outstanding password-reset link: the SHA-256 of its secret, and when it stops working.
+    password_reset_hash = UnicodeAttribute(null=True)
+    password_reset_expires_at = UTCDateTimeAttribute(null=True)
+    # Sessions started before a password change (or reset) end at their next request.
+    password_changed_at = UTCDateTimeAttribute(null=True)
 
     by_email = UserByEmail()
 

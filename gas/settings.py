@@ -45,6 +45,17 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
 MIN_HEARTBEAT_SECONDS = 10
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _heartbeat(env: Mapping[str, str]) -> int:
     value = _int(env, "GAS_ANNOTATE_HEARTBEAT_SECONDS", 20)
     if value < MIN_HEARTBEAT_SECONDS:
@@ -114,6 +125,13 @@ class Settings:
     secret_key: str = ""
     secret_key_arn: str = ""
 
+    # Accounts (webapp.auth, workflows.accounts): how long a password-reset link and an e-mail
+    # confirmation link work, and whether uploads wait for a confirmed address (on by default on
+    # AWS; off on the local cloud, where no mail leaves the machine).
+    password_reset_seconds: int = 3600
+    email_confirmation_seconds: int = 7 * 24 * 3600
+    require_email_confirmation: bool = False
+
     @property
     def is_local(self) -> bool:
         return self.cloud == "local"
@@ -154,6 +172,9 @@ class Settings:
                 "GAS_REFERENCE_DIR": str(self.reference_dir),
                 "GAS_MAIL_FROM": self.mail_from,
                 "GAS_ARCHIVE_WARNING_SECONDS": str(self.archive_warning_seconds),
+                "GAS_PASSWORD_RESET_SECONDS": str(self.password_reset_seconds),
+                "GAS_EMAIL_CONFIRMATION_SECONDS": str(self.email_confirmation_seconds),
+                "GAS_REQUIRE_EMAIL_CONFIRMATION": str(self.require_email_confirmation).lower(),
             }
         )
         # Only what was given: a child without GAS_SECRET_KEY reads the same per-installation file.
@@ -253,4 +274,9 @@ class Settings:
             archive_warning_seconds=_archive_warning(env, retention),
             secret_key=secret_key,
             secret_key_arn=secret_key_arn,
+            password_reset_seconds=_positive(env, "GAS_PASSWORD_RESET_SECONDS", 3600),
+            email_confirmation_seconds=_positive(
+                env, "GAS_EMAIL_CONFIRMATION_SECONDS", 7 * 24 * 3600
+            ),
+            require_email_confirmation=_flag(env, "GAS_REQUIRE_EMAIL_CONFIRMATION", not local),
         )

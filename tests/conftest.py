@@ -14,6 +14,23 @@ import pytest
 from tests.inputs import small_vcf
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How `make test` spreads the suite over pytest-xdist workers (``--dist loadgroup``).
+
+    A module stays on one worker, since its fixtures are often costly (a stack, a private cloud);
+    the browser tests share one worker, one dashboard and one Chromium. Modules marked ``slow``
+    (minutes each: they restart whole clouds or wait out retentions) are handed out first, so the
+    run does not end waiting on one of them.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = Path(item.path)
+            group = "browser" if BROWSER_TESTS in path.parents else str(path)
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,  # files go to S3, never through the dashboard
         LOGIN_RATE_LIMIT="10 per minute",
+        # Sending a confirmation link again, per account.
+        CONFIRM_RATE_LIMIT="5 per hour",
         JOBS_PER_PAGE=20,
         DETAIL_CACHE_SECONDS=5.0,
     )

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from gas import models
 from gas.models import Job
 from webapp import graph, results
+from webapp.auth import ResendConfirmationForm, needs_confirmation
 from webapp.security import own_job_or_404, settings
 from workflows import jobs, uploads
 
@@ -54,6 +55,10 @@ RESTORE_TIMES = {
 }
 MAX_STATUS_IDS = 50
 REMEMBERED_UPLOADS = 5
+UNCONFIRMED = (
+    "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
+    "or ask for a new one on the upload page."
+)
 
 
 def index() -> Response:
@@ -82,15 +87,28 @@ def status_view(job: Job) -> dict[str, Any]:
 # --- upload -----------------------------------------------------------------------------------
 
 
+def _remember_upload(upload_id: str) -> None:
+    session["uploads"] = [upload_id, *session.get("uploads", [])][:REMEMBERED_UPLOADS]
+
+
+def _unconfirmed_message() -> str:
+    return UNCONFIRMED.format(email=current_user.record.email)
+
+
 @bp.route("/annotate")
 @login_required
 def annotate() -> str:
     cfg = settings()
+    if needs_confirmation():
+        return render_template(
+            "annotations/confirm_first.html",
+            email=current_user.record.email,
+            resend_form=ResendConfirmationForm(),
+        )
     post = uploads.presigned_post(
         cfg, current_user.record, redirect_url=cfg.base_url.rstrip("/") + "/annotate/submit"
     )
-    remembered = [post.upload_id, *session.get("uploads", [])][:REMEMBERED_UPLOADS]
-    session["uploads"] = remembered
+    _remember_upload(post.upload_id)
     return render_template(
         "annotations/annotate.html",
         post=post,
@@ -108,6 +126,9 @@ def submit() -> Response:
         upload = uploads.own_upload(current_user.record, request.args.get("key", ""))
     except uploads.NotYourUpload:
         abort(404)
+    if needs_confirmation():
+        flash(_unconfirmed_message(), "error")
+        return redirect(url_for("annotations.annotate"))
     if upload.upload_id not in session.get("uploads", []):
         # Only uploads this session's form started can be submitted by following a link.
         job = jobs.job_for_upload(cfg, upload)
@@ -122,6 +143,54 @@ def submit() -> Response:
         return redirect(url_for("annotations.annotate"))
     flash(f"{job.input_filename} was uploaded; its annotation job has started.", "success")
     return redirect(url_for("annotations.job_page", job_id=job.job_id))
+
+
+# The upload page's script: one presigned POST per file (sent from the page with progress
+# events), then one job per upload. JSON in and out; CSRFProtect checks the X-CSRFToken header,
+# so no other site can submit for the user, and the session need not remember these uploads
+# (the page asks for several at once: their session writes would overwrite one another).
+
+
+@bp.post("/annotate/uploads")
+@login_required
+def new_upload() -> tuple[Response, int]:
+    """A presigned POST for one more file of the page's batch (S3 answers it with 201)."""
+    if needs_confirmation():
+        return jsonify({"error": _unconfirmed_message()}), 403
+    post = uploads.presigned_post(settings(), current_user.record)
+    fields = {k: v for k, v in post.fields.items() if k != "key"}
+    return jsonify(
+        {
+            "url": post.url,
+            "fields": fields,
+            "key_prefix": post.key_prefix,
+            "max_bytes": post.max_bytes,
+        }
+    ), 201
+
+
+@bp.post("/annotate/jobs")
+@login_required
+def submit_json() -> tuple[Response, int]:
+    """Start the job of one upload the page sent to S3; the same upload twice is one job."""
+    if needs_confirmation():
+        return jsonify({"error": _unconfirmed_message()}), 403
+    body = request.get_json(silent=True) or {}
+    try:
+        upload = uploads.own_upload(current_user.record, str(body.get("key", "")))
+    except uploads.NotYourUpload:
+        return jsonify({"error": "No such upload of yours; please upload the file again."}), 404
+    try:
+        job = jobs.submit_upload(settings(), current_user.record, upload)
+    except jobs.SubmitError as refused:
+        return jsonify({"error": str(refused)}), 422
+    return jsonify(
+        {
+            "job_id": job.job_id,
+            "input_filename": job.input_filename,
+            "url": url_for("annotations.job_page", job_id=job.job_id),
+        }
+    ), 201
 
 
 # --- list and live status -----------------------------------------------------------------------
@@ -299,6 +368,9 @@ def cancel(job_id: str) -> Response:
 @login_required
 def resubmit(job_id: str) -> Response:
     job = own_job_or_404(job_id)
+    if needs_confirmation():
+        flash(_unconfirmed_message(), "error")
+        return redirect(url_for("annotations.job_page", job_id=job_id))
     if JobActionForm().validate_on_submit():
         try:
             new = jobs.resubmit(settings(), current_user.record, job)

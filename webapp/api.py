@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from gas import models
 from webapp import api_spec, csrf, limiter
 from webapp.security import settings
-from workflows import jobs, tokens, uploads, usage
+from workflows import accounts, jobs, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -171,6 +171,18 @@ def _conflict(exc: Exception) -> Response:
     return problem(409, str(exc))
 
 
+def _unconfirmed() -> Response | None:
+    """The refusal for an account whose address is not confirmed yet (None: go ahead)."""
+    if not accounts.needs_confirmation(settings(), _user()):
+        return None
+    return problem(
+        403,
+        f"Confirm your e-mail address first: open the link we sent to {_user().email}, "
+        "or ask for a new one on the dashboard's upload page.",
+        title="E-mail address not confirmed",
+    )
+
+
 # --- the document and who is asking ------------------------------------------------------------
 
 
@@ -210,6 +222,8 @@ def get_usage() -> Response:
 @bp.post("/uploads")
 def create_upload() -> tuple[Response, int]:
     """A presigned POST: send its fields, x-amz-meta-filename and the file (last) to ``url``."""
+    if refused := _unconfirmed():
+        return refused, 403
     cfg = settings()
     post = uploads.presigned_post(cfg, _user())
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
@@ -229,6 +243,8 @@ def create_upload() -> tuple[Response, int]:
 
 @bp.post("/jobs")
 def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
+    if refused := _unconfirmed():
+        return refused
     body = _json_body()
     key = body.get("upload_key")
     build = body.get("build", "auto")
@@ -325,6 +341,8 @@ def cancel_job(job_id: str) -> Response:
 @bp.post("/jobs/<job_id>/resubmit")
 def resubmit_job(job_id: str) -> tuple[Response, int, dict[str, str]] | Response:
     job = _own_job(job_id)
+    if refused := _unconfirmed():
+        return refused
     try:
         new = jobs.resubmit(settings(), _user(), job)
     except jobs.SubmitError as exc:

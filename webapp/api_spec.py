@@ -196,6 +196,10 @@ COMMON_PROBLEMS = {
     "429": _problem("the token's rate limit is spent; see Retry-After"),
 }
 WRITE_PROBLEMS = {"403": _problem("a read-only token")}
+# Uploading and starting jobs also wait for a confirmed e-mail address (where that is required).
+SUBMIT_PROBLEMS = {
+    "403": _problem("a read-only token, or an account whose e-mail address is not confirmed yet")
+}
 JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -210,9 +214,12 @@ def _op(
     *,
     write: bool = False,
     job: bool = False,
+    submits: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     answers = {**responses, **COMMON_PROBLEMS, **(WRITE_PROBLEMS if write else {})}
+    if submits:
+        answers.update(SUBMIT_PROBLEMS)
     if job:
         answers["404"] = _problem("no such job (or not yours: the same answer)")
     operation = {"summary": summary, "responses": answers, **extra}
@@ -243,6 +250,7 @@ PATHS: dict[str, Any] = {
             "A presigned POST for one VCF (the tier's size limit is in its policy)",
             {"201": _json("Upload", "where and how to send the file")},
             write=True,
+            submits=True,
         )
     },
     "/jobs": {
@@ -275,6 +283,7 @@ PATHS: dict[str, Any] = {
                 "422": _problem("the upload is missing, too large, or not a VCF"),
             },
             write=True,
+            submits=True,
             requestBody={
                 "required": True,
                 "content": {"application/json": {"schema": _ref("SubmitJob")}},
@@ -316,6 +325,7 @@ PATHS: dict[str, Any] = {
                 "409": _problem("the input is gone"),
             },
             write=True,
+            submits=True,
             job=True,
         )
     },

@@ -1,4 +1,5 @@
-"""Accounts: register, log in, log out, profile. Passwords are hashed with scrypt (Werkzeug)."""
+"""Accounts: register, log in, log out, profile, a forgotten password, confirming the address and
+deleting the account. Passwords are hashed with scrypt (Werkzeug)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from gas import models
 from gas.models import User
 from webapp import limiter, login_manager
 from webapp.security import safe_next, settings
-from workflows import tokens, usage, users
+from workflows import accounts, tokens, usage, users
 
 bp = Blueprint("auth", __name__)
 
@@ -55,10 +56,19 @@ class Account(UserMixin):
         return bool(self.record.is_operator)
 
 
+def _password_epoch(user: User) -> str:
+    return user.password_changed_at.isoformat() if user.password_changed_at else ""
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> Account | None:
     user = users.get(settings(), user_id)
-    return Account(user) if user is not None else None
+    if user is None:
+        return None
+    # A session started before the password last changed (or was reset) is over.
+    if session.get("password_epoch", "") != _password_epoch(user):
+        return None
+    return Account(user)
 
 
 class RegisterForm(FlaskForm):
@@ -101,6 +111,29 @@ class RevokeForm(FlaskForm):
     """Just the CSRF token: revoking is one button per token."""
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), EMAIL, Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=200, message="At least 10 characters.")],
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[EqualTo("new_password", message="The passwords differ.")],
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    delete_password = PasswordField("Your password", validators=[DataRequired()])
+
+
+class ResendConfirmationForm(FlaskForm):
+    """Just the CSRF token: one button sends the link again."""
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
@@ -116,7 +149,22 @@ class ChangePasswordForm(FlaskForm):
 def _start_session(user: User) -> None:
     # A fresh session on login, so nothing planted before it survives (session fixation).
     session.clear()
+    session["password_epoch"] = _password_epoch(user)
     login_user(Account(user))
+
+
+def needs_confirmation() -> bool:
+    """Whether the logged-in user must confirm their address before uploading."""
+    return accounts.needs_confirmation(settings(), current_user.record)
+
+
+def _send_confirmation(user: User) -> bool:
+    try:
+        accounts.send_confirmation(settings(), current_app.config["SECRET_KEY"], user)
+    except Exception:  # SES refusing (an unverified sandbox address) must not lose the account
+        current_app.logger.exception("confirmation e-mail to user %s not sent", user.user_id)
+        return False
+    return True
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -137,7 +185,21 @@ def register() -> str | Response:
             form.email.errors.append("An account with this e-mail exists; log in instead.")
         else:
             _start_session(user)
-            flash("Welcome to GAS. Upload a VCF file to annotate it.", "success")
+            if settings().require_email_confirmation:
+                if _send_confirmation(user):
+                    flash(
+                        f"Welcome to GAS. We sent a link to {user.email}: open it to confirm "
+                        "your address, then upload a VCF file to annotate it.",
+                        "success",
+                    )
+                else:
+                    flash(
+                        "Welcome to GAS. We could not send the confirmation e-mail just now; "
+                        "ask for it again below.",
+                        "error",
+                    )
+            else:
+                flash("Welcome to GAS. Upload a VCF file to annotate it.", "success")
             return redirect(url_for("annotations.annotate"))
     return render_template("auth/register.html", form=form)
 
@@ -167,6 +229,88 @@ def login() -> str | Response:
     return render_template("auth/login.html", form=form)
 
 
+def _reset_key() -> str:
+    return f"reset:{request.remote_addr}"
+
+
+RESET_SENT = (
+    "If an account uses {email}, we have sent it a link to set a new password. "
+    "The link works once, within {minutes} minutes."
+)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+)
+def forgot_password() -> str | Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.request_password_reset(settings(), form.email.data)
+        except Exception:  # the same answer whatever happened, so nobody learns who has an account
+            current_app.logger.exception("password reset e-mail not sent")
+        minutes = settings().password_reset_seconds // 60
+        flash(RESET_SENT.format(email=form.email.data.strip(), minutes=minutes), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset-password/<user_id>/<secret>", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+)
+def reset_password(user_id: str, secret: str) -> str | Response | tuple[str, int]:
+    if not accounts.reset_is_open(settings(), user_id, secret):
+        return render_template("auth/reset_password.html", form=None), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        new_hash = generate_password_hash(form.new_password.data, method=PASSWORD_METHOD)
+        try:
+            accounts.reset_password(settings(), user_id, secret, new_hash)
+        except accounts.ResetRefused:
+            return render_template("auth/reset_password.html", form=None), 410
+        logout_user()
+        session.clear()
+        flash("Your password was changed. Log in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form)
+
+
+@bp.route("/confirm-email/<token>")
+def confirm_email(token: str) -> Response:
+    try:
+        accounts.confirm(settings(), current_app.config["SECRET_KEY"], token)
+    except accounts.ConfirmationRefused:
+        flash(
+            "That confirmation link is not valid or has expired. Log in and ask for a new one "
+            "on the upload page.",
+            "error",
+        )
+        return redirect(url_for("auth.login"))
+    flash("Thank you: your e-mail address is confirmed. You can upload VCF files now.", "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("annotations.annotate"))
+    return redirect(url_for("auth.login"))
+
+
+def _user_key() -> str:
+    return f"confirm:{current_user.get_id() if current_user.is_authenticated else ''}"
+
+
+@bp.post("/confirm-email/send")
+@login_required
+@limiter.limit(lambda: current_app.config["CONFIRM_RATE_LIMIT"], key_func=_user_key)
+def resend_confirmation() -> Response:
+    if ResendConfirmationForm().validate_on_submit() and needs_confirmation():
+        user: User = current_user.record
+        if _send_confirmation(user):
+            flash(f"We sent a new confirmation link to {user.email}.", "success")
+        else:
+            flash("The e-mail could not be sent just now; please try again later.", "error")
+    return redirect(url_for("annotations.annotate"))
+
+
 # A POST (CSRFProtect checks its token), so no other site can log a user out.
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
@@ -187,6 +331,8 @@ def _profile_page(user: User, **forms: Any) -> str:
         "token_form": TokenForm(formdata=None),
         "revoke_form": RevokeForm(formdata=None),
         "password_form": ChangePasswordForm(formdata=None),
+        "delete_form": DeleteAccountForm(formdata=None),
+        "needs_confirmation": accounts.needs_confirmation(settings(), user),
         "new_secret": None,
     }
     context.update(forms)
@@ -268,3 +414,36 @@ def change_password() -> str | Response:
             flash("Password changed.", "success")
             return redirect(url_for("auth.profile"))
     return _profile_page(user, password_form=form)
+
+
+@bp.post("/profile/delete")
+@login_required
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=lambda: f"delete:{_user_key()}"
+)
+def delete_account() -> str | Response:
+    """Delete the account and everything stored for it, after the password is given again."""
+    user: User = current_user.record
+    form = DeleteAccountForm()
+    if not form.validate_on_submit():
+        return _profile_page(user, delete_form=form)
+    given = form.delete_password.data
+    if not (user.password_hash and check_password_hash(user.password_hash, given)):
+        form.delete_password.errors.append("That is not your password; nothing was deleted.")
+        return _profile_page(user, delete_form=form)
+    try:
+        deleted = accounts.delete_account(settings(), user)
+    except accounts.AccountBusy as busy:
+        flash(str(busy), "error")
+        return redirect(url_for("auth.profile"))
+    logout_user()
+    session.clear()
+    cancelled = (
+        f" ({deleted.cancelled} running or queued first cancelled)" if deleted.cancelled else ""
+    )
+    flash(
+        f"Your account was deleted, with its {deleted.jobs} jobs{cancelled}, their files and "
+        "your access tokens.",
+        "success",
+    )
+    return redirect(url_for("auth.login"))

@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            "connect-src 'self'",
+            # The upload page sends each file to S3 itself, to show its progress.
+            f"connect-src 'self' {s3}",
             # The upload form posts straight to S3, which redirects back here.
             f"form-action 'self' {s3}",
             "frame-ancestors 'none'",

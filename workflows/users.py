@@ -61,9 +61,16 @@ def update_profile(settings: Settings, user: models.User, *, name: str, institut
 
 
 def set_password(settings: Settings, user: models.User, password_hash: str) -> None:
-    """Store a new password hash for the user."""
+    """Store a new password hash; an outstanding reset link and other sessions stop working."""
     models.bind(settings)
-    user.update(actions=[models.User.password_hash.set(password_hash)])
+    user.update(
+        actions=[
+            models.User.password_hash.set(password_hash),
+            models.User.password_changed_at.set(models.now()),
+            models.User.password_reset_hash.remove(),
+            models.User.password_reset_expires_at.remove(),
+        ]
+    )
 
 
 def ensure_user(settings: Settings, email: str, tier: str = models.FREE) -> models.User:

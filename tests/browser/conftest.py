@@ -7,7 +7,6 @@ runs ``gas worker …`` processes, so the browser walks the same path a research
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 import socket
 import subprocess
@@ -22,7 +21,7 @@ import requests
 from gas import models
 from gas.settings import REPO_ROOT, Settings
 from infra import deploy
-from infra.localcloud import LocalCloud
+from tests.cloud import shared_local_cloud
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,24 +48,18 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def browser_settings() -> Iterator[Settings]:
     """A stack of the session's own, and settings for a dashboard on a free port."""
-    base = Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
-    cloud = LocalCloud(base)
-    already_up = cloud.is_up()
-    if not already_up:
-        cloud.up()
-    port = _free_port()
-    settings = dataclasses.replace(
-        cloud.settings.with_prefix(f"b{secrets.token_hex(4)}"),
-        web_port=port,
-        base_url=f"http://127.0.0.1:{port}",
-        free_retention_seconds=RETENTION_SECONDS,
-    )
-    deploy.deploy(settings)
-    models.bind(settings)
-    yield settings
-    deploy.destroy(settings)
-    if not already_up:
-        cloud.down()
+    with shared_local_cloud() as cloud:
+        port = _free_port()
+        settings = dataclasses.replace(
+            cloud.settings.with_prefix(f"b{secrets.token_hex(4)}"),
+            web_port=port,
+            base_url=f"http://127.0.0.1:{port}",
+            free_retention_seconds=RETENTION_SECONDS,
+        )
+        deploy.deploy(settings)
+        models.bind(settings)
+        yield settings
+        deploy.destroy(settings)
 
 
 @pytest.fixture(scope="session")

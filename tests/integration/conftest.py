@@ -6,7 +6,6 @@ whole stack into a resource-name prefix unique to this session, and removes it a
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 
@@ -16,21 +15,16 @@ from gas import models
 from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
+from tests.cloud import shared_local_cloud
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
-    """LocalStack + DynamoDB Local, up for the whole session."""
-    base = Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
-    cloud = LocalCloud(base)
-    already_up = cloud.is_up()
-    if not already_up:
-        cloud.up()
-    yield cloud
-    if not already_up:
-        cloud.down()
+    """LocalStack + DynamoDB Local, up for the whole run (shared by every test process)."""
+    with shared_local_cloud() as cloud:
+        yield cloud
 
 
 @pytest.fixture(scope="session")

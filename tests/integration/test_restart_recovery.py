@@ -35,7 +35,7 @@ from tests.integration.processes import wait_for
 from webapp import create_app
 from workflows import jobs, reconcile, users
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
 RETENTION = 45  # long enough to span a restart, short enough to watch

@@ -13,6 +13,8 @@ from gas.settings import Settings
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 RECORDS = 1_500_000  # big enough that the annotate step lasts a few seconds
 
 

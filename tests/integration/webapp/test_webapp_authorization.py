@@ -123,6 +123,16 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("POST", "/profile/tokens", LOGIN, 200, 200, 200),
     ("POST", "/profile/tokens/{token}/revoke", LOGIN, 302, 302, 302),
     ("POST", "/profile/password", LOGIN, 200, 200, 200),
+    # The account's own pages (test_accounts walks them); an empty form changes nothing.
+    ("POST", "/profile/delete", LOGIN, 200, 200, 200),
+    ("GET", "/forgot-password", 200, 200, 200, 200),
+    ("POST", "/forgot-password", 200, 200, 200, 200),
+    ("GET", "/reset-password/{token}/not-a-secret", 410, 410, 410, 410),
+    ("POST", "/reset-password/{token}/not-a-secret", 410, 410, 410, 410),
+    ("GET", "/confirm-email/not-a-token", 302, 302, 302, 302),
+    ("POST", "/confirm-email/send", LOGIN, 302, 302, 302),
+    ("POST", "/annotate/uploads", LOGIN, 201, 201, 201),
+    ("POST", "/annotate/jobs", LOGIN, 404, 404, 404),  # no upload key
     ("GET", "/annotate", LOGIN, 200, 200, 200),
     ("GET", "/annotate/submit?key={key}", LOGIN, 302, 404, 404),
     ("GET", "/annotations", LOGIN, 200, 200, 200),
@@ -206,6 +216,8 @@ def test_the_matrix_covers_every_route(app: Flask) -> None:
         .replace("/downloads/annotated", "/downloads/<kind>")
         .replace("/export/tsv", "/export/<fmt>")
         .replace("/no-such-share/", "/<share_id>/")
+        .replace("/<token_id>/not-a-secret", "/<user_id>/<secret>")
+        .replace("/not-a-token", "/<token>")
         for p in covered
     }
     assert routes - covered == set()

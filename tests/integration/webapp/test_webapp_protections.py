@@ -24,7 +24,20 @@ def _token(html: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "path", ["/login", "/register", "/logout", "/profile", "/subscribe", "/operator/jobs/x/retry"]
+    "path",
+    [
+        "/login",
+        "/register",
+        "/logout",
+        "/profile",
+        "/subscribe",
+        "/operator/jobs/x/retry",
+        "/forgot-password",
+        "/profile/delete",
+        "/profile/password",
+        "/confirm-email/send",
+        "/annotate/uploads",
+    ],
 )
 def test_a_post_without_the_csrf_token_is_refused(guarded_app: Flask, make_user, path) -> None:
     client = guarded_app.test_client()
@@ -71,3 +84,29 @@ def test_login_attempts_are_rate_limited(guarded_app: Flask, make_user) -> None:
         environ_base={"REMOTE_ADDR": "10.0.0.6"},
     )
     assert other.status_code == 302
+
+
+def test_password_reset_requests_and_links_are_rate_limited_like_login(
+    guarded_app: Flask, make_user
+) -> None:
+    client = guarded_app.test_client()
+    token = _token(client.get("/forgot-password").get_data(as_text=True))
+    asked = [
+        client.post(
+            "/forgot-password",
+            data={"email": "nobody-at-all@example.org", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": "10.0.0.5"},
+        ).status_code
+        for _ in range(5)
+    ]
+    assert asked == [302, 302, 302, 429, 429]
+    user = make_user()
+    guesses = [
+        client.post(
+            f"/reset-password/{user.user_id}/guess-{n}",
+            data={"new_password": "0123456789ab", "confirm": "0123456789ab", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": "10.0.0.4"},
+        ).status_code
+        for n in range(5)
+    ]
+    assert guesses == [410, 410, 410, 429, 429]

@@ -75,3 +75,28 @@ def test_the_archive_warning_defaults_to_a_fifth_of_the_retention_at_most_a_day(
     assert given.subprocess_env({})["GAS_ARCHIVE_WARNING_SECONDS"] == "0"
     with pytest.raises(SettingsError, match="GAS_ARCHIVE_WARNING_SECONDS"):
         Settings.from_env({"GAS_ARCHIVE_WARNING_SECONDS": "-5"})
+
+
+def test_email_confirmation_is_on_for_aws_off_locally_and_reaches_child_processes() -> None:
+    assert Settings.from_env({}).require_email_confirmation is False
+    aws = Settings.from_env({"GAS_CLOUD": "aws", "GAS_SECRET_KEY": "k" * 32})
+    assert aws.require_email_confirmation is True
+    assert Settings.from_env(aws.subprocess_env({})).require_email_confirmation is True
+    local_on = Settings.from_env({"GAS_REQUIRE_EMAIL_CONFIRMATION": "yes"})
+    assert local_on.require_email_confirmation is True
+    off = Settings.from_env(
+        {"GAS_CLOUD": "aws", "GAS_SECRET_KEY": "k" * 32, "GAS_REQUIRE_EMAIL_CONFIRMATION": "0"}
+    )
+    assert off.require_email_confirmation is False
+    with pytest.raises(SettingsError, match="GAS_REQUIRE_EMAIL_CONFIRMATION"):
+        Settings.from_env({"GAS_REQUIRE_EMAIL_CONFIRMATION": "perhaps"})
+
+
+def test_account_link_lifetimes_come_from_the_environment() -> None:
+    s = Settings.from_env(
+        {"GAS_PASSWORD_RESET_SECONDS": "600", "GAS_EMAIL_CONFIRMATION_SECONDS": "3600"}
+    )
+    assert (s.password_reset_seconds, s.email_confirmation_seconds) == (600, 3600)
+    assert Settings.from_env(s.subprocess_env({})) == s
+    with pytest.raises(SettingsError, match="GAS_PASSWORD_RESET_SECONDS"):
+        Settings.from_env({"GAS_PASSWORD_RESET_SECONDS": "0"})

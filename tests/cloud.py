@@ -1,0 +1,76 @@
+"""The local cloud a test run shares: started by the first pytest process that needs it, stopped
+by the last.
+
+``make test`` runs the suite in several pytest-xdist worker processes; each has its own session
+fixtures (its own stack under its own prefix), but all share one LocalStack and one DynamoDB
+Local. A lock file orders starting and stopping. Each user of the cloud (a process's integration
+or browser session) holds a file in ``run/test-sessions/``, named after its pid, while it uses it;
+the user that leaves none behind stops the cloud if a test run started it (a cloud the developer
+started stays up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from gas.settings import Settings
+from infra.localcloud import LocalCloud
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def session_settings() -> Settings:
+    """The environment's settings, without a prefix: each session deploys under its own."""
+    return Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
+
+
+@contextlib.contextmanager
+def shared_local_cloud(base: Settings | None = None) -> Iterator[LocalCloud]:
+    """LocalStack + DynamoDB Local for as long as any test process of this run needs them."""
+    cloud = LocalCloud(base or session_settings())
+    run = cloud.settings.state_dir / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    holders = run / "test-sessions"
+    started_by_tests = run / "test-sessions.started"
+    mine = holders / f"{os.getpid()}.{uuid.uuid4().hex[:8]}"  # one process may hold it twice
+    with _locked(run / "test-sessions.lock"):
+        holders.mkdir(exist_ok=True)
+        for holder in holders.iterdir():  # left by a run that was killed
+            pid = holder.name.partition(".")[0]
+            if not (pid.isdigit() and _alive(int(pid))):
+                holder.unlink(missing_ok=True)
+        if not cloud.is_up():
+            cloud.up()
+            started_by_tests.touch()
+        mine.touch()
+    try:
+        yield cloud
+    finally:
+        with _locked(run / "test-sessions.lock"):
+            mine.unlink(missing_ok=True)
+            if not any(holders.iterdir()) and started_by_tests.exists():
+                cloud.down()
+                started_by_tests.unlink()
