@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
 
+from annotator import kernels
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
 
 BUNDLE_FORMAT = "gas-reference-bundle"
@@ -229,6 +228,8 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
     zone_start, zone_set, zone_sets = _segment_genes(np.maximum(gs - FLANK_BP, base), ge + FLANK_BP)
     seg_start, seg_set, sets = _segment_genes(gs, ge)
 
+    import pyarrow.feather as feather  # only when building
+
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -409,6 +410,18 @@ def _segment_genes(
     return np.array(seg_start, np.int64), np.array(seg_set, np.int32), sets
 
 
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC (Feather v2) file, memory-mapped: pages are read on first use and shared
+    with every process that maps the bundle (block-mode workers, other jobs)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A .npy array, memory-mapped read-only (as a plain ndarray, not a slower np.memmap)."""
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
 _BAD_IN_INFO = np.zeros(256, bool)
 _BAD_IN_INFO[[ord(c) for c in ";=, "]] = True
 
@@ -437,17 +450,17 @@ class Bundle:
         self.contigs: list[str] = self.manifest["contigs"]
         self.flank_bp: int = int(self.manifest.get("flank_bp", FLANK_BP))
         try:
-            self.genes = feather.read_table(self.path / "genes.arrow", memory_map=False)
-            self.unions = {n: np.load(self.path / f"{n}.npy") for n in FEATURE_CLASSES}
-            self.seg_start = np.load(self.path / "gene_segment_start.npy")
-            self.seg_set = np.load(self.path / "gene_segment_set.npy")
-            self.sets = feather.read_table(self.path / "gene_sets.arrow")["genes"]
-            self.zone_start = np.load(self.path / "zone_segment_start.npy")
-            self.zone_set = np.load(self.path / "zone_segment_set.npy")
-            self.zone_sets = feather.read_table(self.path / "zone_sets.arrow")["genes"]
-            self.picks = feather.read_table(self.path / "picks.arrow")
+            self.genes = _read_arrow(self.path / "genes.arrow")
+            self.unions = {n: _load_array(self.path / f"{n}.npy") for n in FEATURE_CLASSES}
+            self.seg_start = _load_array(self.path / "gene_segment_start.npy")
+            self.seg_set = _load_array(self.path / "gene_segment_set.npy")
+            self.sets = _read_arrow(self.path / "gene_sets.arrow")["genes"]
+            self.zone_start = _load_array(self.path / "zone_segment_start.npy")
+            self.zone_set = _load_array(self.path / "zone_segment_set.npy")
+            self.zone_sets = _read_arrow(self.path / "zone_sets.arrow")["genes"]
+            self.picks = _read_arrow(self.path / "picks.arrow")
             self.pick = {
-                n: np.load(self.path / f"pick_{n}.npy")
+                n: _load_array(self.path / f"pick_{n}.npy")
                 for n in ("exon_offset", "exons", "cds", "length")
             }
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
@@ -458,7 +471,7 @@ class Bundle:
         self.end_key = self.genes["end_key"].to_numpy()
         self.end_order = np.argsort(self.end_key, kind="stable")
         self.end_sorted = self.end_key[self.end_order]
-        self.minus = pc.equal(self.genes["strand"], "-").fill_null(False).to_numpy()
+        self.minus = kernels.fill_null(kernels.equal(self.genes["strand"], "-"), False).to_numpy()
 
     def contig_index(self) -> dict[str, int]:
         """Contig name → index, canonical names only (callers canonicalise first)."""
@@ -478,18 +491,22 @@ class Bundle:
         values = self.genes[column].combine_chunks()
         data = values.buffers()[2]
         if data is not None and _BAD_IN_INFO[np.frombuffer(data, np.uint8)].any():
-            values = pc.replace_substring_regex(values, r"[;=, ]", "_")
-        values = pc.if_else(pc.equal(values, ""), ".", values)
+            values = kernels.replace_substring_regex(values, r"[;=, ]", "_")
+        values = kernels.if_else(kernels.equal(values, ""), ".", values)
         n = len(values)
         if len(sets) > n and len(sets.offsets) > n + 1:
             # Sets 1..n are each gene alone (see _segment_genes): only the rest need a list join.
             rest = sets.slice(n + 1)
-            flat = pc.list_flatten(rest)
-            offsets = pc.subtract(rest.offsets, rest.offsets[0])
-            multi = pc.binary_join(pa.ListArray.from_arrays(offsets, values.take(flat)), "|")
+            flat = kernels.list_flatten(rest)
+            offsets = kernels.subtract(rest.offsets, rest.offsets[0])
+            multi = kernels.binary_join(
+                pa.ListArray.from_arrays(offsets, kernels.take(values, flat)), "|"
+            )
             return pa.concat_arrays([pa.array([""], values.type), values, multi])
-        flat = pc.list_flatten(sets)
-        return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
+        flat = kernels.list_flatten(sets)
+        return kernels.binary_join(
+            pa.ListArray.from_arrays(sets.offsets, kernels.take(values, flat)), "|"
+        )
 
     @cached_property
     def _flat_sets(self) -> pa.ListArray:
@@ -498,22 +515,26 @@ class Bundle:
     @cached_property
     def has_gene_ids(self) -> bool:
         """Whether the source named gene IDs (the GRCh37 bundle has names only)."""
-        return bool(pc.any(pc.not_equal(self.genes["gene_id"], "")).as_py())
+        return kernels.any_true(kernels.not_equal(self.genes["gene_id"], ""))
 
     @cached_property
     def set_info(self) -> pa.Array:
         """For each gene set its INFO text (GAS_GENE=...;GAS_STRAND=...); null for the empty set."""
-        parts = [pc.binary_join_element_wise("GAS_GENE=", self.set_field("gene_name"), "")]
+        parts = [kernels.binary_join_element_wise("GAS_GENE=", self.set_field("gene_name"), "")]
         if self.has_gene_ids:
-            parts.append(pc.binary_join_element_wise("GAS_GENE_ID=", self.set_field("gene_id"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), ""))
-        info = pc.binary_join_element_wise(*parts, ";")
+            parts.append(
+                kernels.binary_join_element_wise("GAS_GENE_ID=", self.set_field("gene_id"), "")
+            )
+        parts.append(kernels.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
+        parts.append(
+            kernels.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), "")
+        )
+        info = kernels.binary_join_element_wise(*parts, ";")
         # Null for the empty set: the same text with a validity bitmap (if_else copies it all).
-        valid = pc.greater(pc.list_value_length(self._flat_sets), 0)
+        valid = kernels.greater(kernels.list_value_length(self._flat_sets), 0)
         info = info.combine_chunks() if isinstance(info, pa.ChunkedArray) else info
         if info.offset or valid.offset:
-            return pc.if_else(valid, info, pa.scalar(None, pa.string()))
+            return kernels.if_else(valid, info, pa.scalar(None, pa.string()))
         return pa.Array.from_buffers(
             info.type, len(info), [valid.buffers()[1], info.buffers()[1], info.buffers()[2]]
         )
@@ -522,7 +543,9 @@ class Bundle:
         """The distinct gene indices contained in the given gene sets."""
         if len(set_ids) == 0:
             return np.array([], np.int64)
-        flat = pc.list_flatten(self.sets.take(pa.array(np.unique(set_ids)))).to_numpy()
+        flat = kernels.list_flatten(
+            kernels.take(self.sets, pa.array(np.unique(set_ids)))
+        ).to_numpy()
         return np.unique(flat)
 
 

@@ -8,26 +8,20 @@ CDS > UTR5 > UTR3 > ncExon > splice_region > intron > upstream > downstream > in
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gzip
 import json
-import mmap
-import multiprocessing as mp
 import os
-import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from annotator import kernels
 from annotator.bundle import (
     GENE_SHIFT,
     SHIFT,
@@ -42,6 +36,11 @@ from annotator.exceptions import (
     BuildMismatch,
     ReferenceUnavailable,
 )
+
+if TYPE_CHECKING:
+    import mmap
+    from concurrent.futures import Future
+
 from annotator.vcf import (
     Fields,
     Header,
@@ -262,7 +261,7 @@ def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
         return KnownSites(np.array([], np.uint64), pa.array([], pa.string()))
     allk = np.concatenate(keys)
     order = np.argsort(allk, kind="stable")
-    return KnownSites(allk[order], pa.array(ids, pa.string()).take(pa.array(order)))
+    return KnownSites(allk[order], kernels.take(pa.array(ids, pa.string()), pa.array(order)))
 
 
 @dataclass
@@ -370,7 +369,9 @@ class _Annotator:
             [f"GAS_REGION={r}" for r in REGIONS] + [f";GAS_REGION={r}" for r in REGIONS],
             pa.binary(),
         )
-        self.set_text = pc.binary_join_element_wise(";", bundle.set_info, "").cast(pa.binary())
+        self.set_text = kernels.cast(
+            kernels.binary_join_element_wise(";", bundle.set_info, ""), pa.binary()
+        )
         self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
         self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
@@ -380,13 +381,13 @@ class _Annotator:
             else bundle.zone_sets
         )
         self.zone_offsets = np.asarray(self.zone_flat.offsets)
-        self.zone_values = np.asarray(pc.list_flatten(self.zone_flat))
+        self.zone_values = np.asarray(kernels.list_flatten(self.zone_flat))
         pk = bundle.pick
         self.pick_off = pk["exon_offset"]
         self.pick_es, self.pick_ee = pk["exons"][0], pk["exons"][1]
         self.pick_lo, self.pick_hi = pk["cds"][0], pk["cds"][1]
         self.pick_len = pk["length"]
-        self.pick_mane = pc.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
+        self.pick_mane = kernels.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
             zero_copy_only=False
         )
         self.pick_coding = self.pick_lo >= 0
@@ -395,14 +396,14 @@ class _Annotator:
             self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
         )
         self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
-        dot = pa.array(["."])
+        dot = pa.array(["."], pa.string())
         names = self.b.genes["gene_name"].combine_chunks()
         self.pick_text = {
-            "gene": pa.concat_arrays([pc.if_else(pc.equal(names, ""), ".", names), dot]),
+            "gene": pa.concat_arrays([kernels.if_else(kernels.equal(names, ""), ".", names), dot]),
             "transcript": pa.concat_arrays(
                 [
-                    pc.if_else(
-                        pc.equal(bundle.picks["transcript_id"], ""),
+                    kernels.if_else(
+                        kernels.equal(bundle.picks["transcript_id"], ""),
                         ".",
                         bundle.picks["transcript_id"],
                     ).combine_chunks(),
@@ -423,7 +424,7 @@ class _Annotator:
         out = {}
         for field_name, column in cols:
             v = self.b.set_field(column)
-            out[field_name] = pc.if_else(pc.equal(v, ""), ".", v)
+            out[field_name] = kernels.if_else(kernels.equal(v, ""), ".", v)
         return out
 
     def annotate(
@@ -570,14 +571,22 @@ class _Annotator:
         if single:
             # One allele per record: two takes of ready-made text, no per-line joins.
             return [
-                ("", self.pick_region_info.take(pa.array(pick_cls.astype(np.int64))), None),
-                ("", self.pick_gene_info.take(g), None),
+                (
+                    "",
+                    kernels.take(self.pick_region_info, pa.array(pick_cls.astype(np.int64))),
+                    None,
+                ),
+                ("", kernels.take(self.pick_gene_info, g), None),
             ]
         return [
-            ("GAS_PICK_REGION", self.region_names.take(pa.array(pick_cls.astype(np.int64))), None),
-            ("GAS_PICK_GENE", self.pick_text["gene"].take(g), None),
-            ("GAS_PICK_TRANSCRIPT", self.pick_text["transcript"].take(g), None),
-            ("GAS_PICK_BASIS", self.pick_text["basis"].take(g), None),
+            (
+                "GAS_PICK_REGION",
+                kernels.take(self.region_names, pa.array(pick_cls.astype(np.int64))),
+                None,
+            ),
+            ("GAS_PICK_GENE", kernels.take(self.pick_text["gene"], g), None),
+            ("GAS_PICK_TRANSCRIPT", kernels.take(self.pick_text["transcript"], g), None),
+            ("GAS_PICK_BASIS", kernels.take(self.pick_text["basis"], g), None),
         ]
 
     def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -683,12 +692,14 @@ class _Annotator:
             region_text = pa.concat_arrays([region_text, text])
             region_idx[multi] = 2 * len(REGIONS) + np.arange(len(multi))
         parts = [
-            region_text.take(pa.array(region_idx)),
-            self.set_text.take(pa.array(rec_gset)),
+            kernels.take(region_text, pa.array(region_idx)),
+            kernels.take(self.set_text, pa.array(rec_gset)),
         ]
         if rec_has.any():
-            d = pc.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
-            parts.append(pc.binary_join_element_wise(";GAS_DISTANCE=", d, "").cast(pa.binary()))
+            d = kernels.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
+            parts.append(
+                kernels.cast(kernels.binary_join_element_wise(";GAS_DISTANCE=", d, ""), pa.binary())
+            )
         for name, values, shown in extra:
             parts.append(self._per_record(q, name, values, shown))
         ins = np.where(dot, info_s, info_e)
@@ -699,13 +710,13 @@ class _Annotator:
             offsets[1:-1:2] = ins
             offsets[2::2] = ins + dot
             every = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), buf])
-            heads = every.take(pa.array(np.arange(0, 2 * n, 2)))
+            heads = kernels.take(every, pa.array(np.arange(0, 2 * n, 2)))
         else:
             offsets = np.empty(n + 1, np.int32)
             offsets[0] = 0
             offsets[1:] = ins
             heads = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buf])
-        out = pc.binary_join_element_wise(
+        out = kernels.binary_join_element_wise(
             heads, *parts, b"", null_handling="replace", null_replacement=b""
         )
         off = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + n + 1]
@@ -722,7 +733,7 @@ class _Annotator:
     @cached_property
     def pick_gene_info(self) -> pa.Array:
         t = self.pick_text
-        return pc.binary_join_element_wise(
+        return kernels.binary_join_element_wise(
             ";GAS_PICK_GENE=",
             t["gene"],
             ";GAS_PICK_TRANSCRIPT=",
@@ -735,19 +746,19 @@ class _Annotator:
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
         if not name:
-            return values.cast(pa.binary())  # already ';NAME=value' text
+            return kernels.cast(values, pa.binary())  # already ';NAME=value' text
         if q.first is None:
-            text = pc.binary_join_element_wise(f";{name}=", values, "")
+            text = kernels.binary_join_element_wise(f";{name}=", values, "")
             rec_shown = shown
         else:
             counts = np.diff(np.append(q.first, len(q.rec)))
             offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
-            text = pc.binary_join_element_wise(f";{name}=", joined, "")
+            joined = kernels.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            text = kernels.binary_join_element_wise(f";{name}=", joined, "")
             rec_shown = None if shown is None else np.add.reduceat(shown, q.first) > 0
         if rec_shown is not None:
-            text = pc.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
-        return text.cast(pa.binary())
+            text = kernels.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
+        return kernels.cast(text, pa.binary())
 
     def _per_allele(self, q, multi, cls, gset, dist, has_dist, need_sep) -> pa.Array:
         """INFO text for multi-allelic records: every field lists one value per ALT, by ','."""
@@ -758,23 +769,29 @@ class _Annotator:
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
 
         def listed(values: pa.Array) -> pa.Array:
-            return pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            return kernels.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
 
         names = pa.array(list(REGIONS), pa.string())
-        fields = [pc.binary_join_element_wise("GAS_REGION=", listed(names.take(cls[qi])), "")]
+        fields = [
+            kernels.binary_join_element_wise(
+                "GAS_REGION=", listed(kernels.take(names, cls[qi])), ""
+            )
+        ]
         g = gset[qi]
         any_gene = np.add.reduceat(g != 0, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
         for field_name, per_set in self.set_fields.items():
-            text = pc.binary_join_element_wise(f"{field_name}=", listed(per_set.take(g)), "")
-            fields.append(pc.if_else(pa.array(any_gene), text, pa.scalar(None, pa.string())))
+            text = kernels.binary_join_element_wise(
+                f"{field_name}=", listed(kernels.take(per_set, g)), ""
+            )
+            fields.append(kernels.if_else(pa.array(any_gene), text, pa.scalar(None, pa.string())))
         h = has_dist[qi]
         any_dist = np.add.reduceat(h, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
-        d = pc.fill_null(pc.cast(pa.array(dist[qi], mask=~h), pa.string()), ".")
-        text = pc.binary_join_element_wise("GAS_DISTANCE=", listed(d), "")
-        fields.append(pc.if_else(pa.array(any_dist), text, pa.scalar(None, pa.string())))
-        joined = pc.binary_join_element_wise(*fields, ";", null_handling="skip")
-        sep = pc.if_else(pa.array(need_sep), ";", "")
-        return pc.binary_join_element_wise(sep, joined, "").cast(pa.binary())
+        d = kernels.fill_null(kernels.cast(pa.array(dist[qi], mask=~h), pa.string()), ".")
+        text = kernels.binary_join_element_wise("GAS_DISTANCE=", listed(d), "")
+        fields.append(kernels.if_else(pa.array(any_dist), text, pa.scalar(None, pa.string())))
+        joined = kernels.binary_join_element_wise(*fields, ";", null_handling="skip")
+        sep = kernels.if_else(pa.array(need_sep), ";", "")
+        return kernels.cast(kernels.binary_join_element_wise(sep, joined, ""), pa.binary())
 
     def _flanks(self, ni, key, end, cidx, cls, gset, dist, has_dist) -> None:
         """Upstream/downstream of the flanking genes within the flank distance, else intergenic."""
@@ -825,7 +842,7 @@ class _Annotator:
         ic = np.minimum(i, len(self.known.keys) - 1)
         hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
         self.known_hits = int(hit.sum())
-        ids = pc.fill_null(self.known.ids.take(pa.array(ic, mask=~hit)), ".")
+        ids = kernels.fill_null(kernels.take(self.known.ids, pa.array(ic, mask=~hit)), ".")
         return ("GAS_KNOWN_ID", ids, hit)
 
     def _count(self, fl: Fields, inv: np.ndarray, names: list[str], by_region) -> _BlockTally:
@@ -908,6 +925,30 @@ def _open_output(path: Path, gz: bool) -> BinaryIO:
     return open(path, "wb", buffering=1 << 20)
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
+_malloc_tuned = False
+
+
+def _reuse_freed_memory() -> None:
+    """Have glibc keep freed blocks for reuse instead of unmapping them (once per process).
+
+    A block's ~30 numpy arrays of 25,000 values are each above malloc's mmap threshold, so every
+    one was mapped fresh and page-faulted in, then unmapped: ~20,000 faults per million records
+    (0.1-0.2 s of system time). Kept, the same few MiB are reused from block to block; the peak
+    is unchanged, as it is set by one block's arrays.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    import ctypes  # numpy has imported it already
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: leave malloc as it is
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
 def cpu_count() -> int:
     """The cores this process may run on (its affinity mask, not the machine's total)."""
     try:
@@ -926,6 +967,9 @@ _WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None] | None = None
 def _start_worker(*state) -> None:
     global _WORKER
     _WORKER = state
+    import ctypes
+    import signal
+
     with contextlib.suppress(OSError, AttributeError):
         # Linux: die with the parent (e.g. OOM-killed) instead of lingering as an orphan.
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -977,10 +1021,16 @@ def _annotated_blocks(
     measured, so the parent only reads and hands out blocks; for gzip output the parent writes
     from the slots. Slot i % slots is reused only once block i is written.
     """
-    if processes <= 1 or "fork" not in mp.get_all_start_methods():
+    if processes <= 1 or not hasattr(os, "fork"):
         for block, before in blocks:
             yield ann.annotate(block, before, ncols)
         return
+    # Imported here: one process needs none of it (~20 ms of a one-core run's start-up).
+    import mmap
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
     in_flight = IN_FLIGHT_PER_PROCESS * processes
     n_slots = in_flight + processes  # so a slot's write is usually done before its reuse
     slot_bytes = OUTPUT_SLOT_BYTES
@@ -1053,6 +1103,7 @@ def annotate_file(
     blocks of records in that many worker processes (None: one per core), with the same output.
     """
     t0 = time.monotonic()
+    _reuse_freed_memory()
     input_path, output_vcf = Path(input_path), Path(output_vcf)
     log_path, summary_path = Path(log_path), Path(summary_path)
     tag = f".partial-{os.getpid()}"

