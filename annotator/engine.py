@@ -957,6 +957,20 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+# Inputs above this size go to every core by default (`default_processes`). Below it the pool's
+# start (forking the workers, ~10-30 ms) and the block hand-over cost about what a second core
+# saves: 16 MiB is ~400,000 sites-only records, ~0.5 s on one core. See docs/annotator.md.
+PARALLEL_INPUT_BYTES = 16 << 20
+
+
+def default_processes(input_path: Path) -> int:
+    """Processes to annotate this input with: every core if it is over PARALLEL_INPUT_BYTES,
+    else one (the choice `gas annotate` and the annotate activity make)."""
+    if Path(input_path).stat().st_size > PARALLEL_INPUT_BYTES:
+        return cpu_count()
+    return 1
+
+
 # What a block-mode worker uses: the annotator, the column count, the shared output slots and the
 # output file's descriptor (None: the parent writes). Handed over by fork (initargs are not
 # pickled then), so each worker starts with the bundle already loaded (copy-on-write pages, no
@@ -1232,7 +1246,9 @@ def _count_log(r: AnnotationResult, input_path: Path, bundle: Bundle, evidence: 
 
 __all__ = [
     "AnnotationResult",
+    "PARALLEL_INPUT_BYTES",
     "annotate_file",
+    "default_processes",
     "choose_build",
     "load_known_sites",
     "REGIONS",

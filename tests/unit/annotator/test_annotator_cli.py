@@ -97,6 +97,46 @@ def test_annotate_processes_option_gives_the_same_output(
     assert outs[0] == outs[1]
 
 
+def test_default_processes_is_every_core_only_for_large_inputs(tmp_path, monkeypatch):
+    import annotator.engine as engine
+
+    monkeypatch.setattr(engine, "cpu_count", lambda: 16)
+    small, large = tmp_path / "small.vcf", tmp_path / "large.vcf"
+    small.write_bytes(b"x" * engine.PARALLEL_INPUT_BYTES)  # at the threshold: one process
+    with open(large, "wb") as f:
+        f.truncate(engine.PARALLEL_INPUT_BYTES + 1)
+    assert engine.default_processes(small) == 1
+    assert engine.default_processes(large) == 16
+
+
+def test_annotate_without_processes_uses_the_default_choice(
+    reference_dir, tmp_path, write_vcf, monkeypatch
+):
+    import annotator
+    import annotator.engine as engine
+
+    seen = []
+    real = engine.annotate_file
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["processes"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(annotator.engine, "annotate_file", spy)
+    monkeypatch.setattr(engine, "PARALLEL_INPUT_BYTES", 10)  # this tiny file is "large"
+    monkeypatch.setattr(engine, "cpu_count", lambda: 2)
+    vcf = write_vcf(["17 7676550 . G A . . ."])
+    for extra, expected in (([], 2), (["--processes", "1"], 1)):
+        r = CliRunner().invoke(
+            cli(),
+            ["annotate", str(vcf), "-o", str(tmp_path / "o.vcf"), *extra],
+            obj=settings_for(reference_dir, tmp_path),
+        )
+        assert r.exit_code == 0, r.output
+        assert seen.pop() == expected
+    assert annotator.default_processes is engine.default_processes
+
+
 def _gas(*args: str, reference_dir) -> subprocess.CompletedProcess:
     """The real `gas` process (console-script entry point), as a researcher runs it."""
     env = {**os.environ, "GAS_REFERENCE_DIR": str(reference_dir), "PYTHONPATH": str(REPO)}
