@@ -8,6 +8,7 @@ are converted at the edges.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ FEATURE_CLASSES = ("cds", "utr5", "utr3", "exon", "splice")
 SHIFT = np.int64(32)
 GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay below 2**42)
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
+RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
+TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
 
 
 def canonical_contig(name: str) -> str:
@@ -269,6 +272,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "build_seconds": round(time.monotonic() - t0, 2),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        Bundle(tmp).write_rendered_text()
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -518,26 +522,111 @@ class Bundle:
         return kernels.any_true(kernels.not_equal(self.genes["gene_id"], ""))
 
     @cached_property
-    def set_info(self) -> pa.Array:
-        """For each gene set its INFO text (GAS_GENE=...;GAS_STRAND=...); null for the empty set."""
-        parts = [kernels.binary_join_element_wise("GAS_GENE=", self.set_field("gene_name"), "")]
+    def set_text(self) -> pa.Array:
+        """For each gene set the INFO text a line gets (";GAS_GENE=…;GAS_STRAND=…"), as binary;
+        null for the empty set. Read from the bundle's rendered text when it has it."""
+        return self._rendered("set_text", self._render_set_text)
+
+    def _render_set_text(self) -> pa.Array:
+        columns = [(";GAS_GENE=", "gene_name")]
         if self.has_gene_ids:
-            parts.append(
-                kernels.binary_join_element_wise("GAS_GENE_ID=", self.set_field("gene_id"), "")
-            )
-        parts.append(kernels.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
-        parts.append(
-            kernels.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), "")
-        )
-        info = kernels.binary_join_element_wise(*parts, ";")
+            columns.append(("GAS_GENE_ID=", "gene_id"))
+        columns += [("GAS_STRAND=", "strand"), ("GAS_GENE_TYPE=", "gene_type")]
+        parts = [
+            kernels.binary_join_element_wise(name, self.set_field(column), "")
+            for name, column in columns
+        ]
+        info = kernels.cast(kernels.binary_join_element_wise(*parts, ";"), pa.binary())
         # Null for the empty set: the same text with a validity bitmap (if_else copies it all).
         valid = kernels.greater(kernels.list_value_length(self._flat_sets), 0)
         info = info.combine_chunks() if isinstance(info, pa.ChunkedArray) else info
         if info.offset or valid.offset:
-            return kernels.if_else(valid, info, pa.scalar(None, pa.string()))
+            return kernels.if_else(valid, info, pa.scalar(None, pa.binary()))
         return pa.Array.from_buffers(
             info.type, len(info), [valid.buffers()[1], info.buffers()[1], info.buffers()[2]]
         )
+
+    @cached_property
+    def pick_text(self) -> dict[str, pa.Array]:
+        """Per gene its picked transcript's gene name, ID and basis ("." where empty), with one
+        more row, all ".", for alleles without a pick."""
+        dot = pa.array(["."], pa.string())
+
+        def dotted(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+            values = kernels.if_else(kernels.equal(values, ""), ".", values)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            return pa.concat_arrays([values, dot])
+
+        return {
+            "gene": dotted(self.genes["gene_name"]),
+            "transcript": dotted(self.picks["transcript_id"]),
+            "basis": dotted(self.picks["basis"]),
+        }
+
+    @cached_property
+    def pick_info(self) -> pa.Array:
+        """Per gene (one more row for none) the picked transcript's INFO text
+        (";GAS_PICK_GENE=…;GAS_PICK_TRANSCRIPT=…;GAS_PICK_BASIS=…")."""
+        return self._rendered("pick_info", self._render_pick_info)
+
+    def _render_pick_info(self) -> pa.Array:
+        t = self.pick_text
+        return kernels.cast(
+            kernels.binary_join_element_wise(
+                ";GAS_PICK_GENE=",
+                t["gene"],
+                ";GAS_PICK_TRANSCRIPT=",
+                t["transcript"],
+                ";GAS_PICK_BASIS=",
+                t["basis"],
+                "",
+            ),
+            pa.binary(),
+        )
+
+    def _rendered(self, name: str, render) -> pa.Array:
+        """Text rendered from the gene columns: memory-mapped from the bundle's rendered_text/
+        when it was written by this TEXT_VERSION, else rendered here (~60 ms in all)."""
+        path = self.path / RENDERED_DIR / f"{name}.arrow"
+        with contextlib.suppress(OSError, ValueError, KeyError, pa.ArrowException):
+            table = _read_arrow(path)
+            if (table.schema.metadata or {}).get(b"text_version") == TEXT_VERSION.encode():
+                return table.column(0).combine_chunks()
+        return render()
+
+    def write_rendered_text(self) -> None:
+        """Store the rendered text in the bundle (rendered_text/, replaced atomically), so that
+        annotation start-up reads it instead of rendering it."""
+        out = self.path / RENDERED_DIR
+        tmp = Path(tempfile.mkdtemp(prefix=f".{RENDERED_DIR}.", dir=self.path))
+        try:
+            for name, render in (
+                ("set_text", self._render_set_text),
+                ("pick_info", self._render_pick_info),
+            ):
+                table = pa.table({name: render()}).replace_schema_metadata(
+                    {"text_version": TEXT_VERSION}
+                )
+                with (
+                    pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink,
+                    pa.ipc.new_file(sink, table.schema) as writer,
+                ):
+                    writer.write_table(table)
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def has_rendered_text(self) -> bool:
+        """Whether rendered_text/ is there and current."""
+        try:
+            table = _read_arrow(self.path / RENDERED_DIR / "set_text.arrow")
+        except (OSError, pa.ArrowException):
+            return False
+        return (table.schema.metadata or {}).get(b"text_version") == TEXT_VERSION.encode()
 
     def set_members(self, set_ids: np.ndarray) -> np.ndarray:
         """The distinct gene indices contained in the given gene sets."""

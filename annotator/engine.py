@@ -369,9 +369,7 @@ class _Annotator:
             [f"GAS_REGION={r}" for r in REGIONS] + [f";GAS_REGION={r}" for r in REGIONS],
             pa.binary(),
         )
-        self.set_text = kernels.cast(
-            kernels.binary_join_element_wise(";", bundle.set_info, ""), pa.binary()
-        )
+        self.set_text = bundle.set_text
         self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
         self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
@@ -396,22 +394,6 @@ class _Annotator:
             self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
         )
         self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
-        dot = pa.array(["."], pa.string())
-        names = self.b.genes["gene_name"].combine_chunks()
-        self.pick_text = {
-            "gene": pa.concat_arrays([kernels.if_else(kernels.equal(names, ""), ".", names), dot]),
-            "transcript": pa.concat_arrays(
-                [
-                    kernels.if_else(
-                        kernels.equal(bundle.picks["transcript_id"], ""),
-                        ".",
-                        bundle.picks["transcript_id"],
-                    ).combine_chunks(),
-                    dot,
-                ]
-            ),
-            "basis": pa.concat_arrays([bundle.picks["basis"].combine_chunks(), dot]),
-        }
         self.hits: list[np.ndarray] = []  # gene sets this block's alleles fell in
 
     @cached_property
@@ -567,7 +549,7 @@ class _Annotator:
 
     def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
         """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
-        g = pa.array(np.where(pick_gene >= 0, pick_gene, len(self.pick_text["gene"]) - 1))
+        g = pa.array(np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows))  # the "." row
         if single:
             # One allele per record: two takes of ready-made text, no per-line joins.
             return [
@@ -576,7 +558,7 @@ class _Annotator:
                     kernels.take(self.pick_region_info, pa.array(pick_cls.astype(np.int64))),
                     None,
                 ),
-                ("", kernels.take(self.pick_gene_info, g), None),
+                ("", kernels.take(self.b.pick_info, g), None),
             ]
         return [
             (
@@ -584,9 +566,9 @@ class _Annotator:
                 kernels.take(self.region_names, pa.array(pick_cls.astype(np.int64))),
                 None,
             ),
-            ("GAS_PICK_GENE", kernels.take(self.pick_text["gene"], g), None),
-            ("GAS_PICK_TRANSCRIPT", kernels.take(self.pick_text["transcript"], g), None),
-            ("GAS_PICK_BASIS", kernels.take(self.pick_text["basis"], g), None),
+            ("GAS_PICK_GENE", kernels.take(self.b.pick_text["gene"], g), None),
+            ("GAS_PICK_TRANSCRIPT", kernels.take(self.b.pick_text["transcript"], g), None),
+            ("GAS_PICK_BASIS", kernels.take(self.b.pick_text["basis"], g), None),
         ]
 
     def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -729,19 +711,6 @@ class _Annotator:
     @cached_property
     def pick_region_info(self) -> pa.Array:
         return pa.array([f";GAS_PICK_REGION={r}" for r in REGIONS], pa.string())
-
-    @cached_property
-    def pick_gene_info(self) -> pa.Array:
-        t = self.pick_text
-        return kernels.binary_join_element_wise(
-            ";GAS_PICK_GENE=",
-            t["gene"],
-            ";GAS_PICK_TRANSCRIPT=",
-            t["transcript"],
-            ";GAS_PICK_BASIS=",
-            t["basis"],
-            "",
-        )
 
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
