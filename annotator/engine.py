@@ -49,8 +49,10 @@ from annotator.vcf import (
     detect_build,
     open_input,
     parse_chunk,
+    read_block,
     read_chunks,
     read_header,
+    read_spans,
 )
 
 REGIONS = (
@@ -940,11 +942,12 @@ def default_processes(input_path: Path) -> int:
     return 1
 
 
-# What a block-mode worker uses: the annotator, the column count, the shared output slots and the
-# output file's descriptor (None: the parent writes). Handed over by fork (initargs are not
-# pickled then), so each worker starts with the bundle already loaded (copy-on-write pages, no
-# second load); set only in workers, so annotations in threads of one process keep their own.
-_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None] | None = None
+# What a block-mode worker uses: the annotator, the column count, the shared output slots, the
+# output file's descriptor (None: the parent writes) and the input's (None: blocks come as
+# bytes). Handed over by fork (initargs are not pickled then), so each worker starts with the
+# bundle already loaded (copy-on-write pages, no second load); set only in workers, so
+# annotations in threads of one process keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None, int | None] | None = None
 
 
 def _start_worker(*state) -> None:
@@ -959,11 +962,15 @@ def _start_worker(*state) -> None:
 
 
 def _annotate_in_worker(
-    block: bytes, lines_before: int, slot: int
+    block: bytes | tuple[int, int], lines_before: int, slot: int
 ) -> tuple[int, bytes | None, _BlockTally | None]:
-    """Annotate one block; its output goes to shared slot ``slot`` (or back whole if too big)."""
+    """Annotate one block (its bytes, or its span of the input file to read); its output goes
+    to shared slot ``slot`` (or back whole if too big)."""
     assert _WORKER is not None
-    ann, ncols, slots, slot_bytes, _ = _WORKER
+    ann, ncols, slots, slot_bytes, _, input_fd = _WORKER
+    if isinstance(block, tuple):
+        assert input_fd is not None
+        block = read_block(input_fd, block)
     pieces, tally = ann.annotate(block, lines_before, ncols)
     size = sum(len(p) for p in pieces)
     if size > slot_bytes:
@@ -978,7 +985,7 @@ def _annotate_in_worker(
 def _write_slot(slot: int, size: int, offset: int) -> None:
     """Write one block's output from its slot into the output file at its place."""
     assert _WORKER is not None
-    _, _, slots, slot_bytes, fd = _WORKER
+    _, _, slots, slot_bytes, fd, _ = _WORKER
     assert fd is not None
     _pwrite_all(fd, memoryview(slots)[slot * slot_bytes : slot * slot_bytes + size], offset)
 
@@ -992,12 +999,16 @@ def _pwrite_all(fd: int, data: memoryview | bytes, offset: int) -> None:
 
 def _annotated_blocks(
     ann: _Annotator,
-    blocks: Iterator[tuple[bytes, int]],
+    blocks: Iterator[tuple[bytes | tuple[int, int], int]],
     ncols: int,
     processes: int,
     out: BinaryIO,
+    input_fd: int | None = None,
 ) -> Iterator[tuple[list, _BlockTally | None]]:
     """Each block's output pieces (for the caller to write) and counts, in input order.
+
+    Blocks come as bytes, or (with ``input_fd``, a plain input file) as spans of the file that
+    the workers read themselves, so the parent neither copies nor pickles them.
 
     With processes > 1, workers copy their output into shared memory, one slot per block, and
     (plain output files) write it themselves at its offset once the blocks before it are
@@ -1006,6 +1017,9 @@ def _annotated_blocks(
     """
     if processes <= 1 or not hasattr(os, "fork"):
         for block, before in blocks:
+            if isinstance(block, tuple):
+                assert input_fd is not None
+                block = read_block(input_fd, block)
             yield ann.annotate(block, before, ncols)
         return
     # Imported here: one process needs none of it (~20 ms of a one-core run's start-up).
@@ -1027,7 +1041,7 @@ def _annotated_blocks(
         processes,
         mp_context=mp.get_context("fork"),
         initializer=_start_worker,
-        initargs=(ann, ncols, slots, slot_bytes, fd),
+        initargs=(ann, ncols, slots, slot_bytes, fd, input_fd),
     )
     writes: list[Future | None] = [None] * n_slots
 
@@ -1106,13 +1120,20 @@ def annotate_file(
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             ann = _Annotator(bundle, known)
             tally = _Tally(len(bundle.sets))
-            blocks = read_chunks(f, first, header.line_count)
             workers = cpu_count() if processes is None else processes
+            input_fd = None
+            if workers > 1 and not isinstance(f, gzip.GzipFile):
+                # Plain input: the workers read their blocks; the parent only finds the cuts.
+                input_fd = f.fileno()
+                blocks = read_spans(f, first, header.line_count)
+            else:
+                blocks = read_chunks(f, first, header.line_count)
             # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
             with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
                 ncols = len(header.columns)
-                for pieces, counts in _annotated_blocks(ann, blocks, ncols, workers, out):
+                annotated = _annotated_blocks(ann, blocks, ncols, workers, out, input_fd)
+                for pieces, counts in annotated:
                     for piece in pieces:
                         out.write(piece)
                     if counts is not None:
