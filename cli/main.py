@@ -9,6 +9,11 @@ import click
 
 from gas.settings import Settings, SettingsError
 
+# Before anything imports numpy: its OpenBLAS would start a thread per core that spins for a
+# while (~0.1 CPU s per process, taken from the annotation's other core, or from the same core
+# when pinned); nothing gas runs uses BLAS. An explicit setting is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # Commands whose process ends without the interpreter's teardown once their output is flushed:
 # after annotating, freeing the bundle, arrays and modules one by one costs ~40 ms.
 QUICK_EXIT = frozenset({"annotate"})
