@@ -30,6 +30,7 @@ from annotator.bundle import (
     canonical_contig,
     covers,
     load_bundle,
+    search,
 )
 from annotator.exceptions import (
     AnnotationInputError,
@@ -462,7 +463,7 @@ class _Annotator:
     def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
         b = self.b
-        z = np.searchsorted(b.zone_start, s, side="right") - 1
+        z = search(b.zone_start, s, side="right") - 1
         zs = np.where((z >= 0) & ok, b.zone_set[np.maximum(z, 0)], 0)
         a, c = self.zone_offsets[zs], self.zone_offsets[zs + 1]
         n = c - a
@@ -514,7 +515,7 @@ class _Annotator:
         t_s = np.where(has_tx, self.pick_es_local[np.minimum(off_a, len(self.pick_es) - 1)], 0)
         t_e = np.where(has_tx, self.pick_ee[np.maximum(off_b - 1, 0)], 0)
         inside = has_tx & (t_s < ee) & (ss < t_e)
-        j = np.searchsorted(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
+        j = search(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
         jc = np.minimum(j, max(len(self.pick_es) - 1, 0))
         exonic = inside & (j < off_b) & (self.pick_es_local[jc] < ee)
         lo, hi = self.pick_lo[pg], self.pick_hi[pg]
@@ -612,11 +613,11 @@ class _Annotator:
     def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""
         b = self.b
-        seg = np.searchsorted(b.seg_start, s, side="right") - 1
+        seg = search(b.seg_start, s, side="right") - 1
         gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
         long = np.flatnonzero(e - s > 1)
         if len(long):
-            seg2 = np.searchsorted(b.seg_start, e[long] - 1, side="right") - 1
+            seg2 = search(b.seg_start, e[long] - 1, side="right") - 1
             cross = seg2 > seg[long]
             for i, a, z in zip(
                 long[cross].tolist(), seg[long][cross].tolist(), seg2[cross].tolist(), strict=True
@@ -768,12 +769,12 @@ class _Annotator:
         """Upstream/downstream of the flanking genes within the flank distance, else intergenic."""
         b = self.b
         s, last, c = key[ni], end[ni] - 1, cidx[ni]
-        j = np.searchsorted(b.end_sorted, s, side="right") - 1
+        j = search(b.end_sorted, s, side="right") - 1
         jl = np.maximum(j, 0)
         left_ok = (j >= 0) & ((b.end_sorted[jl] >> SHIFT) == c)
         left_gene = b.end_order[jl]
         dl = np.where(left_ok, s - b.end_sorted[jl] + 1, np.iinfo(np.int64).max)
-        k = np.searchsorted(b.start_key, last, side="right")
+        k = search(b.start_key, last, side="right")
         kr = np.minimum(k, len(b.start_key) - 1)
         right_ok = (k < len(b.start_key)) & ((b.start_key[kr] >> SHIFT) == c)
         right_gene = kr

@@ -157,3 +157,17 @@ def test_install_defaults_adds_rendered_text_to_an_installed_bundle(reference_di
     assert not built  # up to date: only the rendered text was added
     assert Bundle(path).has_rendered_text()
     assert any("rendered" in line for line in said)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_in_the_keys_stretch_is_numpy_searchsorted(side):
+    import numpy as np
+
+    from annotator.bundle import search
+
+    rng = np.random.default_rng(5)
+    for n, k in ((0, 5), (1, 1), (50, 0), (1000, 1), (1000, 300), (100_000, 25_000)):
+        hay = np.sort(rng.integers(0, 10_000, n))  # with repeats, like segment starts
+        keys = rng.integers(-100, 10_100, k)  # unsorted too, and outside the array
+        for q in (keys, np.sort(keys)):
+            assert (search(hay, q, side=side) == np.searchsorted(hay, q, side=side)).all()
