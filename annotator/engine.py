@@ -930,8 +930,9 @@ def cpu_count() -> int:
 
 
 # Inputs above this size go to every core by default (`default_processes`). Below it the pool's
-# start (forking the workers, ~10-30 ms) and the block hand-over cost about what a second core
-# saves: 16 MiB is ~400,000 sites-only records, ~0.5 s on one core. See docs/annotator.md.
+# start (forking two workers and stopping them: 14-29 ms here), the block hand-over and block
+# mode's extra CPU (~30-40%) cost about what the other cores save: 16 MiB is ~400,000
+# sites-only records, ~0.4-0.5 s on one core. See docs/annotator.md.
 PARALLEL_INPUT_BYTES = 16 << 20
 
 
