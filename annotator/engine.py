@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -945,11 +945,14 @@ def default_processes(input_path: Path) -> int:
 
 
 # What a block-mode worker uses: the annotator, the column count, the shared output slots, the
-# output file's descriptor (None: the parent writes) and the input's (None: blocks come as
-# bytes). Handed over by fork (initargs are not pickled then), so each worker starts with the
-# bundle already loaded (copy-on-write pages, no second load); set only in workers, so
-# annotations in threads of one process keep their own.
-_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None, int | None] | None = None
+# output file's descriptor (None: the parent writes), the input's (None: blocks come as bytes),
+# and the shared ledger of block sizes with its lock (see _claim_offset). Handed over by fork
+# (initargs are not pickled then), so each worker starts with the bundle already loaded
+# (copy-on-write pages, no second load); set only in workers, so annotations in threads of one
+# process keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None, int | None, mmap.mmap, Any] | None = (
+    None
+)
 
 
 def _start_worker(*state) -> None:
@@ -963,31 +966,61 @@ def _start_worker(*state) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _claim_offset(ledger: mmap.mmap, lock: Any, index: int, size: int) -> int | None:
+    """Record block ``index``'s output size; its offset in the output file if every block
+    before it is measured already, else None.
+
+    The ledger is int64 [frontier, frontier's offset, then K block indices, then K sizes]: the
+    frontier is the first block whose size is not known. A block's entry (index % K) is not
+    reused before the frontier has passed it: K exceeds the blocks in flight.
+    """
+    book = np.frombuffer(ledger, np.int64)
+    k = (len(book) - 2) // 2
+    seq, sizes = book[2 : 2 + k], book[2 + k :]
+    with lock:
+        seq[index % k], sizes[index % k] = index, size
+        mine = int(book[1]) if book[0] == index else None
+        while seq[book[0] % k] == book[0]:
+            book[1] += sizes[book[0] % k]
+            book[0] += 1
+    return mine
+
+
 def _annotate_in_worker(
-    block: bytes | tuple[int, int], lines_before: int, slot: int
-) -> tuple[int, bytes | None, _BlockTally | None]:
-    """Annotate one block (its bytes, or its span of the input file to read); its output goes
-    to shared slot ``slot`` (or back whole if too big)."""
+    block: bytes | tuple[int, int], lines_before: int, slot: int, index: int
+) -> tuple[int, bytes | None, _BlockTally | None, bool]:
+    """Annotate block ``index`` (its bytes, or its span of the input file to read).
+
+    Its output goes straight into the output file when its offset is known already (the blocks
+    before it are done: the usual case), else to shared slot ``slot`` (or back whole if too
+    big) for a later write. Returns (size, data or None, counts, written).
+    """
     assert _WORKER is not None
-    ann, ncols, slots, slot_bytes, _, input_fd = _WORKER
+    ann, ncols, slots, slot_bytes, fd, input_fd, ledger, lock = _WORKER
     if isinstance(block, tuple):
         assert input_fd is not None
         block = read_block(input_fd, block)
     pieces, tally = ann.annotate(block, lines_before, ncols)
     size = sum(len(p) for p in pieces)
+    if fd is not None and (at := _claim_offset(ledger, lock, index, size)) is not None:
+        # From the annotation's own buffers, still in cache: no copy into a slot.
+        for p in pieces:
+            _pwrite_all(fd, p, at)
+            at += len(p)
+        return size, None, tally, True
     if size > slot_bytes:
-        return size, b"".join(pieces), tally
+        return size, b"".join(pieces), tally, False
     at = slot * slot_bytes
     for p in pieces:
         slots[at : at + len(p)] = p
         at += len(p)
-    return size, None, tally
+    return size, None, tally, False
 
 
 def _write_slot(slot: int, size: int, offset: int) -> None:
     """Write one block's output from its slot into the output file at its place."""
     assert _WORKER is not None
-    _, _, slots, slot_bytes, fd, _ = _WORKER
+    _, _, slots, slot_bytes, fd, _, _, _ = _WORKER
     assert fd is not None
     _pwrite_all(fd, memoryview(slots)[slot * slot_bytes : slot * slot_bytes + size], offset)
 
@@ -1012,10 +1045,12 @@ def _annotated_blocks(
     Blocks come as bytes, or (with ``input_fd``, a plain input file) as spans of the file that
     the workers read themselves, so the parent neither copies nor pickles them.
 
-    With processes > 1, workers copy their output into shared memory, one slot per block, and
-    (plain output files) write it themselves at its offset once the blocks before it are
-    measured, so the parent only reads and hands out blocks; for gzip output the parent writes
-    from the slots. Slot i % slots is reused only once block i is written.
+    With processes > 1 and a plain output file, a worker writes its block's output itself at its
+    offset, straight from its own buffers when the blocks before it are measured already (a
+    shared ledger of sizes says), else through a shared-memory slot that a worker writes from
+    once the parent knows the offset; so the parent only finds and hands out blocks. For gzip
+    output the parent compresses from the slots. Slot i % slots is reused only once block i is
+    written.
     """
     if processes <= 1 or not hasattr(os, "fork"):
         for block, before in blocks:
@@ -1036,23 +1071,31 @@ def _annotated_blocks(
     slots = mmap.mmap(-1, n_slots * slot_bytes)  # shared with the forked workers
     view = memoryview(slots)
     fd = None
+    offset = 0
     if not isinstance(out, gzip.GzipFile):
         out.flush()
         fd, offset = out.fileno(), out.tell()
+    ledger = mmap.mmap(-1, 8 * (2 + 2 * n_slots))  # see _claim_offset
+    book = np.frombuffer(ledger, np.int64)
+    book[0], book[1], book[2 : 2 + n_slots] = 0, offset, -1
+    del book  # no export of the map may outlive it
+    context = mp.get_context("fork")
     pool = ProcessPoolExecutor(
         processes,
-        mp_context=mp.get_context("fork"),
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(ann, ncols, slots, slot_bytes, fd, input_fd),
+        initargs=(ann, ncols, slots, slot_bytes, fd, input_fd, ledger, context.Lock()),
     )
     writes: list[Future | None] = [None] * n_slots
 
     def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
         nonlocal offset
-        size, data, tally = future.result()
+        size, data, tally, written = future.result()
         if fd is None:
             return [data if data is not None else view[slot * slot_bytes :][:size]], tally
-        if data is not None:
+        if written:
+            pass
+        elif data is not None:
             _pwrite_all(fd, data, offset)
         else:
             writes[slot] = pool.submit(_write_slot, slot, size, offset)
@@ -1066,7 +1109,8 @@ def _annotated_blocks(
             if (w := writes[slot]) is not None:
                 w.result()  # the slot's last block is in the file
                 writes[slot] = None
-            pending.append((pool.submit(_annotate_in_worker, block, before, slot), slot))
+            task = pool.submit(_annotate_in_worker, block, before, slot, i)
+            pending.append((task, slot))
             # A bounded number of blocks in flight keeps memory flat however large the input.
             if len(pending) == in_flight:
                 yield done(*pending.popleft())
