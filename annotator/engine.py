@@ -31,6 +31,7 @@ from annotator.bundle import (
     covers,
     load_bundle,
     search,
+    single_array,
 )
 from annotator.exceptions import (
     AnnotationInputError,
@@ -376,11 +377,7 @@ class _Annotator:
         self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
         self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
-        self.zone_flat = (
-            bundle.zone_sets.combine_chunks()
-            if isinstance(bundle.zone_sets, pa.ChunkedArray)
-            else bundle.zone_sets
-        )
+        self.zone_flat = single_array(bundle.zone_sets)
         self.zone_offsets = np.asarray(self.zone_flat.offsets)
         self.zone_values = np.asarray(kernels.list_flatten(self.zone_flat))
         pk = bundle.pick
