@@ -504,7 +504,7 @@ class Bundle:
 
     def set_field(self, column: str) -> pa.Array:
         """For each gene set one gene column's values joined by ``|`` ("" for the empty set)."""
-        # Rendered once per column: set_info and the engine's per-allele lists both need it.
+        # Rendered once per column: set_text and the engine's per-allele lists both need it.
         cache = self.__dict__.setdefault("_set_field_cache", {})
         if column not in cache:
             cache[column] = self._render_set_field(column)
