@@ -23,9 +23,6 @@ from gas import aws, keys, models, timestamps
 from gas.resources import Resources
 
 PROGRESS_EVERY_SECONDS = 2.0
-# Uploads above this size are annotated on all the worker's cores (blocks across processes);
-# below it forking the processes costs about what it saves. ~400,000 sites-only records.
-PARALLEL_INPUT_BYTES = 16 << 20
 SUMMARY_FIELDS = (
     "variants",
     "alleles",
@@ -95,7 +92,8 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
                 default_build=settings.default_build,
                 known_sites=settings.known_sites,
                 progress=progress,
-                processes=None if source.stat().st_size > PARALLEL_INPUT_BYTES else 1,
+                # Large uploads on all the worker's cores (blocks across processes).
+                processes=annotator.default_processes(source),
             )
         except annotator.ReferenceUnavailable as exc:
             raise ReferenceMissing(str(exc)) from exc

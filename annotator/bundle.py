@@ -8,6 +8,7 @@ are converted at the edges.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
 
+from annotator import kernels
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
 
 BUNDLE_FORMAT = "gas-reference-bundle"
@@ -33,6 +33,8 @@ FEATURE_CLASSES = ("cds", "utr5", "utr3", "exon", "splice")
 SHIFT = np.int64(32)
 GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay below 2**42)
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
+RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
+TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
 
 
 def canonical_contig(name: str) -> str:
@@ -118,10 +120,23 @@ def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.vstack([s[new], out_e])
 
 
+def search(sorted_keys: np.ndarray, keys: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(sorted_keys, keys, side)``, searching only the stretch between the
+    smallest and the largest key: a block's keys cover a small part of the genome, and that
+    stretch of a bundle array stays in cache (~25% faster than the whole array)."""
+    if len(keys) < 2:
+        return np.searchsorted(sorted_keys, keys, side=side)
+    lo = int(np.searchsorted(sorted_keys, keys.min(), side="left"))
+    hi = int(np.searchsorted(sorted_keys, keys.max(), side="right"))
+    found = np.searchsorted(sorted_keys[lo:hi], keys, side=side)
+    found += lo
+    return found
+
+
 def covers(union: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """For each key span [start, end), whether it overlaps the merged union."""
     ends = union[1]
-    i = np.searchsorted(ends, start, side="right")
+    i = search(ends, start, side="right")
     ok = i < len(ends)
     res = np.zeros(len(start), bool)
     res[ok] = union[0][i[ok]] < end[ok]
@@ -229,6 +244,8 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
     zone_start, zone_set, zone_sets = _segment_genes(np.maximum(gs - FLANK_BP, base), ge + FLANK_BP)
     seg_start, seg_set, sets = _segment_genes(gs, ge)
 
+    import pyarrow.feather as feather  # only when building
+
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -268,6 +285,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "build_seconds": round(time.monotonic() - t0, 2),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        Bundle(tmp).write_rendered_text()
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -409,6 +427,26 @@ def _segment_genes(
     return np.array(seg_start, np.int64), np.array(seg_set, np.int32), sets
 
 
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC (Feather v2) file, memory-mapped: pages are read on first use and shared
+    with every process that maps the bundle (block-mode workers, other jobs)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def single_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array: a column read from a bundle file is one chunk, used as it is
+    (``combine_chunks`` would copy it, ~20 ms for the 10 MB of rendered set text)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A .npy array, memory-mapped read-only (as a plain ndarray, not a slower np.memmap)."""
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
 _BAD_IN_INFO = np.zeros(256, bool)
 _BAD_IN_INFO[[ord(c) for c in ";=, "]] = True
 
@@ -437,17 +475,17 @@ class Bundle:
         self.contigs: list[str] = self.manifest["contigs"]
         self.flank_bp: int = int(self.manifest.get("flank_bp", FLANK_BP))
         try:
-            self.genes = feather.read_table(self.path / "genes.arrow", memory_map=False)
-            self.unions = {n: np.load(self.path / f"{n}.npy") for n in FEATURE_CLASSES}
-            self.seg_start = np.load(self.path / "gene_segment_start.npy")
-            self.seg_set = np.load(self.path / "gene_segment_set.npy")
-            self.sets = feather.read_table(self.path / "gene_sets.arrow")["genes"]
-            self.zone_start = np.load(self.path / "zone_segment_start.npy")
-            self.zone_set = np.load(self.path / "zone_segment_set.npy")
-            self.zone_sets = feather.read_table(self.path / "zone_sets.arrow")["genes"]
-            self.picks = feather.read_table(self.path / "picks.arrow")
+            self.genes = _read_arrow(self.path / "genes.arrow")
+            self.unions = {n: _load_array(self.path / f"{n}.npy") for n in FEATURE_CLASSES}
+            self.seg_start = _load_array(self.path / "gene_segment_start.npy")
+            self.seg_set = _load_array(self.path / "gene_segment_set.npy")
+            self.sets = _read_arrow(self.path / "gene_sets.arrow")["genes"]
+            self.zone_start = _load_array(self.path / "zone_segment_start.npy")
+            self.zone_set = _load_array(self.path / "zone_segment_set.npy")
+            self.zone_sets = _read_arrow(self.path / "zone_sets.arrow")["genes"]
+            self.picks = _read_arrow(self.path / "picks.arrow")
             self.pick = {
-                n: np.load(self.path / f"pick_{n}.npy")
+                n: _load_array(self.path / f"pick_{n}.npy")
                 for n in ("exon_offset", "exons", "cds", "length")
             }
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
@@ -458,7 +496,7 @@ class Bundle:
         self.end_key = self.genes["end_key"].to_numpy()
         self.end_order = np.argsort(self.end_key, kind="stable")
         self.end_sorted = self.end_key[self.end_order]
-        self.minus = pc.equal(self.genes["strand"], "-").fill_null(False).to_numpy()
+        self.minus = kernels.fill_null(kernels.equal(self.genes["strand"], "-"), False).to_numpy()
 
     def contig_index(self) -> dict[str, int]:
         """Contig name → index, canonical names only (callers canonicalise first)."""
@@ -466,7 +504,7 @@ class Bundle:
 
     def set_field(self, column: str) -> pa.Array:
         """For each gene set one gene column's values joined by ``|`` ("" for the empty set)."""
-        # Rendered once per column: set_info and the engine's per-allele lists both need it.
+        # Rendered once per column: set_text and the engine's per-allele lists both need it.
         cache = self.__dict__.setdefault("_set_field_cache", {})
         if column not in cache:
             cache[column] = self._render_set_field(column)
@@ -475,54 +513,149 @@ class Bundle:
     def _render_set_field(self, column: str) -> pa.Array:
         sets = self._flat_sets
         # INFO values may not hold ';', '=', ',' or spaces.
-        values = self.genes[column].combine_chunks()
+        values = single_array(self.genes[column])
         data = values.buffers()[2]
         if data is not None and _BAD_IN_INFO[np.frombuffer(data, np.uint8)].any():
-            values = pc.replace_substring_regex(values, r"[;=, ]", "_")
-        values = pc.if_else(pc.equal(values, ""), ".", values)
+            values = kernels.replace_substring_regex(values, r"[;=, ]", "_")
+        values = kernels.if_else(kernels.equal(values, ""), ".", values)
         n = len(values)
         if len(sets) > n and len(sets.offsets) > n + 1:
             # Sets 1..n are each gene alone (see _segment_genes): only the rest need a list join.
             rest = sets.slice(n + 1)
-            flat = pc.list_flatten(rest)
-            offsets = pc.subtract(rest.offsets, rest.offsets[0])
-            multi = pc.binary_join(pa.ListArray.from_arrays(offsets, values.take(flat)), "|")
+            flat = kernels.list_flatten(rest)
+            offsets = kernels.subtract(rest.offsets, rest.offsets[0])
+            multi = kernels.binary_join(
+                pa.ListArray.from_arrays(offsets, kernels.take(values, flat)), "|"
+            )
             return pa.concat_arrays([pa.array([""], values.type), values, multi])
-        flat = pc.list_flatten(sets)
-        return pc.binary_join(pa.ListArray.from_arrays(sets.offsets, values.take(flat)), "|")
+        flat = kernels.list_flatten(sets)
+        return kernels.binary_join(
+            pa.ListArray.from_arrays(sets.offsets, kernels.take(values, flat)), "|"
+        )
 
     @cached_property
     def _flat_sets(self) -> pa.ListArray:
-        return self.sets.combine_chunks() if isinstance(self.sets, pa.ChunkedArray) else self.sets
+        return single_array(self.sets)
 
     @cached_property
     def has_gene_ids(self) -> bool:
         """Whether the source named gene IDs (the GRCh37 bundle has names only)."""
-        return bool(pc.any(pc.not_equal(self.genes["gene_id"], "")).as_py())
+        return kernels.any_true(kernels.not_equal(self.genes["gene_id"], ""))
 
     @cached_property
-    def set_info(self) -> pa.Array:
-        """For each gene set its INFO text (GAS_GENE=...;GAS_STRAND=...); null for the empty set."""
-        parts = [pc.binary_join_element_wise("GAS_GENE=", self.set_field("gene_name"), "")]
+    def set_text(self) -> pa.Array:
+        """For each gene set the INFO text a line gets (";GAS_GENE=…;GAS_STRAND=…"), as binary;
+        null for the empty set. Read from the bundle's rendered text when it has it."""
+        return self._rendered("set_text", self._render_set_text)
+
+    def _render_set_text(self) -> pa.Array:
+        columns = [(";GAS_GENE=", "gene_name")]
         if self.has_gene_ids:
-            parts.append(pc.binary_join_element_wise("GAS_GENE_ID=", self.set_field("gene_id"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_STRAND=", self.set_field("strand"), ""))
-        parts.append(pc.binary_join_element_wise("GAS_GENE_TYPE=", self.set_field("gene_type"), ""))
-        info = pc.binary_join_element_wise(*parts, ";")
+            columns.append(("GAS_GENE_ID=", "gene_id"))
+        columns += [("GAS_STRAND=", "strand"), ("GAS_GENE_TYPE=", "gene_type")]
+        parts = [
+            kernels.binary_join_element_wise(name, self.set_field(column), "")
+            for name, column in columns
+        ]
+        info = kernels.cast(kernels.binary_join_element_wise(*parts, ";"), pa.binary())
         # Null for the empty set: the same text with a validity bitmap (if_else copies it all).
-        valid = pc.greater(pc.list_value_length(self._flat_sets), 0)
+        valid = kernels.greater(kernels.list_value_length(self._flat_sets), 0)
         info = info.combine_chunks() if isinstance(info, pa.ChunkedArray) else info
         if info.offset or valid.offset:
-            return pc.if_else(valid, info, pa.scalar(None, pa.string()))
+            return kernels.if_else(valid, info, pa.scalar(None, pa.binary()))
         return pa.Array.from_buffers(
             info.type, len(info), [valid.buffers()[1], info.buffers()[1], info.buffers()[2]]
         )
+
+    @cached_property
+    def pick_text(self) -> dict[str, pa.Array]:
+        """Per gene its picked transcript's gene name, ID and basis ("." where empty), with one
+        more row, all ".", for alleles without a pick."""
+        dot = pa.array(["."], pa.string())
+
+        def dotted(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+            values = kernels.if_else(kernels.equal(values, ""), ".", values)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            return pa.concat_arrays([values, dot])
+
+        return {
+            "gene": dotted(self.genes["gene_name"]),
+            "transcript": dotted(self.picks["transcript_id"]),
+            "basis": dotted(self.picks["basis"]),
+        }
+
+    @cached_property
+    def pick_info(self) -> pa.Array:
+        """Per gene (one more row for none) the picked transcript's INFO text
+        (";GAS_PICK_GENE=…;GAS_PICK_TRANSCRIPT=…;GAS_PICK_BASIS=…")."""
+        return self._rendered("pick_info", self._render_pick_info)
+
+    def _render_pick_info(self) -> pa.Array:
+        t = self.pick_text
+        return kernels.cast(
+            kernels.binary_join_element_wise(
+                ";GAS_PICK_GENE=",
+                t["gene"],
+                ";GAS_PICK_TRANSCRIPT=",
+                t["transcript"],
+                ";GAS_PICK_BASIS=",
+                t["basis"],
+                "",
+            ),
+            pa.binary(),
+        )
+
+    def _rendered(self, name: str, render) -> pa.Array:
+        """Text rendered from the gene columns: memory-mapped from the bundle's rendered_text/
+        when it was written by this TEXT_VERSION, else rendered here (~60 ms in all)."""
+        path = self.path / RENDERED_DIR / f"{name}.arrow"
+        with contextlib.suppress(OSError, ValueError, KeyError, pa.ArrowException):
+            table = _read_arrow(path)
+            if (table.schema.metadata or {}).get(b"text_version") == TEXT_VERSION.encode():
+                return single_array(table.column(0))
+        return render()
+
+    def write_rendered_text(self) -> None:
+        """Store the rendered text in the bundle (rendered_text/, replaced atomically), so that
+        annotation start-up reads it instead of rendering it."""
+        out = self.path / RENDERED_DIR
+        tmp = Path(tempfile.mkdtemp(prefix=f".{RENDERED_DIR}.", dir=self.path))
+        try:
+            for name, render in (
+                ("set_text", self._render_set_text),
+                ("pick_info", self._render_pick_info),
+            ):
+                table = pa.table({name: render()}).replace_schema_metadata(
+                    {"text_version": TEXT_VERSION}
+                )
+                with (
+                    pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink,
+                    pa.ipc.new_file(sink, table.schema) as writer,
+                ):
+                    writer.write_table(table)
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def has_rendered_text(self) -> bool:
+        """Whether rendered_text/ is there and current."""
+        try:
+            table = _read_arrow(self.path / RENDERED_DIR / "set_text.arrow")
+        except (OSError, pa.ArrowException):
+            return False
+        return (table.schema.metadata or {}).get(b"text_version") == TEXT_VERSION.encode()
 
     def set_members(self, set_ids: np.ndarray) -> np.ndarray:
         """The distinct gene indices contained in the given gene sets."""
         if len(set_ids) == 0:
             return np.array([], np.int64)
-        flat = pc.list_flatten(self.sets.take(pa.array(np.unique(set_ids)))).to_numpy()
+        flat = kernels.list_flatten(
+            kernels.take(self.sets, pa.array(np.unique(set_ids)))
+        ).to_numpy()
         return np.unique(flat)
 
 

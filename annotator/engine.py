@@ -8,26 +8,20 @@ CDS > UTR5 > UTR3 > ncExon > splice_region > intron > upstream > downstream > in
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gzip
 import json
-import mmap
-import multiprocessing as mp
 import os
-import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from annotator import kernels
 from annotator.bundle import (
     GENE_SHIFT,
     SHIFT,
@@ -36,12 +30,19 @@ from annotator.bundle import (
     canonical_contig,
     covers,
     load_bundle,
+    search,
+    single_array,
 )
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
     ReferenceUnavailable,
 )
+
+if TYPE_CHECKING:
+    import mmap
+    from concurrent.futures import Future
+
 from annotator.vcf import (
     Fields,
     Header,
@@ -50,8 +51,10 @@ from annotator.vcf import (
     detect_build,
     open_input,
     parse_chunk,
+    read_block,
     read_chunks,
     read_header,
+    read_spans,
 )
 
 REGIONS = (
@@ -262,7 +265,7 @@ def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
         return KnownSites(np.array([], np.uint64), pa.array([], pa.string()))
     allk = np.concatenate(keys)
     order = np.argsort(allk, kind="stable")
-    return KnownSites(allk[order], pa.array(ids, pa.string()).take(pa.array(order)))
+    return KnownSites(allk[order], kernels.take(pa.array(ids, pa.string()), pa.array(order)))
 
 
 @dataclass
@@ -370,23 +373,19 @@ class _Annotator:
             [f"GAS_REGION={r}" for r in REGIONS] + [f";GAS_REGION={r}" for r in REGIONS],
             pa.binary(),
         )
-        self.set_text = pc.binary_join_element_wise(";", bundle.set_info, "").cast(pa.binary())
+        self.set_text = bundle.set_text
         self.region_names = pa.array(list(REGIONS), pa.string())
         self.nonempty_seg = np.flatnonzero(bundle.seg_set != 0)
         self.extra_sets: dict[tuple[int, ...], int] = {}  # unions for spans crossing segments
-        self.zone_flat = (
-            bundle.zone_sets.combine_chunks()
-            if isinstance(bundle.zone_sets, pa.ChunkedArray)
-            else bundle.zone_sets
-        )
+        self.zone_flat = single_array(bundle.zone_sets)
         self.zone_offsets = np.asarray(self.zone_flat.offsets)
-        self.zone_values = np.asarray(pc.list_flatten(self.zone_flat))
+        self.zone_values = np.asarray(kernels.list_flatten(self.zone_flat))
         pk = bundle.pick
         self.pick_off = pk["exon_offset"]
         self.pick_es, self.pick_ee = pk["exons"][0], pk["exons"][1]
         self.pick_lo, self.pick_hi = pk["cds"][0], pk["cds"][1]
         self.pick_len = pk["length"]
-        self.pick_mane = pc.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
+        self.pick_mane = kernels.equal(bundle.picks["basis"], "MANE_Select").to_numpy(
             zero_copy_only=False
         )
         self.pick_coding = self.pick_lo >= 0
@@ -395,22 +394,6 @@ class _Annotator:
             self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
         )
         self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
-        dot = pa.array(["."])
-        names = self.b.genes["gene_name"].combine_chunks()
-        self.pick_text = {
-            "gene": pa.concat_arrays([pc.if_else(pc.equal(names, ""), ".", names), dot]),
-            "transcript": pa.concat_arrays(
-                [
-                    pc.if_else(
-                        pc.equal(bundle.picks["transcript_id"], ""),
-                        ".",
-                        bundle.picks["transcript_id"],
-                    ).combine_chunks(),
-                    dot,
-                ]
-            ),
-            "basis": pa.concat_arrays([bundle.picks["basis"].combine_chunks(), dot]),
-        }
         self.hits: list[np.ndarray] = []  # gene sets this block's alleles fell in
 
     @cached_property
@@ -423,7 +406,7 @@ class _Annotator:
         out = {}
         for field_name, column in cols:
             v = self.b.set_field(column)
-            out[field_name] = pc.if_else(pc.equal(v, ""), ".", v)
+            out[field_name] = kernels.if_else(kernels.equal(v, ""), ".", v)
         return out
 
     def annotate(
@@ -477,7 +460,7 @@ class _Annotator:
     def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
         b = self.b
-        z = np.searchsorted(b.zone_start, s, side="right") - 1
+        z = search(b.zone_start, s, side="right") - 1
         zs = np.where((z >= 0) & ok, b.zone_set[np.maximum(z, 0)], 0)
         a, c = self.zone_offsets[zs], self.zone_offsets[zs + 1]
         n = c - a
@@ -529,7 +512,7 @@ class _Annotator:
         t_s = np.where(has_tx, self.pick_es_local[np.minimum(off_a, len(self.pick_es) - 1)], 0)
         t_e = np.where(has_tx, self.pick_ee[np.maximum(off_b - 1, 0)], 0)
         inside = has_tx & (t_s < ee) & (ss < t_e)
-        j = np.searchsorted(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
+        j = search(self.pick_end_key, (pg << GENE_SHIFT) | (ss & local), side="right")
         jc = np.minimum(j, max(len(self.pick_es) - 1, 0))
         exonic = inside & (j < off_b) & (self.pick_es_local[jc] < ee)
         lo, hi = self.pick_lo[pg], self.pick_hi[pg]
@@ -566,18 +549,26 @@ class _Annotator:
 
     def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
         """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
-        g = pa.array(np.where(pick_gene >= 0, pick_gene, len(self.pick_text["gene"]) - 1))
+        g = pa.array(np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows))  # the "." row
         if single:
             # One allele per record: two takes of ready-made text, no per-line joins.
             return [
-                ("", self.pick_region_info.take(pa.array(pick_cls.astype(np.int64))), None),
-                ("", self.pick_gene_info.take(g), None),
+                (
+                    "",
+                    kernels.take(self.pick_region_info, pa.array(pick_cls.astype(np.int64))),
+                    None,
+                ),
+                ("", kernels.take(self.b.pick_info, g), None),
             ]
         return [
-            ("GAS_PICK_REGION", self.region_names.take(pa.array(pick_cls.astype(np.int64))), None),
-            ("GAS_PICK_GENE", self.pick_text["gene"].take(g), None),
-            ("GAS_PICK_TRANSCRIPT", self.pick_text["transcript"].take(g), None),
-            ("GAS_PICK_BASIS", self.pick_text["basis"].take(g), None),
+            (
+                "GAS_PICK_REGION",
+                kernels.take(self.region_names, pa.array(pick_cls.astype(np.int64))),
+                None,
+            ),
+            ("GAS_PICK_GENE", kernels.take(self.b.pick_text["gene"], g), None),
+            ("GAS_PICK_TRANSCRIPT", kernels.take(self.b.pick_text["transcript"], g), None),
+            ("GAS_PICK_BASIS", kernels.take(self.b.pick_text["basis"], g), None),
         ]
 
     def _classify(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -619,11 +610,11 @@ class _Annotator:
     def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""
         b = self.b
-        seg = np.searchsorted(b.seg_start, s, side="right") - 1
+        seg = search(b.seg_start, s, side="right") - 1
         gset = np.where(seg >= 0, b.seg_set[np.maximum(seg, 0)], 0)
         long = np.flatnonzero(e - s > 1)
         if len(long):
-            seg2 = np.searchsorted(b.seg_start, e[long] - 1, side="right") - 1
+            seg2 = search(b.seg_start, e[long] - 1, side="right") - 1
             cross = seg2 > seg[long]
             for i, a, z in zip(
                 long[cross].tolist(), seg[long][cross].tolist(), seg2[cross].tolist(), strict=True
@@ -683,12 +674,14 @@ class _Annotator:
             region_text = pa.concat_arrays([region_text, text])
             region_idx[multi] = 2 * len(REGIONS) + np.arange(len(multi))
         parts = [
-            region_text.take(pa.array(region_idx)),
-            self.set_text.take(pa.array(rec_gset)),
+            kernels.take(region_text, pa.array(region_idx)),
+            kernels.take(self.set_text, pa.array(rec_gset)),
         ]
         if rec_has.any():
-            d = pc.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
-            parts.append(pc.binary_join_element_wise(";GAS_DISTANCE=", d, "").cast(pa.binary()))
+            d = kernels.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
+            parts.append(
+                kernels.cast(kernels.binary_join_element_wise(";GAS_DISTANCE=", d, ""), pa.binary())
+            )
         for name, values, shown in extra:
             parts.append(self._per_record(q, name, values, shown))
         ins = np.where(dot, info_s, info_e)
@@ -699,13 +692,13 @@ class _Annotator:
             offsets[1:-1:2] = ins
             offsets[2::2] = ins + dot
             every = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), buf])
-            heads = every.take(pa.array(np.arange(0, 2 * n, 2)))
+            heads = kernels.take(every, pa.array(np.arange(0, 2 * n, 2)))
         else:
             offsets = np.empty(n + 1, np.int32)
             offsets[0] = 0
             offsets[1:] = ins
             heads = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buf])
-        out = pc.binary_join_element_wise(
+        out = kernels.binary_join_element_wise(
             heads, *parts, b"", null_handling="replace", null_replacement=b""
         )
         off = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + n + 1]
@@ -719,35 +712,22 @@ class _Annotator:
     def pick_region_info(self) -> pa.Array:
         return pa.array([f";GAS_PICK_REGION={r}" for r in REGIONS], pa.string())
 
-    @cached_property
-    def pick_gene_info(self) -> pa.Array:
-        t = self.pick_text
-        return pc.binary_join_element_wise(
-            ";GAS_PICK_GENE=",
-            t["gene"],
-            ";GAS_PICK_TRANSCRIPT=",
-            t["transcript"],
-            ";GAS_PICK_BASIS=",
-            t["basis"],
-            "",
-        )
-
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
         if not name:
-            return values.cast(pa.binary())  # already ';NAME=value' text
+            return kernels.cast(values, pa.binary())  # already ';NAME=value' text
         if q.first is None:
-            text = pc.binary_join_element_wise(f";{name}=", values, "")
+            text = kernels.binary_join_element_wise(f";{name}=", values, "")
             rec_shown = shown
         else:
             counts = np.diff(np.append(q.first, len(q.rec)))
             offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
-            text = pc.binary_join_element_wise(f";{name}=", joined, "")
+            joined = kernels.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            text = kernels.binary_join_element_wise(f";{name}=", joined, "")
             rec_shown = None if shown is None else np.add.reduceat(shown, q.first) > 0
         if rec_shown is not None:
-            text = pc.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
-        return text.cast(pa.binary())
+            text = kernels.if_else(pa.array(rec_shown), text, pa.scalar(None, pa.string()))
+        return kernels.cast(text, pa.binary())
 
     def _per_allele(self, q, multi, cls, gset, dist, has_dist, need_sep) -> pa.Array:
         """INFO text for multi-allelic records: every field lists one value per ALT, by ','."""
@@ -758,34 +738,40 @@ class _Annotator:
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
 
         def listed(values: pa.Array) -> pa.Array:
-            return pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+            return kernels.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
 
         names = pa.array(list(REGIONS), pa.string())
-        fields = [pc.binary_join_element_wise("GAS_REGION=", listed(names.take(cls[qi])), "")]
+        fields = [
+            kernels.binary_join_element_wise(
+                "GAS_REGION=", listed(kernels.take(names, cls[qi])), ""
+            )
+        ]
         g = gset[qi]
         any_gene = np.add.reduceat(g != 0, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
         for field_name, per_set in self.set_fields.items():
-            text = pc.binary_join_element_wise(f"{field_name}=", listed(per_set.take(g)), "")
-            fields.append(pc.if_else(pa.array(any_gene), text, pa.scalar(None, pa.string())))
+            text = kernels.binary_join_element_wise(
+                f"{field_name}=", listed(kernels.take(per_set, g)), ""
+            )
+            fields.append(kernels.if_else(pa.array(any_gene), text, pa.scalar(None, pa.string())))
         h = has_dist[qi]
         any_dist = np.add.reduceat(h, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
-        d = pc.fill_null(pc.cast(pa.array(dist[qi], mask=~h), pa.string()), ".")
-        text = pc.binary_join_element_wise("GAS_DISTANCE=", listed(d), "")
-        fields.append(pc.if_else(pa.array(any_dist), text, pa.scalar(None, pa.string())))
-        joined = pc.binary_join_element_wise(*fields, ";", null_handling="skip")
-        sep = pc.if_else(pa.array(need_sep), ";", "")
-        return pc.binary_join_element_wise(sep, joined, "").cast(pa.binary())
+        d = kernels.fill_null(kernels.cast(pa.array(dist[qi], mask=~h), pa.string()), ".")
+        text = kernels.binary_join_element_wise("GAS_DISTANCE=", listed(d), "")
+        fields.append(kernels.if_else(pa.array(any_dist), text, pa.scalar(None, pa.string())))
+        joined = kernels.binary_join_element_wise(*fields, ";", null_handling="skip")
+        sep = kernels.if_else(pa.array(need_sep), ";", "")
+        return kernels.cast(kernels.binary_join_element_wise(sep, joined, ""), pa.binary())
 
     def _flanks(self, ni, key, end, cidx, cls, gset, dist, has_dist) -> None:
         """Upstream/downstream of the flanking genes within the flank distance, else intergenic."""
         b = self.b
         s, last, c = key[ni], end[ni] - 1, cidx[ni]
-        j = np.searchsorted(b.end_sorted, s, side="right") - 1
+        j = search(b.end_sorted, s, side="right") - 1
         jl = np.maximum(j, 0)
         left_ok = (j >= 0) & ((b.end_sorted[jl] >> SHIFT) == c)
         left_gene = b.end_order[jl]
         dl = np.where(left_ok, s - b.end_sorted[jl] + 1, np.iinfo(np.int64).max)
-        k = np.searchsorted(b.start_key, last, side="right")
+        k = search(b.start_key, last, side="right")
         kr = np.minimum(k, len(b.start_key) - 1)
         right_ok = (k < len(b.start_key)) & ((b.start_key[kr] >> SHIFT) == c)
         right_gene = kr
@@ -825,7 +811,7 @@ class _Annotator:
         ic = np.minimum(i, len(self.known.keys) - 1)
         hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
         self.known_hits = int(hit.sum())
-        ids = pc.fill_null(self.known.ids.take(pa.array(ic, mask=~hit)), ".")
+        ids = kernels.fill_null(kernels.take(self.known.ids, pa.array(ic, mask=~hit)), ".")
         return ("GAS_KNOWN_ID", ids, hit)
 
     def _count(self, fl: Fields, inv: np.ndarray, names: list[str], by_region) -> _BlockTally:
@@ -908,6 +894,30 @@ def _open_output(path: Path, gz: bool) -> BinaryIO:
     return open(path, "wb", buffering=1 << 20)
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
+_malloc_tuned = False
+
+
+def _reuse_freed_memory() -> None:
+    """Have glibc keep freed blocks for reuse instead of unmapping them (once per process).
+
+    A block's ~30 numpy arrays of 25,000 values are each above malloc's mmap threshold, so every
+    one was mapped fresh and page-faulted in, then unmapped: ~20,000 faults per million records
+    (0.1-0.2 s of system time). Kept, the same few MiB are reused from block to block; the peak
+    is unchanged, as it is set by one block's arrays.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    import ctypes  # numpy has imported it already
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: leave malloc as it is
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
 def cpu_count() -> int:
     """The cores this process may run on (its affinity mask, not the machine's total)."""
     try:
@@ -916,42 +926,98 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-# What a block-mode worker uses: the annotator, the column count, the shared output slots and the
-# output file's descriptor (None: the parent writes). Handed over by fork (initargs are not
-# pickled then), so each worker starts with the bundle already loaded (copy-on-write pages, no
-# second load); set only in workers, so annotations in threads of one process keep their own.
-_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None] | None = None
+# Inputs above this size go to every core by default (`default_processes`). Below it the pool's
+# start (forking two workers and stopping them: 14-29 ms here), the block hand-over and block
+# mode's extra CPU (~30-40%) cost about what the other cores save: 16 MiB is ~400,000
+# sites-only records, ~0.4-0.5 s on one core. See docs/annotator.md.
+PARALLEL_INPUT_BYTES = 16 << 20
+
+
+def default_processes(input_path: Path) -> int:
+    """Processes to annotate this input with: every core if it is over PARALLEL_INPUT_BYTES,
+    else one (the choice `gas annotate` and the annotate activity make)."""
+    if Path(input_path).stat().st_size > PARALLEL_INPUT_BYTES:
+        return cpu_count()
+    return 1
+
+
+# What a block-mode worker uses: the annotator, the column count, the shared output slots, the
+# output file's descriptor (None: the parent writes), the input's (None: blocks come as bytes),
+# and the shared ledger of block sizes with its lock (see _claim_offset). Handed over by fork
+# (initargs are not pickled then), so each worker starts with the bundle already loaded
+# (copy-on-write pages, no second load); set only in workers, so annotations in threads of one
+# process keep their own.
+_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None, int | None, mmap.mmap, Any] | None = (
+    None
+)
 
 
 def _start_worker(*state) -> None:
     global _WORKER
     _WORKER = state
+    import ctypes
+    import signal
+
     with contextlib.suppress(OSError, AttributeError):
         # Linux: die with the parent (e.g. OOM-killed) instead of lingering as an orphan.
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _claim_offset(ledger: mmap.mmap, lock: Any, index: int, size: int) -> int | None:
+    """Record block ``index``'s output size; its offset in the output file if every block
+    before it is measured already, else None.
+
+    The ledger is int64 [frontier, frontier's offset, then K block indices, then K sizes]: the
+    frontier is the first block whose size is not known. A block's entry (index % K) is not
+    reused before the frontier has passed it: K exceeds the blocks in flight.
+    """
+    book = np.frombuffer(ledger, np.int64)
+    k = (len(book) - 2) // 2
+    seq, sizes = book[2 : 2 + k], book[2 + k :]
+    with lock:
+        seq[index % k], sizes[index % k] = index, size
+        mine = int(book[1]) if book[0] == index else None
+        while seq[book[0] % k] == book[0]:
+            book[1] += sizes[book[0] % k]
+            book[0] += 1
+    return mine
+
+
 def _annotate_in_worker(
-    block: bytes, lines_before: int, slot: int
-) -> tuple[int, bytes | None, _BlockTally | None]:
-    """Annotate one block; its output goes to shared slot ``slot`` (or back whole if too big)."""
+    block: bytes | tuple[int, int], lines_before: int, slot: int, index: int
+) -> tuple[int, bytes | None, _BlockTally | None, bool]:
+    """Annotate block ``index`` (its bytes, or its span of the input file to read).
+
+    Its output goes straight into the output file when its offset is known already (the blocks
+    before it are done: the usual case), else to shared slot ``slot`` (or back whole if too
+    big) for a later write. Returns (size, data or None, counts, written).
+    """
     assert _WORKER is not None
-    ann, ncols, slots, slot_bytes, _ = _WORKER
+    ann, ncols, slots, slot_bytes, fd, input_fd, ledger, lock = _WORKER
+    if isinstance(block, tuple):
+        assert input_fd is not None
+        block = read_block(input_fd, block)
     pieces, tally = ann.annotate(block, lines_before, ncols)
     size = sum(len(p) for p in pieces)
+    if fd is not None and (at := _claim_offset(ledger, lock, index, size)) is not None:
+        # From the annotation's own buffers, still in cache: no copy into a slot.
+        for p in pieces:
+            _pwrite_all(fd, p, at)
+            at += len(p)
+        return size, None, tally, True
     if size > slot_bytes:
-        return size, b"".join(pieces), tally
+        return size, b"".join(pieces), tally, False
     at = slot * slot_bytes
     for p in pieces:
         slots[at : at + len(p)] = p
         at += len(p)
-    return size, None, tally
+    return size, None, tally, False
 
 
 def _write_slot(slot: int, size: int, offset: int) -> None:
     """Write one block's output from its slot into the output file at its place."""
     assert _WORKER is not None
-    _, _, slots, slot_bytes, fd = _WORKER
+    _, _, slots, slot_bytes, fd, _, _, _ = _WORKER
     assert fd is not None
     _pwrite_all(fd, memoryview(slots)[slot * slot_bytes : slot * slot_bytes + size], offset)
 
@@ -965,45 +1031,68 @@ def _pwrite_all(fd: int, data: memoryview | bytes, offset: int) -> None:
 
 def _annotated_blocks(
     ann: _Annotator,
-    blocks: Iterator[tuple[bytes, int]],
+    blocks: Iterator[tuple[bytes | tuple[int, int], int]],
     ncols: int,
     processes: int,
     out: BinaryIO,
+    input_fd: int | None = None,
 ) -> Iterator[tuple[list, _BlockTally | None]]:
     """Each block's output pieces (for the caller to write) and counts, in input order.
 
-    With processes > 1, workers copy their output into shared memory, one slot per block, and
-    (plain output files) write it themselves at its offset once the blocks before it are
-    measured, so the parent only reads and hands out blocks; for gzip output the parent writes
-    from the slots. Slot i % slots is reused only once block i is written.
+    Blocks come as bytes, or (with ``input_fd``, a plain input file) as spans of the file that
+    the workers read themselves, so the parent neither copies nor pickles them.
+
+    With processes > 1 and a plain output file, a worker writes its block's output itself at its
+    offset, straight from its own buffers when the blocks before it are measured already (a
+    shared ledger of sizes says), else through a shared-memory slot that a worker writes from
+    once the parent knows the offset; so the parent only finds and hands out blocks. For gzip
+    output the parent compresses from the slots. Slot i % slots is reused only once block i is
+    written.
     """
-    if processes <= 1 or "fork" not in mp.get_all_start_methods():
+    if processes <= 1 or not hasattr(os, "fork"):
         for block, before in blocks:
+            if isinstance(block, tuple):
+                assert input_fd is not None
+                block = read_block(input_fd, block)
             yield ann.annotate(block, before, ncols)
         return
+    # Imported here: one process needs none of it (~20 ms of a one-core run's start-up).
+    import mmap
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
     in_flight = IN_FLIGHT_PER_PROCESS * processes
     n_slots = in_flight + processes  # so a slot's write is usually done before its reuse
     slot_bytes = OUTPUT_SLOT_BYTES
     slots = mmap.mmap(-1, n_slots * slot_bytes)  # shared with the forked workers
     view = memoryview(slots)
     fd = None
+    offset = 0
     if not isinstance(out, gzip.GzipFile):
         out.flush()
         fd, offset = out.fileno(), out.tell()
+    ledger = mmap.mmap(-1, 8 * (2 + 2 * n_slots))  # see _claim_offset
+    book = np.frombuffer(ledger, np.int64)
+    book[0], book[1], book[2 : 2 + n_slots] = 0, offset, -1
+    del book  # no export of the map may outlive it
+    context = mp.get_context("fork")
     pool = ProcessPoolExecutor(
         processes,
-        mp_context=mp.get_context("fork"),
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(ann, ncols, slots, slot_bytes, fd),
+        initargs=(ann, ncols, slots, slot_bytes, fd, input_fd, ledger, context.Lock()),
     )
     writes: list[Future | None] = [None] * n_slots
 
     def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
         nonlocal offset
-        size, data, tally = future.result()
+        size, data, tally, written = future.result()
         if fd is None:
             return [data if data is not None else view[slot * slot_bytes :][:size]], tally
-        if data is not None:
+        if written:
+            pass
+        elif data is not None:
             _pwrite_all(fd, data, offset)
         else:
             writes[slot] = pool.submit(_write_slot, slot, size, offset)
@@ -1017,7 +1106,8 @@ def _annotated_blocks(
             if (w := writes[slot]) is not None:
                 w.result()  # the slot's last block is in the file
                 writes[slot] = None
-            pending.append((pool.submit(_annotate_in_worker, block, before, slot), slot))
+            task = pool.submit(_annotate_in_worker, block, before, slot, i)
+            pending.append((task, slot))
             # A bounded number of blocks in flight keeps memory flat however large the input.
             if len(pending) == in_flight:
                 yield done(*pending.popleft())
@@ -1053,6 +1143,7 @@ def annotate_file(
     blocks of records in that many worker processes (None: one per core), with the same output.
     """
     t0 = time.monotonic()
+    _reuse_freed_memory()
     input_path, output_vcf = Path(input_path), Path(output_vcf)
     log_path, summary_path = Path(log_path), Path(summary_path)
     tag = f".partial-{os.getpid()}"
@@ -1072,13 +1163,20 @@ def annotate_file(
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             ann = _Annotator(bundle, known)
             tally = _Tally(len(bundle.sets))
-            blocks = read_chunks(f, first, header.line_count)
             workers = cpu_count() if processes is None else processes
+            input_fd = None
+            if workers > 1 and not isinstance(f, gzip.GzipFile):
+                # Plain input: the workers read their blocks; the parent only finds the cuts.
+                input_fd = f.fileno()
+                blocks = read_spans(f, first, header.line_count)
+            else:
+                blocks = read_chunks(f, first, header.line_count)
             # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
             with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
                 ncols = len(header.columns)
-                for pieces, counts in _annotated_blocks(ann, blocks, ncols, workers, out):
+                annotated = _annotated_blocks(ann, blocks, ncols, workers, out, input_fd)
+                for pieces, counts in annotated:
                     for piece in pieces:
                         out.write(piece)
                     if counts is not None:
@@ -1181,7 +1279,9 @@ def _count_log(r: AnnotationResult, input_path: Path, bundle: Bundle, evidence: 
 
 __all__ = [
     "AnnotationResult",
+    "PARALLEL_INPUT_BYTES",
     "annotate_file",
+    "default_processes",
     "choose_build",
     "load_known_sites",
     "REGIONS",

@@ -394,7 +394,7 @@ def install_default(
     """Make the default bundle for ``build`` unless an identical one is there; (path, built?)."""
     import json
 
-    from annotator.bundle import BUNDLE_FORMAT_VERSION
+    from annotator.bundle import BUNDLE_FORMAT_VERSION, Bundle
 
     spec = DEFAULT_SOURCES[build]
     out = bundle_path(reference_dir, build)
@@ -409,6 +409,10 @@ def install_default(
             and m.get("source", {}).get("packages") == spec["packages"]
         ):
             say(f"{build}: bundle already installed at {out} ({m['counts']['genes']} genes)")
+            installed = Bundle(out)
+            if not installed.has_rendered_text():  # a bundle from before it, or older text
+                installed.write_rendered_text()
+                say(f"{build}: rendered its INFO text for a faster start-up")
             return out, False
     say(f"{build}: building the default bundle from {', '.join(spec['packages'])}")
     files = download_sources(build, cache_dir, say)

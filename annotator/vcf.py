@@ -7,6 +7,7 @@ The body is never parsed line by line in Python: ``read_chunks`` hands out block
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -320,6 +321,51 @@ def read_chunks(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[byt
         carried = len(data) - cut - 1
         yield block, lines_done
         lines_done += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
+
+
+def read_spans(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[tuple[int, int], int]]:
+    """Like ``read_chunks`` for a plain file, but each block as its (offset, length) in the file:
+    the same cuts, found with one reused buffer, so block mode's workers read their own blocks.
+
+    Only the last block may lack its final newline (``read_block`` adds it).
+    """
+    end = f.tell()  # bytes read up to here
+    cut_at = end - len(first)  # the next block begins here (the body, at first)
+    carried_newlines = first.count(b"\n")  # the header's read-ahead may hold whole lines
+    buf = bytearray(CHUNK_BYTES)
+    view = memoryview(buf)
+    lines_done = line_base
+    while True:
+        n = f.readinto(view)
+        if not n:
+            if end > cut_at:
+                yield (cut_at, end - cut_at), lines_done
+            return
+        cut = buf.rfind(b"\n", 0, n)
+        if cut < 0:
+            end += n
+            if end - cut_at > MAX_LINE_BYTES:
+                raise MalformedVcf(
+                    f"Line {lines_done + 1} is longer than 256 MB; this is not a VCF."
+                )
+            continue
+        yield (cut_at, end + cut + 1 - cut_at), lines_done
+        lines_done += carried_newlines + buf.count(b"\n", 0, cut + 1)
+        carried_newlines = 0
+        cut_at = end + cut + 1
+        end += n
+
+
+def read_block(fd: int, span: tuple[int, int]) -> bytes:
+    """The block of lines at ``span`` of a plain file (see read_spans), ending in a newline."""
+    offset, length = span
+    block = os.pread(fd, length, offset)
+    while len(block) < length:  # a short read (signals, NFS): read on
+        more = os.pread(fd, length - len(block), offset + len(block))
+        if not more:
+            raise TruncatedInput("The input file became shorter while it was being read.")
+        block += more
+    return block if block.endswith(b"\n") else block + b"\n"
 
 
 @dataclass

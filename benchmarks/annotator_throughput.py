@@ -7,6 +7,7 @@ only); prints medians, CPU time, peak memory, the speed-up and an Amdahl project
 Needs the default bundles (`gas reference install-defaults`) and Debian's bcftools + tabix.
 
     python benchmarks/annotator_throughput.py [--records N] [--repeat N] [--processes N]
+        [--before CHECKOUT]   # also time another checkout's `gas annotate` (a round's before)
 """
 
 from __future__ import annotations
@@ -115,10 +116,20 @@ def timed(cmd: list[str], sample_memory: bool = False) -> dict:
     }
 
 
-def gas_cmd(vcf: Path, out: Path, processes: int) -> list[str]:
-    """The whole `gas annotate` process, as a researcher runs it."""
-    return [str(Path(sys.executable).with_name("gas")), "annotate", str(vcf), "-o", str(out),
-            "--processes", str(processes)]  # fmt: skip
+def gas_cmd(vcf: Path, out: Path, processes: int, tree: Path = REPO) -> list[str]:
+    """The whole `gas annotate` process, as a researcher runs it (from checkout ``tree``)."""
+    return ["env", f"PYTHONPATH={tree}", str(Path(sys.executable).with_name("gas")), "annotate",
+            str(vcf), "-o", str(out), "--processes", str(processes)]  # fmt: skip
+
+
+def compile_bytecode(trees: list[Path]) -> None:
+    """Compile GAS's modules in the checkouts timed, as an installed GAS has them (pip compiles
+    a wheel's modules): a checkout run with PYTHONDONTWRITEBYTECODE never writes them, and then
+    every start compiles the annotator, CLI and settings source again (~35 ms)."""
+    for tree in trees:
+        dirs = [str(tree / d) for d in ("annotator", "cli", "gas")]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 def main() -> None:
@@ -128,6 +139,7 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=REPO / ".gas" / "bench")
     p.add_argument("--reference-dir", type=Path, default=REPO / ".gas" / "reference")
     p.add_argument("--processes", type=int, default=None, help="GAS block mode [all cores]")
+    p.add_argument("--before", type=Path, default=None, help="another checkout to time too")
     a = p.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
     cores = a.processes or len(os.sched_getaffinity(0))
@@ -166,11 +178,15 @@ def main() -> None:
             out.write(line)
             if line.startswith("#CHROM"):
                 break
+    compile_bytecode([REPO] + ([a.before] if a.before else []))
     tools = {
         "gas1": [*pin, *gas_cmd(vcf, a.workdir / "gas1.vcf", 1)],
         "gasN": gas_cmd(vcf, a.workdir / "gasN.vcf", cores),
         "start": [*pin, *gas_cmd(empty, a.workdir / "start.vcf", 1)],
     }
+    if a.before:
+        tools["before1"] = [*pin, *gas_cmd(vcf, a.workdir / "before1.vcf", 1, a.before)]
+        tools["beforeN"] = gas_cmd(vcf, a.workdir / "beforeN.vcf", cores, a.before)
     if have_bcftools:
         view_out = str(a.workdir / "view.vcf")
         tools["view"] = [*pin, "bcftools", "view", "-Ov", "-o", view_out, str(vcf)]
@@ -193,10 +209,13 @@ def main() -> None:
         "gas1": "`gas annotate --processes 1` (1 core)",
         "gasN": f"`gas annotate --processes {cores}` (all cores)",
         "start": "`gas annotate` of the header alone (start-up, 1 core)",
+        "before1": f"before: {a.before} `--processes 1` (1 core)",
+        "beforeN": f"before: {a.before} `--processes {cores}` (all cores)",
         "view": "`bcftools view` (1 core)",
         "annotate": "`bcftools annotate -a genes.bed.gz` (1 core)",
     }
-    outputs = {k: a.workdir / f"{k}.vcf" for k in ("gas1", "gasN", "start")}
+    gas_keys = [k for k in ("gas1", "gasN", "start", "before1", "beforeN") if k in tools]
+    outputs = {k: a.workdir / f"{k}.vcf" for k in gas_keys}
     outputs.update(view=a.workdir / "view.vcf", annotate=a.workdir / "bcf_ann.vcf")
     runs: dict[str, list[dict]] = {k: [] for k in tools}
     load_before = os.getloadavg()
@@ -209,17 +228,17 @@ def main() -> None:
             outputs[key].unlink(missing_ok=True)
             os.sync()
             r = timed(cmd)
-            if key in ("gas1", "gasN", "start"):
+            if key in gas_keys:
                 r["inside"] = float(r["stdout"].split(") in ")[1].split(" s")[0])
             runs[key].append(r)
             line += f"  {key} {r['wall']:.2f} s"
         print(line, flush=True)
     load_after = os.getloadavg()
     pss = {k: timed(cmd, sample_memory=True)["pss"] for k, cmd in tools.items()}
-    if filecmp.cmp(outputs["gas1"], outputs["gasN"], shallow=False):
-        print(f"GAS outputs of 1 and {cores} processes: identical")
-    else:
-        raise SystemExit("GAS outputs of 1 and all processes differ")
+    for key in ("gasN", "before1", "beforeN"):
+        if key in tools and not filecmp.cmp(outputs["gas1"], outputs[key], shallow=False):
+            raise SystemExit(f"GAS outputs of gas1 and {key} differ")
+    print(f"GAS outputs of 1 and {cores} processes{' (and before)' if a.before else ''}: identical")
     med = {k: statistics.median(r["wall"] for r in rs) for k, rs in runs.items()}
     print(f"\nmedians of {a.repeat} interleaved runs, {a.records:,} records, whole processes:")
     print("| tool | seconds (median, min–max) | variants/s | CPU s | peak RSS | peak PSS, tree |")
@@ -233,12 +252,17 @@ def main() -> None:
             f"{rate} | {cpu:.2f} | {max(r['rss'] for r in rs):.0f} MiB | "
             f"{pss[key]:.0f} MiB |"
         )
-    for key in ("gas1", "gasN", "start"):
+    for key in gas_keys:
         inside = statistics.median(r["inside"] for r in runs[key])
         print(f"{labels[key]}: {inside:.2f} s inside annotate_file (median)")
     if have_bcftools:
-        for key in ("gas1", "gasN"):
-            print(f"{labels[key]} / bcftools annotate (medians): {med[key] / med['annotate']:.2f}")
+        for key in ("gas1", "gasN", "before1", "beforeN"):
+            if key in med:
+                ratio = med[key] / med["annotate"]
+                cpu = statistics.median(r["cpu"] for r in runs[key])
+                cpu_ratio = cpu / statistics.median(r["cpu"] for r in runs["annotate"])
+                print(f"{labels[key]} / bcftools annotate (medians): {ratio:.2f} "
+                      f"(CPU s: {cpu_ratio:.2f})")  # fmt: skip
         version = subprocess.run(["bcftools", "--version"], capture_output=True, text=True).stdout
         print(f"bcftools version: {version.splitlines()[0]}")
     # Amdahl: T(P) = T(1) * (f + (1 - f) / P). f measured two ways: from the 1- and N-core

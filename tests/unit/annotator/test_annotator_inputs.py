@@ -363,3 +363,33 @@ def test_premium_sample_is_read_as_grch37_from_its_caller_line(samples, referenc
     assert r.by_region["CDS"] > 500  # exome capture calls
     with pytest.raises(BuildMismatch):
         run(samples / "premium_2.vcf", outputs, reference_dir, build="GRCh38")
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
+def test_block_spans_are_the_blocks_read_in_one_process(tmp_path, monkeypatch, chunk):
+    # Block mode's workers read their own blocks of a plain file: the same cuts, bytes and line
+    # numbers as the one-process reader, whatever the line lengths and the file's last bytes.
+    import os
+    import random
+
+    import annotator.vcf as vcf
+
+    monkeypatch.setattr(vcf, "CHUNK_BYTES", chunk)
+    rng = random.Random(chunk)
+    head = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    for n, end in ((0, b""), (0, b"\n"), (1, b""), (500, b"\n"), (2000, b"\r\n"), (300, b"\n\n")):
+        info = [b"X" * rng.choice([1, 40, 900, 5000]) for _ in range(n)]
+        body = b"\n".join(b"1\t%d\t.\tA\tC\t.\t.\t%s" % (i + 1, x) for i, x in enumerate(info))
+        path = tmp_path / f"f{n}.vcf"
+        path.write_bytes(head + body + end)
+        with vcf.open_input(path) as f:
+            header, first = vcf.read_header(f)
+            chunks = list(vcf.read_chunks(f, first, header.line_count))
+        with vcf.open_input(path) as f:
+            header, first = vcf.read_header(f)
+            spans = list(vcf.read_spans(f, first, header.line_count))
+            fd = os.dup(f.fileno())
+        try:
+            assert [(vcf.read_block(fd, s), lines) for s, lines in spans] == chunks
+        finally:
+            os.close(fd)

@@ -251,3 +251,22 @@ def test_gz_output_is_gzip(samples, reference_dir, tmp_path):
     )
     plain = hashlib.sha256(gzip.decompress(out.read_bytes())).hexdigest()
     assert plain == PINNED["test.vcf"]["vcf"]
+
+
+@pytest.mark.parametrize("stash", ["even", "all"])
+def test_block_mode_output_is_the_same_written_directly_or_through_slots(
+    mixed, reference_dir, tmp_path, monkeypatch, stash
+):
+    # A worker writes its block itself when the blocks before it are measured (the usual case),
+    # else through a shared slot (or the pipe, when too big for one) for a later write: any mix
+    # gives the same file. Patched before the workers are forked, so they see it.
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(engine, "OUTPUT_SLOT_BYTES", 40_000)  # some blocks too big for a slot
+    real = engine._claim_offset
+
+    def claim(ledger, lock, index, size):
+        at = real(ledger, lock, index, size)  # the ledger is kept either way
+        return None if stash == "all" or index % 2 == 0 else at
+
+    monkeypatch.setattr(engine, "_claim_offset", claim)
+    assert annotate(mixed, tmp_path, reference_dir, processes=3) == PINNED["mixed"]

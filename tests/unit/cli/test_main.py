@@ -60,3 +60,17 @@ def test_the_researcher_commands_do_not_load_boto3() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert shown.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_gas_starts_numpy_without_blas_threads() -> None:
+    # OpenBLAS's idle threads spin for ~0.1 CPU s after numpy's import; gas uses no BLAS.
+    import os
+    import subprocess
+    import sys
+
+    probe = "import os, cli.main; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    shown = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert shown.stdout.strip() == "1", shown.stderr
