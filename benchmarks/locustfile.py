@@ -86,6 +86,7 @@ def seed(environment, **_: object) -> None:  # noqa: ANN001
 
     settings = Settings.from_env()
     app = create_app(settings)
+    models.bind(settings)
     for _ in range(USERS):
         user = models.User(keys.new_id(), email=f"bench-{keys.new_id()[:12]}@example.org")
         user.save()
