@@ -63,14 +63,14 @@ class Emulator:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if not _alive(pid):
+        if not process_alive(pid):
             return None
         cmdline = _cmdline(pid)
         marker = "localstack" if self.name == "localstack" else "DynamoDBLocal"
         return pid if marker in cmdline else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -378,7 +378,7 @@ def _stop_group(pid: int, grace: float = 10.0) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             break
         time.sleep(0.1)
     else:

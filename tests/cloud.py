@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gas.settings import Settings
-from infra.localcloud import LocalCloud
+from infra.localcloud import LocalCloud, process_alive
 
 
 @contextlib.contextmanager
@@ -30,16 +30,6 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def session_settings() -> Settings:
@@ -60,7 +50,7 @@ def shared_local_cloud(base: Settings | None = None) -> Iterator[LocalCloud]:
         holders.mkdir(exist_ok=True)
         for holder in holders.iterdir():  # left by a run that was killed
             pid = holder.name.partition(".")[0]
-            if not (pid.isdigit() and _alive(int(pid))):
+            if not (pid.isdigit() and process_alive(int(pid))):
                 holder.unlink(missing_ok=True)
         if not cloud.is_up():
             cloud.up()

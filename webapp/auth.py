@@ -115,7 +115,10 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), EMAIL, Length(max=254)])
 
 
-class ResetPasswordForm(FlaskForm):
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice: the reset form, and the part of the change form after the
+    current password."""
+
     new_password = PasswordField(
         "New password",
         validators=[DataRequired(), Length(min=10, max=200, message="At least 10 characters.")],
@@ -134,16 +137,8 @@ class ResendConfirmationForm(FlaskForm):
     """Just the CSRF token: one button sends the link again."""
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField(
-        "New password",
-        validators=[DataRequired(), Length(min=10, max=200, message="At least 10 characters.")],
-    )
-    confirm = PasswordField(
-        "Repeat new password",
-        validators=[EqualTo("new_password", message="The passwords differ.")],
-    )
 
 
 def _start_session(user: User) -> None:
@@ -263,7 +258,7 @@ def forgot_password() -> str | Response:
 def reset_password(user_id: str, secret: str) -> str | Response | tuple[str, int]:
     if not accounts.reset_is_open(settings(), user_id, secret):
         return render_template("auth/reset_password.html", form=None), 410
-    form = ResetPasswordForm()
+    form = NewPasswordForm()
     if form.validate_on_submit():
         new_hash = generate_password_hash(form.new_password.data, method=PASSWORD_METHOD)
         try:

@@ -18,11 +18,12 @@ import pytest
 
 from activities import archive as archive_activity
 from activities.runtime import ActivityWorker
-from gas import archive, aws, keys, models
+from gas import archive, aws, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.integration.placed_jobs import completed_job
 from tests.integration.processes import wait_for
-from workflows import executions, jobs, users
+from workflows import executions, jobs
 
 pytestmark = pytest.mark.integration
 
@@ -62,24 +63,8 @@ def archive_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 def completed_free_job(settings: Settings) -> tuple[models.User, models.Job]:
     """A free user's COMPLETED job whose retention is already over."""
-    user = users.ensure_user(settings, f"{keys.new_id()}@example.org")
-    names = Resources.of(settings)
-    job_id = keys.new_id()
-    results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
-    for key in results.values():
-        aws.client(settings, "s3").put_object(Bucket=names.results_bucket, Key=key, Body=b"x\n")
     finished = models.now() - timedelta(seconds=5)
-    job = models.Job(
-        job_id,
-        user_id=user.user_id,
-        input_key=keys.upload_key(user.user_id, keys.new_id()),
-        status=models.COMPLETED,
-        results=results,
-        completed_at=finished,
-        archive_after=finished,
-    )
-    job.save()
-    return user, job
+    return completed_job(settings, finished, archive_after=finished)
 
 
 def run_from_retention(settings: Settings, job: models.Job) -> dict:

@@ -20,6 +20,7 @@ from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
 from tests.integration.mailbox import mail_to, wait_for_mail
+from tests.integration.placed_jobs import completed_job
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import executions, jobs, reconcile, thaw, users
 
@@ -221,27 +222,13 @@ def test_a_job_whose_execution_is_missing_is_annotated_again(stack: Settings, wo
 def test_a_free_job_resumed_after_a_restart_is_archived_when_its_retention_ends(
     stack: Settings, workers
 ) -> None:
-    user = users.ensure_user(stack, f"{keys.new_id()}@example.org")
-    names = Resources.of(stack)
-    job_id = keys.new_id()
-    results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
-    for key in results.values():
-        aws.client(stack, "s3").put_object(Bucket=names.results_bucket, Key=key, Body=b"#\n")
     # Completed 595 s ago with a 600 s retention: 5 s of it are left when the workflow is lost.
     completed = models.now() - timedelta(seconds=595)
     archive_at = completed + timedelta(seconds=stack.free_retention_seconds)
-    job = models.Job(
-        job_id,
-        user_id=user.user_id,
-        input_key=keys.upload_key(user.user_id, keys.new_id()),
-        status=models.COMPLETED,
-        results=results,
-        completed_at=completed,
-        archive_after=archive_at,
-        execution_arn=aws.resources(stack).execution_arn(names.job_state_machine_name, job_id),
-        submitted_at=completed - timedelta(seconds=30),
-    )
-    job.save()
+    _, job = completed_job(stack, completed, with_execution=True, archive_after=archive_at)
+    job_id = job.job_id
+    names = Resources.of(stack)
+    results = job.results.as_dict()
     (repair,) = repairs_of(reconciler(stack).run(), job)
     assert repair.action == "resume-retention"
     archived = final(job_id, (models.ARCHIVED,), timeout=60)
@@ -257,28 +244,16 @@ def test_a_resumed_free_job_is_warned_of_its_archive_once_at_most(stack: Setting
     """Two jobs lost in their retention, 8 s from the archive with a 4 s warning: the one whose
     user was warned before the restart is not warned again; the other is, then both archive."""
     warning = dataclasses.replace(stack, archive_warning_seconds=4)
-    names = aws.resources(stack)
     made = []
     for warned in (True, False):
-        user = users.ensure_user(stack, f"{keys.new_id()}@example.org")
-        job_id = keys.new_id()
-        results = {kind: keys.result_key(user.user_id, job_id, kind) for kind in keys.RESULT_FILES}
-        for key in results.values():
-            aws.client(stack, "s3").put_object(Bucket=names.results_bucket, Key=key, Body=b"#\n")
         completed = models.now() - timedelta(seconds=stack.free_retention_seconds - 8)
-        job = models.Job(
-            job_id,
-            user_id=user.user_id,
-            input_key=keys.upload_key(user.user_id, keys.new_id()),
-            status=models.COMPLETED,
-            results=results,
-            completed_at=completed,
+        user, job = completed_job(
+            stack,
+            completed,
+            with_execution=True,
             archive_after=completed + timedelta(seconds=stack.free_retention_seconds),
             archive_warning_sent_at=completed if warned else None,
-            execution_arn=names.execution_arn(names.job_state_machine_name, job_id),
-            submitted_at=completed - timedelta(seconds=30),
         )
-        job.save()
         made.append((user, job))
     report = reconciler(warning).run()
     for _, job in made:
