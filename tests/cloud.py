@@ -12,11 +12,14 @@ started stays up).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from gas.settings import Settings
 from infra.localcloud import LocalCloud, process_alive
@@ -30,6 +33,32 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def private_cloud_settings(state: Path, prefix: str, **overrides: Any) -> Settings:
+    """Settings for a local cloud of a test's own, which it may stop or kill: its own state
+    folder (sharing only the installs of the run's cloud) and free ports."""
+    base = session_settings()
+    for name in ("localstack-venv", "dynamodb-local"):
+        (state / name).symlink_to(base.state_dir / name)
+    localstack, dynamodb = free_port(), free_port()
+    return dataclasses.replace(
+        base,
+        prefix=prefix,
+        state_dir=state,
+        localstack_port=localstack,
+        dynamodb_port=dynamodb,
+        endpoint_url=f"http://127.0.0.1:{localstack}",
+        dynamodb_endpoint_url=f"http://127.0.0.1:{dynamodb}",
+        **overrides,
+    )
 
 
 def session_settings() -> Settings:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import requests
 from gas import models
 from gas.settings import REPO_ROOT, Settings
 from infra import deploy
-from tests.cloud import shared_local_cloud
+from tests.cloud import free_port, shared_local_cloud
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,17 +38,11 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 RETENTION_SECONDS = 25
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def browser_settings() -> Iterator[Settings]:
     """A stack of the session's own, and settings for a dashboard on a free port."""
     with shared_local_cloud() as cloud:
-        port = _free_port()
+        port = free_port()
         settings = dataclasses.replace(
             cloud.settings.with_prefix(f"b{secrets.token_hex(4)}"),
             web_port=port,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from referencing.jsonschema import DRAFT202012
 
 from gas import keys, models
 from gas.settings import Settings
+from tests.cloud import free_port
 from tests.inputs import small_vcf
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import tokens, users
@@ -35,16 +35,10 @@ pytestmark = pytest.mark.integration
 DOCUMENT_URI = "urn:gas:openapi"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def dashboard(settings: Settings, tmp_path_factory) -> Iterator[str]:
     """``python -m webapp`` on a free loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     web = replace(settings, web_port=port, base_url=f"http://127.0.0.1:{port}")
     log = (tmp_path_factory.mktemp("dashboard") / "dashboard.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own dashboard

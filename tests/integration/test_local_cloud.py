@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -11,23 +10,15 @@ from pathlib import Path
 import pytest
 
 from infra.localcloud import LocalCloud
+from tests.cloud import private_cloud_settings
 
 
 @pytest.fixture
 def second_cloud(local_cloud: LocalCloud, tmp_path: Path) -> LocalCloud:
     state = tmp_path / "state"
     state.mkdir()
-    # Reuse the installs of the session's cloud; pid files and logs are this test's own.
-    for name in ("localstack-venv", "dynamodb-local"):
-        (state / name).symlink_to(local_cloud.settings.state_dir / name)
-    settings = dataclasses.replace(
-        local_cloud.settings,
-        state_dir=state,
-        localstack_port=4599,
-        dynamodb_port=8099,
-        endpoint_url="http://127.0.0.1:4599",
-        dynamodb_endpoint_url="http://127.0.0.1:8099",
-    )
+    # Reuse the installs of the session's cloud; pid files, logs and ports are this test's own.
+    settings = private_cloud_settings(state, prefix=local_cloud.settings.prefix)
     return LocalCloud(settings, progress=lambda _m: None)
 
 
@@ -54,7 +45,8 @@ def test_up_is_idempotent_and_down_leaves_no_process_behind(second_cloud: LocalC
     assert [entry["pid"] for entry in second_cloud.status().values()] == pids
 
     shown = gas(settings, "local", "status")
-    assert shown.returncode == 0 and "4599" in shown.stdout and "8099" in shown.stdout
+    ports = (str(settings.localstack_port), str(settings.dynamodb_port))
+    assert shown.returncode == 0 and all(port in shown.stdout for port in ports)
 
     down = gas(settings, "local", "down")
     assert down.returncode == 0, down.stderr
@@ -62,7 +54,7 @@ def test_up_is_idempotent_and_down_leaves_no_process_behind(second_cloud: LocalC
         assert not _exists(pid), f"process {pid} outlived `gas local down`"
     # Nothing of this cloud's process groups is left either (LocalStack starts children).
     leftovers = subprocess.run(
-        ["pgrep", "-f", "4599|8099"], capture_output=True, text=True, check=False
+        ["pgrep", "-f", "|".join(ports)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert [p for p in leftovers if int(p) != os.getpid()] == []
     assert gas(settings, "local", "status").returncode == 1

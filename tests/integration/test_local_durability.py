@@ -7,11 +7,9 @@ The tests run in order and share the cloud: each leaves it up for the next.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from gas.resources import Resources
 from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
+from tests.cloud import private_cloud_settings
 
 pytestmark = pytest.mark.integration
 
@@ -35,29 +34,12 @@ PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": Tr
 ROLE = "arn:aws:iam::000000000000:role/durability-test"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cloud(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """The private cloud; the models are bound back to the session's stack afterwards."""
     session = settings
-    base = Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
-    state = tmp_path_factory.mktemp("durable-state")
-    for name in ("localstack-venv", "dynamodb-local"):
-        (state / name).symlink_to(base.state_dir / name)
-    ls_port, ddb_port = free_port(), free_port()
-    settings = dataclasses.replace(
-        base,
-        prefix=f"d{uuid.uuid4().hex[:6]}",
-        state_dir=state,
-        localstack_port=ls_port,
-        dynamodb_port=ddb_port,
-        endpoint_url=f"http://127.0.0.1:{ls_port}",
-        dynamodb_endpoint_url=f"http://127.0.0.1:{ddb_port}",
+    settings = private_cloud_settings(
+        tmp_path_factory.mktemp("durable-state"), prefix=f"d{uuid.uuid4().hex[:6]}"
     )
     private = LocalCloud(settings, progress=lambda _m: None)
     private.up()

@@ -10,11 +10,9 @@ in-process against the same cloud and state folder.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +28,7 @@ from werkzeug.security import generate_password_hash
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.cloud import private_cloud_settings
 from tests.inputs import small_vcf
 from tests.integration.processes import wait_for
 from webapp import create_app
@@ -43,12 +42,6 @@ RECONCILE_EVERY = 5
 BATCH = 10
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def private(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """This module's own cloud; the models are bound back to the session's stack afterwards."""
@@ -57,20 +50,9 @@ def private(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _private_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    base = Settings.from_env({k: v for k, v in os.environ.items() if k != "GAS_PREFIX"})
-    state = tmp_path_factory.mktemp("restart-state")
-    for name in ("localstack-venv", "dynamodb-local"):
-        (state / name).symlink_to(base.state_dir / name)
-    ls_port, ddb_port = free_port(), free_port()
-    own = dataclasses.replace(
-        base,
+    own = private_cloud_settings(
+        tmp_path_factory.mktemp("restart-state"),
         prefix=f"u{uuid.uuid4().hex[:6]}",
-        state_dir=state,
-        reference_dir=base.reference_dir,
-        localstack_port=ls_port,
-        dynamodb_port=ddb_port,
-        endpoint_url=f"http://127.0.0.1:{ls_port}",
-        dynamodb_endpoint_url=f"http://127.0.0.1:{ddb_port}",
         free_retention_seconds=RETENTION,
         reconcile_interval_seconds=RECONCILE_EVERY,
     )
