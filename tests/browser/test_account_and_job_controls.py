@@ -7,7 +7,6 @@ mailbox to logging in with the new one; several files uploaded at once, each wit
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from playwright.sync_api import Page, expect
 from gas import aws, mail, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.browser.pages import register
 from tests.inputs import small_vcf
 
 pytestmark = pytest.mark.browser
@@ -24,18 +24,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "first password 1900"
 NEW_PASSWORD = "second password 2000"
 JOB_URL = re.compile(r"/annotations/[0-9a-f-]{36}$")
-
-
-def _register(page: Page, name: str) -> str:
-    email = f"{name.lower()}.{secrets.token_hex(4)}@example.org"
-    page.goto("/register")
-    page.fill("#name", name)
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/annotate$"))
-    return email
 
 
 def _log_in(page: Page, email: str, password: str) -> None:
@@ -53,7 +41,7 @@ def _log_out(page: Page) -> None:
 def test_cancel_then_delete_from_the_job_page(
     page: Page, browser_settings: Settings, tmp_path: Path, artifacts: Path
 ) -> None:
-    _register(page, "Cancel")
+    register(page, "Cancel", PASSWORD)
     upload = tmp_path / "to-cancel.vcf"
     upload.write_bytes(small_vcf())
     page.set_input_files("#file", str(upload))
@@ -98,7 +86,7 @@ def _reset_link(settings: Settings, email: str) -> str:
 def test_a_forgotten_password_from_the_email_to_logging_in(
     page: Page, browser_settings: Settings, artifacts: Path
 ) -> None:
-    email = _register(page, "Forgetful")
+    email = register(page, "Forgetful", PASSWORD)
     _log_out(page)
 
     page.click("#forgot-password")
@@ -145,7 +133,7 @@ new MutationObserver(() => {
 def test_several_files_at_once_each_with_its_progress(
     page: Page, browser_settings: Settings, tmp_path: Path, artifacts: Path
 ) -> None:
-    _register(page, "Batch")
+    register(page, "Batch", PASSWORD)
     names = ["one.vcf", "two.vcf", "three.vcf"]
     files = []
     for number, name in enumerate(names):

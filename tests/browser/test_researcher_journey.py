@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import secrets
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.pages import register
 from tests.inputs import SMALL_VCF_VARIANTS
 
 pytestmark = pytest.mark.browser
@@ -48,14 +48,7 @@ def test_register_upload_complete_download_archive_upgrade_restore(
         pytest.skip(f"`gas worker {'/'.join(sorted(missing))}` has not landed yet")
 
     # Register.
-    page.goto("/register")
-    page.fill("#name", "Barbara McClintock")
-    page.fill("#email", f"barbara.{secrets.token_hex(3)}@example.org")
-    page.fill("#institution", "Cold Spring Harbor")
-    page.fill("#password", "jumping genes 1948")
-    page.fill("#confirm", "jumping genes 1948")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/annotate$"))
+    register(page, "Barbara McClintock", "jumping genes 1948", "Cold Spring Harbor")
 
     # Upload a VCF: the browser posts it to S3, which sends it back to submit the job.
     upload = tmp_path / "calls.vcf"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import re
-import secrets
 from pathlib import Path
 
 import pysam
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.pages import register
 from tests.inputs import genes_vcf
 
 pytestmark = pytest.mark.browser
@@ -101,14 +101,7 @@ def test_filter_by_gene_and_region_then_export(
         pytest.skip(f"`gas worker {'/'.join(sorted(missing))}` has not landed yet")
 
     # A premium researcher, so the results stay online while they browse them.
-    page.goto("/register")
-    page.fill("#name", "Mary-Claire King")
-    page.fill("#email", f"mary-claire.{secrets.token_hex(3)}@example.org")
-    page.fill("#institution", "University of Washington")
-    page.fill("#password", "breast cancer 1990")
-    page.fill("#confirm", "breast cancer 1990")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/annotate$"))
+    register(page, "Mary-Claire King", "breast cancer 1990", "University of Washington")
     page.goto("/subscribe")
     page.click("#upgrade")
     expect(page.locator("#plan")).to_contain_text("Premium")
