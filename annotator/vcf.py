@@ -325,7 +325,7 @@ def read_chunks(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[byt
 
 def read_spans(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[tuple[int, int], int]]:
     """Like ``read_chunks`` for a plain file, but each block as its (offset, length) in the file:
-    the same cuts, found with one reused buffer, so block mode's workers read their own blocks.
+    the same cuts, found with one reused buffer, so the annotating threads read their own blocks.
 
     Only the last block may lack its final newline (``read_block`` adds it).
     """
