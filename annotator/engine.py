@@ -34,6 +34,14 @@ from annotator.bundle import (
     search,
     single_array,
 )
+
+try:
+    from annotator._lines import join_lines
+except ImportError as exc:  # a checkout put on PYTHONPATH without being installed
+    raise ImportError(
+        "GAS's C module annotator/_lines.c is not built here: install GAS (`make setup`, or "
+        "`pip install -e .`, which needs a C compiler and the Python headers)"
+    ) from exc
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
@@ -334,6 +342,16 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     return _Queries(rec, start, end, first, t_s, t_e)
 
 
+def _text_part(values: pa.Array, rows: np.ndarray | None = None) -> tuple:
+    """A ``join_lines`` part: the rows of a binary or string Arrow array (a null row adds
+    nothing), picked by ``rows`` (int64, one per line) or else row i for line i."""
+    validity, offsets, data = values.buffers()[:3]
+    off = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, np.int64)
+    return ("text", off, b"" if data is None else data, validity, values.offset, rows)
+
+
 def _best_per_allele(allele: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Index of each allele's lowest-rank pair, the first one on ties (the lowest gene index).
 
@@ -549,18 +567,15 @@ class _Annotator:
         return pick_cls, pick_gene
 
     def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
-        """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
-        g = pa.array(np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows))  # the "." row
+        """The GAS_PICK_* fields in order: (name, values per allele, shown-when mask), or, with
+        one allele per record, ("", ready-made ';NAME=value' rows, the row of each record)."""
+        g = np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows)  # the "." row
         if single:
-            # One allele per record: two takes of ready-made text, no per-line joins.
             return [
-                (
-                    "",
-                    kernels.take(self.pick_region_info, pa.array(pick_cls.astype(np.int64))),
-                    None,
-                ),
-                ("", kernels.take(self.b.pick_info, g), None),
+                ("", self.pick_region_info, pick_cls.astype(np.int64)),
+                ("", self.b.pick_info, g),
             ]
+        g = pa.array(g)
         return [
             (
                 "GAS_PICK_REGION",
@@ -662,9 +677,11 @@ class _Annotator:
     ) -> list[memoryview]:
         """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
 
-        The block is cut at every insertion point: piece i runs from the previous insertion point
-        to line i's (so it holds line i-1's tail, its newline and line i's head), and is a
-        zero-copy view of the input. One Arrow join writes piece + annotation for every line.
+        The block is cut at every insertion point: head i runs from the previous insertion point
+        to line i's (so it holds line i-1's tail, its newline and line i's head). ``join_lines``
+        (annotator/_lines.c) writes every head and its annotation in one pass: the text of each
+        field is picked by row from the small tables of ready-made text (regions, gene sets,
+        picks), not copied into per-line arrays first.
         """
         arr, n = fl.arr, fl.n
         info_s, info_e = fl.t[6] + 1, fl.t[7]
@@ -685,40 +702,20 @@ class _Annotator:
             text = self._per_allele(q, multi, cls, gset, dist, has_dist, need_sep[multi])
             region_text = pa.concat_arrays([region_text, text])
             region_idx[multi] = 2 * len(REGIONS) + np.arange(len(multi))
-        parts = [
-            kernels.take(region_text, pa.array(region_idx)),
-            kernels.take(self.set_text, pa.array(rec_gset)),
-        ]
+        parts = [_text_part(region_text, region_idx), _text_part(self.set_text, rec_gset)]
         if rec_has.any():
-            d = kernels.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
-            parts.append(
-                kernels.cast(kernels.binary_join_element_wise(";GAS_DISTANCE=", d, ""), pa.binary())
-            )
+            parts.append(("int", b";GAS_DISTANCE=", rec_dist.astype(np.int64), rec_has))
         for name, values, shown in extra:
-            parts.append(self._per_record(q, name, values, shown))
-        ins = np.where(dot, info_s, info_e)
-        buf = pa.py_buffer(arr)
-        if dot.any():
-            offsets = np.empty(2 * n + 1, np.int32)
-            offsets[0] = 0
-            offsets[1:-1:2] = ins
-            offsets[2::2] = ins + dot
-            every = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), buf])
-            heads = kernels.take(every, pa.array(np.arange(0, 2 * n, 2)))
-        else:
-            offsets = np.empty(n + 1, np.int32)
-            offsets[0] = 0
-            offsets[1:] = ins
-            heads = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buf])
-        out = kernels.binary_join_element_wise(
-            heads, *parts, b"", null_handling="replace", null_replacement=b""
-        )
-        off = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + n + 1]
-        tail_from = int(ins[-1] + dot[-1])
-        return [
-            memoryview(out.buffers()[2])[off[0] : off[-1]],
-            memoryview(arr)[tail_from:],
-        ]
+            if name:
+                parts.append(_text_part(self._per_record(q, name, values, shown)))
+            else:  # ready-made rows, picked per record
+                parts.append(_text_part(values, shown))
+        ins = np.where(dot, info_s, info_e).astype(np.int64)
+        heads_from = np.empty(n, np.int64)
+        heads_from[0] = 0
+        heads_from[1:] = ins[:-1] + dot[:-1]
+        lines = join_lines(arr, heads_from, ins, parts)
+        return [memoryview(lines), memoryview(arr)[int(ins[-1] + dot[-1]) :]]
 
     @cached_property
     def pick_region_info(self) -> pa.Array:
@@ -726,8 +723,6 @@ class _Annotator:
 
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
-        if not name:
-            return kernels.cast(values, pa.binary())  # already ';NAME=value' text
         if q.first is None:
             text = kernels.binary_join_element_wise(f";{name}=", values, "")
             rec_shown = shown

@@ -1,0 +1,61 @@
+"""annotator._lines.join_lines, the C step that writes a block's output lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from annotator._lines import join_lines
+
+from annotator.engine import _text_part
+
+
+def heads(*spans: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([a for a, _ in spans], np.int64), np.array([b for _, b in spans], np.int64)
+
+
+def test_each_line_is_its_head_then_one_value_of_each_part():
+    src = b"l0-head|l1-head|l2-head|tail"
+    table = pa.array([";A=x", None, ";A=zz"], pa.binary())  # a null row adds nothing
+    per_line = pa.array(["!0", "!1", None, "!3"], pa.string()).slice(1)  # an offset array
+    values = np.array([-12, 0, 9_000_000_000], np.int64)
+    shown = np.array([True, False, True])
+    got = join_lines(
+        src,
+        *heads((0, 8), (8, 16), (16, 24)),
+        [
+            _text_part(table, np.array([2, 1, 0])),
+            ("int", b";D=", values, shown),
+            _text_part(per_line),
+        ],
+    )
+    assert got == b"l0-head|;A=zz;D=-12!1l1-head|l2-head|;A=x;D=9000000000!3"
+
+
+def test_no_lines_give_no_bytes():
+    assert join_lines(b"", *heads(), [_text_part(pa.array([], pa.binary()))]) == b""
+
+
+@pytest.mark.parametrize(
+    ("spans", "rows", "error"),
+    [
+        (((0, 3),), [3], "row index out of range"),
+        (((0, 3),), [-1], "row index out of range"),
+        (((0, 99),), [0], "head outside the source"),
+        (((2, 1),), [0], "head outside the source"),
+    ],
+)
+def test_bad_rows_and_heads_are_refused_not_read(spans, rows, error):
+    table = pa.array(["a", "b", "c"], pa.binary())
+    with pytest.raises(IndexError, match=error):
+        join_lines(b"abcdef", *heads(*spans), [_text_part(table, np.array(rows))])
+
+
+def test_short_arrays_are_refused():
+    a, b = heads((0, 1), (1, 2))
+    with pytest.raises(ValueError, match="fewer rows than lines"):
+        join_lines(b"ab", a, b, [_text_part(pa.array(["x"], pa.binary()))])
+    with pytest.raises(ValueError, match="values holds"):
+        join_lines(b"ab", a, b, [("int", b";D=", np.zeros(1, np.int64), np.ones(2, bool))])
+    with pytest.raises(ValueError, match="differ in length"):
+        join_lines(b"ab", a, b[:1], [])
