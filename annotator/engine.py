@@ -34,14 +34,7 @@ from annotator.bundle import (
     search,
     single_array,
 )
-
-try:
-    from annotator._lines import join_lines
-except ImportError as exc:  # a checkout put on PYTHONPATH without being installed
-    raise ImportError(
-        "GAS's C module annotator/_lines.c is not built here: install GAS (`make setup`, or "
-        "`pip install -e .`, which needs a C compiler and the Python headers)"
-    ) from exc
+from annotator.compiled import join_lines
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,

@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from annotator.bundle import canonical_contig
+from annotator.compiled import split_lines
 from annotator.exceptions import (
     BuildMismatch,
     MalformedVcf,
@@ -398,42 +399,26 @@ def _hash_fields(
     return h
 
 
-class _Templates(dict):
-    """ncols -> the delimiter bytes of a well-formed line: ncols - 1 tabs, then a newline."""
-
-    def __missing__(self, ncols: int) -> np.ndarray:
-        row = np.full(ncols, 9, np.uint8)
-        row[-1] = 10
-        self[ncols] = row
-        return row
-
-
-_ROW_TEMPLATES = _Templates()
-
-
-def _delimiters(arr: np.ndarray, ncols: int) -> np.ndarray | None:
-    """Every line's tabs and newline as an (n, ncols) matrix, in one pass over the block.
+def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every line's tabs and newline as an (n, ncols) matrix, and POS, in one pass (C).
 
     Only for the common shape (no CR, no blank line, no control byte, ncols - 1 tabs on every
-    line); None sends the block to the general path, which also names the first bad line.
+    line, POS 1-10 digits); None sends the block to the general path, which also names the
+    first bad line.
     """
-    d = np.flatnonzero(arr <= 10)
-    if len(d) == 0 or len(d) % ncols:
-        return None
-    rows = d.reshape(-1, ncols)
-    if not (arr[d].reshape(-1, ncols) == _ROW_TEMPLATES[ncols]).all():
-        return None
-    ends = rows[:, -1]
-    if (arr[np.maximum(ends - 1, 0)] == 13).any():
-        return None
-    return rows
+    most = len(arr) // ncols + 1  # a line holds at least its ncols - 1 tabs and newline
+    rows = np.empty((most, ncols), np.int64)
+    pos = np.empty(most, np.int64)
+    n = split_lines(arr, ncols, rows, pos)
+    return None if n < 0 else (rows[:n], pos[:n])
 
 
 def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     """Find every line's fields in one pass; raise MalformedVcf naming the first bad line."""
     arr = np.frombuffer(block, np.uint8)
-    rows = _delimiters(arr, ncols)
-    if rows is not None:
+    common = _delimiters(arr, ncols)
+    if common is not None:
+        rows, pos = common
         n = len(rows)
         ends = rows[:, -1]
         starts = np.empty(n, np.int64)
@@ -447,7 +432,7 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
             )
         t = [rows[:, k] for k in range(7)]
         t.append(rows[:, 7] if ncols > 8 else ends)
-        return _fields(block, arr, starts, ends, line_no, None, t)
+        return _fields(block, arr, starts, ends, line_no, None, t, pos)
     return _parse_general(block, arr, lines_before, ncols)
 
 
@@ -549,18 +534,21 @@ def _fields(
     line_no: np.ndarray,
     delete: np.ndarray | None,
     t: list[np.ndarray],
+    pos: np.ndarray | None = None,
 ) -> Fields:
-    """Check CHROM, POS and REF of lines whose tabs are known, and parse POS and the ALT count."""
+    """Check CHROM, POS and REF of lines whose tabs are known, and parse POS (unless given,
+    already checked) and the ALT count."""
     # CHROM must not be empty.
     empty_chrom = np.flatnonzero(t[0] == starts)
     if len(empty_chrom):
         raise MalformedVcf(f"Line {line_no[empty_chrom[0]]} has an empty CHROM column.")
     # POS: 1 to 10 decimal digits.
-    pstart = t[0] + 1
-    plen = t[1] - pstart
-    pos = _parse_pos_fast(arr, pstart, t[1], plen)
     if pos is None:
-        pos = _parse_pos_checked(block, arr, pstart, t[1], plen, line_no)
+        pstart = t[0] + 1
+        plen = t[1] - pstart
+        pos = _parse_pos_fast(arr, pstart, t[1], plen)
+        if pos is None:
+            pos = _parse_pos_checked(block, arr, pstart, t[1], plen, line_no)
     ref_len = t[3] - t[2] - 1
     if (ref_len < 1).any():
         i = int(np.flatnonzero(ref_len < 1)[0])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from annotator._lines import join_lines
 
+from annotator.compiled import join_lines
 from annotator.engine import _text_part
 
 
@@ -59,3 +59,41 @@ def test_short_arrays_are_refused():
         join_lines(b"ab", a, b, [("int", b";D=", np.zeros(1, np.int64), np.ones(2, bool))])
     with pytest.raises(ValueError, match="differ in length"):
         join_lines(b"ab", a, b[:1], [])
+
+
+def split(block: bytes, ncols: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
+    from annotator.vcf import _delimiters
+
+    return _delimiters(np.frombuffer(block, np.uint8), ncols)
+
+
+def test_split_lines_finds_every_tab_newline_and_pos():
+    block = b"chr1\t12\t.\tA\tG\t.\t.\tAC=1\n1\t4294967295\trs1\tAT\tA,C\t9\tPASS\t.\n"
+    rows, pos = split(block)
+    cut = block.index(b"\n") + 1
+    assert rows.tolist() == [
+        [i for i, c in enumerate(block[:cut]) if c in b"\t\n"],
+        [cut + i for i, c in enumerate(block[cut:]) if c in b"\t\n"],
+    ]
+    assert pos.tolist() == [12, 4294967295]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",  # no line
+        b"1\t2\t.\tA\tG\t.\t.\t.",  # no newline at the end
+        b"1\t2\t.\tA\tG\t.\t.\t.\r\n",  # CR
+        b"1\t2\t.\tA\tG\t.\t.\t.\n\n",  # a blank line
+        b"1\t2\t.\tA\tG\t.\t.\n",  # a column short
+        b"1\t2\t.\tA\tG\t.\t.\t.\t.\n",  # a column over
+        b"1\t2\t.\tA\x00\tG\t.\t.\t.\n",  # a control byte
+        b"1\t\t.\tA\tG\t.\t.\t.\n",  # empty POS
+        b"1\t2x\t.\tA\tG\t.\t.\t.\n",  # POS not a number
+        b"1\t-2\t.\tA\tG\t.\t.\t.\n",
+        b"1\t4294967296\t.\tA\tG\t.\t.\t.\n",  # POS from 2^32
+        b"1\t12345678901\t.\tA\tG\t.\t.\t.\n",  # 11 digits
+    ],
+)
+def test_anything_but_the_common_shape_goes_to_the_general_path(block):
+    assert split(block) is None
