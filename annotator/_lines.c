@@ -2,12 +2,13 @@
    (annotator.vcf.parse_chunk) and writing the output lines (annotator.engine._assemble). Each
    releases the GIL while it runs, so blocks annotated in threads run side by side.
 
-   split_lines(block, ncols, rows, pos) -> n, or -1
+   split_lines(block, ncols, rows, pos, chrom) -> n, or -1
 
    The common shape of a block, in one pass: every line has ncols - 1 tabs and then its newline
    (no CR, no other byte below 11), and POS is 1 to 10 digits below 2^32. Writes line i's tab
-   offsets and newline offset to rows[i * ncols ...] (int64) and POS to pos[i] (int64), and
-   returns the number of lines; -1 (anything else, or more lines than rows holds) sends the block
+   offsets and newline offset to rows[i * ncols ...] (int64), POS to pos[i] (int64) and a hash of
+   CHROM to chrom[i] (uint64, as annotator.vcf.chrom_hashes makes them: names of up to 7 bytes
+   exactly, longer ones by the polynomial hash), and returns the number of lines; -1 (anything else, or more lines than rows holds) sends the block
    to the general numpy path, which also names the first bad line. It did what a numpy pass over
    the delimiters and a gather of POS's digits did, in ~40 array operations.
 
@@ -248,16 +249,18 @@ done:
 }
 
 static PyObject *split_lines(PyObject *self, PyObject *args) {
-    Py_buffer block, rows, pos;
+    Py_buffer block, rows, pos, chrom;
     Py_ssize_t ncols;
-    if (!PyArg_ParseTuple(args, "y*nw*w*", &block, &ncols, &rows, &pos)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nw*w*w*", &block, &ncols, &rows, &pos, &chrom)) return NULL;
     Py_ssize_t cap = rows.len / 8 / (ncols > 0 ? ncols : 1);
     if (pos.len / 8 < cap) cap = pos.len / 8;
+    if (chrom.len / 8 < cap) cap = chrom.len / 8;
     Py_ssize_t n = 0;
     if (ncols >= 2) {
         const unsigned char *s = block.buf;
         Py_ssize_t len = block.len, col = 0;
         int64_t *r = rows.buf, *p = pos.buf;
+        uint64_t *h = chrom.buf;
         Py_BEGIN_ALLOW_THREADS;
         for (Py_ssize_t i = 0; i < len; i++) {
             unsigned char c = s[i];
@@ -294,6 +297,17 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
                 break;
             }
             p[k] = v;
+            Py_ssize_t from = k ? r[k * ncols - 1] + 1 : 0, len_ = a - 1 - from;
+            uint64_t word = 0;
+            if (len_ <= 7) {
+                for (Py_ssize_t j = len_ - 1; j >= 0; j--) word = (word << 8) | s[from + j];
+                word |= (uint64_t)len_ << 56;
+            } else {
+                word = (uint64_t)len_ * 0x9E3779B97F4A7C15ULL;
+                for (Py_ssize_t j = 0; j < len_ && j < 64; j++)
+                    word = (word ^ ((uint64_t)s[from + j] + 1)) * 1099511628211ULL;
+            }
+            h[k] = word;
         }
         Py_END_ALLOW_THREADS;
     } else {
@@ -302,12 +316,13 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
     PyBuffer_Release(&block);
     PyBuffer_Release(&rows);
     PyBuffer_Release(&pos);
+    PyBuffer_Release(&chrom);
     return PyLong_FromSsize_t(n);
 }
 
 static PyMethodDef methods[] = {
     {"split_lines", split_lines, METH_VARARGS,
-     "split_lines(block, ncols, rows, pos) -> lines, or -1 for the general path (see "
+     "split_lines(block, ncols, rows, pos, chrom) -> lines, or -1 for the general path (see "
      "annotator/_lines.c)."},
     {"join_lines", join_lines, METH_VARARGS,
      "join_lines(src, head_from, head_to, parts) -> bytes: each line's head from src, then one "

@@ -142,14 +142,14 @@ class _BlockTally:
     by_region: np.ndarray
     by_chrom: dict[str, int]
     known_hits: int
-    hit_sets: np.ndarray  # gene-set indices some allele fell in (bundle sets only)
+    hit_sets: np.ndarray  # gene-set indices some allele fell in, repeats kept (bundle sets only)
     out_of_order: int  # position decreases inside a contig run
     runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
     last: tuple[str, int]  # contig and position of the block's last record
 
 
 class _Tally:
-    """The run's counts, merged block by block in input order (so any process may do a block)."""
+    """The run's counts, merged block by block in input order (so any thread may do a block)."""
 
     def __init__(self, n_sets: int):
         self.by_region = np.zeros(len(REGIONS), np.int64)
@@ -824,7 +824,8 @@ class _Annotator:
         change = np.flatnonzero(inv[1:] != inv[:-1]) + 1
         run_starts = np.concatenate([[0], change])
         same = inv[1:] == inv[:-1]
-        hit = np.unique(np.concatenate(hits)) if hits else np.array([], np.int64)
+        # Repeats are kept: the tally only marks them, and a unique costs more than it saves.
+        hit = np.concatenate(hits) if hits else np.array([], np.int64)
         return _BlockTally(
             variants=fl.n,
             alleles=int(fl.n_alt.sum()),

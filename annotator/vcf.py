@@ -383,6 +383,7 @@ class Fields:
     pos0: np.ndarray  # 0-based position
     ref_len: np.ndarray
     n_alt: np.ndarray
+    chrom_hash: np.ndarray | None = None  # from split_lines; else chrom_hashes computes it
 
 
 def _hash_fields(
@@ -399,8 +400,9 @@ def _hash_fields(
     return h
 
 
-def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Every line's tabs and newline as an (n, ncols) matrix, and POS, in one pass (C).
+def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, ...] | None:
+    """Every line's tabs and newline as an (n, ncols) matrix, POS and the CHROM hash, in one
+    pass (C).
 
     Only for the common shape (no CR, no blank line, no control byte, ncols - 1 tabs on every
     line, POS 1-10 digits); None sends the block to the general path, which also names the
@@ -409,8 +411,9 @@ def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray] | 
     most = len(arr) // ncols + 1  # a line holds at least its ncols - 1 tabs and newline
     rows = np.empty((most, ncols), np.int64)
     pos = np.empty(most, np.int64)
-    n = split_lines(arr, ncols, rows, pos)
-    return None if n < 0 else (rows[:n], pos[:n])
+    chrom = np.empty(most, np.uint64)
+    n = split_lines(arr, ncols, rows, pos, chrom)
+    return None if n < 0 else (rows[:n], pos[:n], chrom[:n])
 
 
 def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
@@ -418,7 +421,7 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     arr = np.frombuffer(block, np.uint8)
     common = _delimiters(arr, ncols)
     if common is not None:
-        rows, pos = common
+        rows, pos, chrom = common
         n = len(rows)
         ends = rows[:, -1]
         starts = np.empty(n, np.int64)
@@ -432,7 +435,9 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
             )
         t = [rows[:, k] for k in range(7)]
         t.append(rows[:, 7] if ncols > 8 else ends)
-        return _fields(block, arr, starts, ends, line_no, None, t, pos)
+        fields = _fields(block, arr, starts, ends, line_no, None, t, pos)
+        fields.chrom_hash = chrom
+        return fields
     return _parse_general(block, arr, lines_before, ncols)
 
 
@@ -574,8 +579,12 @@ def chrom_hashes(fields: Fields) -> np.ndarray:
 
     Names of up to 7 bytes (chr1, chrX, 22, MT) are read as one little-endian word ending at the
     tab, shifted to drop the bytes before the line start, with the length on top: exact, and a
-    single gather. Longer names get the column-wise polynomial hash.
+    single gather. Longer names get the column-wise polynomial hash. ``split_lines`` makes the
+    same hashes for the common shape of a block (per line: a long name elsewhere in the block
+    does not change a short one's).
     """
+    if fields.chrom_hash is not None:
+        return fields.chrom_hash
     arr, starts, end = fields.arr, fields.starts, fields.t[0]
     length = end - starts
     if length.max(initial=0) > 7:

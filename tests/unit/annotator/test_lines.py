@@ -69,7 +69,7 @@ def split(block: bytes, ncols: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
 
 def test_split_lines_finds_every_tab_newline_and_pos():
     block = b"chr1\t12\t.\tA\tG\t.\t.\tAC=1\n1\t4294967295\trs1\tAT\tA,C\t9\tPASS\t.\n"
-    rows, pos = split(block)
+    rows, pos, _ = split(block)
     cut = block.index(b"\n") + 1
     assert rows.tolist() == [
         [i for i, c in enumerate(block[:cut]) if c in b"\t\n"],
@@ -97,3 +97,19 @@ def test_split_lines_finds_every_tab_newline_and_pos():
 )
 def test_anything_but_the_common_shape_goes_to_the_general_path(block):
     assert split(block) is None
+
+
+@pytest.mark.parametrize(
+    "names", [["1", "chr1", "chrX", "MT", "chr22_x"], ["chrUn_KI270302v1", "HLA-A*01:01:01:01"]]
+)
+def test_split_lines_hashes_chrom_as_the_numpy_path_does(names):
+    import dataclasses
+
+    from annotator.vcf import chrom_hashes, parse_chunk
+
+    block = "".join(f"{c}\t{i + 1}\t.\tA\tG\t.\t.\t.\n" for i, c in enumerate(names * 3)).encode()
+    fields = parse_chunk(block, 0, 8)
+    assert fields.chrom_hash is not None  # the C path took it
+    by_numpy = chrom_hashes(dataclasses.replace(fields, chrom_hash=None))
+    assert fields.chrom_hash.tolist() == by_numpy.tolist()
+    assert len(set(by_numpy.tolist())) == len(names)
