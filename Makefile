@@ -32,7 +32,7 @@ setup:
 	  wait $$cloud; installed=$$?; \
 	  test $$venv -eq 0 && test $$fetched -eq 0 && test $$built -eq 0 && test $$installed -eq 0
 
-$(STAMP_RUN): setup.cfg pyproject.toml
+$(STAMP_RUN): setup.cfg setup.py pyproject.toml annotator/_lines.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -e .
 	@touch $(STAMP_RUN)

@@ -92,8 +92,8 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
                 default_build=settings.default_build,
                 known_sites=settings.known_sites,
                 progress=progress,
-                # Large uploads on all the worker's cores (blocks across processes).
-                processes=annotator.default_processes(source),
+                # Large uploads on all the worker's cores (blocks in threads).
+                threads=annotator.default_threads(source),
             )
         except annotator.ReferenceUnavailable as exc:
             raise ReferenceMissing(str(exc)) from exc

@@ -12,7 +12,7 @@ from typing import Any
 _EXPORTS = {
     "AnnotationResult": "annotator.engine",
     "annotate_file": "annotator.engine",
-    "default_processes": "annotator.engine",
+    "default_threads": "annotator.engine",
     "PARALLEL_INPUT_BYTES": "annotator.engine",
     "AnnotationInputError": "annotator.exceptions",
     "BuildMismatch": "annotator.exceptions",

@@ -11,12 +11,13 @@ import contextlib
 import gzip
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,7 @@ from annotator.bundle import (
     search,
     single_array,
 )
+from annotator.compiled import join_lines
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
@@ -40,7 +42,6 @@ from annotator.exceptions import (
 )
 
 if TYPE_CHECKING:
-    import mmap
     from concurrent.futures import Future
 
 from annotator.vcf import (
@@ -72,9 +73,7 @@ REGIONS = (
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
 ENGINE_VERSION = "2"
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
-IN_FLIGHT_PER_PROCESS = 2  # blocks queued per worker process: enough to keep each one busy
-OUTPUT_SLOT_BYTES = 16 << 20  # shared memory per block in flight (a 1 MiB block gives ~7 MiB)
-_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+IN_FLIGHT_PER_THREAD = 2  # blocks queued per annotating thread: enough to keep each one busy
 
 INFO_LINES = [
     '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
@@ -136,21 +135,21 @@ class KnownSites:
 
 @dataclass
 class _BlockTally:
-    """What one block added to the counts; small, so a worker process can send it back."""
+    """What one block added to the counts."""
 
     variants: int
     alleles: int
     by_region: np.ndarray
     by_chrom: dict[str, int]
     known_hits: int
-    hit_sets: np.ndarray  # gene-set indices some allele fell in (bundle sets only)
+    hit_sets: np.ndarray  # gene-set indices some allele fell in, repeats kept (bundle sets only)
     out_of_order: int  # position decreases inside a contig run
     runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
     last: tuple[str, int]  # contig and position of the block's last record
 
 
 class _Tally:
-    """The run's counts, merged block by block in input order (so any process may do a block)."""
+    """The run's counts, merged block by block in input order (so any thread may do a block)."""
 
     def __init__(self, n_sets: int):
         self.by_region = np.zeros(len(REGIONS), np.int64)
@@ -336,6 +335,16 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     return _Queries(rec, start, end, first, t_s, t_e)
 
 
+def _text_part(values: pa.Array, rows: np.ndarray | None = None) -> tuple:
+    """A ``join_lines`` part: the rows of a binary or string Arrow array (a null row adds
+    nothing), picked by ``rows`` (int64, one per line) or else row i for line i."""
+    validity, offsets, data = values.buffers()[:3]
+    off = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, np.int64)
+    return ("text", off, b"" if data is None else data, validity, values.offset, rows)
+
+
 def _best_per_allele(allele: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Index of each allele's lowest-rank pair, the first one on ties (the lowest gene index).
 
@@ -394,7 +403,9 @@ class _Annotator:
             self.pick_ee & ((np.int64(1) << GENE_SHIFT) - 1)
         )
         self.pick_es_local = self.pick_es & ((np.int64(1) << GENE_SHIFT) - 1)
-        self.hits: list[np.ndarray] = []  # gene sets this block's alleles fell in
+        # Blocks are annotated in several threads at once: a block's own state stays in its
+        # call; the one shared thing a block adds (a new union of gene sets) is added under this.
+        self.union_lock = threading.Lock()
 
     @cached_property
     def set_fields(self) -> dict[str, pa.Array]:
@@ -421,15 +432,14 @@ class _Annotator:
             block = fl.arr[~fl.delete].tobytes()
             fl = parse_chunk(block, lines_before, ncols)
         cidx, inv, names = self.contigs.resolve(fl)
-        self.hits = []
-        self.known_hits = 0
+        hits: list[np.ndarray] = []  # the gene sets this block's alleles fell in
         key = (np.maximum(cidx, 0) << SHIFT) | fl.pos0
         q = _allele_queries(fl, key)
         qc = cidx[q.rec] if q.first is not None else cidx
         known_contig = qc >= 0
         s, e = q.start, q.end
 
-        gset = self._gene_sets(s, e)
+        gset = self._gene_sets(s, e, hits)
         gset[~known_contig] = 0
         genic = gset != 0
         nq = len(s)
@@ -440,7 +450,7 @@ class _Annotator:
         gi = np.flatnonzero(genic)
         if len(gi):
             cls[gi] = self._classify(s[gi], e[gi])
-            self.hits.append(gset[gi])
+            hits.append(gset[gi])
         ni = np.flatnonzero(~genic & known_contig)
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
@@ -452,10 +462,12 @@ class _Annotator:
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         by_region = np.bincount(rec_cls, minlength=len(REGIONS))
         extra = self._pick_text(pick_cls, pick_gene, q.first is None)
+        known_hits = 0
         if self.known is not None and len(self.known.keys):
-            extra.append(self._known(fl, cidx, q))
+            field, known_hits = self._known(fl, cidx, q)
+            extra.append(field)
         pieces = self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
-        return pieces, self._count(fl, inv, names, by_region)
+        return pieces, self._count(fl, inv, names, by_region, hits, known_hits)
 
     def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
@@ -548,18 +560,15 @@ class _Annotator:
         return pick_cls, pick_gene
 
     def _pick_text(self, pick_cls: np.ndarray, pick_gene: np.ndarray, single: bool) -> list:
-        """Per allele the GAS_PICK_* values, in field order (name, values, shown-when mask)."""
-        g = pa.array(np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows))  # the "." row
+        """The GAS_PICK_* fields in order: (name, values per allele, shown-when mask), or, with
+        one allele per record, ("", ready-made ';NAME=value' rows, the row of each record)."""
+        g = np.where(pick_gene >= 0, pick_gene, self.b.genes.num_rows)  # the "." row
         if single:
-            # One allele per record: two takes of ready-made text, no per-line joins.
             return [
-                (
-                    "",
-                    kernels.take(self.pick_region_info, pa.array(pick_cls.astype(np.int64))),
-                    None,
-                ),
-                ("", kernels.take(self.b.pick_info, g), None),
+                ("", self.pick_region_info, pick_cls.astype(np.int64)),
+                ("", self.b.pick_info, g),
             ]
+        g = pa.array(g)
         return [
             (
                 "GAS_PICK_REGION",
@@ -607,7 +616,7 @@ class _Annotator:
                 return False
         return True
 
-    def _gene_sets(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    def _gene_sets(self, s: np.ndarray, e: np.ndarray, hits: list[np.ndarray]) -> np.ndarray:
         """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""
         b = self.b
         seg = search(b.seg_start, s, side="right") - 1
@@ -619,30 +628,41 @@ class _Annotator:
             for i, a, z in zip(
                 long[cross].tolist(), seg[long][cross].tolist(), seg2[cross].tolist(), strict=True
             ):
-                gset[i] = self._union_set(b.seg_set[max(a, 0) : z + 1])
+                gset[i] = self._union_set(b.seg_set[max(a, 0) : z + 1], hits)
         return gset
 
-    def _union_set(self, set_ids: np.ndarray) -> int:
+    def _union_set(self, set_ids: np.ndarray, hits: list[np.ndarray]) -> int:
         """A gene-set index for the union of several sets (new ones get rendered once)."""
         members = self.b.set_members(set_ids)[:MAX_SPAN_GENES].tolist()
         if len(members) <= 1:
             return members[0] + 1 if members else 0
         key = tuple(members)
         sid = self.extra_sets.get(key)
-        if sid is None:
-            sid = self.extra_sets[key] = len(self.b.sets) + len(self.extra_sets)
-            parts = []
-            for name, per_set in self.set_fields.items():
-                vals = [per_set[m + 1].as_py() for m in members]
-                parts.append(f"{name}={'|'.join(vals)}")
-            text = pa.array([(";" + ";".join(parts)).encode()], pa.binary())
-            self.set_text = pa.concat_arrays([self.set_text, text])
-            for name in list(self.set_fields):
-                joined = "|".join(self.set_fields[name][m + 1].as_py() for m in members)
-                self.set_fields[name] = pa.concat_arrays(
-                    [self.set_fields[name], pa.array([joined], self.set_fields[name].type)]
-                )
-            self.hits.append(np.array(members) + 1)  # counted as their single-gene sets
+        if sid is not None:
+            return sid
+        with self.union_lock:
+            return self._add_union_set(key, hits)
+
+    def _add_union_set(self, members: tuple[int, ...], hits: list[np.ndarray]) -> int:
+        """Render a new union set (under union_lock); its text is in place before its index
+        is returned, so no thread meets an index its arrays lack."""
+        sid = self.extra_sets.get(members)
+        if sid is not None:
+            return sid
+        sid = len(self.b.sets) + len(self.extra_sets)
+        parts = []
+        for name, per_set in self.set_fields.items():
+            vals = [per_set[m + 1].as_py() for m in members]
+            parts.append(f"{name}={'|'.join(vals)}")
+        text = pa.array([(";" + ";".join(parts)).encode()], pa.binary())
+        self.set_text = pa.concat_arrays([self.set_text, text])
+        for name in list(self.set_fields):
+            joined = "|".join(self.set_fields[name][m + 1].as_py() for m in members)
+            self.set_fields[name] = pa.concat_arrays(
+                [self.set_fields[name], pa.array([joined], self.set_fields[name].type)]
+            )
+        hits.append(np.array(members) + 1)  # counted as their single-gene sets
+        self.extra_sets[members] = sid  # last: other threads look it up without the lock
         return sid
 
     def _assemble(
@@ -650,9 +670,11 @@ class _Annotator:
     ) -> list[memoryview]:
         """Write each line's annotation into its INFO column (replacing a lone '.'), all at once.
 
-        The block is cut at every insertion point: piece i runs from the previous insertion point
-        to line i's (so it holds line i-1's tail, its newline and line i's head), and is a
-        zero-copy view of the input. One Arrow join writes piece + annotation for every line.
+        The block is cut at every insertion point: head i runs from the previous insertion point
+        to line i's (so it holds line i-1's tail, its newline and line i's head). ``join_lines``
+        (annotator/_lines.c) writes every head and its annotation in one pass: the text of each
+        field is picked by row from the small tables of ready-made text (regions, gene sets,
+        picks), not copied into per-line arrays first.
         """
         arr, n = fl.arr, fl.n
         info_s, info_e = fl.t[6] + 1, fl.t[7]
@@ -673,40 +695,20 @@ class _Annotator:
             text = self._per_allele(q, multi, cls, gset, dist, has_dist, need_sep[multi])
             region_text = pa.concat_arrays([region_text, text])
             region_idx[multi] = 2 * len(REGIONS) + np.arange(len(multi))
-        parts = [
-            kernels.take(region_text, pa.array(region_idx)),
-            kernels.take(self.set_text, pa.array(rec_gset)),
-        ]
+        parts = [_text_part(region_text, region_idx), _text_part(self.set_text, rec_gset)]
         if rec_has.any():
-            d = kernels.cast(pa.array(rec_dist, mask=~rec_has), pa.string())
-            parts.append(
-                kernels.cast(kernels.binary_join_element_wise(";GAS_DISTANCE=", d, ""), pa.binary())
-            )
+            parts.append(("int", b";GAS_DISTANCE=", rec_dist.astype(np.int64), rec_has))
         for name, values, shown in extra:
-            parts.append(self._per_record(q, name, values, shown))
-        ins = np.where(dot, info_s, info_e)
-        buf = pa.py_buffer(arr)
-        if dot.any():
-            offsets = np.empty(2 * n + 1, np.int32)
-            offsets[0] = 0
-            offsets[1:-1:2] = ins
-            offsets[2::2] = ins + dot
-            every = pa.Array.from_buffers(pa.binary(), 2 * n, [None, pa.py_buffer(offsets), buf])
-            heads = kernels.take(every, pa.array(np.arange(0, 2 * n, 2)))
-        else:
-            offsets = np.empty(n + 1, np.int32)
-            offsets[0] = 0
-            offsets[1:] = ins
-            heads = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buf])
-        out = kernels.binary_join_element_wise(
-            heads, *parts, b"", null_handling="replace", null_replacement=b""
-        )
-        off = np.frombuffer(out.buffers()[1], np.int32)[out.offset : out.offset + n + 1]
-        tail_from = int(ins[-1] + dot[-1])
-        return [
-            memoryview(out.buffers()[2])[off[0] : off[-1]],
-            memoryview(arr)[tail_from:],
-        ]
+            if name:
+                parts.append(_text_part(self._per_record(q, name, values, shown)))
+            else:  # ready-made rows, picked per record
+                parts.append(_text_part(values, shown))
+        ins = np.where(dot, info_s, info_e).astype(np.int64)
+        heads_from = np.empty(n, np.int64)
+        heads_from[0] = 0
+        heads_from[1:] = ins[:-1] + dot[:-1]
+        lines = join_lines(arr, heads_from, ins, parts)
+        return [memoryview(lines), memoryview(arr)[int(ins[-1] + dot[-1]) :]]
 
     @cached_property
     def pick_region_info(self) -> pa.Array:
@@ -714,8 +716,6 @@ class _Annotator:
 
     def _per_record(self, q, name: str, values: pa.Array, shown) -> pa.Array:
         """';NAME=v1,v2' per record from one value per allele; null where no allele is shown."""
-        if not name:
-            return kernels.cast(values, pa.binary())  # already ';NAME=value' text
         if q.first is None:
             text = kernels.binary_join_element_wise(f";{name}=", values, "")
             rec_shown = shown
@@ -803,18 +803,20 @@ class _Annotator:
         dist[ni] = np.where(any_gene, out_d, 0)
         has_dist[ni] = any_gene
 
-    def _known(self, fl: Fields, cidx: np.ndarray, q: _Queries) -> tuple:
-        """Per allele the ID of the known variant with the same normalised alleles, or '.'."""
+    def _known(self, fl: Fields, cidx: np.ndarray, q: _Queries) -> tuple[tuple, int]:
+        """Per allele the ID of the known variant with the same normalised alleles, or '.'
+        (as an extra INFO field), and how many alleles had one."""
         assert self.known is not None
         h = _allele_keys(fl, cidx, q)
         i = np.searchsorted(self.known.keys, h)
         ic = np.minimum(i, len(self.known.keys) - 1)
         hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
-        self.known_hits = int(hit.sum())
         ids = kernels.fill_null(kernels.take(self.known.ids, pa.array(ic, mask=~hit)), ".")
-        return ("GAS_KNOWN_ID", ids, hit)
+        return ("GAS_KNOWN_ID", ids, hit), int(hit.sum())
 
-    def _count(self, fl: Fields, inv: np.ndarray, names: list[str], by_region) -> _BlockTally:
+    def _count(
+        self, fl: Fields, inv: np.ndarray, names: list[str], by_region, hits, known_hits: int
+    ) -> _BlockTally:
         counts = np.bincount(inv, minlength=len(names))
         by_chrom: dict[str, int] = {}
         for name, n in zip(names, counts.tolist(), strict=False):
@@ -822,14 +824,15 @@ class _Annotator:
         change = np.flatnonzero(inv[1:] != inv[:-1]) + 1
         run_starts = np.concatenate([[0], change])
         same = inv[1:] == inv[:-1]
-        hits = np.unique(np.concatenate(self.hits)) if self.hits else np.array([], np.int64)
+        # Repeats are kept: the tally only marks them, and a unique costs more than it saves.
+        hit = np.concatenate(hits) if hits else np.array([], np.int64)
         return _BlockTally(
             variants=fl.n,
             alleles=int(fl.n_alt.sum()),
             by_region=by_region,
             by_chrom=by_chrom,
-            known_hits=self.known_hits,
-            hit_sets=hits[hits < len(self.b.sets)],
+            known_hits=known_hits,
+            hit_sets=hit[hit < len(self.b.sets)],
             out_of_order=int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum()),
             runs=[(names[inv[r]], int(fl.pos0[r])) for r in run_starts.tolist()],
             last=(names[inv[-1]], int(fl.pos0[-1])),
@@ -926,201 +929,65 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-# Inputs above this size go to every core by default (`default_processes`). Below it the pool's
-# start (forking two workers and stopping them: 14-29 ms here), the block hand-over and block
-# mode's extra CPU (~30-40%) cost about what the other cores save: 16 MiB is ~400,000
-# sites-only records, ~0.4-0.5 s on one core. See docs/annotator.md.
+# Inputs above this size go to every core by default (`default_threads`). Below it the threads'
+# start, the block hand-over and the extra CPU of blocks annotated side by side cost about what
+# the other cores save: 16 MiB is ~400,000 sites-only records, ~0.4-0.5 s on one core. See
+# docs/annotator.md.
 PARALLEL_INPUT_BYTES = 16 << 20
 
 
-def default_processes(input_path: Path) -> int:
-    """Processes to annotate this input with: every core if it is over PARALLEL_INPUT_BYTES,
+def default_threads(input_path: Path) -> int:
+    """Threads to annotate this input with: every core if it is over PARALLEL_INPUT_BYTES,
     else one (the choice `gas annotate` and the annotate activity make)."""
     if Path(input_path).stat().st_size > PARALLEL_INPUT_BYTES:
         return cpu_count()
     return 1
 
 
-# What a block-mode worker uses: the annotator, the column count, the shared output slots, the
-# output file's descriptor (None: the parent writes), the input's (None: blocks come as bytes),
-# and the shared ledger of block sizes with its lock (see _claim_offset). Handed over by fork
-# (initargs are not pickled then), so each worker starts with the bundle already loaded
-# (copy-on-write pages, no second load); set only in workers, so annotations in threads of one
-# process keep their own.
-_WORKER: tuple[_Annotator, int, mmap.mmap, int, int | None, int | None, mmap.mmap, Any] | None = (
-    None
-)
-
-
-def _start_worker(*state) -> None:
-    global _WORKER
-    _WORKER = state
-    import ctypes
-    import signal
-
-    with contextlib.suppress(OSError, AttributeError):
-        # Linux: die with the parent (e.g. OOM-killed) instead of lingering as an orphan.
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _claim_offset(ledger: mmap.mmap, lock: Any, index: int, size: int) -> int | None:
-    """Record block ``index``'s output size; its offset in the output file if every block
-    before it is measured already, else None.
-
-    The ledger is int64 [frontier, frontier's offset, then K block indices, then K sizes]: the
-    frontier is the first block whose size is not known. A block's entry (index % K) is not
-    reused before the frontier has passed it: K exceeds the blocks in flight.
-    """
-    book = np.frombuffer(ledger, np.int64)
-    k = (len(book) - 2) // 2
-    seq, sizes = book[2 : 2 + k], book[2 + k :]
-    with lock:
-        seq[index % k], sizes[index % k] = index, size
-        mine = int(book[1]) if book[0] == index else None
-        while seq[book[0] % k] == book[0]:
-            book[1] += sizes[book[0] % k]
-            book[0] += 1
-    return mine
-
-
-def _annotate_in_worker(
-    block: bytes | tuple[int, int], lines_before: int, slot: int, index: int
-) -> tuple[int, bytes | None, _BlockTally | None, bool]:
-    """Annotate block ``index`` (its bytes, or its span of the input file to read).
-
-    Its output goes straight into the output file when its offset is known already (the blocks
-    before it are done: the usual case), else to shared slot ``slot`` (or back whole if too
-    big) for a later write. Returns (size, data or None, counts, written).
-    """
-    assert _WORKER is not None
-    ann, ncols, slots, slot_bytes, fd, input_fd, ledger, lock = _WORKER
-    if isinstance(block, tuple):
-        assert input_fd is not None
-        block = read_block(input_fd, block)
-    pieces, tally = ann.annotate(block, lines_before, ncols)
-    size = sum(len(p) for p in pieces)
-    if fd is not None and (at := _claim_offset(ledger, lock, index, size)) is not None:
-        # From the annotation's own buffers, still in cache: no copy into a slot.
-        for p in pieces:
-            _pwrite_all(fd, p, at)
-            at += len(p)
-        return size, None, tally, True
-    if size > slot_bytes:
-        return size, b"".join(pieces), tally, False
-    at = slot * slot_bytes
-    for p in pieces:
-        slots[at : at + len(p)] = p
-        at += len(p)
-    return size, None, tally, False
-
-
-def _write_slot(slot: int, size: int, offset: int) -> None:
-    """Write one block's output from its slot into the output file at its place."""
-    assert _WORKER is not None
-    _, _, slots, slot_bytes, fd, _, _, _ = _WORKER
-    assert fd is not None
-    _pwrite_all(fd, memoryview(slots)[slot * slot_bytes : slot * slot_bytes + size], offset)
-
-
-def _pwrite_all(fd: int, data: memoryview | bytes, offset: int) -> None:
-    data = memoryview(data)
-    while data:
-        n = os.pwrite(fd, data, offset)
-        data, offset = data[n:], offset + n
-
-
 def _annotated_blocks(
     ann: _Annotator,
     blocks: Iterator[tuple[bytes | tuple[int, int], int]],
     ncols: int,
-    processes: int,
-    out: BinaryIO,
+    threads: int,
     input_fd: int | None = None,
 ) -> Iterator[tuple[list, _BlockTally | None]]:
     """Each block's output pieces (for the caller to write) and counts, in input order.
 
     Blocks come as bytes, or (with ``input_fd``, a plain input file) as spans of the file that
-    the workers read themselves, so the parent neither copies nor pickles them.
-
-    With processes > 1 and a plain output file, a worker writes its block's output itself at its
-    offset, straight from its own buffers when the blocks before it are measured already (a
-    shared ledger of sizes says), else through a shared-memory slot that a worker writes from
-    once the parent knows the offset; so the parent only finds and hands out blocks. For gzip
-    output the parent compresses from the slots. Slot i % slots is reused only once block i is
-    written.
+    the annotating thread reads itself. With threads > 1, up to IN_FLIGHT_PER_THREAD blocks per
+    thread are annotated at once while the caller writes the finished ones: numpy and Arrow
+    release the GIL inside their loops, where a block spends most of its time, and the threads
+    share the one loaded bundle (no copy, no fork, no warm-up per process).
     """
-    if processes <= 1 or not hasattr(os, "fork"):
+
+    def annotate(block: bytes | tuple[int, int], lines_before: int):
+        if isinstance(block, tuple):
+            assert input_fd is not None
+            block = read_block(input_fd, block)
+        return ann.annotate(block, lines_before, ncols)
+
+    if threads <= 1:
         for block, before in blocks:
-            if isinstance(block, tuple):
-                assert input_fd is not None
-                block = read_block(input_fd, block)
-            yield ann.annotate(block, before, ncols)
+            yield annotate(block, before)
         return
-    # Imported here: one process needs none of it (~20 ms of a one-core run's start-up).
-    import mmap
-    import multiprocessing as mp
+    # Imported here: one thread needs none of it.
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
-    in_flight = IN_FLIGHT_PER_PROCESS * processes
-    n_slots = in_flight + processes  # so a slot's write is usually done before its reuse
-    slot_bytes = OUTPUT_SLOT_BYTES
-    slots = mmap.mmap(-1, n_slots * slot_bytes)  # shared with the forked workers
-    view = memoryview(slots)
-    fd = None
-    offset = 0
-    if not isinstance(out, gzip.GzipFile):
-        out.flush()
-        fd, offset = out.fileno(), out.tell()
-    ledger = mmap.mmap(-1, 8 * (2 + 2 * n_slots))  # see _claim_offset
-    book = np.frombuffer(ledger, np.int64)
-    book[0], book[1], book[2 : 2 + n_slots] = 0, offset, -1
-    del book  # no export of the map may outlive it
-    context = mp.get_context("fork")
-    pool = ProcessPoolExecutor(
-        processes,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(ann, ncols, slots, slot_bytes, fd, input_fd, ledger, context.Lock()),
-    )
-    writes: list[Future | None] = [None] * n_slots
-
-    def done(future: Future, slot: int) -> tuple[list, _BlockTally | None]:
-        nonlocal offset
-        size, data, tally, written = future.result()
-        if fd is None:
-            return [data if data is not None else view[slot * slot_bytes :][:size]], tally
-        if written:
-            pass
-        elif data is not None:
-            _pwrite_all(fd, data, offset)
-        else:
-            writes[slot] = pool.submit(_write_slot, slot, size, offset)
-        offset += size
-        return [], tally
-
-    try:
-        pending: deque[tuple[Future, int]] = deque()
-        for i, (block, before) in enumerate(blocks):
-            slot = i % n_slots
-            if (w := writes[slot]) is not None:
-                w.result()  # the slot's last block is in the file
-                writes[slot] = None
-            task = pool.submit(_annotate_in_worker, block, before, slot, i)
-            pending.append((task, slot))
-            # A bounded number of blocks in flight keeps memory flat however large the input.
-            if len(pending) == in_flight:
-                yield done(*pending.popleft())
-        while pending:
-            yield done(*pending.popleft())
-        for w in writes:
-            if w is not None:
-                w.result()
-        if fd is not None:
-            out.seek(offset)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        # The slots are unmapped once the caller drops the last piece it was given.
+    in_flight = IN_FLIGHT_PER_THREAD * threads
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="gas-annotate") as pool:
+        try:
+            for block, before in blocks:
+                pending.append(pool.submit(annotate, block, before))
+                # A bounded number of blocks in flight keeps memory flat however large the input.
+                if len(pending) == in_flight:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for task in pending:  # on an error: the rest is not needed
+                task.cancel()
 
 
 def annotate_file(
@@ -1134,13 +1001,13 @@ def annotate_file(
     default_build: str = "GRCh38",
     known_sites: Path | None = None,
     progress: Callable[[int], None] | None = None,
-    processes: int | None = 1,
+    threads: int | None = 1,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
-    lacks the bundle); on any error no output file is left behind. ``processes`` > 1 annotates
-    blocks of records in that many worker processes (None: one per core), with the same output.
+    lacks the bundle); on any error no output file is left behind. ``threads`` > 1 annotates
+    blocks of records in that many threads (None: one per core), with the same output.
     """
     t0 = time.monotonic()
     _reuse_freed_memory()
@@ -1163,10 +1030,10 @@ def annotate_file(
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             ann = _Annotator(bundle, known)
             tally = _Tally(len(bundle.sets))
-            workers = cpu_count() if processes is None else processes
+            n_threads = cpu_count() if threads is None else threads
             input_fd = None
-            if workers > 1 and not isinstance(f, gzip.GzipFile):
-                # Plain input: the workers read their blocks; the parent only finds the cuts.
+            if n_threads > 1 and not isinstance(f, gzip.GzipFile):
+                # Plain input: the annotating threads read their blocks; this one finds the cuts.
                 input_fd = f.fileno()
                 blocks = read_spans(f, first, header.line_count)
             else:
@@ -1175,7 +1042,7 @@ def annotate_file(
             with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle))
                 ncols = len(header.columns)
-                annotated = _annotated_blocks(ann, blocks, ncols, workers, out, input_fd)
+                annotated = _annotated_blocks(ann, blocks, ncols, n_threads, input_fd)
                 for pieces, counts in annotated:
                     for piece in pieces:
                         out.write(piece)
@@ -1281,7 +1148,7 @@ __all__ = [
     "AnnotationResult",
     "PARALLEL_INPUT_BYTES",
     "annotate_file",
-    "default_processes",
+    "default_threads",
     "choose_build",
     "load_known_sites",
     "REGIONS",

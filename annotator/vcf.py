@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from annotator.bundle import canonical_contig
+from annotator.compiled import split_lines
 from annotator.exceptions import (
     BuildMismatch,
     MalformedVcf,
@@ -325,7 +326,7 @@ def read_chunks(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[byt
 
 def read_spans(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[tuple[int, int], int]]:
     """Like ``read_chunks`` for a plain file, but each block as its (offset, length) in the file:
-    the same cuts, found with one reused buffer, so block mode's workers read their own blocks.
+    the same cuts, found with one reused buffer, so the annotating threads read their own blocks.
 
     Only the last block may lack its final newline (``read_block`` adds it).
     """
@@ -382,6 +383,7 @@ class Fields:
     pos0: np.ndarray  # 0-based position
     ref_len: np.ndarray
     n_alt: np.ndarray
+    chrom_hash: np.ndarray | None = None  # from split_lines; else chrom_hashes computes it
 
 
 def _hash_fields(
@@ -398,42 +400,28 @@ def _hash_fields(
     return h
 
 
-class _Templates(dict):
-    """ncols -> the delimiter bytes of a well-formed line: ncols - 1 tabs, then a newline."""
-
-    def __missing__(self, ncols: int) -> np.ndarray:
-        row = np.full(ncols, 9, np.uint8)
-        row[-1] = 10
-        self[ncols] = row
-        return row
-
-
-_ROW_TEMPLATES = _Templates()
-
-
-def _delimiters(arr: np.ndarray, ncols: int) -> np.ndarray | None:
-    """Every line's tabs and newline as an (n, ncols) matrix, in one pass over the block.
+def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, ...] | None:
+    """Every line's tabs and newline as an (n, ncols) matrix, POS and the CHROM hash, in one
+    pass (C).
 
     Only for the common shape (no CR, no blank line, no control byte, ncols - 1 tabs on every
-    line); None sends the block to the general path, which also names the first bad line.
+    line, POS 1-10 digits); None sends the block to the general path, which also names the
+    first bad line.
     """
-    d = np.flatnonzero(arr <= 10)
-    if len(d) == 0 or len(d) % ncols:
-        return None
-    rows = d.reshape(-1, ncols)
-    if not (arr[d].reshape(-1, ncols) == _ROW_TEMPLATES[ncols]).all():
-        return None
-    ends = rows[:, -1]
-    if (arr[np.maximum(ends - 1, 0)] == 13).any():
-        return None
-    return rows
+    most = len(arr) // ncols + 1  # a line holds at least its ncols - 1 tabs and newline
+    rows = np.empty((most, ncols), np.int64)
+    pos = np.empty(most, np.int64)
+    chrom = np.empty(most, np.uint64)
+    n = split_lines(arr, ncols, rows, pos, chrom)
+    return None if n < 0 else (rows[:n], pos[:n], chrom[:n])
 
 
 def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     """Find every line's fields in one pass; raise MalformedVcf naming the first bad line."""
     arr = np.frombuffer(block, np.uint8)
-    rows = _delimiters(arr, ncols)
-    if rows is not None:
+    common = _delimiters(arr, ncols)
+    if common is not None:
+        rows, pos, chrom = common
         n = len(rows)
         ends = rows[:, -1]
         starts = np.empty(n, np.int64)
@@ -447,7 +435,9 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
             )
         t = [rows[:, k] for k in range(7)]
         t.append(rows[:, 7] if ncols > 8 else ends)
-        return _fields(block, arr, starts, ends, line_no, None, t)
+        fields = _fields(block, arr, starts, ends, line_no, None, t, pos)
+        fields.chrom_hash = chrom
+        return fields
     return _parse_general(block, arr, lines_before, ncols)
 
 
@@ -549,18 +539,21 @@ def _fields(
     line_no: np.ndarray,
     delete: np.ndarray | None,
     t: list[np.ndarray],
+    pos: np.ndarray | None = None,
 ) -> Fields:
-    """Check CHROM, POS and REF of lines whose tabs are known, and parse POS and the ALT count."""
+    """Check CHROM, POS and REF of lines whose tabs are known, and parse POS (unless given,
+    already checked) and the ALT count."""
     # CHROM must not be empty.
     empty_chrom = np.flatnonzero(t[0] == starts)
     if len(empty_chrom):
         raise MalformedVcf(f"Line {line_no[empty_chrom[0]]} has an empty CHROM column.")
     # POS: 1 to 10 decimal digits.
-    pstart = t[0] + 1
-    plen = t[1] - pstart
-    pos = _parse_pos_fast(arr, pstart, t[1], plen)
     if pos is None:
-        pos = _parse_pos_checked(block, arr, pstart, t[1], plen, line_no)
+        pstart = t[0] + 1
+        plen = t[1] - pstart
+        pos = _parse_pos_fast(arr, pstart, t[1], plen)
+        if pos is None:
+            pos = _parse_pos_checked(block, arr, pstart, t[1], plen, line_no)
     ref_len = t[3] - t[2] - 1
     if (ref_len < 1).any():
         i = int(np.flatnonzero(ref_len < 1)[0])
@@ -586,8 +579,12 @@ def chrom_hashes(fields: Fields) -> np.ndarray:
 
     Names of up to 7 bytes (chr1, chrX, 22, MT) are read as one little-endian word ending at the
     tab, shifted to drop the bytes before the line start, with the length on top: exact, and a
-    single gather. Longer names get the column-wise polynomial hash.
+    single gather. Longer names get the column-wise polynomial hash. ``split_lines`` makes the
+    same hashes for the common shape of a block (per line: a long name elsewhere in the block
+    does not change a short one's).
     """
+    if fields.chrom_hash is not None:
+        return fields.chrom_hash
     arr, starts, end = fields.arr, fields.starts, fields.t[0]
     length = end - starts
     if length.max(initial=0) > 7:

@@ -1,12 +1,12 @@
 """Annotator throughput on a generated 1,000,000-record sites-only GRCh38 VCF, beside bcftools.
 
 Times, interleaved, whole processes on the same file: `gas annotate` on one core and on all cores
-(block mode), `bcftools view` (the floor: read and write it) and `bcftools annotate -a
+(blocks in threads), `bcftools view` (the floor: read and write it) and `bcftools annotate -a
 genes.bed.gz` with a gene BED made from the same bundle (a real peer doing less work: gene name
 only); prints medians, CPU time, peak memory, the speed-up and an Amdahl projection for 16 cores.
 Needs the default bundles (`gas reference install-defaults`) and Debian's bcftools + tabix.
 
-    python benchmarks/annotator_throughput.py [--records N] [--repeat N] [--processes N]
+    python benchmarks/annotator_throughput.py [--records N] [--repeat N] [--threads N]
         [--before CHECKOUT]   # also time another checkout's `gas annotate` (a round's before)
 """
 
@@ -116,10 +116,11 @@ def timed(cmd: list[str], sample_memory: bool = False) -> dict:
     }
 
 
-def gas_cmd(vcf: Path, out: Path, processes: int, tree: Path = REPO) -> list[str]:
-    """The whole `gas annotate` process, as a researcher runs it (from checkout ``tree``)."""
+def gas_cmd(vcf: Path, out: Path, threads: int, tree: Path = REPO) -> list[str]:
+    """The whole `gas annotate` process, as a researcher runs it (from checkout ``tree``; the
+    option's old name, --processes, which every checkout knows)."""
     return ["env", f"PYTHONPATH={tree}", str(Path(sys.executable).with_name("gas")), "annotate",
-            str(vcf), "-o", str(out), "--processes", str(processes)]  # fmt: skip
+            str(vcf), "-o", str(out), "--processes", str(threads)]  # fmt: skip
 
 
 def compile_bytecode(trees: list[Path]) -> None:
@@ -138,11 +139,11 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5, help="runs of each tool, interleaved")
     p.add_argument("--workdir", type=Path, default=REPO / ".gas" / "bench")
     p.add_argument("--reference-dir", type=Path, default=REPO / ".gas" / "reference")
-    p.add_argument("--processes", type=int, default=None, help="GAS block mode [all cores]")
+    p.add_argument("--threads", type=int, default=None, help="GAS on all cores [all cores]")
     p.add_argument("--before", type=Path, default=None, help="another checkout to time too")
     a = p.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
-    cores = a.processes or len(os.sched_getaffinity(0))
+    cores = a.threads or len(os.sched_getaffinity(0))
     vcf = a.workdir / f"sites_{a.records}.vcf"
     if not vcf.exists():
         print(f"generating {vcf} ...", flush=True)
@@ -206,11 +207,11 @@ def main() -> None:
             str(vcf),
         ]
     labels = {
-        "gas1": "`gas annotate --processes 1` (1 core)",
-        "gasN": f"`gas annotate --processes {cores}` (all cores)",
+        "gas1": "`gas annotate --threads 1` (1 core)",
+        "gasN": f"`gas annotate --threads {cores}` (all cores)",
         "start": "`gas annotate` of the header alone (start-up, 1 core)",
-        "before1": f"before: {a.before} `--processes 1` (1 core)",
-        "beforeN": f"before: {a.before} `--processes {cores}` (all cores)",
+        "before1": f"before: {a.before} `--threads 1` (1 core)",
+        "beforeN": f"before: {a.before} `--threads {cores}` (all cores)",
         "view": "`bcftools view` (1 core)",
         "annotate": "`bcftools annotate -a genes.bed.gz` (1 core)",
     }
@@ -238,7 +239,7 @@ def main() -> None:
     for key in ("gasN", "before1", "beforeN"):
         if key in tools and not filecmp.cmp(outputs["gas1"], outputs[key], shallow=False):
             raise SystemExit(f"GAS outputs of gas1 and {key} differ")
-    print(f"GAS outputs of 1 and {cores} processes{' (and before)' if a.before else ''}: identical")
+    print(f"GAS outputs of 1 and {cores} threads{' (and before)' if a.before else ''}: identical")
     med = {k: statistics.median(r["wall"] for r in rs) for k, rs in runs.items()}
     print(f"\nmedians of {a.repeat} interleaved runs, {a.records:,} records, whole processes:")
     print("| tool | seconds (median, min–max) | variants/s | CPU s | peak RSS | peak PSS, tree |")

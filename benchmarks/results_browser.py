@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 
-from annotator import annotate_file, default_processes, outputs
+from annotator import annotate_file, default_threads, outputs
 from benchmarks.annotator_throughput import make_vcf
 from benchmarks.stack import percentile, stack
 from gas import aws, keys, models
@@ -67,7 +67,7 @@ def _annotate(source: Path, work: Path, settings: Settings) -> Path:
         reference_dir=settings.reference_dir,
         default_build=settings.default_build,
         known_sites=settings.known_sites,
-        processes=default_processes(source),
+        threads=default_threads(source),
     )
     return out
 

@@ -72,11 +72,13 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     help="JSON summary to write [default: OUTPUT with .summary.json].",
 )
 @click.option(
-    "--processes",
+    "--threads",
+    "--processes",  # its name until blocks went to threads instead of processes
+    "threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes annotating blocks of records [default: all cores for inputs over "
-    "16 MiB, else 1].",
+    help="Threads annotating blocks of records [default: all cores for inputs over 16 MiB, "
+    "else 1].",
 )
 @click.pass_obj
 def annotate_command(
@@ -87,21 +89,21 @@ def annotate_command(
     known_sites: Path | None,
     log_path: Path | None,
     summary_path: Path | None,
-    processes: int | None,
+    threads: int | None,
 ) -> None:
     """Annotate a VCF file with genes, region classes and nearest-gene distances."""
     from annotator import (
         AnnotationInputError,
         ReferenceUnavailable,
         annotate_file,
-        default_processes,
+        default_threads,
     )
 
     log_path = log_path or _default_sidecar(output, ".count.log")
     summary_path = summary_path or _default_sidecar(output, ".summary.json")
     known = known_sites or settings.known_sites
-    if processes is None:
-        processes = default_processes(input_path)
+    if threads is None:
+        threads = default_threads(input_path)
     tty = sys.stderr.isatty()
     bar = None
     progress = None
@@ -134,7 +136,7 @@ def annotate_command(
             default_build=settings.default_build,
             known_sites=known,
             progress=progress,
-            processes=processes,
+            threads=threads,
         )
     except AnnotationInputError as exc:
         raise click.ClickException(f"{exc.error_name}: {exc}") from None

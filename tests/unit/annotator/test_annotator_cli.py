@@ -77,7 +77,7 @@ def test_reference_build_from_gtf(gencode_gtf, tmp_path):
     assert "GRCh38" in r.output and "gencode_human.gtf.gz" in r.output
 
 
-def test_annotate_processes_option_gives_the_same_output(
+def test_annotate_threads_option_gives_the_same_output(
     reference_dir, tmp_path, write_vcf, monkeypatch
 ):
     import annotator.vcf
@@ -85,31 +85,32 @@ def test_annotate_processes_option_gives_the_same_output(
     monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # many blocks
     vcf = write_vcf([f"17 {7670000 + 37 * i} . G A,T . . DP={i}" for i in range(3000)])
     outs = []
-    for n in ("1", "2"):
+    # --processes is the option's old name, kept for scripts written before threads.
+    for option, n in (("--threads", "1"), ("--threads", "2"), ("--processes", "3")):
         out = tmp_path / n / "job.vcf"
         r = CliRunner().invoke(
             cli(),
-            ["annotate", str(vcf), "-o", str(out), "--processes", n],
+            ["annotate", str(vcf), "-o", str(out), option, n],
             obj=settings_for(reference_dir, tmp_path),
         )
         assert r.exit_code == 0, r.output
         outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
+    assert outs[0] == outs[1] == outs[2]
 
 
-def test_default_processes_is_every_core_only_for_large_inputs(tmp_path, monkeypatch):
+def test_default_threads_is_every_core_only_for_large_inputs(tmp_path, monkeypatch):
     import annotator.engine as engine
 
     monkeypatch.setattr(engine, "cpu_count", lambda: 16)
     small, large = tmp_path / "small.vcf", tmp_path / "large.vcf"
-    small.write_bytes(b"x" * engine.PARALLEL_INPUT_BYTES)  # at the threshold: one process
+    small.write_bytes(b"x" * engine.PARALLEL_INPUT_BYTES)  # at the threshold: one thread
     with open(large, "wb") as f:
         f.truncate(engine.PARALLEL_INPUT_BYTES + 1)
-    assert engine.default_processes(small) == 1
-    assert engine.default_processes(large) == 16
+    assert engine.default_threads(small) == 1
+    assert engine.default_threads(large) == 16
 
 
-def test_annotate_without_processes_uses_the_default_choice(
+def test_annotate_without_threads_uses_the_default_choice(
     reference_dir, tmp_path, write_vcf, monkeypatch
 ):
     import annotator
@@ -119,14 +120,14 @@ def test_annotate_without_processes_uses_the_default_choice(
     real = engine.annotate_file
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["processes"])
+        seen.append(kwargs["threads"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(annotator.engine, "annotate_file", spy)
     monkeypatch.setattr(engine, "PARALLEL_INPUT_BYTES", 10)  # this tiny file is "large"
     monkeypatch.setattr(engine, "cpu_count", lambda: 2)
     vcf = write_vcf(["17 7676550 . G A . . ."])
-    for extra, expected in (([], 2), (["--processes", "1"], 1)):
+    for extra, expected in (([], 2), (["--threads", "1"], 1)):
         r = CliRunner().invoke(
             cli(),
             ["annotate", str(vcf), "-o", str(tmp_path / "o.vcf"), *extra],
@@ -134,7 +135,7 @@ def test_annotate_without_processes_uses_the_default_choice(
         )
         assert r.exit_code == 0, r.output
         assert seen.pop() == expected
-    assert annotator.default_processes is engine.default_processes
+    assert annotator.default_threads is engine.default_threads
 
 
 def _gas(*args: str, reference_dir) -> subprocess.CompletedProcess:
@@ -163,15 +164,15 @@ def test_the_gas_annotate_process_ends_with_its_output_flushed_and_its_exit_code
     assert "Error: MalformedVcf" in bad.stderr
 
 
-def test_annotating_imports_only_what_one_process_needs(reference_dir, tmp_path, write_vcf):
+def test_annotating_in_one_thread_imports_only_what_it_needs(reference_dir, tmp_path, write_vcf):
     # Start-up is a large part of a one-shot run: pyarrow.compute (~40 ms of wrappers), the
-    # block-mode machinery and the cloud libraries stay out of a one-process annotation.
+    # thread pool and the cloud libraries stay out of a one-thread annotation.
     vcf = write_vcf(["17 7676550 . G A . . .", "1 1000 . A C,G . . ."])
     probe = (
         "import sys\nfrom pathlib import Path\nfrom annotator import annotate_file\n"
         f"d = Path({str(tmp_path)!r})\n"
         f"annotate_file(Path({str(vcf)!r}), d / 'o.vcf', d / 'o.log', d / 'o.json', "
-        f"reference_dir=Path({str(reference_dir)!r}), processes=1)\n"
+        f"reference_dir=Path({str(reference_dir)!r}), threads=1)\n"
         "banned = ('pyarrow.compute', 'pyarrow.feather', 'multiprocessing', "
         "'concurrent.futures', 'boto3', 'pynamodb', 'dateutil')\n"
         "print(sorted(m for m in sys.modules if m.startswith(banned)))"

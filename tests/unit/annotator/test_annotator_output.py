@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import annotator.vcf
-from annotator import MalformedVcf, annotate_file, engine
+from annotator import MalformedVcf, annotate_file
 from annotator.bundle import load_bundle
 
 BASES = "ACGT"
@@ -173,32 +173,55 @@ def test_known_id_output_is_pinned(mixed, reference_dir, tmp_path):
     assert got == PINNED["mixed+known"]
 
 
-# ----------------------------------------------------------------------------- block mode
+# ----------------------------------------------------------------------------- threads
 
 
-def test_block_mode_output_is_the_same_as_one_process(mixed, reference_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # ~120 blocks over 3 processes
-    assert annotate(mixed, tmp_path / "p3", reference_dir, processes=3) == PINNED["mixed"]
-    got = annotate(mixed, tmp_path / "all", reference_dir, processes=None)
+def test_threads_give_the_same_output_as_one(mixed, reference_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)  # ~120 blocks over 3 threads
+    assert annotate(mixed, tmp_path / "t3", reference_dir, threads=3) == PINNED["mixed"]
+    got = annotate(mixed, tmp_path / "all", reference_dir, threads=None)
     assert got == PINNED["mixed"]
-    # gzip output: the parent compresses from the shared slots instead of workers writing.
+    # gzip output, and gzip input (read in this thread, not by the annotating ones).
     out = tmp_path / "gz"
     annotate_file(
-        mixed, out / "a.vcf.gz", out / "l", out / "s", reference_dir=reference_dir, processes=2
+        mixed, out / "a.vcf.gz", out / "l", out / "s", reference_dir=reference_dir, threads=2
     )
     plain = hashlib.sha256(gzip.decompress((out / "a.vcf.gz").read_bytes())).hexdigest()
     assert plain == PINNED["mixed"]["vcf"]
+    packed = tmp_path / "mixed.vcf.gz"
+    packed.write_bytes(gzip.compress(mixed.read_bytes()))
+    got = annotate(packed, tmp_path / "in-gz", reference_dir, threads=2)
+    assert got["vcf"] == PINNED["mixed"]["vcf"]  # the log and summary name the input file
 
 
-def test_block_mode_sends_back_blocks_too_big_for_a_slot(
-    mixed, reference_dir, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
-    monkeypatch.setattr(engine, "OUTPUT_SLOT_BYTES", 20_000)  # some blocks fit, some do not
-    assert annotate(mixed, tmp_path, reference_dir, processes=2) == PINNED["mixed"]
+def test_threads_meeting_the_same_new_gene_union_agree_on_it(reference_dir, tmp_path, monkeypatch):
+    # A span crossing genes gets a gene set made on the spot (the one thing blocks share and add
+    # to). Every block here meets the same few such spans, in threads at once: each union is made
+    # once, every line names it, and its genes count once, as with one thread.
+    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 2048)
+    g = load_bundle(reference_dir, "GRCh38").genes.to_pydict()
+    on_17 = sorted((s, e) for c, s, e in zip(g["contig"], g["start"], g["end"], strict=True)
+                   if c == "17")  # fmt: skip
+    # Deletions from 20 bases before one gene's end to 20 after the next one's start.
+    pairs = zip(on_17, on_17[1:], strict=False)
+    spans = [(a[1] - 20, b[0] + 20) for a, b in pairs if 0 < b[0] - a[1] < 300]
+    assert len(spans) > 10
+    head = "##fileformat=VCFv4.2\n##reference=GRCh38\n" + "\t".join(
+        ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO\n"]
+    )
+    rows = sorted(spans[:10] * 40)
+    body = "".join(f"17\t{s}\t.\t{'A' * (e - s)}\tA\t.\t.\t.\n" for s, e in rows)
+    src = tmp_path / "spans.vcf"
+    src.write_text(head + body)
+    one = annotate(src, tmp_path / "one", reference_dir, threads=1)
+    lines = (tmp_path / "one" / "a.vcf").read_text().splitlines()
+    genes = [ln.split("GAS_GENE=")[1].split(";")[0] for ln in lines if not ln.startswith("#")]
+    assert len(genes) == 400 and all("|" in g for g in genes)  # 2 genes or more each
+    for n in (2, 4, 8):
+        assert annotate(src, tmp_path / f"t{n}", reference_dir, threads=n) == one
 
 
-def test_block_mode_reports_the_first_bad_line_and_leaves_no_output(
+def test_threads_report_the_first_bad_line_and_leave_no_output(
     mixed, reference_dir, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
@@ -209,11 +232,11 @@ def test_block_mode_reports_the_first_bad_line_and_leaves_no_output(
     bad.write_text("".join(lines))
     out = tmp_path / "out"
     with pytest.raises(MalformedVcf, match="Line 3501 has 7 tab-separated column"):
-        annotate(bad, out, reference_dir, processes=2)
+        annotate(bad, out, reference_dir, threads=2)
     assert list(out.iterdir()) == []
 
 
-def test_block_mode_stops_when_progress_raises(mixed, reference_dir, tmp_path, monkeypatch):
+def test_threads_stop_when_progress_raises(mixed, reference_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
     seen = []
 
@@ -224,20 +247,20 @@ def test_block_mode_stops_when_progress_raises(mixed, reference_dir, tmp_path, m
 
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="cancelled"):
-        annotate(mixed, out, reference_dir, processes=2, progress=progress)
+        annotate(mixed, out, reference_dir, threads=2, progress=progress)
     assert seen == sorted(seen) and len(seen) == 5
     assert list(out.iterdir()) == []
 
 
-def test_block_mode_runs_alongside_another_annotation_in_the_same_process(
+def test_annotations_in_threads_of_one_process_keep_their_own_files(
     mixed, samples, reference_dir, tmp_path, monkeypatch
 ):
-    # The annotate activity runs tasks in threads: each pool must keep its own file's annotator.
+    # The annotate activity runs tasks in threads, each of which may annotate in threads.
     monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 4096)
     jobs = {"mixed": mixed, "premium_2.vcf": samples / "premium_2.vcf"}
-    with ThreadPoolExecutor(2) as threads:
+    with ThreadPoolExecutor(2) as tasks:
         got = {
-            name: threads.submit(annotate, src, tmp_path / name, reference_dir, processes=2)
+            name: tasks.submit(annotate, src, tmp_path / name, reference_dir, threads=2)
             for name, src in jobs.items()
         }
     assert {name: f.result() for name, f in got.items()} == {name: PINNED[name] for name in jobs}
@@ -251,22 +274,3 @@ def test_gz_output_is_gzip(samples, reference_dir, tmp_path):
     )
     plain = hashlib.sha256(gzip.decompress(out.read_bytes())).hexdigest()
     assert plain == PINNED["test.vcf"]["vcf"]
-
-
-@pytest.mark.parametrize("stash", ["even", "all"])
-def test_block_mode_output_is_the_same_written_directly_or_through_slots(
-    mixed, reference_dir, tmp_path, monkeypatch, stash
-):
-    # A worker writes its block itself when the blocks before it are measured (the usual case),
-    # else through a shared slot (or the pipe, when too big for one) for a later write: any mix
-    # gives the same file. Patched before the workers are forked, so they see it.
-    monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
-    monkeypatch.setattr(engine, "OUTPUT_SLOT_BYTES", 40_000)  # some blocks too big for a slot
-    real = engine._claim_offset
-
-    def claim(ledger, lock, index, size):
-        at = real(ledger, lock, index, size)  # the ledger is kept either way
-        return None if stash == "all" or index % 2 == 0 else at
-
-    monkeypatch.setattr(engine, "_claim_offset", claim)
-    assert annotate(mixed, tmp_path, reference_dir, processes=3) == PINNED["mixed"]

@@ -1,0 +1,337 @@
+/* The annotator's compiled steps over a block's lines: splitting the input lines
+   (annotator.vcf.parse_chunk) and writing the output lines (annotator.engine._assemble). Each
+   releases the GIL while it runs, so blocks annotated in threads run side by side.
+
+   split_lines(block, ncols, rows, pos, chrom) -> n, or -1
+
+   The common shape of a block, in one pass: every line has ncols - 1 tabs and then its newline
+   (no CR, no other byte below 11), and POS is 1 to 10 digits below 2^32. Writes line i's tab
+   offsets and newline offset to rows[i * ncols ...] (int64), POS to pos[i] (int64) and a hash of
+   CHROM to chrom[i] (uint64, as annotator.vcf.chrom_hashes makes them: names of up to 7 bytes
+   exactly, longer ones by the polynomial hash), and returns the number of lines; -1 (anything else, or more lines than rows holds) sends the block
+   to the general numpy path, which also names the first bad line. It did what a numpy pass over
+   the delimiters and a gather of POS's digits did, in ~40 array operations.
+
+   join_lines(src, head_from, head_to, parts) -> bytes
+
+   Line i of the result is src[head_from[i]:head_to[i]] followed by one value of each part, in
+   order. A part is either
+     ("text", offsets, data, validity, bit_offset, index)
+         the values of a binary Arrow array: its int32 offsets (already sliced to the array),
+         its data, its validity bitmap or None, the array's offset into that bitmap, and the
+         int64 row of each line (None: row i for line i); a null row adds nothing;
+     ("int", prefix, values, shown)
+         prefix + the decimal int64 values[i] where the uint8 shown[i] is nonzero, else nothing.
+
+   The same lines came from an Arrow `take` per part and one `binary_join_element_wise`, which
+   copied every annotation twice; this copies it once.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { TEXT, INT };
+
+typedef struct {
+    int kind;
+    Py_buffer views[4]; /* TEXT: offsets, data, validity, index; INT: prefix, values, shown */
+    int held[4];
+    const int32_t *offsets;
+    const char *data;
+    const uint8_t *validity;
+    Py_ssize_t bit_offset, n_rows;
+    const int64_t *index;
+    const char *prefix;
+    Py_ssize_t prefix_len;
+    const int64_t *values;
+    const uint8_t *shown;
+} Part;
+
+static void release(Part *parts, Py_ssize_t n) {
+    for (Py_ssize_t p = 0; p < n; p++)
+        for (int k = 0; k < 4; k++)
+            if (parts[p].held[k]) PyBuffer_Release(&parts[p].views[k]);
+}
+
+/* A buffer of at least `count` items of `itemsize` bytes (count < 0: any length). */
+static int view(PyObject *obj, Part *part, int k, Py_ssize_t itemsize, Py_ssize_t count,
+                const char *what) {
+    if (PyObject_GetBuffer(obj, &part->views[k], PyBUF_C_CONTIGUOUS) < 0) return -1;
+    part->held[k] = 1;
+    if (count >= 0 && part->views[k].len < itemsize * count) {
+        PyErr_Format(PyExc_ValueError, "join_lines: %s holds %zd bytes, %zd needed", what,
+                     part->views[k].len, itemsize * count);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_part(PyObject *spec, Part *part, Py_ssize_t n) {
+    const char *kind;
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1) {
+        PyErr_SetString(PyExc_TypeError, "join_lines: a part is a tuple");
+        return -1;
+    }
+    PyObject *name = PyTuple_GET_ITEM(spec, 0);
+    if (!PyUnicode_Check(name) || !(kind = PyUnicode_AsUTF8(name))) {
+        PyErr_SetString(PyExc_TypeError, "join_lines: a part starts with its kind");
+        return -1;
+    }
+    if (strcmp(kind, "text") == 0) {
+        PyObject *offsets, *data, *validity, *index;
+        Py_ssize_t bit_offset;
+        if (!PyArg_ParseTuple(spec, "sOOOnO", &kind, &offsets, &data, &validity, &bit_offset,
+                              &index))
+            return -1;
+        part->kind = TEXT;
+        if (view(offsets, part, 0, 4, 1, "offsets") < 0) return -1;
+        part->n_rows = part->views[0].len / 4 - 1;
+        part->offsets = part->views[0].buf;
+        if (view(data, part, 1, 1, -1, "data") < 0) return -1;
+        part->data = part->views[1].buf;
+        part->bit_offset = bit_offset;
+        if (validity != Py_None) {
+            if (view(validity, part, 2, 1, (bit_offset + part->n_rows + 7) / 8, "validity") < 0)
+                return -1;
+            part->validity = part->views[2].buf;
+        }
+        if (index != Py_None) {
+            if (view(index, part, 3, 8, n, "index") < 0) return -1;
+            part->index = part->views[3].buf;
+        } else if (part->n_rows < n) {
+            PyErr_SetString(PyExc_ValueError, "join_lines: a part has fewer rows than lines");
+            return -1;
+        }
+        /* Every offset the lines may use must lie inside the data. */
+        if (part->offsets[0] < 0 || part->offsets[part->n_rows] > part->views[1].len) {
+            PyErr_SetString(PyExc_ValueError, "join_lines: offsets outside the data");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(kind, "int") == 0) {
+        PyObject *prefix, *values, *shown;
+        if (!PyArg_ParseTuple(spec, "sOOO", &kind, &prefix, &values, &shown)) return -1;
+        part->kind = INT;
+        if (view(prefix, part, 0, 1, -1, "prefix") < 0) return -1;
+        part->prefix = part->views[0].buf;
+        part->prefix_len = part->views[0].len;
+        if (view(values, part, 1, 8, n, "values") < 0) return -1;
+        part->values = part->views[1].buf;
+        if (view(shown, part, 2, 1, n, "shown") < 0) return -1;
+        part->shown = part->views[2].buf;
+        return 0;
+    }
+    PyErr_Format(PyExc_ValueError, "join_lines: unknown part kind %s", kind);
+    return -1;
+}
+
+static int digits(int64_t v, char *out) { /* decimal text of v, returns its length */
+    char tmp[24];
+    int len = 0, neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[len++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int k = 0;
+    if (neg) out[k++] = '-';
+    while (len) out[k++] = tmp[--len];
+    return k;
+}
+
+/* Row of line i, or -1 when the line adds nothing; sets *bad on an index out of range. */
+static inline Py_ssize_t row_of(const Part *p, Py_ssize_t i, int *bad) {
+    Py_ssize_t r = p->index ? (Py_ssize_t)p->index[i] : i;
+    if (r < 0 || r >= p->n_rows) {
+        *bad = 1;
+        return -1;
+    }
+    if (p->validity) {
+        Py_ssize_t bit = p->bit_offset + r;
+        if (!((p->validity[bit >> 3] >> (bit & 7)) & 1)) return -1;
+    }
+    return r;
+}
+
+static PyObject *join_lines(PyObject *self, PyObject *args) {
+    PyObject *src_obj, *from_obj, *to_obj, *parts_obj;
+    if (!PyArg_ParseTuple(args, "OOOO!", &src_obj, &from_obj, &to_obj, &PyList_Type, &parts_obj))
+        return NULL;
+    Py_buffer src, from, to;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(from_obj, &from, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(to_obj, &to, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&src);
+        PyBuffer_Release(&from);
+        return NULL;
+    }
+    Py_ssize_t n = from.len / 8, n_parts = PyList_GET_SIZE(parts_obj);
+    PyObject *result = NULL;
+    Part *parts = PyMem_Calloc(n_parts ? n_parts : 1, sizeof(Part));
+    if (!parts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (to.len != from.len) {
+        PyErr_SetString(PyExc_ValueError, "join_lines: head_from and head_to differ in length");
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < n_parts; p++)
+        if (parse_part(PyList_GET_ITEM(parts_obj, p), &parts[p], n) < 0) goto done;
+
+    const int64_t *hf = from.buf, *ht = to.buf;
+    const char *s = src.buf;
+    Py_ssize_t total = 0;
+    int bad = 0;
+    char num[24];
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        if (hf[i] < 0 || ht[i] < hf[i] || ht[i] > src.len) {
+            bad = 2;
+            break;
+        }
+        total += ht[i] - hf[i];
+        for (Py_ssize_t p = 0; p < n_parts; p++) {
+            const Part *q = &parts[p];
+            if (q->kind == TEXT) {
+                Py_ssize_t r = row_of(q, i, &bad);
+                if (r >= 0) total += q->offsets[r + 1] - q->offsets[r];
+            } else if (q->shown[i]) {
+                total += q->prefix_len + digits(q->values[i], num);
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, bad == 2 ? "join_lines: a head outside the source"
+                                                   : "join_lines: a row index out of range");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (!result) goto done;
+    char *out = PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len = ht[i] - hf[i];
+        memcpy(out, s + hf[i], len);
+        out += len;
+        for (Py_ssize_t p = 0; p < n_parts; p++) {
+            const Part *q = &parts[p];
+            if (q->kind == TEXT) {
+                Py_ssize_t r = row_of(q, i, &bad);
+                if (r >= 0) {
+                    len = q->offsets[r + 1] - q->offsets[r];
+                    memcpy(out, q->data + q->offsets[r], len);
+                    out += len;
+                }
+            } else if (q->shown[i]) {
+                memcpy(out, q->prefix, q->prefix_len);
+                out += q->prefix_len;
+                out += digits(q->values[i], out);
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+done:
+    if (parts) {
+        release(parts, n_parts);
+        PyMem_Free(parts);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&from);
+    PyBuffer_Release(&to);
+    return result;
+}
+
+static PyObject *split_lines(PyObject *self, PyObject *args) {
+    Py_buffer block, rows, pos, chrom;
+    Py_ssize_t ncols;
+    if (!PyArg_ParseTuple(args, "y*nw*w*w*", &block, &ncols, &rows, &pos, &chrom)) return NULL;
+    Py_ssize_t cap = rows.len / 8 / (ncols > 0 ? ncols : 1);
+    if (pos.len / 8 < cap) cap = pos.len / 8;
+    if (chrom.len / 8 < cap) cap = chrom.len / 8;
+    Py_ssize_t n = 0;
+    if (ncols >= 2) {
+        const unsigned char *s = block.buf;
+        Py_ssize_t len = block.len, col = 0;
+        int64_t *r = rows.buf, *p = pos.buf;
+        uint64_t *h = chrom.buf;
+        Py_BEGIN_ALLOW_THREADS;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            unsigned char c = s[i];
+            if (c > 10) continue;
+            if (c == 9 && col < ncols - 1) {
+                r[n * ncols + col++] = i;
+            } else if (c == 10 && col == ncols - 1 && n < cap && !(i > 0 && s[i - 1] == 13)) {
+                r[n * ncols + col] = i;
+                n++;
+                col = 0;
+            } else {
+                n = -1;
+                break;
+            }
+        }
+        if (col != 0 || n == 0) n = -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            Py_ssize_t a = r[k * ncols] + 1, b = r[k * ncols + 1];
+            if (b - a < 1 || b - a > 10) {
+                n = -1;
+                break;
+            }
+            int64_t v = 0;
+            for (Py_ssize_t j = a; j < b; j++) {
+                unsigned d = (unsigned)s[j] - '0';
+                if (d > 9) {
+                    v = -1;
+                    break;
+                }
+                v = v * 10 + d;
+            }
+            if (v < 0 || v >= ((int64_t)1 << 32)) {
+                n = -1;
+                break;
+            }
+            p[k] = v;
+            Py_ssize_t from = k ? r[k * ncols - 1] + 1 : 0, len_ = a - 1 - from;
+            uint64_t word = 0;
+            if (len_ <= 7) {
+                for (Py_ssize_t j = len_ - 1; j >= 0; j--) word = (word << 8) | s[from + j];
+                word |= (uint64_t)len_ << 56;
+            } else {
+                word = (uint64_t)len_ * 0x9E3779B97F4A7C15ULL;
+                for (Py_ssize_t j = 0; j < len_ && j < 64; j++)
+                    word = (word ^ ((uint64_t)s[from + j] + 1)) * 1099511628211ULL;
+            }
+            h[k] = word;
+        }
+        Py_END_ALLOW_THREADS;
+    } else {
+        n = -1;
+    }
+    PyBuffer_Release(&block);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&pos);
+    PyBuffer_Release(&chrom);
+    return PyLong_FromSsize_t(n);
+}
+
+static PyMethodDef methods[] = {
+    {"split_lines", split_lines, METH_VARARGS,
+     "split_lines(block, ncols, rows, pos, chrom) -> lines, or -1 for the general path (see "
+     "annotator/_lines.c)."},
+    {"join_lines", join_lines, METH_VARARGS,
+     "join_lines(src, head_from, head_to, parts) -> bytes: each line's head from src, then one "
+     "value of each part (see annotator/_lines.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "annotator._lines",
+                                    "The annotator's compiled steps over a block's lines.",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }

@@ -1,0 +1,115 @@
+"""annotator._lines.join_lines, the C step that writes a block's output lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from annotator.compiled import join_lines
+from annotator.engine import _text_part
+
+
+def heads(*spans: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([a for a, _ in spans], np.int64), np.array([b for _, b in spans], np.int64)
+
+
+def test_each_line_is_its_head_then_one_value_of_each_part():
+    src = b"l0-head|l1-head|l2-head|tail"
+    table = pa.array([";A=x", None, ";A=zz"], pa.binary())  # a null row adds nothing
+    per_line = pa.array(["!0", "!1", None, "!3"], pa.string()).slice(1)  # an offset array
+    values = np.array([-12, 0, 9_000_000_000], np.int64)
+    shown = np.array([True, False, True])
+    got = join_lines(
+        src,
+        *heads((0, 8), (8, 16), (16, 24)),
+        [
+            _text_part(table, np.array([2, 1, 0])),
+            ("int", b";D=", values, shown),
+            _text_part(per_line),
+        ],
+    )
+    assert got == b"l0-head|;A=zz;D=-12!1l1-head|l2-head|;A=x;D=9000000000!3"
+
+
+def test_no_lines_give_no_bytes():
+    assert join_lines(b"", *heads(), [_text_part(pa.array([], pa.binary()))]) == b""
+
+
+@pytest.mark.parametrize(
+    ("spans", "rows", "error"),
+    [
+        (((0, 3),), [3], "row index out of range"),
+        (((0, 3),), [-1], "row index out of range"),
+        (((0, 99),), [0], "head outside the source"),
+        (((2, 1),), [0], "head outside the source"),
+    ],
+)
+def test_bad_rows_and_heads_are_refused_not_read(spans, rows, error):
+    table = pa.array(["a", "b", "c"], pa.binary())
+    with pytest.raises(IndexError, match=error):
+        join_lines(b"abcdef", *heads(*spans), [_text_part(table, np.array(rows))])
+
+
+def test_short_arrays_are_refused():
+    a, b = heads((0, 1), (1, 2))
+    with pytest.raises(ValueError, match="fewer rows than lines"):
+        join_lines(b"ab", a, b, [_text_part(pa.array(["x"], pa.binary()))])
+    with pytest.raises(ValueError, match="values holds"):
+        join_lines(b"ab", a, b, [("int", b";D=", np.zeros(1, np.int64), np.ones(2, bool))])
+    with pytest.raises(ValueError, match="differ in length"):
+        join_lines(b"ab", a, b[:1], [])
+
+
+def split(block: bytes, ncols: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
+    from annotator.vcf import _delimiters
+
+    return _delimiters(np.frombuffer(block, np.uint8), ncols)
+
+
+def test_split_lines_finds_every_tab_newline_and_pos():
+    block = b"chr1\t12\t.\tA\tG\t.\t.\tAC=1\n1\t4294967295\trs1\tAT\tA,C\t9\tPASS\t.\n"
+    rows, pos, _ = split(block)
+    cut = block.index(b"\n") + 1
+    assert rows.tolist() == [
+        [i for i, c in enumerate(block[:cut]) if c in b"\t\n"],
+        [cut + i for i, c in enumerate(block[cut:]) if c in b"\t\n"],
+    ]
+    assert pos.tolist() == [12, 4294967295]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",  # no line
+        b"1\t2\t.\tA\tG\t.\t.\t.",  # no newline at the end
+        b"1\t2\t.\tA\tG\t.\t.\t.\r\n",  # CR
+        b"1\t2\t.\tA\tG\t.\t.\t.\n\n",  # a blank line
+        b"1\t2\t.\tA\tG\t.\t.\n",  # a column short
+        b"1\t2\t.\tA\tG\t.\t.\t.\t.\n",  # a column over
+        b"1\t2\t.\tA\x00\tG\t.\t.\t.\n",  # a control byte
+        b"1\t\t.\tA\tG\t.\t.\t.\n",  # empty POS
+        b"1\t2x\t.\tA\tG\t.\t.\t.\n",  # POS not a number
+        b"1\t-2\t.\tA\tG\t.\t.\t.\n",
+        b"1\t4294967296\t.\tA\tG\t.\t.\t.\n",  # POS from 2^32
+        b"1\t12345678901\t.\tA\tG\t.\t.\t.\n",  # 11 digits
+    ],
+)
+def test_anything_but_the_common_shape_goes_to_the_general_path(block):
+    assert split(block) is None
+
+
+@pytest.mark.parametrize(
+    "names", [["1", "chr1", "chrX", "MT", "chr22_x"], ["chrUn_KI270302v1", "HLA-A*01:01:01:01"]]
+)
+def test_split_lines_hashes_chrom_as_the_numpy_path_does(names):
+    import dataclasses
+
+    from annotator.vcf import chrom_hashes, parse_chunk
+
+    block = "".join(f"{c}\t{i + 1}\t.\tA\tG\t.\t.\t.\n" for i, c in enumerate(names * 3)).encode()
+    fields = parse_chunk(block, 0, 8)
+    assert fields.chrom_hash is not None  # the C path took it
+    by_numpy = chrom_hashes(dataclasses.replace(fields, chrom_hash=None))
+    assert fields.chrom_hash.tolist() == by_numpy.tolist()
+    assert len(set(by_numpy.tolist())) == len(names)
