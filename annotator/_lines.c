@@ -6,7 +6,9 @@
 
    The common shape of a block, in one pass: every line has ncols - 1 tabs and then its newline
    (no CR, no other byte below 11), and POS is 1 to 10 digits below 2^32. Writes line i's tab
-   offsets and newline offset to rows[i * ncols ...] (int64), POS to pos[i] (int64) and a hash of
+   offsets and newline offset to rows[k * cap + i] for k = 0 .. ncols - 1 (int64, column by
+   column, so that each column is one contiguous array; cap is rows' length / ncols), POS to
+   pos[i] (int64) and a hash of
    CHROM to chrom[i] (uint64, as annotator.vcf.chrom_hashes makes them: names of up to 7 bytes
    exactly, longer ones by the polynomial hash), and returns the number of lines; -1 (anything else, or more lines than rows holds) sends the block
    to the general numpy path, which also names the first bad line. It did what a numpy pass over
@@ -30,6 +32,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum { TEXT, INT };
 
@@ -248,6 +253,27 @@ done:
     return result;
 }
 
+/* One tab or newline at offset i of a line being split; -1 when the line breaks the shape. */
+typedef struct {
+    int64_t *rows; /* (ncols, cap), column by column */
+    Py_ssize_t ncols, cap, n, col;
+    const unsigned char *s;
+} Splitter;
+
+static inline int delimiter(Splitter *sp, Py_ssize_t i) {
+    unsigned char c = sp->s[i];
+    if (c == 9 && sp->col < sp->ncols - 1) {
+        sp->rows[sp->col++ * sp->cap + sp->n] = i;
+        return 0;
+    }
+    if (c == 10 && sp->col == sp->ncols - 1 && sp->n < sp->cap && !(i > 0 && sp->s[i - 1] == 13)) {
+        sp->rows[sp->col * sp->cap + sp->n++] = i;
+        sp->col = 0;
+        return 0;
+    }
+    return -1; /* another byte below 11, a tab too many or too few, CR, no room */
+}
+
 static PyObject *split_lines(PyObject *self, PyObject *args) {
     Py_buffer block, rows, pos, chrom;
     Py_ssize_t ncols;
@@ -255,30 +281,30 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
     Py_ssize_t cap = rows.len / 8 / (ncols > 0 ? ncols : 1);
     if (pos.len / 8 < cap) cap = pos.len / 8;
     if (chrom.len / 8 < cap) cap = chrom.len / 8;
-    Py_ssize_t n = 0;
+    Py_ssize_t n = -1;
     if (ncols >= 2) {
         const unsigned char *s = block.buf;
-        Py_ssize_t len = block.len, col = 0;
+        Py_ssize_t len = block.len, i = 0;
+        Splitter sp = {rows.buf, ncols, cap, 0, 0, s};
         int64_t *r = rows.buf, *p = pos.buf;
         uint64_t *h = chrom.buf;
+        int bad = 0;
         Py_BEGIN_ALLOW_THREADS;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            unsigned char c = s[i];
-            if (c > 10) continue;
-            if (c == 9 && col < ncols - 1) {
-                r[n * ncols + col++] = i;
-            } else if (c == 10 && col == ncols - 1 && n < cap && !(i > 0 && s[i - 1] == 13)) {
-                r[n * ncols + col] = i;
-                n++;
-                col = 0;
-            } else {
-                n = -1;
-                break;
-            }
+#ifdef __SSE2__
+        /* 16 bytes at a time: a mask of the bytes below 11 (min(v, 10) == v), then each one. */
+        const __m128i ten = _mm_set1_epi8(10);
+        for (; i + 16 <= len && !bad; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, ten), v));
+            for (; mask && !bad; mask &= mask - 1) bad = delimiter(&sp, i + __builtin_ctz(mask));
         }
-        if (col != 0 || n == 0) n = -1;
+#endif
+        for (; i < len && !bad; i++)
+            if (s[i] <= 10) bad = delimiter(&sp, i);
+        if (!bad && sp.col == 0 && sp.n > 0) n = sp.n;
+        const int64_t *chrom_end = r, *pos_end = r + cap, *line_end = r + (ncols - 1) * cap;
         for (Py_ssize_t k = 0; k < n; k++) {
-            Py_ssize_t a = r[k * ncols] + 1, b = r[k * ncols + 1];
+            Py_ssize_t a = chrom_end[k] + 1, b = pos_end[k];
             if (b - a < 1 || b - a > 10) {
                 n = -1;
                 break;
@@ -297,7 +323,7 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
                 break;
             }
             p[k] = v;
-            Py_ssize_t from = k ? r[k * ncols - 1] + 1 : 0, len_ = a - 1 - from;
+            Py_ssize_t from = k ? line_end[k - 1] + 1 : 0, len_ = a - 1 - from;
             uint64_t word = 0;
             if (len_ <= 7) {
                 for (Py_ssize_t j = len_ - 1; j >= 0; j--) word = (word << 8) | s[from + j];
@@ -310,8 +336,6 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
             h[k] = word;
         }
         Py_END_ALLOW_THREADS;
-    } else {
-        n = -1;
     }
     PyBuffer_Release(&block);
     PyBuffer_Release(&rows);

@@ -401,19 +401,19 @@ def _hash_fields(
 
 
 def _delimiters(arr: np.ndarray, ncols: int) -> tuple[np.ndarray, ...] | None:
-    """Every line's tabs and newline as an (n, ncols) matrix, POS and the CHROM hash, in one
-    pass (C).
+    """Every line's tabs and newline as an (ncols, n) matrix (column k: each line's k-th
+    delimiter), POS and the CHROM hash, in one pass (C).
 
     Only for the common shape (no CR, no blank line, no control byte, ncols - 1 tabs on every
     line, POS 1-10 digits); None sends the block to the general path, which also names the
     first bad line.
     """
     most = len(arr) // ncols + 1  # a line holds at least its ncols - 1 tabs and newline
-    rows = np.empty((most, ncols), np.int64)
+    rows = np.empty((ncols, most), np.int64)
     pos = np.empty(most, np.int64)
     chrom = np.empty(most, np.uint64)
     n = split_lines(arr, ncols, rows, pos, chrom)
-    return None if n < 0 else (rows[:n], pos[:n], chrom[:n])
+    return None if n < 0 else (rows[:, :n], pos[:n], chrom[:n])
 
 
 def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
@@ -422,8 +422,8 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
     common = _delimiters(arr, ncols)
     if common is not None:
         rows, pos, chrom = common
-        n = len(rows)
-        ends = rows[:, -1]
+        n = rows.shape[1]
+        ends = rows[-1]
         starts = np.empty(n, np.int64)
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
@@ -433,8 +433,8 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
             raise MalformedVcf(
                 f"Line {line_no[i]} is a header line (starts with '#') after the data began."
             )
-        t = [rows[:, k] for k in range(7)]
-        t.append(rows[:, 7] if ncols > 8 else ends)
+        t = [rows[k] for k in range(7)]
+        t.append(rows[7] if ncols > 8 else ends)
         fields = _fields(block, arr, starts, ends, line_no, None, t, pos)
         fields.chrom_hash = chrom
         return fields

@@ -71,7 +71,7 @@ def test_split_lines_finds_every_tab_newline_and_pos():
     block = b"chr1\t12\t.\tA\tG\t.\t.\tAC=1\n1\t4294967295\trs1\tAT\tA,C\t9\tPASS\t.\n"
     rows, pos, _ = split(block)
     cut = block.index(b"\n") + 1
-    assert rows.tolist() == [
+    assert rows.T.tolist() == [
         [i for i, c in enumerate(block[:cut]) if c in b"\t\n"],
         [cut + i for i, c in enumerate(block[cut:]) if c in b"\t\n"],
     ]
