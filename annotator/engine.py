@@ -584,7 +584,7 @@ class _Annotator:
         """Region class of genic spans (CDS/UTR looked up only for exonic ones, when possible)."""
         u = self.b.unions
         c = np.full(len(s), INTRON, np.int8)
-        if not self.exons_hold_cds_utr:
+        if not self.b.exons_hold_cds_utr:
             for code, name in (
                 (SPLICE, "splice"),
                 (NCEXON, "exon"),
@@ -602,19 +602,6 @@ class _Annotator:
             cx[covers(u[name], s[x], e[x])] = code
         c[x] = cx
         return c
-
-    @cached_property
-    def exons_hold_cds_utr(self) -> bool:
-        """Whether every CDS and UTR interval lies inside the exon union (true of GENCODE)."""
-        ex = self.b.unions["exon"]
-        if ex.shape[1] == 0:
-            return False
-        for name in ("cds", "utr5", "utr3"):
-            a, z = self.b.unions[name]
-            i = np.minimum(np.searchsorted(ex[1], a, side="right"), ex.shape[1] - 1)
-            if not ((ex[0][i] <= a) & (ex[1][i] >= z)).all():
-                return False
-        return True
 
     def _gene_sets(self, s: np.ndarray, e: np.ndarray, hits: list[np.ndarray]) -> np.ndarray:
         """The gene set each span overlaps: every gene it crosses (at most MAX_SPAN_GENES)."""

@@ -413,6 +413,8 @@ def install_default(
             if not installed.has_rendered_text():  # a bundle from before it, or older text
                 installed.write_rendered_text()
                 say(f"{build}: rendered its INFO text for a faster start-up")
+            if "exons_hold_cds_utr" not in installed.manifest:  # a bundle from before it
+                installed.store_exons_hold_cds_utr()
             return out, False
     say(f"{build}: building the default bundle from {', '.join(spec['packages'])}")
     files = download_sources(build, cache_dir, say)
