@@ -455,9 +455,10 @@ class _Annotator:
         if len(ni):
             self._flanks(ni, s, e, qc, cls, gset, dist, has_dist)
         pa_, pg = self._zone_pairs(s, known_contig)
+        rel, d = self._relation(pa_, pg, s, e)  # both the flanks and the pick need it
         if len(ni):
-            self._flank_zones(pa_, pg, s, e, cls, gset, dist, has_dist, genic)
-        pick_cls, pick_gene = self._pick(pa_, pg, s, e, cls, known_contig)
+            self._flank_zones(pa_, pg, rel, d, cls, gset, dist, has_dist, genic)
+        pick_cls, pick_gene = self._pick(pa_, pg, rel, s, e, known_contig)
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         by_region = np.bincount(rec_cls, minlength=len(REGIONS))
@@ -493,14 +494,11 @@ class _Annotator:
         near = d <= b.flank_bp
         return np.where(up & near, UPSTREAM, np.where(down & near, DOWNSTREAM, INTERGENIC)), d
 
-    def _flank_zones(self, pa_, pg, s, e, cls, gset, dist, has_dist, genic) -> None:
+    def _flank_zones(self, pa_, pg, rel, d, cls, gset, dist, has_dist, genic) -> None:
         """Upstream of any gene beats downstream of any other, then the nearest one."""
-        keep = ~genic[pa_]
-        pa_, pg = pa_[keep], pg[keep]
-        if not len(pa_):
+        m = ~genic[pa_] & (rel != INTERGENIC)
+        if not m.any():
             return
-        rel, d = self._relation(pa_, pg, s, e)
-        m = rel != INTERGENIC
         pa_, pg, rel, d = pa_[m], pg[m], rel[m], d[m]
         # Upstream before downstream, then the nearest, then the first gene.
         best = _best_per_allele(pa_, (rel.astype(np.int64) << 24) | np.minimum(d, (1 << 24) - 1))
@@ -510,7 +508,7 @@ class _Annotator:
         dist[a] = d[best]
         has_dist[a] = True
 
-    def _pick(self, pa_, pg, s, e, cls, ok) -> tuple[np.ndarray, np.ndarray]:
+    def _pick(self, pa_, pg, rel, s, e, ok) -> tuple[np.ndarray, np.ndarray]:
         """Per allele the class on the picked transcript and its gene (-1: none)."""
         n = len(s)
         pick_cls = np.where(ok, INTERGENIC, UNKNOWN).astype(np.int8)
@@ -540,7 +538,6 @@ class _Annotator:
         next_start = self.pick_es_local[jc]
         near = (ss - prev_end < SPLICE_REGION_BP) | (next_start - ee < SPLICE_REGION_BP)
         c = np.where(inside & ~exonic & near, SPLICE, c)
-        rel, _ = self._relation(pa_, pg, s, e)
         c = np.where(inside, c, rel).astype(np.int8)
         relevant = c != INTERGENIC
         pa_, pg, c = pa_[relevant], pg[relevant], c[relevant]
