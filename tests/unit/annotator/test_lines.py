@@ -113,3 +113,58 @@ def test_split_lines_hashes_chrom_as_the_numpy_path_does(names):
     by_numpy = chrom_hashes(dataclasses.replace(fields, chrom_hash=None))
     assert fields.chrom_hash.tolist() == by_numpy.tolist()
     assert len(set(by_numpy.tolist())) == len(names)
+
+
+def test_the_portable_scan_splits_as_the_sse2_one(tmp_path):
+    # split_lines scans 16 bytes at a time with SSE2 where the compiler has it (x86-64), else a
+    # byte at a time (e.g. an aarch64 worker). Build the module without SSE2 and compare.
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import annotator.compiled
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine to build the portable variant")
+    src = Path(annotator.compiled.__file__).with_name("_lines.c")
+    (tmp_path / "annotator").mkdir()
+    shutil.copy(src, tmp_path / "annotator" / "_lines.c")
+    (tmp_path / "setup.py").write_text(
+        "from setuptools import Extension, setup\n"
+        "setup(ext_modules=[Extension('annotator._lines', ['annotator/_lines.c'],"
+        " extra_compile_args=['-U__SSE2__'])])\n"
+    )
+    built = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (so,) = (tmp_path / "annotator").glob("_lines*.so")
+    spec = importlib.util.spec_from_file_location("annotator._lines", so)
+    portable = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(portable)
+
+    rng = np.random.default_rng(5)
+    lines = [
+        f"chr{rng.integers(1, 23)}\t{rng.integers(1, 10**9)}\t.\tA\tG,T\t.\tPASS\t{'X' * k}\n"
+        for k in rng.integers(0, 40, 500)
+    ]
+    blocks = ["".join(lines).encode(), b"".join(ln.encode() for ln in lines[:7]) + b"1\t2\r\n"]
+    blocks += [lines[0].encode() * k for k in range(1, 20)]  # every length mod 16
+    for block in blocks:
+        arr = np.frombuffer(block, np.uint8)
+        got = []
+        for module in (portable, annotator.compiled):
+            most = len(arr) // 8 + 1
+            out = (
+                np.zeros(8 * most, np.int64),
+                np.zeros(most, np.int64),
+                np.zeros(most, np.uint64),
+            )
+            got.append((module.split_lines(arr, 8, *out), *(o.tobytes() for o in out)))
+        assert got[0] == got[1]
