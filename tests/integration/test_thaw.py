@@ -280,7 +280,7 @@ def test_upgrade_thaws_every_archived_job_through_the_callback(
     assert steps.count("RequestExpeditedRetrieval") == 3
     assert steps.count("RestoreResults") == 3
     assert "RequestStandardRetrieval" not in steps
-    assert steps[-1] == "NotifyThawComplete"
+    assert steps[-2:] == ["NotifyThawComplete", "ThawComplete"]
     assert all("worker-stopped" in log.read_text() for log in logs)
     # The researcher is told, naming each result that is back, with its link.
     (restored,) = mail_to(settings, user.email, "back online")

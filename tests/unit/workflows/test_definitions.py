@@ -212,3 +212,27 @@ def test_every_notify_event_in_the_definitions_is_one_the_activity_accepts() -> 
         text = definitions.load_text(name)
         used |= set(re.findall(r'"event": "([a-z-]+)"', text))
     assert used == accepted
+
+
+@pytest.mark.parametrize("name", ["annotation-job", "thaw"])
+def test_an_email_never_changes_where_a_workflow_goes(name: str) -> None:
+    # Every notify task, after its retries, goes on where it would have gone had the mail been
+    # sent: a mail problem neither fails a finished thaw nor hides a failed job.
+    def tasks(states: dict):
+        for state_name, state in states.items():
+            yield state_name, state
+            for branch in state.get("Branches", []):
+                yield from tasks(branch["States"])
+            if "ItemProcessor" in state:
+                yield from tasks(state["ItemProcessor"]["States"])
+
+    machine = definitions.load(name)
+    notify = [
+        (n, s) for n, s in tasks(machine["States"]) if "NotifyActivityArn" in s.get("Resource", "")
+    ]
+    assert notify
+    for state_name, state in notify:
+        assert "Catch" in state, f"{state_name} has no Catch"
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], state_name
+        assert catch["Next"] == state.get("Next"), state_name
