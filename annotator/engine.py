@@ -1,4 +1,5 @@
-"""Annotate a VCF against a reference bundle: streamed in blocks, every block annotated with numpy.
+"""Annotate a VCF against a reference bundle: streamed in 1 MiB blocks, each looked up with numpy
+and split and written by the C module (``annotator.compiled``); large files' blocks in threads.
 
 Region precedence (highest first) for a variant's REF span:
 CDS > UTR5 > UTR3 > ncExon > splice_region > intron > upstream > downstream > intergenic.
