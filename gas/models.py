@@ -133,6 +133,8 @@ class User(ConditionalModel):
     password_reset_expires_at = UTCDateTimeAttribute(null=True)
     # Sessions started before a password change (or reset) end at their next request.
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # When the owner was last told someone tried to register this address (at most hourly).
+    registration_notice_at = UTCDateTimeAttribute(null=True)
 
     by_email = UserByEmail()
 

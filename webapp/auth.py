@@ -162,12 +162,22 @@ def _send_confirmation(user: User) -> bool:
     return True
 
 
+# What registering says when the address must be confirmed: the same for a new address and one
+# that has an account (whose owner is e-mailed instead), so the form tells nobody who has one.
+CHECK_YOUR_MAIL = (
+    "Thank you. We have sent a message to {email}: open the link in it to confirm the address, "
+    "then log in. No message after a few minutes? Log in and ask for the link again on the "
+    "upload page."
+)
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("annotations.list_jobs"))
     form = RegisterForm()
     if form.validate_on_submit():
+        confirming = settings().require_email_confirmation
         try:
             user = users.register(
                 settings(),
@@ -177,26 +187,29 @@ def register() -> str | Response:
                 password_hash=generate_password_hash(form.password.data, method=PASSWORD_METHOD),
             )
         except users.EmailTaken:
-            form.email.errors.append("An account with this e-mail exists; log in instead.")
-        else:
-            _start_session(user)
-            if settings().require_email_confirmation:
-                if _send_confirmation(user):
-                    flash(
-                        f"Welcome to GAS. We sent a link to {user.email}: open it to confirm "
-                        "your address, then upload a VCF file to annotate it.",
-                        "success",
-                    )
-                else:
-                    flash(
-                        "Welcome to GAS. We could not send the confirmation e-mail just now; "
-                        "ask for it again below.",
-                        "error",
-                    )
-            else:
-                flash("Welcome to GAS. Upload a VCF file to annotate it.", "success")
-            return redirect(url_for("annotations.annotate"))
+            if not confirming:
+                form.email.errors.append("An account with this e-mail exists; log in instead.")
+                return render_template("auth/register.html", form=form)
+            # The same answer as for a new address: the form does not tell who has an account.
+            try:
+                accounts.notify_registration_attempt(settings(), form.email.data)
+            except Exception:
+                current_app.logger.exception("registration-attempt e-mail not sent")
+            return _check_your_mail(form.email.data)
+        if confirming:
+            # No session until the address is confirmed and the owner logs in: an address that
+            # has an account gets this same answer.
+            _send_confirmation(user)
+            return _check_your_mail(user.email)
+        _start_session(user)
+        flash("Welcome to GAS. Upload a VCF file to annotate it.", "success")
+        return redirect(url_for("annotations.annotate"))
     return render_template("auth/register.html", form=form)
+
+
+def _check_your_mail(email: str) -> Response:
+    flash(CHECK_YOUR_MAIL.format(email=email.strip()), "success")
+    return redirect(url_for("auth.login"))
 
 
 def _login_key() -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pynamodb.exceptions import UpdateError
 
 from gas import aws, keys, mail, models
 from gas.resources import Resources
@@ -91,6 +92,48 @@ def confirm(settings: Settings, secret_key: str, token: str) -> models.User:
     if user.email_confirmed_at is None:
         user.update(actions=[models.User.email_confirmed_at.set(models.now())])
     return user
+
+
+# -- registering an address that has an account -------------------------------------------------
+
+# The owner hears of attempts to register their address at most this often (no mailbox flooding).
+REGISTRATION_NOTICE_EVERY = timedelta(hours=1)
+
+
+def notify_registration_attempt(settings: Settings, email: str) -> bool:
+    """Tell the owner of ``email`` that someone tried to register it, with the links they may
+    want; at most once per REGISTRATION_NOTICE_EVERY. Returns whether a message went out.
+
+    With confirmation required, the register form answers this attempt exactly as it answers a
+    new address ("we sent you a link"), so it does not tell who has an account; the owner learns
+    of it here instead.
+    """
+    user = users.find_by_email(settings, email)
+    if user is None:
+        return False
+    now = models.now()
+    try:
+        user.update(
+            actions=[models.User.registration_notice_at.set(now)],
+            condition=models.User.registration_notice_at.does_not_exist()
+            | (models.User.registration_notice_at < now - REGISTRATION_NOTICE_EVERY),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False  # told within the hour
+    base = settings.base_url.rstrip("/")
+    mail.send(
+        settings,
+        user.email,
+        "Someone tried to create a GAS account with your address",
+        f"Hello {user.name or user.email},\n\n"
+        "Someone (perhaps you) tried to create a GAS account with this address, which has one "
+        f"already. To use it, log in:\n\n{base}/login\n\n"
+        f"If you have forgotten your password, set a new one here:\n\n{base}/forgot-password\n\n"
+        "If it was not you, ignore this message: nothing about your account has changed.\n",
+    )
+    return True
 
 
 # -- a forgotten password ------------------------------------------------------------------------

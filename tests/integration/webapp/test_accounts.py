@@ -212,10 +212,13 @@ def test_uploads_wait_for_a_confirmed_address_on_pages_and_api(
             "confirm": NEW_PASSWORD,
         },
     )
-    assert registered.status_code == 302
+    # No session until the address is confirmed and its owner logs in.
+    assert registered.status_code == 302 and registered.headers["Location"] == "/login"
+    assert client.get("/annotate").status_code == 302
     user = User.find_by_email(email)
     assert user.email_confirmed_at is None
     (first,) = _mail_to(settings, email, "Confirm your e-mail address for GAS")
+    assert _log_in(client, email, NEW_PASSWORD) == 302
 
     # The pages refuse, and say what to do.
     page = client.get("/annotate").get_data(as_text=True)
@@ -257,6 +260,35 @@ def test_uploads_wait_for_a_confirmed_address_on_pages_and_api(
     assert client.post("/annotate/uploads", json={}).status_code == 201
     key = upload_through_api(api, "calls.vcf", vcf)
     assert api.post("/api/v1/jobs", json={"upload_key": key}).status_code == 201
+
+
+def test_registering_an_address_that_has_an_account_answers_as_for_a_new_one(
+    confirming_app: Flask, settings: Settings, make_user
+) -> None:
+    """With confirmation required, the form tells nobody which addresses have accounts: the
+    answer is the same, no account or session is made, and the owner hears of it (hourly)."""
+    owner = make_user()
+
+    def register(email: str) -> tuple[int, str, list[str]]:
+        client = confirming_app.test_client()
+        form = {"name": "Mallory", "email": email, "password": NEW_PASSWORD}
+        answer = client.post("/register", data={**form, "confirm": NEW_PASSWORD})
+        with client.session_transaction() as flashed:
+            messages = [text for _, text in flashed.get("_flashes", [])]
+        assert client.get("/annotate").status_code == 302  # not logged in
+        return answer.status_code, answer.headers["Location"], messages
+
+    new = f"newcomer-{keys.new_id()[:8]}@example.org"
+    status, location, said = register(new)
+    assert register(owner.email) == (status, location, [m.replace(new, owner.email) for m in said])
+    assert User.get(owner.user_id).password_hash == owner.password_hash  # nothing changed
+    (notice,) = _mail_to(
+        settings, owner.email, "Someone tried to create a GAS account with your address"
+    )
+    assert f"{settings.base_url}/forgot-password" in notice.body
+    register(owner.email)  # within the hour: no second message
+    time.sleep(2)
+    assert len(_mail_to(settings, owner.email, notice.subject, count=2)) == 1
 
 
 def test_a_confirmation_link_expires(settings: Settings, make_user) -> None:
