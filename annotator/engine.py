@@ -914,11 +914,11 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-# Inputs above this size go to every core by default (`default_threads`). Below it the threads'
-# start, the block hand-over and the extra CPU of blocks annotated side by side cost about what
-# the other cores save: 16 MiB is ~400,000 sites-only records, ~0.4-0.5 s on one core. See
-# docs/annotator.md.
-PARALLEL_INPUT_BYTES = 16 << 20
+# Inputs above this size go to every core by default (`default_threads`): from two 1 MiB blocks
+# on, threads cost next to nothing (measured: 4 MiB, 100,000 records, 0.35 s on 2 threads against
+# 0.41 s on one, the same CPU seconds). Below it there is one block, so nothing to share out.
+# (The fork version needed 16 MiB to pay for its pool.) See docs/benchmarks.md.
+PARALLEL_INPUT_BYTES = 2 << 20
 
 
 def default_threads(input_path: Path) -> int:

@@ -77,8 +77,7 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     "threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads annotating blocks of records [default: all cores for inputs over 16 MiB, "
-    "else 1].",
+    help="Threads annotating blocks of records [default: all cores for inputs over 2 MiB, else 1].",
 )
 @click.pass_obj
 def annotate_command(
