@@ -435,9 +435,7 @@ def parse_chunk(block: bytes, lines_before: int, ncols: int) -> Fields:
             )
         t = [rows[k] for k in range(7)]
         t.append(rows[7] if ncols > 8 else ends)
-        fields = _fields(block, arr, starts, ends, line_no, None, t, pos)
-        fields.chrom_hash = chrom
-        return fields
+        return _fields(block, arr, starts, ends, line_no, None, t, pos, chrom)
     return _parse_general(block, arr, lines_before, ncols)
 
 
@@ -540,9 +538,10 @@ def _fields(
     delete: np.ndarray | None,
     t: list[np.ndarray],
     pos: np.ndarray | None = None,
+    chrom_hash: np.ndarray | None = None,
 ) -> Fields:
     """Check CHROM, POS and REF of lines whose tabs are known, and parse POS (unless given,
-    already checked) and the ALT count."""
+    already checked) and the ALT count. ``chrom_hash`` is split_lines' CHROM hashes, if any."""
     # CHROM must not be empty.
     empty_chrom = np.flatnonzero(t[0] == starts)
     if len(empty_chrom):
@@ -570,7 +569,17 @@ def _fields(
     missing = (alt_len == 1) & (arr[np.minimum(alt_s, len(arr) - 1)] == 46)  # ALT "."
     n_alt[missing] = 0
     return Fields(
-        arr, len(starts), line_no, starts, ends, delete, t, np.maximum(pos - 1, 0), ref_len, n_alt
+        arr,
+        len(starts),
+        line_no,
+        starts,
+        ends,
+        delete,
+        t,
+        np.maximum(pos - 1, 0),
+        ref_len,
+        n_alt,
+        chrom_hash,
     )
 
 
