@@ -25,7 +25,8 @@ from annotator import kernels
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
 
 BUNDLE_FORMAT = "gas-reference-bundle"
-BUNDLE_FORMAT_VERSION = 2  # 2: per-transcript UTR sides and introns, flank zones, picks
+# 2: per-transcript UTR sides and introns, flank zones, picks; 3: every transcript (consequences)
+BUNDLE_FORMAT_VERSION = 3
 BUILDS = ("GRCh38", "GRCh37")
 SPLICE_REGION_BP = 8  # intronic bases next to an exon that count as splice region
 FLANK_BP = 5000  # how far up/downstream of a gene a variant is still "upstream"/"downstream"
@@ -103,6 +104,21 @@ class Transcripts:
     mane: np.ndarray  # bool: MANE Select
     canonical: np.ndarray  # bool: the source's canonical tag (Ensembl_canonical)
     unresolved_genes: int = 0  # genes whose CDS rows could not be tied to a transcript
+    biotype: np.ndarray | None = None  # str objects ("" unknown); None: the source has none
+    cds_start_nf: np.ndarray | None = None  # bool: the CDS start is not found (GTF tag)
+    cds_end_nf: np.ndarray | None = None  # bool: the CDS end is not found (GTF tag)
+
+
+@dataclass
+class TranscriptTable:
+    """A bundle's transcripts as read: grouped by gene row, keys as everywhere in a bundle."""
+
+    table: pa.Table  # gene, transcript_id, biotype, mane, canonical, cds_start_nf, cds_end_nf
+    span: np.ndarray  # (2, n) [start, end) keys of the outer exon ends
+    cds: np.ndarray  # (2, n) coding span keys, stop codon included; -1 for non-coding
+    exon_offset: np.ndarray  # (n + 1) exons of transcript i are [offset[i], offset[i + 1])
+    exons: np.ndarray  # (2, m) exon [start, end) keys, ascending within a transcript
+    gene_offset: np.ndarray  # (genes + 1) transcripts of gene g are [offset[g], offset[g + 1])
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -227,6 +243,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         fe = np.concatenate([np.minimum(i_s + SPLICE_REGION_BP, i_e), i_e])
         unions["splice"] = (fs, fe)
         picks = _picks(tx, lo, hi, es, ee, len(gs))
+        every_tx = _every_transcript(tx, lo, hi, es, ee, genes, len(gs))
     else:
         # No transcript structure: the intronic bases beside each distinct exon, inside a gene.
         ex = model.features.get("exon") or Features.empty()
@@ -237,6 +254,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         inside = covers(gene_union, fs, fs + 1) & covers(gene_union, fe - 1, fe)
         unions["splice"] = (fs[inside], fe[inside])
         picks = _gene_picks(gs, ge)
+        every_tx = _gene_transcripts(gs, ge, genes)
     unions = {k: _merge(*v) for k, v in unions.items()}
 
     # Flank zones: the genome cut wherever a gene's body +/- flank starts or ends.
@@ -264,6 +282,11 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         feather.write_feather(picks.pop("table"), tmp / "picks.arrow", compression="uncompressed")
         for name, arr in picks.items():
             np.save(tmp / f"pick_{name}.npy", arr)
+        feather.write_feather(
+            every_tx.pop("table"), tmp / "transcripts.arrow", compression="uncompressed"
+        )
+        for name, arr in every_tx.items():
+            np.save(tmp / f"tx_{name}.npy", arr)
         manifest = {
             "format": BUNDLE_FORMAT,
             "format_version": BUNDLE_FORMAT_VERSION,
@@ -329,6 +352,9 @@ def _with_gene_rows(tx: Transcripts, order: np.ndarray) -> Transcripts:
         mane=tx.mane[keep],
         canonical=tx.canonical[keep],
         unresolved_genes=tx.unresolved_genes,
+        biotype=None if tx.biotype is None else tx.biotype[keep],
+        cds_start_nf=None if tx.cds_start_nf is None else tx.cds_start_nf[keep],
+        cds_end_nf=None if tx.cds_end_nf is None else tx.cds_end_nf[keep],
     )
 
 
@@ -382,6 +408,75 @@ def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
         "exons": np.vstack([(gene_of_exon << GENE_SHIFT) | es[idx], ee[idx]]),
         "cds": np.vstack([np.where(has, lo[t], -1), np.where(has, hi[t], -1)]),
         "length": np.where(has, exonic[t], 0).astype(np.int64),
+    }
+
+
+def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes: int) -> dict:
+    """Every transcript for consequence calling, grouped by gene row (then by start): its ID,
+    biotype, flags and coding span as keys, its exons as keys, and each gene's transcript range."""
+    n_ex = np.diff(tx.exon_offset)
+    has = n_ex > 0
+    first = tx.exon_offset[:-1]
+    t_start = np.where(has, es[np.minimum(first, len(es) - 1)], -1)
+    t_end = np.where(has, ee[np.maximum(tx.exon_offset[1:] - 1, 0)], -1)
+    order = np.lexsort((t_start, tx.gene))
+    order = order[has[order]]
+    counts = n_ex[order]
+    ex_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    idx = np.repeat(first[order], counts) + (np.arange(ex_off[-1]) - np.repeat(ex_off[:-1], counts))
+    gene_type = np.array(genes["gene_type"].to_pylist(), dtype=object)
+    coding = lo[order] >= 0
+    biotype = np.full(len(order), "", dtype=object) if tx.biotype is None else tx.biotype[order]
+    # Without the source's own transcript biotype: protein_coding when it has a CDS, else the
+    # gene's type (lncRNA, miRNA, ...).
+    fallback = np.where(coding, "protein_coding", gene_type[tx.gene[order]])
+    biotype = np.where(biotype == "", fallback, biotype)
+
+    def flag(values: np.ndarray | None) -> pa.Array:
+        return pa.array(np.zeros(len(order), bool) if values is None else values[order])
+
+    gene_of = tx.gene[order]
+    gene_off = np.searchsorted(gene_of, np.arange(n_genes + 1)).astype(np.int64)
+    return {
+        "table": pa.table(
+            {
+                "gene": pa.array(gene_of.astype(np.int32)),
+                "transcript_id": pa.array(tx.tx_id[order].tolist(), pa.string()),
+                "biotype": pa.array(biotype.tolist(), pa.string()),
+                "mane": pa.array(tx.mane[order]),
+                "canonical": pa.array(tx.canonical[order]),
+                "cds_start_nf": flag(tx.cds_start_nf),
+                "cds_end_nf": flag(tx.cds_end_nf),
+            }
+        ),
+        "span": np.vstack([t_start[order], t_end[order]]),
+        "cds": np.vstack([lo[order], hi[order]]),
+        "exon_offset": ex_off,
+        "exons": np.vstack([es[idx], ee[idx]]),
+        "gene_offset": gene_off,
+    }
+
+
+def _gene_transcripts(gs: np.ndarray, ge: np.ndarray, genes: pa.Table) -> dict:
+    """Without transcripts each gene is one non-coding transcript, one exon long."""
+    n = len(gs)
+    return {
+        "table": pa.table(
+            {
+                "gene": pa.array(np.arange(n, dtype=np.int32)),
+                "transcript_id": pa.array([""] * n, pa.string()),
+                "biotype": genes["gene_type"],
+                "mane": pa.array(np.zeros(n, bool)),
+                "canonical": pa.array(np.zeros(n, bool)),
+                "cds_start_nf": pa.array(np.zeros(n, bool)),
+                "cds_end_nf": pa.array(np.zeros(n, bool)),
+            }
+        ),
+        "span": np.vstack([gs, ge]),
+        "cds": np.full((2, n), -1, np.int64),
+        "exon_offset": np.arange(n + 1, dtype=np.int64),
+        "exons": np.vstack([gs, ge]),
+        "gene_offset": np.arange(n + 1, dtype=np.int64),
     }
 
 
@@ -513,6 +608,22 @@ class Bundle:
         self.end_order = np.argsort(self.end_key, kind="stable")
         self.end_sorted = self.end_key[self.end_order]
         self.minus = kernels.fill_null(kernels.equal(self.genes["strand"], "-"), False).to_numpy()
+
+    @cached_property
+    def transcripts(self) -> TranscriptTable:
+        """Every transcript, for consequence calling (read on first use)."""
+        try:
+            return TranscriptTable(
+                table=_read_arrow(self.path / "transcripts.arrow"),
+                **{
+                    n: _load_array(self.path / f"tx_{n}.npy")
+                    for n in ("span", "cds", "exon_offset", "exons", "gene_offset")
+                },
+            )
+        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise ReferenceUnavailable(
+                f"the reference bundle at {self.path} is damaged: {exc}"
+            ) from exc
 
     def contig_index(self) -> dict[str, int]:
         """Contig name → index, canonical names only (callers canonicalise first)."""

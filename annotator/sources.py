@@ -472,6 +472,7 @@ def model_from_gtf(path: Path) -> GeneModel:
     tx_exons: list[tuple[str, int, int, str, str]] = []
     tx_gene: dict[str, str] = {}  # transcript → gene_id
     tx_tags: dict[str, set[str]] = {}
+    tx_type: dict[str, str] = {}
     gene_types = {"gene", "ncRNA_gene", "pseudogene"}
     n = 0
     try:
@@ -502,7 +503,10 @@ def model_from_gtf(path: Path) -> GeneModel:
                 tags = set(_GTF_TAG.findall(attr))
                 tags.update(t for t in _attrs(attr, gff3).get("tag", "").split(",") if t)
                 a = _attrs(attr, gff3)
-                tx_tags[a.get("transcript_id") or a.get("ID", "")] = tags
+                tx = a.get("transcript_id") or a.get("ID", "")
+                tx_tags[tx] = tags
+                kinds = ("transcript_type", "transcript_biotype", "biotype")
+                tx_type[tx] = next((a[k] for k in kinds if a.get(k)), "")
             elif ftype in ("CDS", "stop_codon"):
                 feats["cds"].append((c, start, end))
                 a = _attrs(attr, gff3)
@@ -563,11 +567,13 @@ def model_from_gtf(path: Path) -> GeneModel:
         gname,
         gtype,
         {k: as_features(v) for k, v in feats.items()},
-        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, gid.tolist()),
+        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gid.tolist()),
     )
 
 
-def _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, gene_ids: list[str]) -> Transcripts:
+def _gtf_transcripts(
+    tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gene_ids: list[str]
+) -> Transcripts:
     """Transcripts from a GTF's exon rows, tied to genes by gene_id (GFF3: by nothing → none)."""
     row_of = {g: i for i, g in enumerate(gene_ids)}
     by_tx: dict[str, list[tuple[int, int]]] = {}
@@ -592,6 +598,9 @@ def _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, gene_ids: list[str]) ->
         cds_hi=np.array([s[1] for s in span], np.int64),
         mane=np.array(["MANE_Select" in t for t in tags], bool),
         canonical=np.array(["Ensembl_canonical" in t for t in tags], bool),
+        biotype=np.array([tx_type.get(tx, "") for tx in names], dtype=object),
+        cds_start_nf=np.array(["cds_start_NF" in t for t in tags], bool),
+        cds_end_nf=np.array(["cds_end_NF" in t for t in tags], bool),
     )
 
 

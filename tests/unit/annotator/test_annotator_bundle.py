@@ -8,7 +8,7 @@ import time
 import pytest
 
 from annotator import annotate_file
-from annotator.bundle import Bundle, load_bundle
+from annotator.bundle import BUNDLE_FORMAT_VERSION, Bundle, load_bundle
 from annotator.exceptions import ReferenceBuildError
 from annotator.sources import build_from_gtf
 
@@ -79,7 +79,7 @@ def test_bundles_load_fast(reference_dir):
         b.pick_info  # noqa: B018
         assert time.monotonic() - t0 < 1.0
         m = json.loads((reference_dir / build / "manifest.json").read_text())
-        assert m["format_version"] == 2 and m["build"] == build
+        assert m["format_version"] == BUNDLE_FORMAT_VERSION and m["build"] == build
 
 
 def test_gtf_without_genes_is_refused(tmp_path):
