@@ -126,7 +126,7 @@ class ReferenceSequence:
         self._other_block = np.cumsum(flag)[:blocks] > 0
 
     @property
-    def held(self) -> list[str]:
+    def contigs_held(self) -> list[str]:
         """The bundle's contigs this sequence holds, in bundle order."""
         return [c for i, c in enumerate(self.contigs) if self._length[i] > 0]
 
@@ -439,9 +439,11 @@ def add_sequence(
     rename: dict[str, str] | None = None,
     say: Say = _quiet,
     source_note: str | None = None,
-) -> AddResult:
+    unless_held: str | None = None,
+) -> AddResult | None:
     """Add a FASTA's contigs to the bundle's sequence (those the bundle has; the rest are skipped
-    and reported), keeping contigs added before from other files. Written atomically."""
+    and reported), keeping contigs added before from other files. Written atomically. With
+    ``unless_held``, nothing is done (None) when the sequence already holds that contig."""
     t0 = time.monotonic()
     bundle_dir, fasta = Path(bundle_dir), Path(fasta)
     if not fasta.is_file():
@@ -476,6 +478,8 @@ def add_sequence(
     with _locked(bundle_dir):
         path = bundle_dir / SEQUENCE_DIR
         old = ReferenceSequence(path, []) if (path / META_FILE).exists() else None
+        if unless_held is not None and old is not None and unless_held in old.meta["contigs"]:
+            return None
         tmp = Path(tempfile.mkdtemp(prefix=f".{SEQUENCE_DIR}.", dir=bundle_dir))
         try:
             digest: dict = {}
@@ -611,7 +615,8 @@ def _copy_kept(
 ) -> list[str]:
     """Append the old sequence's contigs that the new FASTA did not replace."""
     kept = []
-    for contig, info in old.meta["contigs"].items():
+    for contig in old.meta["order"]:
+        info = old.meta["contigs"][contig]
         if contig in added:
             continue
         offset = out.tell() * 4
@@ -679,5 +684,12 @@ def add_default_sequence(bundle_dir: Path, say: Say = _quiet, fasta: Path = RCRS
         return False
     if "MT" not in json.loads((bundle_dir / "manifest.json").read_text()).get("contigs", []):
         return False
-    add_sequence(bundle_dir, fasta, rename={RCRS_RECORD: "MT"}, say=say, source_note=RCRS_SOURCE)
-    return True
+    done = add_sequence(
+        bundle_dir,
+        fasta,
+        rename={RCRS_RECORD: "MT"},
+        say=say,
+        source_note=RCRS_SOURCE,
+        unless_held="MT",  # another process may have added it meanwhile
+    )
+    return done is not None
