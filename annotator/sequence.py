@@ -448,6 +448,11 @@ def add_sequence(
     bundle_dir, fasta = Path(bundle_dir), Path(fasta)
     if not fasta.is_file():
         raise ReferenceBuildError(f"{fasta} is not a file")
+    if not (bundle_dir / "manifest.json").exists():
+        raise ReferenceUnavailable(
+            f"the {bundle_dir.name} reference bundle is not installed in {bundle_dir.parent}; "
+            "install it first (`gas reference install-defaults` or `gas reference build`)"
+        )
     bundle = Bundle(bundle_dir)
     build = bundle.build
     known = set(bundle.contigs)
@@ -615,28 +620,34 @@ def _copy_kept(
 ) -> list[str]:
     """Append the old sequence's contigs that the new FASTA did not replace."""
     kept = []
-    for contig in old.meta["order"]:
-        info = old.meta["contigs"][contig]
-        if contig in added:
-            continue
-        offset = out.tell() * 4
-        a, z = info["offset"] // 4, (info["offset"] + info["length"] + 3) // 4
-        for s in range(a, z, CHUNK):
-            out.write(old._packed[s : min(s + CHUNK, z)].tobytes())
-        lo = np.searchsorted(old._other_start, info["offset"], side="left")
-        hi = np.searchsorted(old._other_start, info["offset"] + info["length"], side="left")
-        shift = offset - info["offset"]
-        runs.append(
-            np.vstack(
-                [
-                    old._other_start[lo:hi] + shift,
-                    old._other_end[lo:hi] + shift,
-                    old._other_letter[lo:hi].astype(np.int64),
-                ]
+    with open(old.path / BASES_FILE, "rb") as src:  # read, not through the map: flat memory
+        for contig in old.meta["order"]:
+            info = old.meta["contigs"][contig]
+            if contig in added:
+                continue
+            offset = out.tell() * 4
+            a, z = info["offset"] // 4, (info["offset"] + info["length"] + 3) // 4
+            src.seek(a)
+            while a < z:
+                block = src.read(min(CHUNK, z - a))
+                if not block:
+                    raise ReferenceUnavailable(f"the reference sequence at {old.path} is damaged")
+                out.write(block)
+                a += len(block)
+            lo = np.searchsorted(old._other_start, info["offset"], side="left")
+            hi = np.searchsorted(old._other_start, info["offset"] + info["length"], side="left")
+            shift = offset - info["offset"]
+            runs.append(
+                np.vstack(
+                    [
+                        old._other_start[lo:hi] + shift,
+                        old._other_end[lo:hi] + shift,
+                        old._other_letter[lo:hi].astype(np.int64),
+                    ]
+                )
             )
-        )
-        added[contig] = {**info, "offset": offset}
-        kept.append(contig)
+            added[contig] = {**info, "offset": offset}
+            kept.append(contig)
     return kept
 
 
