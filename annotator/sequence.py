@@ -138,6 +138,8 @@ class ReferenceSequence:
         """The upper-case ASCII base at each key (``contig_index << 32 | pos0``), ``N`` where the
         sequence holds none."""
         keys = np.asarray(keys, np.int64)
+        if keys.ndim != 1:
+            return self.bases(keys.reshape(-1)).reshape(keys.shape)
         n = len(self.contigs)
         ci = keys >> 32
         pos = keys & 0xFFFFFFFF
@@ -699,8 +701,12 @@ def add_default_sequence(bundle_dir: Path, say: Say = _quiet, fasta: Path = RCRS
         bundle_dir,
         fasta,
         rename={RCRS_RECORD: "MT"},
-        say=say,
         source_note=RCRS_SOURCE,
         unless_held="MT",  # another process may have added it meanwhile
     )
+    if done is not None:
+        say(
+            f"{bundle_dir.name}: added the mitochondrial genome (rCRS, {RCRS_LENGTH:,} bp, from "
+            "Debian's minimap2 package) as MT's sequence"
+        )
     return done is not None
