@@ -285,7 +285,13 @@ def _records_indexed(fa, path: Path, wanted: Wanted, digest: dict) -> Iterator[t
             if wanted(name, length):
                 yield "start", name
                 for s in range(0, length, CHUNK):
-                    yield "data", fa.fetch(name, s, min(s + CHUNK, length)).encode("ascii")
+                    try:
+                        data = fa.fetch(name, s, min(s + CHUNK, length)).encode("ascii")
+                    except (OSError, ValueError) as exc:  # e.g. a .fai of another file
+                        raise ReferenceBuildError(
+                            f"{path.name} could not be read through its index: {exc}"
+                        ) from exc
+                    yield "data", data
 
 
 def _records_streamed(path: Path, wanted: Wanted, digest: dict) -> Iterator[tuple[str, object]]:

@@ -328,3 +328,11 @@ def test_the_mt_ref_alleles_of_the_samples_match_the_rcrs(bundle_dir, samples):
             assert seq.fetch(mt, pos - 1, pos - 1 + len(ref)) == ref.encode(), line
             checked += 1
     assert checked == 1_491
+
+
+def test_an_index_of_another_file_is_an_error_not_a_crash(bundle_dir, tmp_path):
+    fasta = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 30})
+    Path(f"{fasta}.fai").write_text("chr1\t120\t900\t60\t61\n")  # offsets past the file's end
+    with pytest.raises(ReferenceBuildError):
+        add_sequence(bundle_dir, fasta)
+    assert load_sequence(Bundle(bundle_dir)) is None
