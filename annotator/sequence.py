@@ -213,9 +213,22 @@ class ReferenceSequence:
 def load_sequence(bundle: Bundle) -> ReferenceSequence | None:
     """The bundle's reference sequence, or None when none was added."""
     path = bundle.path / SEQUENCE_DIR
-    if not (path / META_FILE).exists():
-        return None
-    return ReferenceSequence(path, bundle.contigs)
+    for _ in range(5):
+        if not (path / META_FILE).exists():
+            if not any(bundle.path.glob(f".{SEQUENCE_DIR}.old.*")):
+                return None
+            time.sleep(0.05)  # between the two renames of a swap
+            continue
+        try:
+            seq = ReferenceSequence(path, bundle.contigs)
+            # `add-sequence` swaps the directory with renames: files read across a swap would
+            # mix two sequences, so the description read first must still be the one there.
+            if json.loads((path / META_FILE).read_text()) == seq.meta:
+                return seq
+        except (ReferenceUnavailable, OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return ReferenceSequence(path, bundle.contigs) if (path / META_FILE).exists() else None
 
 
 def describe_sequence(bundle_dir: Path) -> dict | None:
@@ -489,6 +502,9 @@ def add_sequence(
 
     busy: dict[str, str] = {}  # the contig being written -> its record
     with _locked(bundle_dir):
+        for stale in bundle_dir.glob(f".{SEQUENCE_DIR}.*"):  # left by a writer that died
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         path = bundle_dir / SEQUENCE_DIR
         old = ReferenceSequence(path, []) if (path / META_FILE).exists() else None
         if unless_held is not None and old is not None and unless_held in old.meta["contigs"]:

@@ -336,3 +336,44 @@ def test_an_index_of_another_file_is_an_error_not_a_crash(bundle_dir, tmp_path):
     with pytest.raises(ReferenceBuildError):
         add_sequence(bundle_dir, fasta)
     assert load_sequence(Bundle(bundle_dir)) is None
+
+
+def test_a_reader_never_sees_half_of_a_swap(bundle_dir, tmp_path, monkeypatch):
+    """Loading while `add-sequence` replaces the sequence gives the old one or the new one."""
+    import os
+    import threading
+    import time
+
+    replace = os.replace
+
+    def slow_replace(src, dst):  # widen the moment between the swap's two renames
+        replace(src, dst)
+        if Path(dst).parent.name.startswith(".sequence.old."):
+            time.sleep(0.01)
+
+    monkeypatch.setattr(sequence.os, "replace", slow_replace)
+    forms = {
+        b"ACGT" * 1000: write_fasta(tmp_path / "a.fa", {"chr1": "ACGT" * 1000}),
+        b"TTGCA" * 500: write_fasta(tmp_path / "b.fa", {"chr1": "TTGCA" * 500}),
+    }
+    add_sequence(bundle_dir, forms[b"ACGT" * 1000])
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for i in range(12):
+                add_sequence(bundle_dir, list(forms.values())[i % 2])
+        finally:
+            done.set()
+
+    seen = set()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not done.is_set():
+        seq = load_sequence(Bundle(bundle_dir))
+        assert seq is not None
+        got = seq.fetch(0, 0, seq.length(0))
+        assert got in forms
+        seen.add(got)
+    thread.join()
+    assert len(seen) == 2
