@@ -15,7 +15,6 @@ At scale 1 it needs ~4 GB of disk in the work directory.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -57,20 +56,22 @@ def write_genome(path: Path, scale: float, seed: int = 7) -> dict[str, int]:
 
 
 def add_in_a_process(bundle_dir: Path, fasta: Path) -> tuple[float, float]:
-    """`add_sequence` in a fresh process: its seconds and its own peak RSS (MB)."""
+    """`add_sequence` in a fresh process: its seconds and its own peak RSS (MB), read from its
+    VmHWM (a child's ru_maxrss would count the pages of this process it was forked from)."""
     code = (
-        "import sys; from annotator.sequence import add_sequence; "
-        "print(add_sequence(sys.argv[1], sys.argv[2]).seconds)"
+        "import re, sys; from annotator.sequence import add_sequence; "
+        "s = add_sequence(sys.argv[1], sys.argv[2]).seconds; "
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+        "print(s, hwm)"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
         [sys.executable, "-c", code, str(bundle_dir), str(fasta)],
         check=True,
         capture_output=True,
         text=True,
     )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(out.stdout), max(peak, before) / 1024
+    seconds, hwm_kb = out.stdout.split()
+    return float(seconds), int(hwm_kb) / 1024
 
 
 def alternatives(bundle: Bundle) -> None:
