@@ -29,12 +29,14 @@ from annotator.codons import (
     reverse_complement,
     translate,
 )
-from annotator.terms import BY_NAME, TERM_NAMES, TERMS
+from annotator.compiled import join_rows
+from annotator.terms import BY_NAME, TERM_NAMES, TERMS, TRANSCRIPT_SETS
 
 if TYPE_CHECKING:
     from annotator.bundle import Bundle
 
 FLANK = 5000  # VEP's up/downstream distance
+
 LOCAL = np.int64(0xFFFFFFFF)
 CSQ_FORMAT = (
     "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|"
@@ -45,6 +47,19 @@ T = {name: i for i, name in enumerate(TERM_NAMES)}  # term → bit
 RANK = np.array([t.rank for t in TERMS], np.int64)
 IMPACT_OF = [t.impact for t in TERMS]
 SNV, MNV, DEL, INS, OTHER = range(5)  # allele kinds after trimming
+# The terms codons decide: the sequence replaces what coordinates gave for them.
+_CODON_TERMS = sum(
+    1 << T[name]
+    for name in (
+        "missense_variant",
+        "synonymous_variant",
+        "stop_gained",
+        "stop_lost",
+        "stop_retained_variant",
+        "start_lost",
+        "start_retained_variant",
+    )
+)
 _COMPLEMENT = np.frombuffer(bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan"), np.uint8)
 
 
@@ -60,13 +75,16 @@ class Alleles:
     vep_allele: pa.Array  # the allele as VEP names it in CSQ (shared first base removed, '-')
     contig: np.ndarray  # contig index (-1: unknown contig)
     ref_ok: np.ndarray  # bool: REF matches the reference sequence (True without one)
+    rec: np.ndarray  # the record of each allele (ascending)
+    ref_len: np.ndarray  # len(ref), len(alt)
+    alt_len: np.ndarray
 
 
 @dataclass
 class Called:
     """What the caller gives the engine for one block."""
 
-    csq: pa.Array  # per allele its ','-joined GAS_CSQ blocks (binary)
+    csq: pa.Array  # per record ';GAS_CSQ=' and its ','-joined blocks (binary)
     worst: np.ndarray  # per allele the most severe term's index in TERMS
     pick_terms: pa.Array  # per allele the picked transcript's terms, '&'-joined ('.' none)
     pick_impact: pa.Array
@@ -93,7 +111,10 @@ def _join(*parts, sep: str = "") -> pa.Array:
 class ConsequenceCaller:
     """Calls consequences against one bundle (and its reference sequence, if any)."""
 
-    def __init__(self, bundle: Bundle, sequence=None):
+    def __init__(self, bundle: Bundle, sequence=None, transcripts: str = "per_gene"):
+        if transcripts not in TRANSCRIPT_SETS:
+            raise ValueError(f"transcripts must be one of {', '.join(TRANSCRIPT_SETS)}")
+        self.transcripts = transcripts
         self.b = bundle
         self.seq = sequence
         tx = bundle.transcripts
@@ -138,22 +159,37 @@ class ConsequenceCaller:
         names = kernels.take(genes["gene_name"], pa.array(gene))
         ids = kernels.take(genes["gene_id"], pa.array(gene))
         tx_id = table["transcript_id"]
-        self.symbol = _clean(names)
-        self.gene_id = _clean(ids)
-        self.feature = _clean(tx_id)
-        self.biotype = _clean(table["biotype"])
-        self.hgvs_name = _where(
-            kernels.equal(tx_id, "").to_numpy(zero_copy_only=False), names, tx_id
+        self.hgvs_name = single(
+            _where(kernels.equal(tx_id, "").to_numpy(zero_copy_only=False), names, tx_id)
         )
-        self.strand_text = _where(self.minus, "-1", "1")
-        self.canonical = _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", "")
-        self.mane = _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", "")
-        self.flags = _strings(
-            [
-                "&".join(f for f, on in (("cds_start_NF", x), ("cds_end_NF", y)) if on)
-                for x, y in zip(start_nf.tolist(), end_nf.tolist(), strict=True)
-            ]
+        flags = np.array(["", "cds_start_NF", "cds_end_NF", "cds_start_NF&cds_end_NF"], object)
+        # What a transcript's blocks always say, rendered once: before the location fields
+        # (SYMBOL|Gene|Feature_type|Feature|BIOTYPE) and after them (STRAND|CANONICAL|MANE|FLAGS).
+        self.tx_head = single(
+            _join(
+                _clean(names),
+                _clean(ids),
+                "Transcript",
+                _clean(tx_id),
+                _clean(table["biotype"]),
+                sep="|",
+            )
         )
+        self.tx_tail = single(
+            _join(
+                _where(self.minus, "-1", "1"),
+                _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", ""),
+                _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", ""),
+                _strings(flags[start_nf.astype(np.int64) + 2 * end_nf.astype(np.int64)].tolist()),
+                sep="|",
+            )
+        )
+        # Rows for join_rows: one more each, for an intergenic block's empty fields.
+        self.tx_head_rows = pa.concat_arrays([self.tx_head, _strings(["||||"])])
+        self.tx_tail_rows = pa.concat_arrays([single(_join("|", self.tx_tail)), _strings(["||||"])])
+        self.mane = table["mane"].to_numpy(zero_copy_only=False)
+        self.canonical = table["canonical"].to_numpy(zero_copy_only=False)
+        self.exonic_len = self.tx_len
         self.pick_tx = tx.pick
         self._mask_text: dict[int, tuple[str, str]] = {}
 
@@ -224,68 +260,103 @@ class ConsequenceCaller:
 
     # ------------------------------------------------------------------------------- calling
 
-    def call(self, alleles: Alleles, pick_gene: np.ndarray, zone_allele, zone_gene) -> Called:
+    def call(self, alleles: Alleles, pick_gene, zone_allele, zone_gene) -> Called:
         """Consequences of a block's alleles; ``zone_*`` are the (allele, gene) pairs whose gene
         body +/- 5 kb covers the allele (the engine's), ``pick_gene`` each allele's pick gene."""
         n = len(alleles.start)
-        # Every transcript of every candidate gene.
-        counts = self.gene_offset[zone_gene + 1] - self.gene_offset[zone_gene]
-        pa_ = np.repeat(zone_allele, counts)
-        pt = np.repeat(self.gene_offset[zone_gene], counts) + (
-            np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        )
-        vs, ve = alleles.start[pa_], alleles.end[pa_]
-        kind = alleles.kind[pa_]
-        ins = kind == INS
-        ts, te = self.t_start[pt], self.t_end[pt]
-        inside = np.where(ins, (ts < vs) & (vs < te), (vs < te) & (ve > ts))
-        before = np.where(ins, vs <= ts, ve <= ts)  # the allele lies before the transcript
-        dist = np.where(inside, 0, np.where(before, ts - np.where(ins, vs, ve) + 1, vs - te + 1))
-        keep = inside | (dist <= FLANK)
-        pa_, pt, vs, ve, kind, ins, inside, before, dist = (
-            a[keep] for a in (pa_, pt, vs, ve, kind, ins, inside, before, dist)
-        )
-        minus = self.minus[pt]
-        terms = np.zeros(len(pa_), np.int64)
-        upstream = ~inside & (before != minus)
-        terms |= np.where(~inside & upstream, 1 << T["upstream_gene_variant"], 0)
-        terms |= np.where(~inside & ~upstream, 1 << T["downstream_gene_variant"], 0)
-        place = self._place(pt, vs, ve, ins, inside)
-        terms |= place.terms
-        coding = self._coding_terms(alleles, pa_, pt, vs, ve, kind, ins, place)
-        terms |= coding.terms
-        terms = np.where(terms == 0, 1 << T["sequence_variant"], terms)
-        # Per allele: the most severe term over its transcripts, intergenic with none.
-        worst_rank = np.full(n, T["intergenic_variant"], np.int64)
-        term_of_pair = _worst_term(terms)
-        np.minimum.at(worst_rank, pa_, term_of_pair)
-        pick = np.zeros(len(pa_), bool)
-        has_pick = pick_gene[pa_] >= 0
-        pick[has_pick] = self.pick_tx[pick_gene[pa_][has_pick]] == pt[has_pick]
-        text = self._render(alleles, pa_, pt, terms, place, coding, dist, inside, pick)
-        csq = self._per_allele(n, pa_, text, alleles)
+        pr = self._pairs(alleles, zone_allele, zone_gene)
+        self._place(pr)
+        self._coding_positions(alleles, pr)
+        pr.terms = np.where(pr.terms == 0, 1 << T["sequence_variant"], pr.terms)
+        has_pick = pick_gene[pr.allele] >= 0
+        pr.pick = has_pick & (self.pick_tx[np.maximum(pick_gene[pr.allele], 0)] == pr.tx)
+        if self.transcripts != "all":
+            pr = pr.subset(self._chosen(pr))
+        self._coding_details(alleles, pr)
+        hgvsc = self._hgvsc(alleles, pr)
+        worst = np.full(n, T["intergenic_variant"], np.int64)
+        np.minimum.at(worst, pr.allele, _worst_term(pr.terms))
+        names, impacts = self._mask_strings(pr.terms)
+        csq = self._render(alleles, pr, names, impacts, hgvsc)
         # The picked transcript's pair per allele; alleles without one read the row past the
-        # end, which holds what they show: intergenic without a pick gene, '.' otherwise.
-        n_pairs = len(pa_)
+        # end, and show intergenic without a pick gene, '.' otherwise.
+        n_pairs = len(pr.allele)
         pick_rows = np.full(n, n_pairs, np.int64)
-        pick_rows[pa_[pick]] = np.flatnonzero(pick)
+        pick_rows[pr.allele[pr.pick]] = np.flatnonzero(pr.pick)
         rows = pa.array(pick_rows)
         none = pick_rows == n_pairs
-        names, impacts = self._mask_strings(terms)
         gene = pick_gene >= 0
 
         def picked(values: pa.Array, without: pa.Array) -> pa.Array:
             got = kernels.take(pa.concat_arrays([single(values), _strings([""])]), rows)
             got = _where(kernels.equal(got, "").to_numpy(zero_copy_only=False), ".", got)
-            return _where(none, without, got)
+            return single(_where(none, without, got))
 
-        pick_terms = picked(names, _where(gene, ".", "intergenic_variant"))
-        pick_impact = picked(impacts, _where(gene, ".", "MODIFIER"))
-        pick_hgvsc = picked(coding.hgvsc, _strings(["."] * n))
-        pick_hgvsp = picked(coding.hgvsp, _strings(["."] * n))
         return Called(
-            csq, worst_rank, *(single(x) for x in (pick_terms, pick_impact, pick_hgvsc, pick_hgvsp))
+            csq,
+            worst,
+            picked(names, _where(gene, ".", "intergenic_variant")),
+            picked(impacts, _where(gene, ".", "MODIFIER")),
+            picked(hgvsc, _strings(["."] * n)),
+            picked(pr.hgvsp, _strings(["."] * n)),
         )
+
+    def _pairs(self, alleles: Alleles, zone_allele, zone_gene) -> _Pairs:
+        """(allele, transcript) for every transcript of every candidate gene within 5 kb."""
+        counts = self.gene_offset[zone_gene + 1] - self.gene_offset[zone_gene]
+        allele = np.repeat(zone_allele, counts)
+        tx = np.repeat(self.gene_offset[zone_gene], counts) + (
+            np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        vs, ve = alleles.start[allele], alleles.end[allele]
+        kind = alleles.kind[allele]
+        ins = kind == INS
+        ts, te = self.t_start[tx], self.t_end[tx]
+        inside = np.where(ins, (ts < vs) & (vs < te), (vs < te) & (ve > ts))
+        before = np.where(ins, vs <= ts, ve <= ts)  # the allele lies before the transcript
+        dist = np.where(inside, 0, np.where(before, ts - np.where(ins, vs, ve) + 1, vs - te + 1))
+        keep = inside | (dist <= FLANK)
+        pr = _Pairs(
+            allele=allele[keep],
+            tx=tx[keep],
+            vs=vs[keep],
+            ve=ve[keep],
+            kind=kind[keep],
+            ins=ins[keep],
+            inside=inside[keep],
+            dist=dist[keep],
+        )
+        pr.minus = self.minus[pr.tx]
+        upstream = before[keep] != pr.minus
+        pr.terms = np.where(
+            pr.inside,
+            0,
+            np.where(upstream, 1 << T["upstream_gene_variant"], 1 << T["downstream_gene_variant"]),
+        ).astype(np.int64)
+        return pr
+
+    def _chosen(self, pr: _Pairs) -> np.ndarray:
+        """The pairs kept when not every transcript is: per gene (VEP's --per_gene) or per
+        allele (--pick), the first in VEP's pick order: the gene's pick transcript, MANE Select,
+        canonical, coding, the most severe consequence, the longest."""
+        t = pr.tx
+        group = pr.allele if self.transcripts == "pick" else (pr.allele << 20) | self.gene[t]
+        order = np.lexsort(
+            (
+                np.arange(len(t)),
+                -self.tx_len[t],
+                _worst_term(pr.terms),
+                ~self.coding[t],
+                ~self.canonical[t],
+                ~self.mane[t],
+                ~pr.pick,
+                group,
+            )
+        )
+        g = group[order]
+        first = np.ones(len(order), bool)
+        first[1:] = g[1:] != g[:-1]
+        return np.sort(order[first])
 
     def _mask_strings(self, terms: np.ndarray) -> tuple[pa.Array, pa.Array]:
         """'&'-joined term names (most severe first) and the impact, per term mask."""
@@ -304,8 +375,9 @@ class ConsequenceCaller:
 
     # -------------------------------------------------------------------------------- placing
 
-    def _place(self, pt, vs, ve, ins, inside) -> _Placed:
-        """Exons, introns and splice sites a span touches on its transcript (inside ones)."""
+    def _place(self, pr: _Pairs) -> None:
+        """Exons, introns, UTRs and splice sites each pair's allele touches on its transcript."""
+        pt, vs, ve, ins, inside = pr.tx, pr.vs, pr.ve, pr.ins, pr.inside
         # First and last base the allele touches; an insertion's flanking bases.
         a = np.where(ins, vs - 1, vs)
         z = np.where(ins, vs, ve - 1)
@@ -314,7 +386,7 @@ class ConsequenceCaller:
         ia_c, iz_c = np.clip(ia, off0, off1 - 1), np.clip(iz, off0, off1 - 1)
         ex_a = (ia >= off0) & (a < self.ee[ia_c])
         ex_z = (iz >= off0) & (z < self.ee[iz_c])
-        f_a = self._exonic_before(pt, np.where(ins, vs, vs))
+        f_a = self._exonic_before(pt, vs)
         f_z = self._exonic_before(pt, np.where(ins, vs, ve))
         exonic_bases = np.where(ins, 0, f_z - f_a)
         span = np.where(ins, 0, ve - vs)
@@ -322,7 +394,7 @@ class ConsequenceCaller:
         # intron; at an exon edge it is both (VEP: splice region, intron).
         any_exonic = np.where(ins, ex_a | ex_z, exonic_bases > 0) & inside
         any_intronic = np.where(ins, ~ex_a | ~ex_z, exonic_bases < span) & inside
-        terms = np.zeros(len(pt), np.int64)
+        terms = pr.terms
         coding_tx = self.coding[pt]
         terms |= np.where(any_intronic, 1 << T["intron_variant"], 0)
         nc = inside & ~coding_tx
@@ -332,42 +404,28 @@ class ConsequenceCaller:
         terms |= self._splice_terms(pt, vs, ve, ins, ia_c, iz_c, off0, off1) * inside
         # UTRs of coding transcripts: exonic bases outside the CDS, 5' or 3' by strand.
         lo, hi = self.lo[pt], self.hi[pt]
-        minus = self.minus[pt]
-        if_ins_left = ins & ex_a & ex_z & (vs <= lo)
-        if_ins_right = ins & ex_a & ex_z & (vs >= hi)
-        left = np.where(ins, if_ins_left, self._exonic_before(pt, np.minimum(ve, lo)) - f_a > 0) & (
-            vs < lo
-        )
-        right = np.where(
-            ins, if_ins_right, f_z - self._exonic_before(pt, np.maximum(vs, hi)) > 0
-        ) & (ve > hi)
-        left &= coding_tx & inside
-        right &= coding_tx & inside
-        five = np.where(minus, right, left)
-        three = np.where(minus, left, right)
-        terms |= np.where(five, 1 << T["5_prime_UTR_variant"], 0)
-        terms |= np.where(three, 1 << T["3_prime_UTR_variant"], 0)
+        both = ins & ex_a & ex_z
+        left = np.where(ins, both & (vs <= lo), self._exonic_before(pt, np.minimum(ve, lo)) > f_a)
+        right = np.where(ins, both & (vs >= hi), f_z > self._exonic_before(pt, np.maximum(vs, hi)))
+        left &= coding_tx & inside & (vs < lo)
+        right &= coding_tx & inside & (ve > hi)
+        minus = pr.minus
+        terms |= np.where(np.where(minus, right, left), 1 << T["5_prime_UTR_variant"], 0)
+        terms |= np.where(np.where(minus, left, right), 1 << T["3_prime_UTR_variant"], 0)
+        pr.terms = terms
         # Exon and intron numbers (transcript order) of the first and last ones touched.
         n_ex = off1 - off0
         first_ex = np.where(ex_a, ia_c, ia_c + 1) - off0
         last_ex = iz_c - off0
-        exon_lo = np.where(minus, n_ex - last_ex, first_ex + 1)
-        exon_hi = np.where(minus, n_ex - first_ex, last_ex + 1)
-        intron_first = np.where(ex_a, ia_c, ia_c) - off0  # intron k follows genomic exon k
+        intron_first = ia_c - off0  # intron k follows genomic exon k
         intron_last = np.where(ex_z, iz_c - 1, iz_c) - off0
-        intron_lo = np.where(minus, n_ex - 1 - intron_last, intron_first + 1)
-        intron_hi = np.where(minus, n_ex - 1 - intron_first, intron_last + 1)
-        return _Placed(
-            terms=terms,
-            any_exonic=any_exonic,
-            any_intronic=any_intronic,
-            exon=(exon_lo, exon_hi, n_ex),
-            intron=(intron_lo, intron_hi, n_ex - 1),
-            fa=f_a,
-            fz=f_z,
-            ex_a=ex_a,
-            ex_z=ex_z,
-        )
+        pr.exon_lo = np.where(minus, n_ex - last_ex, first_ex + 1)
+        pr.exon_hi = np.where(minus, n_ex - first_ex, last_ex + 1)
+        pr.intron_lo = np.where(minus, n_ex - 1 - intron_last, intron_first + 1)
+        pr.intron_hi = np.where(minus, n_ex - 1 - intron_first, intron_last + 1)
+        pr.n_exons = n_ex
+        pr.any_exonic, pr.any_intronic = any_exonic, any_intronic
+        pr.fa, pr.fz, pr.ex_a, pr.ex_z = f_a, f_z, ex_a, ex_z
 
     def _splice_terms(self, pt, vs, ve, ins, ia, iz, off0, off1) -> np.ndarray:
         """Splice donor/acceptor sites and regions of the introns next to the allele's ends."""
@@ -416,130 +474,148 @@ class ConsequenceCaller:
 
     # ----------------------------------------------------------------------- coding and HGVS
 
-    def _coding_terms(self, alleles: Alleles, pa_, pt, vs, ve, kind, ins, place) -> _Coding:
-        """Coding terms, positions, HGVSc and, with the sequence, codons and HGVSp, per pair."""
-        n = len(pt)
-        minus = self.minus[pt]
+    def _coding_positions(self, alleles: Alleles, pr: _Pairs) -> None:
+        """cDNA, CDS and protein positions, and the coding terms the alleles decide alone."""
+        pt, ins, kind, minus = pr.tx, pr.ins, pr.kind, pr.minus
         L = self.tx_len[pt]
-        fa, fz = place.fa, place.fz
+        fa, fz = pr.fa, pr.fz
         # Transcript-order 1-based positions of the exonic part's 5' and 3' ends, and whether
         # each end of the allele lies outside the exons ('?' in VEP's positions).
-        p5 = np.where(ins, np.where(minus, L - fa, fa), np.where(minus, L - fz + 1, fa + 1))
-        p3 = np.where(ins, p5 + 1, np.where(minus, L - fa, fz))
-        q5 = np.where(ins, False, np.where(minus, ~place.ex_z, ~place.ex_a))
-        q3 = np.where(ins, False, np.where(minus, ~place.ex_a, ~place.ex_z))
-        exonic = place.any_exonic & np.where(ins, place.ex_a & place.ex_z, True)
-        cdna = _range_text(p5, p3, q5, q3, exonic | (ins & place.ex_a & place.ex_z))
-        coding_tx = self.coding[pt]
+        pr.p5 = np.where(ins, np.where(minus, L - fa, fa), np.where(minus, L - fz + 1, fa + 1))
+        pr.p3 = np.where(ins, pr.p5 + 1, np.where(minus, L - fa, fz))
+        pr.q5 = np.where(ins, False, np.where(minus, ~pr.ex_z, ~pr.ex_a))
+        pr.q3 = np.where(ins, False, np.where(minus, ~pr.ex_a, ~pr.ex_z))
+        pr.exonic = pr.any_exonic & np.where(ins, pr.ex_a & pr.ex_z, True)
         cs, cl = self.cds_start[pt], self.cds_len[pt]
-        c5, c3 = p5 - cs, p3 - cs  # 1-based CDS positions
-        in_cds = coding_tx & exonic & np.where(ins, (c5 >= 1) & (c3 <= cl), (c3 >= 1) & (c5 <= cl))
-        qc5, qc3 = q5 | (c5 < 1), q3 | (c3 > cl)
-        cds_text = _range_text(np.maximum(c5, 1), np.minimum(c3, cl), qc5, qc3, in_cds)
-        pr5 = (np.maximum(c5, 1) - 1) // 3 + 1
-        pr3 = (np.minimum(c3, cl) - 1) // 3 + 1
-        protein_text = _range_text(
-            pr5, np.where(ins, pr5 + ((c3 - 1) // 3 != (c5 - 1) // 3), pr3), qc5, qc3, in_cds
+        c5, c3 = pr.p5 - cs, pr.p3 - cs  # 1-based CDS positions
+        in_cds = (
+            self.coding[pt]
+            & pr.exonic
+            & np.where(ins, (c5 >= 1) & (c3 <= cl), (c3 >= 1) & (c5 <= cl))
         )
-        span = np.where(ins, 0, ve - vs)
-        whole = in_cds & ~qc5 & ~qc3 & np.where(ins, True, fz - fa == span)
-        terms = np.zeros(n, np.int64)
+        pr.c5, pr.c3, pr.in_cds = c5, c3, in_cds
+        pr.qc5, pr.qc3 = pr.q5 | (c5 < 1), pr.q3 | (c3 > cl)
+        span = np.where(ins, 0, pr.ve - pr.vs)
+        whole = in_cds & ~pr.qc5 & ~pr.qc3 & np.where(ins, True, fz - fa == span)
         partial = in_cds & ~whole
+        terms = pr.terms
         terms |= np.where(partial, 1 << T["coding_sequence_variant"], 0)
         complete = self.complete[pt]
-        mt = self.mt[np.maximum(alleles.contig[pa_], 0)]
-        diff = np.array([len(alleles.alt[a]) - len(alleles.ref[a]) for a in pa_.tolist()], np.int64)
+        mt = self.mt[np.maximum(alleles.contig[pr.allele], 0)]
+        diff = alleles.alt_len[pr.allele] - alleles.ref_len[pr.allele]
         indel = whole & ((kind == DEL) | (kind == INS) | ((kind == MNV) & (diff != 0)))
         frameshift = indel & (diff % 3 != 0)
         terms |= np.where(frameshift, 1 << T["frameshift_variant"], 0)
         terms |= np.where(indel & ~frameshift & (diff > 0), 1 << T["inframe_insertion"], 0)
         terms |= np.where(indel & ~frameshift & (diff < 0), 1 << T["inframe_deletion"], 0)
-        terms |= np.where(
-            (indel | partial) & complete & ~mt & (c5 <= 3) & (c3 >= 1) & ~ins,
-            1 << T["start_lost"],
-            0,
-        )
+        hits_start = (indel | partial) & complete & ~mt & (c5 <= 3) & (c3 >= 1) & ~ins
+        terms |= np.where(hits_start, 1 << T["start_lost"], 0)
         terms |= np.where(whole & (kind == OTHER), 1 << T["coding_sequence_variant"], 0)
         substitution = whole & ((kind == SNV) | ((kind == MNV) & (diff == 0)))
-        hgvsc = self._hgvsc(alleles, pa_, pt, vs, ve, kind, ins, minus, place)
+        # SNVs the change decides whatever the codon's other bases are; the rest for now
+        # coding_sequence_variant, until the sequence (if any) tells more.
+        for i in np.flatnonzero(substitution).tolist():
+            term = None
+            if kind[i] == SNV and complete[i]:
+                a = int(pr.allele[i])
+                k, pos = (int(c5[i]) - 1) // 3, (int(c5[i]) - 1) % 3
+                where = FIRST if k == 0 else LAST if k == int(cl[i]) // 3 - 1 else MIDDLE
+                r, s = alleles.ref[a], alleles.alt[a]
+                if minus[i]:
+                    r, s = reverse_complement(r), reverse_complement(s)
+                if not (mt[i] and where == FIRST):
+                    term = decided_without_codon(bool(mt[i]), where, pos, r, s)
+            terms[i] |= 1 << T[term or "coding_sequence_variant"]
+        pr.terms = terms
+        pr.substitution, pr.indel, pr.complete, pr.mt = substitution, indel, complete, mt
+
+    def _coding_details(self, alleles: Alleles, pr: _Pairs) -> None:
+        """With the sequence: codons, amino acids, HGVSp and the terms they decide."""
+        n = len(pr.tx)
         amino = np.full(n, "", dtype=object)
         codons = np.full(n, "", dtype=object)
         hgvsp = np.full(n, "", dtype=object)
-        with_seq = self.seq is not None
-        for i in np.flatnonzero(substitution).tolist():
-            a = int(pa_[i])
-            got = None
-            if with_seq and alleles.ref_ok[a] and complete[i]:
-                got = self._substitution(alleles, a, int(pt[i]), int(c5[i]), bool(mt[i]))
-            if got is None:
-                term = None
-                if kind[i] == SNV and complete[i]:
-                    k, pos = (int(c5[i]) - 1) // 3, (int(c5[i]) - 1) % 3
-                    where = FIRST if k == 0 else LAST if k == int(cl[i]) // 3 - 1 else MIDDLE
-                    r, s = alleles.ref[a], alleles.alt[a]
-                    if minus[i]:
-                        r, s = reverse_complement(r), reverse_complement(s)
-                    if not (mt[i] and where == FIRST):
-                        term = decided_without_codon(bool(mt[i]), where, pos, r, s)
-                terms[i] |= 1 << T[term or "coding_sequence_variant"]
-                continue
-            term_names, amino[i], codons[i], hgvsp[i] = got
-            for name in term_names:
-                terms[i] |= 1 << T[name]
-        if with_seq:
-            for i in np.flatnonzero(indel & complete).tolist():
-                a = int(pa_[i])
+        if self.seq is not None:
+            coarse = ~((1 << T["coding_sequence_variant"]) | _CODON_TERMS)
+            for i in np.flatnonzero(pr.substitution & pr.complete).tolist():
+                a = int(pr.allele[i])
                 if not alleles.ref_ok[a]:
                     continue
-                got = self._indel_protein(alleles, a, int(pt[i]), int(c5[i]), bool(mt[i]))
-                if got is not None:
-                    extra, amino[i], codons[i], hgvsp[i] = got
-                    for name in extra:
-                        terms[i] |= 1 << T[name]
-        name = self.hgvs_name
+                got = self._substitution(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
+                if got is None:
+                    continue
+                names, amino[i], codons[i], hgvsp[i] = got
+                pr.terms[i] &= coarse
+                for name in names:
+                    pr.terms[i] |= 1 << T[name]
+            for i in np.flatnonzero(pr.indel & pr.complete).tolist():
+                a = int(pr.allele[i])
+                if not alleles.ref_ok[a]:
+                    continue
+                got = self._indel_protein(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
+                if got is None:
+                    continue
+                extra, amino[i], codons[i], hgvsp[i] = got
+                for name in extra:
+                    pr.terms[i] |= 1 << T[name]
         has_p = np.array([bool(h) for h in hgvsp], bool)
-        hgvsp_text = _where(
-            has_p, _join(kernels.take(name, pa.array(pt)), ":", _strings(hgvsp.tolist())), ""
-        )
-        return _Coding(
-            terms=terms,
-            hgvsc=hgvsc,
-            hgvsp=hgvsp_text,
-            cdna=cdna,
-            cds=cds_text,
-            protein=protein_text,
-            amino=_strings(amino.tolist()),
-            codons=_strings(codons.tolist()),
+        pr.amino, pr.codons = _strings(amino.tolist()), _strings(codons.tolist())
+        pr.hgvsp = single(
+            _where(
+                has_p,
+                _join(kernels.take(self.hgvs_name, pa.array(pr.tx)), ":", _strings(hgvsp.tolist())),
+                "",
+            )
         )
 
-    def _hgvsc(self, alleles, pa_, pt, vs, ve, kind, ins, minus, place) -> pa.Array:
+    def _hgvsc(self, alleles: Alleles, pr: _Pairs) -> pa.Array:
         """HGVSc per pair inside its transcript; '' outside it, and for indels without the
         sequence (their 3' shifted place needs it)."""
-        n = len(pt)
-        inside = place.any_exonic | place.any_intronic
-        coding_tx = self.coding[pt]
-        prefix = _join(kernels.take(self.hgvs_name, pa.array(pt)), _where(coding_tx, ":c.", ":n."))
+        pt, vs, ve, ins, kind, minus = pr.tx, pr.vs, pr.ve, pr.ins, pr.kind, pr.minus
+        inside = pr.any_exonic | pr.any_intronic
         first = np.where(minus, np.where(ins, vs, ve - 1), np.where(ins, vs - 1, vs))
         last = np.where(minus, np.where(ins, vs - 1, vs), np.where(ins, vs, ve - 1))
-        shifted = np.zeros(n, bool)
-        text = np.full(n, "", dtype=object)
+        shifted = np.zeros(len(pt), bool)
+        text = np.full(len(pt), "", dtype=object)
         if self.seq is not None:
             first, last, text, shifted = self._shift_indels(
-                alleles, pa_, pt, vs, ve, kind, ins, minus, first, last, inside
+                alleles, pr.allele, pt, vs, ve, kind, ins, minus, first, last, inside
             )
-        p_first, _ = self._position_text(pt, first)
-        p_last, _ = self._position_text(pt, last)
-        ref = _strings([alleles.ref[a] for a in pa_.tolist()])
-        alt = _strings([alleles.alt[a] for a in pa_.tolist()])
-        ref_t = _where(minus, _revcomp(ref), ref)
-        alt_t = _where(minus, _revcomp(alt), alt)
-        span = _where(np.asarray(first == last), p_first, _join(p_first, "_", p_last))
-        snv = _join(p_first, ref_t, ">", alt_t)
-        delins = _join(span, "delins", alt_t)
-        body = _where(kind == SNV, snv, _where(kind == MNV, delins, ""))
-        body = _where(shifted, _join(span, _strings(text.tolist())), body)
-        known = inside & ((kind == SNV) | (kind == MNV) | shifted)
-        return _where(known, _join(prefix, body), "")
+        shown = inside & ((kind == SNV) | (kind == MNV) | shifted)
+        rows = np.flatnonzero(shown)
+        out = np.full(len(pt), "", dtype=object)
+        if len(rows):
+            t = pt[rows]
+            p_first, _ = self._position_text(t, first[rows])
+            p_last, _ = self._position_text(t, last[rows])
+            a = pr.allele[rows]
+            m = minus[rows]
+            ref_t = _strings(
+                [
+                    reverse_complement(alleles.ref[x]) if y else alleles.ref[x]
+                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
+                ]
+            )
+            alt_t = _strings(
+                [
+                    reverse_complement(alleles.alt[x]) if y else alleles.alt[x]
+                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
+                ]
+            )
+            one = first[rows] == last[rows]
+            span = _where(one, p_first, _join(p_first, "_", p_last))
+            k = kind[rows]
+            body = _where(
+                k == SNV,
+                _join(p_first, ref_t, ">", alt_t),
+                _where(k == MNV, _join(span, "delins", alt_t), ""),
+            )
+            body = _where(shifted[rows], _join(span, _strings(text[rows].tolist())), body)
+            prefix = _join(
+                kernels.take(self.hgvs_name, pa.array(t)), _where(self.coding[t], ":c.", ":n.")
+            )
+            out[rows] = single(_join(prefix, body)).to_pylist()
+        return _strings(out.tolist())
 
     def _shift_indels(self, alleles, pa_, pt, vs, ve, kind, ins, minus, first, last, inside):
         """3'-shift (transcript direction) deletions and insertions on the sequence, as HGVS
@@ -741,83 +817,111 @@ class ConsequenceCaller:
 
     # ------------------------------------------------------------------------------ rendering
 
-    def _render(self, alleles, pa_, pt, terms, place, coding, dist, inside, pick) -> pa.Array:
-        names, impacts = self._mask_strings(terms)
-        t = pa.array(pt)
-        exon_lo, exon_hi, n_ex = place.exon
-        intron_lo, intron_hi, n_in = place.intron
-        exon = _where(
-            place.any_exonic,
-            _join(_range_text(exon_lo, exon_hi, False, False, True), "/", _num(n_ex)),
-            "",
+    def _render(self, alleles: Alleles, pr: _Pairs, names, impacts, hgvsc) -> pa.Array:
+        """';GAS_CSQ=' and every block of each record, in one C pass (``join_rows``): a row per
+        pair, and one intergenic row for each allele with no transcript within 5 kb."""
+        n = len(alleles.start)
+        counts = np.bincount(pr.allele, minlength=n)
+        per = np.maximum(counts, 1)
+        R = int(per.sum())
+        row_allele = np.repeat(np.arange(n), per)
+        pair = np.full(R, -1, np.int64)
+        pair[np.repeat(counts > 0, per)] = np.arange(len(pr.allele))
+        real = pair >= 0
+        rp = np.maximum(pair, 0)
+        rec = alleles.rec[row_allele]
+        first = np.ones(R, bool)
+        first[1:] = rec[1:] != rec[:-1]
+        ends = np.append(np.flatnonzero(first[1:]) + 1, R)
+        parts: list[tuple] = []
+        none = len(pr.allele)  # the padding row of per-pair text
+
+        def text(values, rows) -> None:
+            parts.append(_part(values, np.ascontiguousarray(rows, np.int64)))
+
+        def per_pair(values) -> None:
+            text(_PIPE, np.zeros(R, np.int64))
+            text(pa.concat_arrays([single(values), _strings([""])]), np.where(real, rp, none))
+
+        def number(prefix: bytes, values, shown) -> None:
+            v = np.where(real, np.asarray(values)[rp], 0).astype(np.int64)
+            parts.append(("int", prefix, v, (real & np.asarray(shown)[rp]).astype(np.uint8)))
+
+        def flag(table: pa.Array, on) -> None:
+            text(table, np.where(real, np.asarray(on)[rp], False))
+
+        def position(a, b, qa, qb, shown) -> None:
+            one = (a == b) & ~qa & ~qb
+            text(_PIPE, np.zeros(R, np.int64))
+            number(b"", a, shown & ~qa)
+            flag(_QUESTION, shown & qa)
+            number(b"-", b, shown & ~one & ~qb)
+            flag(_DASH_QUESTION, shown & ~one & qb)
+
+        text(_OPENING, ~first)
+        text(alleles.vep_allele, row_allele)
+        mask_text = _join("|", names, "|", impacts, "|")
+        intergenic = _strings(["|intergenic_variant|MODIFIER|"])
+        text(pa.concat_arrays([single(mask_text), intergenic]), np.where(real, rp, none))
+        n_tx = len(self.tx_len)
+        text(self.tx_head_rows, np.where(real, pr.tx[rp], n_tx))
+        for lo, hi, count, shown in (
+            (pr.exon_lo, pr.exon_hi, pr.n_exons, pr.any_exonic),
+            (pr.intron_lo, pr.intron_hi, pr.n_exons - 1, pr.any_intronic),
+        ):
+            text(_PIPE, np.zeros(R, np.int64))
+            number(b"", lo, shown)
+            number(b"-", hi, shown & (lo != hi))
+            number(b"/", count, shown)
+        per_pair(hgvsc)
+        per_pair(pr.hgvsp)
+        cl = self.cds_len[pr.tx]
+        c5, c3 = np.maximum(pr.c5, 1), np.minimum(pr.c3, cl)
+        position(pr.p5, pr.p3, pr.q5, pr.q3, pr.exonic)
+        position(c5, c3, pr.qc5, pr.qc3, pr.in_cds)
+        pr5 = (c5 - 1) // 3 + 1
+        pr3 = np.where(pr.ins, (pr.c3 - 1) // 3 + 1, (c3 - 1) // 3 + 1)
+        position(pr5, pr3, pr.qc5, pr.qc3, pr.in_cds)
+        per_pair(pr.amino)
+        per_pair(pr.codons)
+        text(_PIPE, np.zeros(R, np.int64))
+        number(b"", pr.dist, ~pr.inside)
+        text(self.tx_tail_rows, np.where(real, pr.tx[rp], n_tx))
+        flag(_PICK, pr.pick)
+        data, offsets = join_rows(np.ascontiguousarray(ends, np.int64), parts)
+        return pa.Array.from_buffers(
+            pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         )
-        intron = _where(
-            place.any_intronic,
-            _join(_range_text(intron_lo, intron_hi, False, False, True), "/", _num(n_in)),
-            "",
+
+
+class _Pairs:
+    """One array per attribute, one row per (allele, transcript) pair."""
+
+    def __init__(self, **arrays: np.ndarray):
+        self.__dict__.update(arrays)
+
+    def subset(self, rows: np.ndarray) -> _Pairs:
+        return _Pairs(
+            **{k: v[rows] if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
         )
-        fields = [
-            kernels.take(alleles.vep_allele, pa.array(pa_)),
-            names,
-            impacts,
-            kernels.take(self.symbol, t),
-            kernels.take(self.gene_id, t),
-            "Transcript",
-            kernels.take(self.feature, t),
-            kernels.take(self.biotype, t),
-            exon,
-            intron,
-            coding.hgvsc,
-            coding.hgvsp,
-            coding.cdna,
-            coding.cds,
-            coding.protein,
-            coding.amino,
-            coding.codons,
-            _where(~inside, _num(dist), ""),
-            kernels.take(self.strand_text, t),
-            kernels.take(self.canonical, t),
-            kernels.take(self.mane, t),
-            kernels.take(self.flags, t),
-            _where(pick, "1", ""),
-        ]
-        return single(_join(*fields, sep="|"))
 
-    def _per_allele(self, n: int, pa_, text: pa.Array, alleles: Alleles) -> pa.Array:
-        """Each allele's blocks joined by ','; an allele without transcripts gets an
-        intergenic block."""
-        counts = np.bincount(pa_, minlength=n)
-        none = counts == 0
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-        joined = kernels.binary_join(pa.ListArray.from_arrays(pa.array(offsets), text), ",")
-        empty_fields = "|" * (CSQ_FORMAT.count("|") - 2)
-        intergenic = _join(alleles.vep_allele, "|intergenic_variant|MODIFIER" + empty_fields)
-        return single(_where(none, intergenic, joined))
+    def __getattr__(self, name: str) -> np.ndarray:  # set by the steps that work them out
+        raise AttributeError(name)
 
 
-@dataclass
-class _Placed:
-    terms: np.ndarray
-    any_exonic: np.ndarray
-    any_intronic: np.ndarray
-    exon: tuple
-    intron: tuple
-    fa: np.ndarray
-    fz: np.ndarray
-    ex_a: np.ndarray
-    ex_z: np.ndarray
+_PIPE = pa.array(["|"], pa.binary())
+_QUESTION = pa.array(["", "?"], pa.binary())
+_DASH_QUESTION = pa.array(["", "-?"], pa.binary())
+_OPENING = pa.array([";GAS_CSQ=", ","], pa.binary())
+_PICK = pa.array(["|", "|1"], pa.binary())
 
 
-@dataclass
-class _Coding:
-    terms: np.ndarray
-    hgvsc: pa.Array
-    hgvsp: pa.Array
-    cdna: pa.Array
-    cds: pa.Array
-    protein: pa.Array
-    amino: pa.Array
-    codons: pa.Array
+def _part(values: pa.Array, rows: np.ndarray) -> tuple:
+    """A join_rows text part: the rows of a binary or string array picked per row."""
+    values = single(values)
+    validity, offsets, data = values.buffers()[:3]
+    off = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    return ("text", off, b"" if data is None else data, validity, values.offset, rows)
 
 
 def _clean(values) -> pa.Array:

@@ -411,7 +411,13 @@ def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, st
 class _Annotator:
     """Annotates blocks of lines against one bundle and keeps the counts."""
 
-    def __init__(self, bundle: Bundle, known: KnownSites | None, sequence=None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        known: KnownSites | None,
+        sequence=None,
+        transcripts: str = "per_gene",
+    ):
         self.b = bundle
         self.known = known
         self.contigs = _ContigMap(bundle)
@@ -444,7 +450,7 @@ class _Annotator:
         # Blocks are annotated in several threads at once: a block's own state stays in its
         # call; the one shared thing a block adds (a new union of gene sets) is added under this.
         self.union_lock = threading.Lock()
-        self.consequences = ConsequenceCaller(bundle, sequence)
+        self.consequences = ConsequenceCaller(bundle, sequence, transcripts)
         self.term_names = pa.array(list(TERM_NAMES), pa.string())
         self.term_impacts = pa.array([impact(t) for t in TERM_NAMES], pa.string())
 
@@ -514,7 +520,7 @@ class _Annotator:
             ("GAS_PICK_IMPACT", called.pick_impact, None),
             ("GAS_PICK_HGVSC", called.pick_hgvsc, None),
             ("GAS_PICK_HGVSP", called.pick_hgvsp, None),
-            ("GAS_CSQ", called.csq, None),
+            ("", called.csq, None),  # one ready-made ';GAS_CSQ=…' per record
         ]
         known_hits = 0
         if self.known is not None and len(self.known.keys):
@@ -577,7 +583,19 @@ class _Annotator:
         from annotator.consequences import _strings  # noqa: PLC0415
 
         return (
-            Alleles(start, end, kind, ref, alt, _strings(vep), contig, ref_ok),
+            Alleles(
+                start,
+                end,
+                kind,
+                ref,
+                alt,
+                _strings(vep),
+                contig,
+                ref_ok,
+                q.rec,
+                np.where(symbolic, 0, rl),
+                np.where(symbolic, 0, al),
+            ),
             mismatches,
         )
 
@@ -1115,12 +1133,14 @@ def annotate_file(
     known_sites: Path | None = None,
     progress: Callable[[int], None] | None = None,
     threads: int | None = 1,
+    transcripts: str = "per_gene",
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
     lacks the bundle); on any error no output file is left behind. ``threads`` > 1 annotates
     blocks of records in that many threads (None: one per core), with the same output.
+    ``transcripts`` says which transcripts get a GAS_CSQ block (consequences.TRANSCRIPT_SETS).
     """
     t0 = time.monotonic()
     _reuse_freed_memory()
@@ -1142,7 +1162,7 @@ def annotate_file(
             bundle = load_bundle(Path(reference_dir), chosen)
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             sequence = None  # the reference sequence, once annotator.sequence lands
-            ann = _Annotator(bundle, known, sequence)
+            ann = _Annotator(bundle, known, sequence, transcripts)
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
             input_fd = None

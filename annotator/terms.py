@@ -81,6 +81,12 @@ NEEDS_SEQUENCE = (
 )
 
 
+# Which transcripts get a GAS_CSQ block: the first of each gene in VEP's pick order (VEP's
+# --per_gene; GAS's default, see docs/annotator.md "Consequences"), every one (VEP's default),
+# or one per allele (--pick).
+TRANSCRIPT_SETS = ("per_gene", "all", "pick")
+
+
 def rank(name: str) -> int:
     """Ensembl's severity rank of a term (1 is the most severe)."""
     return BY_NAME[name].rank
