@@ -276,8 +276,8 @@ class ConsequenceCaller:
         hgvsc = self._hgvsc(alleles, pr)
         worst = np.full(n, T["intergenic_variant"], np.int64)
         np.minimum.at(worst, pr.allele, _worst_term(pr.terms))
-        names, impacts = self._mask_strings(pr.terms)
-        csq = self._render(alleles, pr, names, impacts, hgvsc)
+        mask, names, impacts = self._mask_strings(pr.terms)
+        csq = self._render(alleles, pr, mask, names, impacts, hgvsc)
         # The picked transcript's pair per allele; alleles without one read the row past the
         # end, and show intergenic without a pick gene, '.' otherwise.
         n_pairs = len(pr.allele)
@@ -295,8 +295,11 @@ class ConsequenceCaller:
         return Called(
             csq,
             worst,
-            picked(names, _where(gene, ".", "intergenic_variant")),
-            picked(impacts, _where(gene, ".", "MODIFIER")),
+            picked(
+                kernels.take(_strings(names), pa.array(mask)),
+                _where(gene, ".", "intergenic_variant"),
+            ),
+            picked(kernels.take(_strings(impacts), pa.array(mask)), _where(gene, ".", "MODIFIER")),
             picked(hgvsc, _strings(["."] * n)),
             picked(pr.hgvsp, _strings(["."] * n)),
         )
@@ -358,8 +361,9 @@ class ConsequenceCaller:
         first[1:] = g[1:] != g[:-1]
         return np.sort(order[first])
 
-    def _mask_strings(self, terms: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        """'&'-joined term names (most severe first) and the impact, per term mask."""
+    def _mask_strings(self, terms: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+        """Per pair the row of its term mask in two small tables: the '&'-joined term names
+        (most severe first) and the impact of each distinct mask."""
         uniq, inv = np.unique(terms, return_inverse=True)
         names, impacts = [], []
         for m in uniq.tolist():
@@ -370,8 +374,7 @@ class ConsequenceCaller:
                 self._mask_text[m] = got
             names.append(got[0])
             impacts.append(got[1])
-        idx = pa.array(inv.astype(np.int64))
-        return kernels.take(_strings(names), idx), kernels.take(_strings(impacts), idx)
+        return inv.astype(np.int64).reshape(-1), names, impacts
 
     # -------------------------------------------------------------------------------- placing
 
@@ -817,7 +820,7 @@ class ConsequenceCaller:
 
     # ------------------------------------------------------------------------------ rendering
 
-    def _render(self, alleles: Alleles, pr: _Pairs, names, impacts, hgvsc) -> pa.Array:
+    def _render(self, alleles: Alleles, pr: _Pairs, mask, names, impacts, hgvsc) -> pa.Array:
         """';GAS_CSQ=' and every block of each record, in one C pass (``join_rows``): a row per
         pair, and one intergenic row for each allele with no transcript within 5 kb."""
         n = len(alleles.start)
@@ -860,9 +863,12 @@ class ConsequenceCaller:
 
         text(_OPENING, ~first)
         text(alleles.vep_allele, row_allele)
-        mask_text = _join("|", names, "|", impacts, "|")
-        intergenic = _strings(["|intergenic_variant|MODIFIER|"])
-        text(pa.concat_arrays([single(mask_text), intergenic]), np.where(real, rp, none))
+        mask_text = [f"|{t}|{i}|" for t, i in zip(names, impacts, strict=True)]
+        intergenic = len(mask_text)
+        text(
+            _strings([*mask_text, "|intergenic_variant|MODIFIER|"]),
+            np.where(real, mask[rp], intergenic),
+        )
         n_tx = len(self.tx_len)
         text(self.tx_head_rows, np.where(real, pr.tx[rp], n_tx))
         for lo, hi, count, shown in (
