@@ -36,6 +36,7 @@ GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay be
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
 TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
+SEQUENCE_DIR = "sequence"  # the reference sequence added to a bundle (annotator/sequence.py)
 
 
 def canonical_contig(name: str) -> str:
@@ -309,15 +310,38 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.monotonic() - t0, 2),
         }
+        carried = _sequence_to_carry(out_dir, build)
+        if carried is not None:
+            manifest["sequence"] = carried
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         Bundle(tmp).write_rendered_text()
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        if carried is not None:
+            # The sequence does not depend on the gene model: a rebuild keeps it.
+            os.replace(out_dir / SEQUENCE_DIR, tmp / SEQUENCE_DIR)
+        try:
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            os.replace(tmp, out_dir)
+        except BaseException:
+            if carried is not None and (tmp / SEQUENCE_DIR).exists():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / SEQUENCE_DIR, out_dir / SEQUENCE_DIR)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _sequence_to_carry(out_dir: Path, build: str) -> dict | None:
+    """The manifest entry of the sequence an existing bundle of the same build holds, if any."""
+    try:
+        old = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if old.get("build") != build or not (out_dir / SEQUENCE_DIR / "sequence.json").exists():
+        return None
+    return old.get("sequence") or {}
 
 
 def cds_utr_inside_exons(unions: dict[str, np.ndarray]) -> bool:

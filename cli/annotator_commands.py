@@ -243,10 +243,76 @@ def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -
                 raise click.ClickException(str(exc)) from None
 
 
+@reference_group.command("add-sequence")
+@click.option("--build", "build", required=True, type=BUILD_CHOICE, help="The bundle to add it to.")
+@click.argument("fasta", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--reference-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Reference directory holding the bundle [default: the configured one].",
+)
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar="RECORD=CONTIG",
+    help="Read the FASTA record RECORD as contig CONTIG (repeatable), e.g. MT_human=MT.",
+)
+@click.pass_obj
+def reference_add_sequence(
+    settings, build: str, fasta: Path, reference_dir: Path | None, renames: tuple[str, ...]
+) -> None:
+    """Add a genome FASTA's sequence to a bundle, for full consequences (codons, HGVS).
+
+    FASTA is plain, gzip, or bgzip (read through its .fai/.gzi when beside it); contig names with
+    or without chr, MT/chrM/chrMT alike. Records the bundle has no contig for are skipped and
+    listed; contigs added before from another file are kept unless this one has them too.
+    """
+    from annotator.bundle import bundle_path
+    from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
+    from annotator.sequence import add_sequence
+
+    rename = {}
+    for item in renames:
+        record, sep, contig = item.partition("=")
+        if not sep or not record or not contig:
+            raise click.BadParameter(f"{item!r} is not RECORD=CONTIG", param_hint="--rename")
+        rename[record] = contig
+    path = bundle_path(Path(reference_dir or settings.reference_dir), build)
+    click.echo(f"Reading {fasta} ...")
+    try:
+        result = add_sequence(path, fasta, rename=rename)
+    except (ReferenceBuildError, ReferenceUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    added = result.added
+    click.echo(
+        f"{build}: added the sequence of {len(added)} contig(s), {sum(added.values()):,} bases, "
+        f"from {fasta.name} in {result.seconds:.1f} s: {', '.join(added)}"
+    )
+    if result.kept:
+        click.echo(f"  kept, added before from other files: {', '.join(result.kept)}")
+    by_reason: dict[str, list[str]] = {}
+    for record, why in result.skipped.items():
+        by_reason.setdefault(why, []).append(record)
+    for why, records in by_reason.items():
+        shown = ", ".join(records[:10]) + (
+            f", … ({len(records) - 10} more)" if len(records) > 10 else ""
+        )
+        click.echo(f"  skipped {len(records)} record(s), {why}: {shown}")
+    d = result.described
+    click.echo(
+        f"  sequence: {len(d['contigs'])} contig(s), {d['bases']:,} bases, "
+        f"{d['bytes_on_disk'] / 2**20:,.1f} MiB in {result.path}"
+    )
+
+
 @reference_group.command("list")
 @click.pass_obj
 def reference_list(settings) -> None:
-    """Show the bundles installed in the reference directory."""
+    """Show the bundles installed in the reference directory, and the sequence each holds."""
+    from annotator.sequence import describe_sequence
+
     root = Path(settings.reference_dir)
     found = sorted(root.glob("*/manifest.json")) if root.exists() else []
     if not found:
@@ -255,7 +321,22 @@ def reference_list(settings) -> None:
         m = json.loads(manifest.read_text())
         src = m.get("source", {})
         what = ", ".join(src.get("packages", [])) or src.get("file", "?")
-        click.echo(f"{m['build']}\t{manifest.parent}\t{m['counts']['genes']} genes\t{what}")
+        held = _sequence_summary(manifest.parent, describe_sequence)
+        click.echo(f"{m['build']}\t{manifest.parent}\t{m['counts']['genes']} genes\t{what}\t{held}")
+
+
+def _sequence_summary(bundle_dir: Path, describe) -> str:
+    """One cell of `gas reference list`: the sequence a bundle holds."""
+    try:
+        seq = describe(bundle_dir)
+    except Exception as exc:  # a damaged sequence is shown, not a failed listing
+        return f"sequence damaged ({exc})"
+    if seq is None:
+        return "no sequence (coordinates only)"
+    names = seq["contigs"]
+    shown = ",".join(names) if len(names) <= 5 else f"{len(names)} contigs"
+    size = seq["bytes_on_disk"] / 2**20
+    return f"sequence: {shown}, {seq['bases']:,} bases, {size:,.1f} MiB"
 
 
 def register(group: click.Group) -> None:
