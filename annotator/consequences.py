@@ -148,9 +148,22 @@ class ConsequenceCaller:
         self.cds_start = np.where(self.minus, self.tx_len - f1, f0)  # transcript-order offset
         start_nf = table["cds_start_nf"].to_numpy(zero_copy_only=False)
         end_nf = table["cds_end_nf"].to_numpy(zero_copy_only=False)
-        # A coding span that is no whole number of codons is incomplete at one end or the other:
-        # its frame or its start/stop codon cannot be trusted from coordinates.
-        self.complete = self.coding & ~start_nf & ~end_nf & (self.cds_len % 3 == 0)
+        # The frame counts from the CDS start, so it is known where the start is: tagged as
+        # found and, for a CDS that is no whole number of codons (incomplete at one end or the
+        # other), shown to be found: on MT (GENCODE's mitochondrial CDSs end in stops that
+        # polyadenylation completes) or by a start codon in the sequence. The last codon is a
+        # whole stop codon only on a complete CDS.
+        whole = self.cds_len % 3 == 0
+        self.start_known = self.coding & ~start_nf & whole
+        self.end_known = self.coding & ~end_nf & whole
+        on_mt = np.array([c == "MT" for c in bundle.contigs])[
+            (self.t_start >> 32).clip(0, len(bundle.contigs) - 1)
+        ]
+        self.start_known |= self.coding & ~start_nf & ~whole & on_mt
+        if sequence is not None:
+            odd = np.flatnonzero(self.coding & ~start_nf & ~whole & ~on_mt)
+            if len(odd):
+                self.start_known[odd[self._starts_with_atg(odd)]] = True
         self.nmd = kernels.equal(table["biotype"], "nonsense_mediated_decay").to_numpy(
             zero_copy_only=False
         )
@@ -192,6 +205,16 @@ class ConsequenceCaller:
         self.exonic_len = self.tx_len
         self.pick_tx = tx.pick
         self._mask_text: dict[int, tuple[str, str]] = {}
+
+    def _starts_with_atg(self, t: np.ndarray) -> np.ndarray:
+        """Whether each coding transcript's first three CDS bases read ATG."""
+        assert self.seq is not None
+        first = []
+        for k in range(3):
+            keys = self._key_of(t, self.cds_start[t] + k)
+            got = self.seq.bases(keys)
+            first.append(np.where(self.minus[t], _COMPLEMENT[got], got))
+        return (first[0] == ord("A")) & (first[1] == ord("T")) & (first[2] == ord("G"))
 
     # ----------------------------------------------------------------- positions on a transcript
 
@@ -503,7 +526,8 @@ class ConsequenceCaller:
         partial = in_cds & ~whole
         terms = pr.terms
         terms |= np.where(partial, 1 << T["coding_sequence_variant"], 0)
-        complete = self.complete[pt]
+        complete = self.start_known[pt]
+        end_known = self.end_known[pt]
         mt = self.mt[np.maximum(alleles.contig[pr.allele], 0)]
         diff = alleles.alt_len[pr.allele] - alleles.ref_len[pr.allele]
         indel = whole & ((kind == DEL) | (kind == INS) | ((kind == MNV) & (diff != 0)))
@@ -519,10 +543,15 @@ class ConsequenceCaller:
         # coding_sequence_variant, until the sequence (if any) tells more.
         for i in np.flatnonzero(substitution).tolist():
             term = None
-            if kind[i] == SNV and complete[i]:
+            k = (int(c5[i]) - 1) // 3
+            if complete[i] and 3 * k + 3 > cl[i]:
+                # The last codon of a CDS that is no whole number of codons.
+                terms[i] |= 1 << T["incomplete_terminal_codon_variant"]
+            elif kind[i] == SNV and complete[i]:
                 a = int(pr.allele[i])
-                k, pos = (int(c5[i]) - 1) // 3, (int(c5[i]) - 1) % 3
-                where = FIRST if k == 0 else LAST if k == int(cl[i]) // 3 - 1 else MIDDLE
+                pos = (int(c5[i]) - 1) % 3
+                last = k == int(cl[i]) // 3 - 1 and end_known[i]
+                where = FIRST if k == 0 else LAST if last else MIDDLE
                 r, s = alleles.ref[a], alleles.alt[a]
                 if minus[i]:
                     r, s = reverse_complement(r), reverse_complement(s)
@@ -531,6 +560,7 @@ class ConsequenceCaller:
             terms[i] |= 1 << T[term or "coding_sequence_variant"]
         pr.terms = terms
         pr.substitution, pr.indel, pr.complete, pr.mt = substitution, indel, complete, mt
+        pr.end_known = end_known
 
     def _coding_details(self, alleles: Alleles, pr: _Pairs) -> None:
         """With the sequence: codons, amino acids, HGVSp and the terms they decide."""
@@ -709,6 +739,8 @@ class ConsequenceCaller:
             r, s = reverse_complement(r), reverse_complement(s)
         k0 = (c5 - 1) // 3
         k1 = (c5 - 1 + len(r) - 1) // 3
+        if 3 * k1 + 3 > self.cds_len[t]:
+            return None  # an incomplete last codon: incomplete_terminal_codon_variant stands
         ref = self._cds_bases(t, 3 * k0, 3 * (k1 - k0 + 1))
         at = c5 - 1 - 3 * k0
         if "N" in ref or ref[at : at + len(r)] != r:

@@ -42,6 +42,7 @@ from annotator.exceptions import (
     BuildMismatch,
     ReferenceUnavailable,
 )
+from annotator.sequence import load_sequence
 from annotator.terms import TERM_NAMES, impact
 
 if TYPE_CHECKING:
@@ -1161,7 +1162,7 @@ def annotate_file(
             chosen, source, evidence = choose_build(build, default_build, header)
             bundle = load_bundle(Path(reference_dir), chosen)
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
-            sequence = None  # the reference sequence, once annotator.sequence lands
+            sequence = load_sequence(bundle)
             ann = _Annotator(bundle, known, sequence, transcripts)
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
