@@ -62,7 +62,8 @@ def _sequence(seed: int = 11) -> dict[str, list[str]]:
         n = len(keys) // 3
         for i in range(n):  # no stop codon inside a CDS
             codon = "".join(
-                s[k] if tx.strand == "+" else reverse_complement(s[k]) for k in keys[3 * i : 3 * i + 3]
+                s[k] if tx.strand == "+" else reverse_complement(s[k])
+                for k in keys[3 * i : 3 * i + 3]
             )
             if code.get(codon) == "*":
                 put(i, "GCT")
@@ -127,5 +128,5 @@ def cds_site(tx: Tx, cds_pos: int) -> tuple[int, str]:
 def codon(tx: Tx, number: int) -> str:
     """Codon ``number`` (1-based) of a transcript, transcript strand."""
     keys = tx.coding_keys()[3 * (number - 1) : 3 * number]
-    bases = "".join(SEQUENCE[tx.contig][k] for k in keys)
-    return bases if tx.strand == "+" else reverse_complement(bases)
+    bases = "".join(SEQUENCE[tx.contig][k] for k in keys)  # already in transcript order
+    return bases if tx.strand == "+" else bases.translate(str.maketrans("ACGT", "TGCA"))
