@@ -544,7 +544,7 @@ class _Annotator:
         last = np.maximum(q.raw_e - 1, q.raw_s)
         symbolic = (raw_len <= 0) | _SYMBOLIC[arr[q.raw_s]] | _SYMBOLIC[arr[last]]
         kind = np.where(
-            symbolic,
+            symbolic | ((rl == 0) & (al == 0)),  # no change left after trimming: REF as ALT
             OTHER,
             np.where(
                 (rl == 1) & (al == 1),
