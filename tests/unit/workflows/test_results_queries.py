@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,66 +25,12 @@ from annotator.outputs import write_outputs
 from gas import keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.inputs import consequence_annotated_vcf
 from workflows import results
 
 SETTINGS = Settings()
 NAMES = {kind: keys.RESULT_FILES[kind] for kind in keys.STANDARD_OUTPUTS}
 ROW_GROUP_ROWS = 16  # many row groups: pruning, page assembly and the kept sort order all run
-HEAD = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-# The terms the generated alleles take, most severe first, with some GAS does not rank.
-USED = (
-    "stop_gained",
-    "frameshift_variant",
-    "missense_variant",
-    "splice_region_variant",
-    "synonymous_variant",
-    "coding_sequence_variant",
-    "intron_variant",
-    "upstream_gene_variant",
-    "intergenic_variant",
-)
-
-
-def _annotated_vcf(seed: int = 5, records: int = 180, consequences: bool = True) -> str:
-    """Annotated VCF text as the consequence engine writes it: per-allele GAS_* fields."""
-    rng = random.Random(seed)
-    lines = []
-    for chrom in ("chr17", "chr2"):
-        pos = 1000
-        for i in range(records // 2):
-            pos += rng.choice((1, 5, 300))
-            n_alt = rng.choice((1, 1, 1, 2))
-            alt = ",".join(rng.sample("ACGT", n_alt))
-            gene = rng.choice(("TP53", "BRCA1", "."))
-            fields: dict[str, list[str]] = {
-                "GAS_GENE": [],
-                "GAS_REGION": [],
-                "GAS_CONSEQUENCE": [],
-                "GAS_IMPACT": [],
-                "GAS_PICK_CONSEQUENCE": [],
-                "GAS_PICK_IMPACT": [],
-                "GAS_PICK_HGVSC": [],
-                "GAS_PICK_HGVSP": [],
-            }
-            for a in range(n_alt):
-                term = "intergenic_variant" if gene == "." else rng.choice(USED[:-1])
-                picked = [] if gene == "." else [term]
-                if picked and rng.random() < 0.3:
-                    picked.append("splice_region_variant")
-                fields["GAS_GENE"].append(gene)
-                fields["GAS_REGION"].append("intergenic" if gene == "." else "CDS")
-                fields["GAS_CONSEQUENCE"].append(term)
-                fields["GAS_IMPACT"].append(terms.impact(term))
-                fields["GAS_PICK_CONSEQUENCE"].append("&".join(picked) or ".")
-                fields["GAS_PICK_IMPACT"].append(terms.impact(picked[0]) if picked else ".")
-                fields["GAS_PICK_HGVSC"].append(f"ENST1.1:c.{i}{a}A>G" if picked else ".")
-                fields["GAS_PICK_HGVSP"].append(f"ENSP1.1:p.Leu{i}Pro" if picked else ".")
-            if not consequences:
-                fields = {k: v for k, v in fields.items() if k in ("GAS_GENE", "GAS_REGION")}
-            info = ";".join(f"{k}={','.join(v)}" for k, v in fields.items())
-            vid = f"rs{pos}" if i % 6 == 0 else "."
-            lines.append(f"{chrom}\t{pos}\t{vid}\tA\t{alt}\t.\t.\t{info}")
-    return HEAD + "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -158,7 +103,7 @@ FILTERS = [
 def test_consequence_and_impact_filters_return_exactly_the_reference_rows(
     stored, filters: dict[str, str]
 ) -> None:
-    job, rows = stored(_annotated_vcf())
+    job, rows = stored(consequence_annotated_vcf())
     expected = _expected(rows, **filters)
     query = results.VariantQuery.from_args(filters)
     whole = results.query_page(SETTINGS, job, query, per_page=100_000)
@@ -181,7 +126,7 @@ def replace_page(query: results.VariantQuery, page: int) -> results.VariantQuery
 
 
 def test_the_generated_table_holds_every_impact_and_several_terms(stored) -> None:
-    _, rows = stored(_annotated_vcf())
+    _, rows = stored(consequence_annotated_vcf())
     assert {r["impact"] for r in rows} == set(terms.IMPACTS)
     assert len({r["consequence"] for r in rows}) >= 6
 
@@ -224,7 +169,7 @@ def test_the_filters_offer_the_vocabulary_of_annotator_terms() -> None:
 @pytest.mark.parametrize("column", ["consequence", "impact", "pick_consequence", "pick_impact"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_consequences_and_impacts_sort_by_severity(stored, column: str, order: str) -> None:
-    job, rows = stored(_annotated_vcf())
+    job, rows = stored(consequence_annotated_vcf())
     vocabulary = terms.TERM_NAMES if column.endswith("consequence") else terms.IMPACTS
     query = results.VariantQuery.from_args({"sort": column, "order": order})
     got = [_as_text(r) for r in results.query_page(SETTINGS, job, query, per_page=100_000).rows]
@@ -247,7 +192,7 @@ def test_consequences_and_impacts_sort_by_severity(stored, column: str, order: s
 
 
 def test_the_vcf_export_carries_the_consequence_fields(stored, tmp_path: Path) -> None:
-    job, rows = stored(_annotated_vcf())
+    job, rows = stored(consequence_annotated_vcf())
     query = results.VariantQuery.from_args({"impact": "HIGH"})
     expected = _expected(rows, impact="HIGH")
     assert expected
@@ -275,8 +220,8 @@ def test_the_vcf_export_carries_the_consequence_fields(stored, tmp_path: Path) -
 def test_a_table_from_before_consequences_still_browses_and_its_filters_match_nothing(
     stored,
 ) -> None:
-    job, rows = stored(_annotated_vcf(consequences=True))
-    old, old_rows = stored(_annotated_vcf(consequences=False))
+    job, rows = stored(consequence_annotated_vcf(consequences=True))
+    old, old_rows = stored(consequence_annotated_vcf(consequences=False))
     # Written by today's outputs, an old VCF has the columns, empty; a table written before
     # them has none: strip them to get one.
     sidecar = results.Sidecar(SETTINGS, old)
