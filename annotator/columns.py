@@ -10,6 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STRING, INTEGER = "string", "integer"
+# The region classes of GAS_REGION / GAS_PICK_REGION, in the engine's order (annotator.engine
+# REGIONS); the browser's region filter and the API document offer these.
+REGION_CLASSES = (
+    "CDS",
+    "UTR5",
+    "UTR3",
+    "ncExon",
+    "splice_region",
+    "intron",
+    "upstream",
+    "downstream",
+    "intergenic",
+    "unknown_contig",
+)
 
 
 @dataclass(frozen=True)

@@ -48,18 +48,7 @@ _ARROW_OF = {c.name: _ARROW[c.kind] for c in columns.TABLE}
 CONSEQUENCES = terms.TERMS
 CONSEQUENCE_NAMES = terms.TERM_NAMES
 IMPACTS = terms.IMPACTS
-REGION_CLASSES = (
-    "CDS",
-    "UTR5",
-    "UTR3",
-    "ncExon",
-    "splice_region",
-    "intron",
-    "upstream",
-    "downstream",
-    "intergenic",
-    "unknown_contig",
-)
+REGION_CLASSES = columns.REGION_CLASSES
 PER_PAGE = 50
 MAX_PAGE = 100_000
 # What the derived indexes of all results may hold in the web process, together.

@@ -13,74 +13,40 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pysam
 import pytest
 from playwright.sync_api import Page, expect
 
 from annotator import columns, terms
-from annotator.outputs import write_outputs
-from gas import aws, keys, models
-from gas.resources import Resources
 from gas.settings import Settings
 from tests.browser.pages import register
 from tests.inputs import consequence_annotated_vcf
+from tests.integration import placed_jobs
 from workflows import users
 
 pytestmark = pytest.mark.browser
 
 COLUMNS = list(columns.NAMES)
-NAMES = {kind: keys.RESULT_FILES[kind] for kind in keys.STANDARD_OUTPUTS}
 PER_PAGE = 50
 
 
 def _place_job(
     settings: Settings, email: str, work: Path, consequences: bool = True
 ) -> tuple[str, list[dict[str, str]]]:
-    """A COMPLETED job of ``email``'s whose results are the outputs of consequence-annotated
-    VCF text (``consequences`` false: a job from before consequences); (job id, its TSV rows)."""
+    """A finished job of the researcher's, from consequence-annotated VCF text (``consequences``
+    false: a job from before consequences); (job id, its TSV rows)."""
     user = users.find_by_email(settings, email)
     assert user is not None
-    work.mkdir(parents=True, exist_ok=True)
-    annotated = work / "annotated.vcf"
-    annotated.write_text(consequence_annotated_vcf(records=220, consequences=consequences))
-    made = write_outputs(annotated, work / "std", NAMES, row_group_rows=64)
-    if not consequences:  # a table written before the consequence columns existed
-        table = pq.read_table(made.files["parquet"])
-        pq.write_table(table.drop_columns(list(columns.CONSEQUENCE_COLUMNS)), made.files["parquet"])
-    job_id = keys.new_id()
-    bucket = Resources.of(settings).results_bucket
-    s3 = aws.client(settings, "s3")
-    stored, sizes = {}, {}
-    for kind, path in {"annotated": annotated, **made.files}.items():
-        stored[kind] = keys.result_key(user.user_id, job_id, kind)
-        s3.upload_file(str(path), bucket, stored[kind])
-        sizes[kind] = path.stat().st_size
-    finished = models.now()
-    models.Job(
-        job_id,
-        user_id=user.user_id,
-        status=models.COMPLETED,
-        input_key=keys.upload_key(user.user_id, keys.new_id()),
-        input_filename="consequences.vcf",
-        build="GRCh38",
-        results=stored,
-        result_sizes=sizes,
-        summary={
-            "variants": made.records,
-            "alleles": made.alleles,
-            "by_region": {},
-            "by_chromosome": {},
-            "by_consequence": made.by_consequence,
-        },
-        submitted_at=finished - timedelta(seconds=20),
-        completed_at=finished,
-    ).save()
-    with open(made.files["tsv"], newline="") as handle:
-        return job_id, list(csv.DictReader(handle, delimiter="\t"))
+    job, rows = placed_jobs.job_with_outputs(
+        settings,
+        user,
+        consequence_annotated_vcf(records=220, consequences=consequences),
+        work,
+        before_consequences=not consequences,
+    )
+    return job.job_id, rows
 
 
 def _shot(page: Page, artifacts: Path, name: str) -> None:
