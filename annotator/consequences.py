@@ -869,6 +869,7 @@ class ConsequenceCaller:
             """A pair array's value on each row (``pad`` on intergenic rows)."""
             values = np.asarray(values)
             return np.append(values, np.array([pad], values.dtype))[rp]
+
         rec = alleles.rec[row_allele]
         first = np.ones(R, bool)
         first[1:] = rec[1:] != rec[:-1]

@@ -8,8 +8,8 @@ import sys
 from annotator import columns, engine, outputs
 
 
-def test_the_region_classes_are_the_engines() -> None:
-    assert columns.REGION_CLASSES == engine.REGIONS
+def test_the_engine_reads_its_region_classes_from_the_one_list() -> None:
+    assert engine.REGIONS is columns.REGION_CLASSES
 
 
 def test_the_outputs_write_exactly_the_declared_columns() -> None:
