@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from annotator.terms import TRANSCRIPT_SETS
+
 BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
 
 
@@ -79,6 +81,14 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     default=None,
     help="Threads annotating blocks of records [default: all cores for inputs over 2 MiB, else 1].",
 )
+@click.option(
+    "--transcripts",
+    type=click.Choice(TRANSCRIPT_SETS),
+    default=TRANSCRIPT_SETS[0],
+    show_default=True,
+    help="Which transcripts get a GAS_CSQ consequence block: the first of each gene in VEP's "
+    "pick order (VEP --per_gene), every one, or one per allele (VEP --pick).",
+)
 @click.pass_obj
 def annotate_command(
     settings,
@@ -89,8 +99,10 @@ def annotate_command(
     log_path: Path | None,
     summary_path: Path | None,
     threads: int | None,
+    transcripts: str,
 ) -> None:
-    """Annotate a VCF file with genes, region classes and nearest-gene distances."""
+    """Annotate a VCF file: consequences on each transcript (GAS_CSQ, VEP's layout), genes,
+    region classes and nearest-gene distances."""
     from annotator import (
         AnnotationInputError,
         ReferenceUnavailable,
@@ -136,6 +148,7 @@ def annotate_command(
             known_sites=known,
             progress=progress,
             threads=threads,
+            transcripts=transcripts,
         )
     except AnnotationInputError as exc:
         raise click.ClickException(f"{exc.error_name}: {exc}") from None
