@@ -20,6 +20,7 @@ import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
 from annotator import outputs
 from gas import aws, keys, models, timestamps
+from gas import sources as annotation_sources
 from gas.resources import Resources
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -82,6 +83,11 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
                 )
 
         try:
+            # Every registered source's current version (a resubmitted job gets today's).
+            source_dirs = annotation_sources.for_annotation(settings)
+        except annotation_sources.SourcesUnavailable as exc:
+            raise TransientError(str(exc)) from exc
+        try:
             result = annotator.annotate_file(
                 source,
                 out_vcf,
@@ -90,7 +96,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
                 build=task["build"],
                 reference_dir=settings.reference_dir,
                 default_build=settings.default_build,
-                known_sites=settings.known_sites,
+                sources=source_dirs,
                 progress=progress,
                 # Large uploads on all the worker's cores (blocks in threads).
                 threads=annotator.default_threads(source),
@@ -114,6 +120,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
         small["by_region"] = summary.get("by_region", {})
         small["by_chromosome"] = summary.get("by_chromosome", {})
+        small["sources"] = result.sources
         # Alleles by their most severe consequence: the engine's count when its summary has one,
         # else the outputs' (the same GAS_CONSEQUENCE values, counted as the tables were written).
         small["by_consequence"] = summary.get("by_consequence") or standard.by_consequence
@@ -133,6 +140,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             failure_error=None,
             failure_reason=None,
             archive_after=archive_after,
+            sources=result.sources,
         )
         return {
             "tier": tier,

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,10 +49,11 @@ from annotator.terms import TERM_NAMES, impact
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from annotator.annotation_sources import SourceSet
+
 from annotator.vcf import (
     Fields,
     Header,
-    _hash_fields,
     chrom_hashes,
     detect_build,
     open_input,
@@ -85,9 +86,6 @@ INFO_LINES = [
     'matching GAS_GENE, separated by |">',
     '##INFO=<ID=GAS_DISTANCE,Number=A,Type=Integer,Description="Per ALT allele: bases to GAS_GENE '
     '(upstream, downstream, intergenic); . for genic alleles">',
-    '##INFO=<ID=GAS_KNOWN_ID,Number=A,Type=String,Description="Per ALT allele: ID of the known '
-    "variant with the same contig, position and alleles (after trimming shared bases) in the "
-    'configured known-sites file; . for none">',
     '##INFO=<ID=GAS_PICK_REGION,Number=A,Type=String,Description="Per ALT allele: region class on '
     "the one picked transcript (VEP --pick order: MANE Select, then coding, then most severe "
     'class, then longest)">',
@@ -134,18 +132,11 @@ class AnnotationResult:
     ref_mismatches: int = 0  # records whose REF differs from the reference sequence
     by_chromosome: dict[str, int] = field(default_factory=dict)
     genes_hit: int = 0
-    known_ids: int = 0
+    known_ids: int = 0  # alleles the source named "known" matched
+    sources: list[dict] = field(default_factory=list)  # each source used and what it matched
     unknown_contig_records: int = 0
     sorted_input: bool = True
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class KnownSites:
-    """Known variants keyed by (contig, position, REF) hash, sorted for searchsorted."""
-
-    keys: np.ndarray
-    ids: pa.Array
 
 
 @dataclass
@@ -156,7 +147,7 @@ class _BlockTally:
     alleles: int
     by_region: np.ndarray
     by_chrom: dict[str, int]
-    known_hits: int
+    source_hits: np.ndarray | None  # alleles each source matched
     hit_sets: np.ndarray  # gene-set indices some allele fell in, repeats kept (bundle sets only)
     out_of_order: int  # position decreases inside a contig run
     runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
@@ -173,7 +164,7 @@ class _Tally:
         self.by_chrom: dict[str, int] = {}
         self.variants = 0
         self.alleles = 0
-        self.known_hits = 0
+        self.source_hits: np.ndarray | None = None
         self.hit_sets = np.zeros(n_sets, bool)  # gene sets some variant falls in
         self.out_of_order = 0
         self.last: tuple[str, int] | None = None
@@ -190,7 +181,10 @@ class _Tally:
         self.by_region += t.by_region
         for name, n in t.by_chrom.items():
             self.by_chrom[name] = self.by_chrom.get(name, 0) + n
-        self.known_hits += t.known_hits
+        if t.source_hits is not None:
+            if self.source_hits is None:
+                self.source_hits = np.zeros(len(t.source_hits), np.int64)
+            self.source_hits += t.source_hits
         self.hit_sets[t.hit_sets] = True
         # Sortedness: positions fall within a contig run, or a contig comes back after another.
         self.out_of_order += t.out_of_order
@@ -243,50 +237,6 @@ class _ContigMap:
             cidx[j] = hit[0]
             names.append(hit[1])
         return cidx[inv], inv, names
-
-
-def _known_hash(cidx: np.ndarray, start: np.ndarray, end: np.ndarray, alth: np.ndarray):
-    """One key per allele: contig, trimmed span and trimmed ALT bases."""
-    k = ((cidx.astype(np.uint64) << np.uint64(32)) | start.astype(np.uint64)) * np.uint64(
-        0xBF58476D1CE4E5B9
-    )
-    return (k ^ (end.astype(np.uint64) * np.uint64(0x94D049BB133111EB))) ^ alth
-
-
-def _allele_keys(fl: Fields, cidx: np.ndarray, q: _Queries) -> np.ndarray:
-    key_start = q.start & np.int64(0xFFFFFFFF)
-    key_end = q.end - (q.start - key_start)
-    alth = _hash_fields(fl.arr, q.alt_s, q.alt_e - q.alt_s)
-    return _known_hash(np.maximum(cidx[q.rec], 0), key_start, key_end, alth)
-
-
-def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
-    """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory, one key per ALT allele."""
-    contigs = _ContigMap(bundle)
-    keys, ids = [], []
-    with open_input(path) as f:
-        header, first = read_header(f)
-        for block, before in read_chunks(f, first, header.line_count):
-            fl = parse_chunk(block, before, len(header.columns))
-            if fl.n == 0:
-                continue
-            if fl.delete is not None:
-                block = fl.arr[~fl.delete].tobytes()
-                fl = parse_chunk(block, before, len(header.columns))
-            cidx, _, _ = contigs.resolve(fl)
-            q = _allele_queries(fl, (np.maximum(cidx, 0) << SHIFT) | fl.pos0)
-            ok = cidx[q.rec] >= 0
-            keys.append(_allele_keys(fl, cidx, q)[ok])
-            id_s, id_e = fl.t[1][q.rec[ok]] + 1, fl.t[2][q.rec[ok]]
-            ids.extend(
-                block[s:e].decode("utf-8", "replace")
-                for s, e in zip(id_s.tolist(), id_e.tolist(), strict=False)
-            )
-    if not keys:
-        return KnownSites(np.array([], np.uint64), pa.array([], pa.string()))
-    allk = np.concatenate(keys)
-    order = np.argsort(allk, kind="stable")
-    return KnownSites(allk[order], kernels.take(pa.array(ids, pa.string()), pa.array(order)))
 
 
 @dataclass
@@ -405,12 +355,12 @@ class _Annotator:
     def __init__(
         self,
         bundle: Bundle,
-        known: KnownSites | None,
+        sources: SourceSet | None = None,
         sequence=None,
         transcripts: str = "per_gene",
     ):
         self.b = bundle
-        self.known = known
+        self.sources = sources
         self.contigs = _ContigMap(bundle)
         # Region text with and without the ';' that follows existing INFO; see _assemble.
         self.region_text = pa.array(
@@ -513,12 +463,12 @@ class _Annotator:
             ("GAS_PICK_HGVSP", called.pick_hgvsp, None),
             ("", called.csq, None),  # one ready-made ';GAS_CSQ=…' per record
         ]
-        known_hits = 0
-        if self.known is not None and len(self.known.keys):
-            field, known_hits = self._known(fl, cidx, q)
-            extra.append(field)
+        source_hits = None
+        if self.sources is not None:
+            source_parts, source_hits = self.sources.annotate(fl, q, cidx, inv, names)
+            extra += source_parts
         pieces = self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
-        tally = self._count(fl, inv, names, by_region, hits, known_hits)
+        tally = self._count(fl, inv, names, by_region, hits, source_hits)
         tally.by_consequence = np.bincount(called.worst, minlength=len(TERM_NAMES))
         tally.ref_mismatches = ref_mismatches
         return pieces, tally
@@ -925,19 +875,8 @@ class _Annotator:
         dist[ni] = np.where(any_gene, out_d, 0)
         has_dist[ni] = any_gene
 
-    def _known(self, fl: Fields, cidx: np.ndarray, q: _Queries) -> tuple[tuple, int]:
-        """Per allele the ID of the known variant with the same normalised alleles, or '.'
-        (as an extra INFO field), and how many alleles had one."""
-        assert self.known is not None
-        h = _allele_keys(fl, cidx, q)
-        i = np.searchsorted(self.known.keys, h)
-        ic = np.minimum(i, len(self.known.keys) - 1)
-        hit = (cidx[q.rec] >= 0) & (i < len(self.known.keys)) & (self.known.keys[ic] == h)
-        ids = kernels.fill_null(kernels.take(self.known.ids, pa.array(ic, mask=~hit)), ".")
-        return ("GAS_KNOWN_ID", ids, hit), int(hit.sum())
-
     def _count(
-        self, fl: Fields, inv: np.ndarray, names: list[str], by_region, hits, known_hits: int
+        self, fl: Fields, inv: np.ndarray, names: list[str], by_region, hits, source_hits
     ) -> _BlockTally:
         counts = np.bincount(inv, minlength=len(names))
         by_chrom: dict[str, int] = {}
@@ -953,7 +892,7 @@ class _Annotator:
             alleles=int(fl.n_alt.sum()),
             by_region=by_region,
             by_chrom=by_chrom,
-            known_hits=known_hits,
+            source_hits=source_hits,
             hit_sets=hit[hit < len(self.b.sets)],
             out_of_order=int((same & (fl.pos0[1:] < fl.pos0[:-1])).sum()),
             runs=[(names[inv[r]], int(fl.pos0[r])) for r in run_starts.tolist()],
@@ -962,11 +901,18 @@ class _Annotator:
 
 
 def _output_header(
-    header: Header, build: str, build_source: str, evidence: str, bundle: Bundle
+    header: Header,
+    build: str,
+    build_source: str,
+    evidence: str,
+    bundle: Bundle,
+    sources: SourceSet | None = None,
 ) -> bytes:
     lines = [ln for ln in header.lines if not ln.startswith(("##INFO=<ID=GAS_", "##GAS_"))]
     src = bundle.manifest.get("source", {})
     lines += INFO_LINES
+    if sources is not None:
+        lines += sources.header_lines()  # each field's INFO line, then ##GAS_source=<…>
     lines.append(
         f"##GAS_annotation=<engine={ENGINE_VERSION},build={build},build_source={build_source},"
         f'bundle="{";".join(src.get("packages", [])) or src.get("file", "")}">'
@@ -1005,6 +951,25 @@ def choose_build(requested: str, default_build: str, header: Header) -> tuple[st
     if ev.build:
         return ev.build, "header", ev.evidence
     return default_build, "default", ""
+
+
+def _sources_for(
+    paths: Sequence[Path], build: str, bundle: Bundle, sequence
+) -> tuple[SourceSet | None, list[str]]:
+    """The built sources of ``build`` among ``paths`` (imported only when there are any), and a
+    note for each one of another build."""
+    if not paths:
+        return None, []
+    from annotator.annotation_sources import SourceSet, load_sources  # noqa: PLC0415
+
+    every = load_sources([Path(p) for p in paths])
+    used = [s for s in every if s.build == build]
+    skipped = [
+        f"Source {s.name} is on {s.build}, not {build}: it was not used."
+        for s in every
+        if s.build != build
+    ]
+    return (SourceSet(used, bundle.contigs, sequence) if used else None), skipped
 
 
 def _remove(*paths: Path) -> None:
@@ -1121,7 +1086,7 @@ def annotate_file(
     build: str = "auto",
     reference_dir: Path,
     default_build: str = "GRCh38",
-    known_sites: Path | None = None,
+    sources: Sequence[Path] = (),
     progress: Callable[[int], None] | None = None,
     threads: int | None = 1,
     transcripts: str = "per_gene",
@@ -1132,6 +1097,8 @@ def annotate_file(
     lacks the bundle); on any error no output file is left behind. ``threads`` > 1 annotates
     blocks of records in that many threads (None: one per core), with the same output.
     ``transcripts`` says which transcripts get a GAS_CSQ block (consequences.TRANSCRIPT_SETS).
+    ``sources`` are built annotation sources (``annotator.annotation_sources``); those of the
+    file's build annotate it, the others are named in a note.
     """
     t0 = time.monotonic()
     _reuse_freed_memory()
@@ -1151,9 +1118,9 @@ def annotate_file(
             header, first = read_header(f)
             chosen, source, evidence = choose_build(build, default_build, header)
             bundle = load_bundle(Path(reference_dir), chosen)
-            known = load_known_sites(Path(known_sites), bundle) if known_sites else None
             sequence = load_sequence(bundle)
-            ann = _Annotator(bundle, known, sequence, transcripts)
+            used, skipped = _sources_for(sources, chosen, bundle, sequence)
+            ann = _Annotator(bundle, used, sequence, transcripts)
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
             input_fd = None
@@ -1165,7 +1132,7 @@ def annotate_file(
                 blocks = read_chunks(f, first, header.line_count)
             # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
             with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
-                out.write(_output_header(header, chosen, source, evidence, bundle))
+                out.write(_output_header(header, chosen, source, evidence, bundle, used))
                 ncols = len(header.columns)
                 annotated = _annotated_blocks(ann, blocks, ncols, n_threads, input_fd)
                 for pieces, counts in annotated:
@@ -1177,7 +1144,7 @@ def annotate_file(
                         progress(tally.variants)
         seconds = time.monotonic() - t0
         result = _result(
-            tally, bundle, chosen, source, seconds, evidence, known_sites, sequence is not None
+            tally, bundle, chosen, source, seconds, evidence, used, skipped, sequence is not None
         )
         tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
         summary = {
@@ -1205,7 +1172,8 @@ def _result(
     source: str,
     seconds: float,
     evidence: str,
-    known_sites: Path | None,
+    sources: SourceSet | None,
+    skipped: list[str],
     has_sequence: bool = False,
 ) -> AnnotationResult:
     notes = []
@@ -1233,10 +1201,19 @@ def _result(
         notes.append("The file has a header but no variant records; the output is its header.")
     if ann.out_of_order:
         notes.append("The records are not sorted by position; they were annotated in file order.")
-    if known_sites:
-        notes.append(
-            f"Known variant IDs from {Path(known_sites).name}: {ann.known_hits} record(s) matched."
-        )
+    used: list[dict] = []
+    known_ids = 0
+    if sources is not None:
+        hits = ann.source_hits if ann.source_hits is not None else np.zeros(len(sources.sources))
+        for s, n in zip(sources.sources, hits.tolist(), strict=True):
+            used.append({**s.describe(), "matched_alleles": int(n)})
+            notes.append(
+                f"Source {s.name} v{s.manifest.get('version')} ({s.manifest['source']['file']}, "
+                f"{s.build}): {int(n)} allele(s) matched."
+            )
+            if s.name == "known":
+                known_ids = int(n)
+    notes += skipped
     return AnnotationResult(
         variants=ann.variants,
         alleles=ann.alleles,
@@ -1251,7 +1228,8 @@ def _result(
         ref_mismatches=ann.ref_mismatches,
         by_chromosome=dict(sorted(ann.by_chrom.items(), key=lambda kv: _chrom_order(kv[0]))),
         genes_hit=ann.genes_hit(bundle),
-        known_ids=ann.known_hits,
+        known_ids=known_ids,
+        sources=used,
         unknown_contig_records=unknown,
         sorted_input=ann.out_of_order == 0,
         notes=notes,
@@ -1293,7 +1271,6 @@ __all__ = [
     "annotate_file",
     "default_threads",
     "choose_build",
-    "load_known_sites",
     "REGIONS",
     "ReferenceUnavailable",
 ]

@@ -68,7 +68,6 @@ def _annotate(source: Path, work: Path, settings: Settings) -> Path:
         build="GRCh38",
         reference_dir=settings.reference_dir,
         default_build=settings.default_build,
-        known_sites=settings.known_sites,
         threads=default_threads(source),
     )
     return out

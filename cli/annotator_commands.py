@@ -54,10 +54,13 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     help="Genome build; auto reads it from the header.",
 )
 @click.option(
-    "--known-sites",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="VCF of known variants (e.g. dbSNP) whose IDs to add.",
+    "--source",
+    "source_names",
+    multiple=True,
+    metavar="NAME_OR_PATH",
+    help="An annotation source (repeatable): a registered one by name (`gas sources list`; "
+    "`known` is the known-sites list GAS ships), or a VCF/BED file for a one-off (every INFO "
+    "field and ID, or every value column).",
 )
 @click.option(
     "--log",
@@ -95,7 +98,7 @@ def annotate_command(
     input_path: Path,
     output: Path,
     build: str,
-    known_sites: Path | None,
+    source_names: tuple[str, ...],
     log_path: Path | None,
     summary_path: Path | None,
     threads: int | None,
@@ -112,7 +115,23 @@ def annotate_command(
 
     log_path = log_path or _default_sidecar(output, ".count.log")
     summary_path = summary_path or _default_sidecar(output, ".summary.json")
-    known = known_sites or settings.known_sites
+    workdir = None
+    sources: list[Path] = []
+    if source_names:
+        import tempfile
+
+        from annotator.engine import choose_build
+        from annotator.vcf import open_input, read_header
+        from cli.source_commands import resolve
+
+        try:
+            with open_input(input_path) as f:
+                header, _ = read_header(f)
+            chosen = choose_build(build, settings.default_build, header)[0]
+        except AnnotationInputError as exc:
+            raise click.ClickException(f"{exc.error_name}: {exc}") from None
+        workdir = tempfile.TemporaryDirectory(prefix="gas-annotate-sources-")
+        sources = resolve(settings, source_names, Path(workdir.name), chosen)
     if threads is None:
         threads = default_threads(input_path)
     tty = sys.stderr.isatty()
@@ -145,7 +164,7 @@ def annotate_command(
             build=build,
             reference_dir=settings.reference_dir,
             default_build=settings.default_build,
-            known_sites=known,
+            sources=sources,
             progress=progress,
             threads=threads,
             transcripts=transcripts,
@@ -159,6 +178,8 @@ def annotate_command(
             bar.__exit__(None, None, None)
         elif tty:
             click.echo("", err=True)
+        if workdir is not None:
+            workdir.cleanup()
     rate = result.variants / result.seconds if result.seconds else 0
     click.echo(
         f"Annotated {result.variants:,} variants ({result.alleles:,} alleles) against "

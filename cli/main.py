@@ -72,6 +72,7 @@ def _register() -> None:
         local_commands,
         metrics_commands,
         reconcile_command,
+        source_commands,
         thaw_commands,
         up_command,
         worker_commands,
@@ -89,6 +90,7 @@ def _register() -> None:
         annotator_commands,
         metrics_commands,
         reconcile_command,
+        source_commands,
     ):
         module.register(gas)
 

@@ -95,3 +95,19 @@ def user_result_prefix(user_id: str) -> str:
 def result_prefix(user_id: str, job_id: str) -> str:
     _check(user_id, job_id)
     return f"results/{user_id}/{job_id}/"
+
+
+# Annotation sources an operator registers (``gas sources``): one index, and each version's
+# compact form (annotator.annotation_sources) under its own prefix. Workers may read these only.
+SOURCES_PREFIX = "sources/"
+SOURCES_INDEX = "sources/index.json"
+SOURCE_FILES = ("manifest.json", "sites.arrow", "batches.npy")
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_BUILDS = ("GRCh38", "GRCh37")
+
+
+def source_key(build: str, name: str, version: int, file: str) -> str:
+    """Key of one file of a source version's compact form."""
+    if build not in _BUILDS or not _SOURCE_NAME.match(name) or file not in SOURCE_FILES:
+        raise InvalidKey(f"not a source file: {build}/{name}/{file}")
+    return f"{SOURCES_PREFIX}{build}/{name}/v{int(version)}/{file}"

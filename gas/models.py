@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from pynamodb.attributes import (
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -224,6 +225,9 @@ class Job(ConditionalModel):
     cancelled_at = UTCDateTimeAttribute(null=True)
     # The job this one was resubmitted from (same input, new job).
     resubmitted_from = UnicodeAttribute(null=True)
+    # The annotation sources the annotation used, each {name, build, version, file, sha256,
+    # added_at, records, fields, matched_alleles}: provenance a researcher can cite.
+    sources = ListAttribute(null=True)
 
     by_user = JobsByUser()
     by_status = JobsByStatus()

@@ -114,7 +114,6 @@ class Settings:
     archive_backend: str = "s3-glacier"  # or "glacier-vault"
     default_build: str = "GRCh38"
     reference_dir: Path = field(default_factory=lambda: REPO_ROOT / ".gas" / "reference")
-    known_sites: Path | None = None
 
     mail_from: str = "gas@example.org"
     # Notifications the workflow sends: a free job's warning comes this long before its archive
@@ -186,8 +185,6 @@ class Settings:
                 env[name] = value
             else:
                 env.pop(name, None)
-        if self.known_sites:
-            env["GAS_KNOWN_SITES"] = str(self.known_sites)
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         if self.dynamodb_endpoint_url:
@@ -236,7 +233,6 @@ class Settings:
             raise SettingsError(
                 "GAS_SECRET_KEY or GAS_SECRET_KEY_ARN must be set when GAS_CLOUD=aws"
             )
-        known = env.get("GAS_KNOWN_SITES")
         retention = _int(env, "GAS_FREE_RETENTION_SECONDS", 300)
         if retention < 0:
             raise SettingsError("GAS_FREE_RETENTION_SECONDS must not be negative")
@@ -269,7 +265,6 @@ class Settings:
             archive_backend=backend,
             default_build=build,
             reference_dir=Path(env.get("GAS_REFERENCE_DIR") or state_dir / "reference"),
-            known_sites=Path(known) if known else None,
             mail_from=env.get("GAS_MAIL_FROM", "gas@example.org"),
             archive_warning_seconds=_archive_warning(env, retention),
             secret_key=secret_key,

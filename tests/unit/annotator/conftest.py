@@ -98,3 +98,25 @@ def _records_of(vcf: Path) -> list[dict[str, str]]:
 def records_of() -> Callable[[Path], list[dict[str, str]]]:
     """Each data line of an annotated VCF as CHROM/POS/ID plus its INFO key=values."""
     return _records_of
+
+
+@pytest.fixture
+def known_source(tmp_path: Path) -> Callable[..., Path]:
+    """Build a known-sites VCF into the source `known` (field ID), as `gas sources
+    install-defaults` builds the list GAS ships; returns the built directory."""
+    from annotator.annotation_sources import build_source
+
+    def build(vcf: Path, build: str = "GRCh38") -> Path:
+        out = tmp_path / f"known-{build}"
+        build_source(
+            vcf,
+            out,
+            name="known",
+            build=build,
+            fields=["ID"],
+            version=1,
+            added_at="2026-12-01T00:00:00Z",  # fixed: the output names it
+        )
+        return out
+
+    return build

@@ -104,7 +104,6 @@ def test_header_declares_per_allele_fields(reference_dir, write_vcf, outputs):
         "GAS_STRAND": "A",
         "GAS_GENE_TYPE": "A",
         "GAS_DISTANCE": "A",
-        "GAS_KNOWN_ID": "A",
         "GAS_PICK_REGION": "A",
         "GAS_PICK_GENE": "A",
         "GAS_PICK_TRANSCRIPT": "A",

@@ -325,7 +325,9 @@ def test_summary_and_count_log_are_chartable(reference_dir, outputs, write_vcf):
     assert progress[-1] == 3
 
 
-def test_known_site_ids_are_added(tmp_path, reference_dir, outputs, write_vcf, records_of):
+def test_known_site_ids_are_added(
+    tmp_path, reference_dir, outputs, write_vcf, records_of, known_source
+):
     known = tmp_path / "known.vcf"
     known.write_text(
         "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
@@ -337,7 +339,7 @@ def test_known_site_ids_are_added(tmp_path, reference_dir, outputs, write_vcf, r
         outputs,
         reference_dir,
         build="GRCh38",
-        known_sites=known,
+        sources=[known_source(known)],
     )
     recs = records_of(outputs["output_vcf"])
     assert recs[0]["GAS_KNOWN_ID"] == "rs1042522"

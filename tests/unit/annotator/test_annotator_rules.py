@@ -152,7 +152,7 @@ def test_picked_transcript_follows_mane_then_class(bundle_from, annotate):
     assert (far["GAS_PICK_REGION"], far["GAS_PICK_GENE"]) == ("intergenic", ".")
 
 
-def test_known_id_is_matched_per_alt_after_trimming(bundle_from, annotate, tmp_path):
+def test_known_id_is_matched_per_alt_after_trimming(bundle_from, annotate, tmp_path, known_source):
     ref = bundle_from({"G": (1001, 3000, "+")}, [transcript("G", "T", "+", [(1001, 3000)])])
     known = tmp_path / "known.vcf"
     cols = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
@@ -162,7 +162,7 @@ def test_known_id_is_matched_per_alt_after_trimming(bundle_from, annotate, tmp_p
     recs = annotate(
         ref,
         ["chr1 1200 . A T,G . . .", "chr1 1300 . ATT AT . . .", "chr1 1400 . A G . . ."],
-        known_sites=known,
+        sources=[known_source(known)],
     )
     assert recs[0]["GAS_KNOWN_ID"] == ".,rs1"  # per ALT: only G is the known variant
     assert recs[1]["GAS_KNOWN_ID"] == "rs2"  # ATT>AT is AT>A once the shared T is trimmed
