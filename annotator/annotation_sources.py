@@ -161,7 +161,7 @@ class Alleles:
     pos: np.ndarray  # 0-based position of the change (an insertion: its anchor base), int64
     code: np.ndarray  # uint64: the alleles, exact when short, else LONG | a hash
     long: list[bytes | None] | None  # the alleles' text where code is a hash (None: none are)
-    matchable: np.ndarray  # bool: not '.', '*' (a missing or overlapping-deletion allele)
+    matchable: np.ndarray  # bool: an ALT is there
 
 
 def _codes(buf: np.ndarray, ref_s, ref_len, alt_s, alt_len) -> tuple[np.ndarray, list | None]:
@@ -215,9 +215,8 @@ def normalise(fl, q, contig_index: np.ndarray | None = None, sequence=None) -> A
     ref_s, ref_len = q.ref_s.astype(np.int64), (q.ref_e - q.ref_s).astype(np.int64)
     alt_s, alt_len = q.alt_s.astype(np.int64), (q.alt_e - q.alt_s).astype(np.int64)
     pos = fl.pos0[rec].astype(np.int64) + (ref_s - ref_start)
-    raw_len = q.raw_e - q.raw_s
-    first = arr[np.minimum(q.raw_s, len(arr) - 1)]
-    matchable = (raw_len > 0) & ~((raw_len == 1) & ((first == ord(".")) | (first == ord("*"))))
+    # Every ALT matches, '*' and '.' too (by their text, as bcftools pairs them).
+    matchable = (q.raw_e - q.raw_s) > 0
     buf = arr
     if sequence is not None and contig_index is not None:
         buf, pos, ref_s, alt_s = _left_align(
