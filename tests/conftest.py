@@ -14,6 +14,7 @@ import pytest
 from tests.inputs import small_vcf
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+TRUTH = SAMPLES.parent / "truth"
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 
@@ -39,6 +40,14 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"real sample VCFs are not beside this checkout ({SAMPLES} is absent)")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def truth() -> Path:
+    """Public VCFs annotated by established tools (``../shared/truth``); skips when absent."""
+    if not TRUTH.is_dir():
+        pytest.skip(f"the truth VCFs are not beside this checkout ({TRUTH} is absent)")
+    return TRUTH
 
 
 @pytest.fixture(scope="session")

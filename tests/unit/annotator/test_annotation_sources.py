@@ -1,0 +1,227 @@
+"""Annotation sources on their own: building the compact form, and matching rules that the
+comparison with bcftools (test_annotation_sources_vs_bcftools.py) does not pin down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator import annotation_sources as sources
+from annotator.annotation_sources import SourceError, build_source
+from annotator.engine import annotate_file
+
+COLS = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+INFO = (
+    '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency">\n'
+    '##INFO=<ID=SIG,Number=.,Type=String,Description="Significance, \\"quoted\\" and all">\n'
+    '##INFO=<ID=AC,Number=R,Type=Integer,Description="Counts">\n'
+)
+
+
+def vcf(path: Path, records: list[str], header: str = INFO) -> Path:
+    path.write_text(
+        "##fileformat=VCFv4.2\n"
+        + header
+        + COLS
+        + "".join(r.replace(" ", "\t") + "\n" for r in records)
+    )
+    return path
+
+
+def annotate(tmp_path: Path, reference_dir: Path, records: list[str], built: list[Path]):
+    inp = vcf(tmp_path / "in.vcf", records, "")
+    out = tmp_path / "out.vcf"
+    result = annotate_file(
+        inp,
+        out,
+        tmp_path / "log",
+        tmp_path / "s.json",
+        build="GRCh38",
+        reference_dir=reference_dir,
+        sources=built,
+    )
+    rows = []
+    for line in out.read_text().splitlines():
+        if not line.startswith("#"):
+            info = line.split("\t")[7].split(";")
+            rows.append(dict(x.split("=", 1) if "=" in x else (x, "") for x in info))
+    return rows, result, out
+
+
+def test_the_first_of_duplicates_wins_and_records_at_one_position_are_kept_apart(
+    tmp_path, reference_dir
+):
+    src = vcf(
+        tmp_path / "s.vcf",
+        [
+            "1 100 a A C . . AF=0.1;SIG=first",
+            "1 100 b A C . . AF=0.2;SIG=second",  # the same allele again: the first wins
+            "1 100 c A G,T . . AF=0.3,0.4;SIG=third",
+        ],
+    )
+    build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF", "SIG", "ID"])
+    rows, result, _ = annotate(
+        tmp_path, reference_dir, ["chr1 100 . A T,C,G . . ."], [tmp_path / "b"]
+    )
+    assert rows[0]["GAS_DB_AF"] == "0.4,0.1,0.3"
+    assert rows[0]["GAS_DB_SIG"] == "third,first,third"
+    assert rows[0]["GAS_DB_ID"] == "c,a,c"
+    assert result.sources[0]["matched_alleles"] == 3
+
+
+def test_long_and_symbolic_alleles_match_exactly(tmp_path, reference_dir):
+    long_ref = "A" + "CGTACGTACG" * 4
+    src = vcf(
+        tmp_path / "s.vcf",
+        [
+            f"1 200 . {long_ref} A . . AF=0.5",
+            "1 300 . G <DEL> . . AF=0.25",
+            "1 400 . T * . . AF=0.125",
+        ],
+    )
+    build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"])
+    rows, _, _ = annotate(
+        tmp_path,
+        reference_dir,
+        [
+            f"chr1 200 . {long_ref} A . . .",  # 41 bases: its code is a hash, checked by text
+            f"chr1 200 . {long_ref} AC . . .",  # another long allele at the same place
+            "chr1 300 . G <DEL> . . .",
+            "chr1 300 . G <INS> . . .",
+            "chr1 400 . T * . . .",
+        ],
+        [tmp_path / "b"],
+    )
+    assert [r.get("GAS_DB_AF") for r in rows] == ["0.5", None, "0.25", None, "0.125"]
+
+
+def test_number_r_keeps_one_ref_value_then_one_per_alt(tmp_path, reference_dir):
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C,G . . AC=10,1,2", "1 100 . A T . . AC=20,3"])
+    build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AC"])
+    rows, _, out = annotate(
+        tmp_path, reference_dir, ["chr1 100 . A G,T,CC . . ."], [tmp_path / "b"]
+    )
+    assert rows[0]["GAS_DB_AC"] == "10,2,3,."  # REF's from the first matched allele
+    assert '##INFO=<ID=GAS_DB_AC,Number=R,Type=Integer,Description="Counts">' in out.read_text()
+
+
+def test_header_text_and_type_are_the_sources_and_lists_keep_their_commas(tmp_path, reference_dir):
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C . . SIG=Pathogenic,Benign;AF=0.01"])
+    build_source(src, tmp_path / "b", name="clinvar", build="GRCh38", fields=["SIG", "AF"])
+    rows, _, out = annotate(tmp_path, reference_dir, ["chr1 100 . A C,G . . ."], [tmp_path / "b"])
+    assert rows[0]["GAS_CLINVAR_SIG"] == "Pathogenic%2CBenign,."
+    text = out.read_text()
+    assert (
+        "##INFO=<ID=GAS_CLINVAR_SIG,Number=A,Type=String,"
+        'Description="Significance, \\"quoted\\" and all">'
+    ) in text
+    assert "##GAS_source=<ID=clinvar,Build=GRCh38," in text
+
+
+def test_position_match_takes_the_first_record_at_the_pos(tmp_path, reference_dir):
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C . . AF=0.1", "1 100 . AT A . . AF=0.2"])
+    build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"], match="position")
+    rows, _, _ = annotate(
+        tmp_path,
+        reference_dir,
+        ["chr1 100 . A G,T . . .", "chr1 101 . T C . . ."],
+        [tmp_path / "b"],
+    )
+    assert rows[0]["GAS_DB_AF"] == "0.1" and "GAS_DB_AF" not in rows[1]
+
+
+def test_an_unsorted_source_is_sorted_in_memory(tmp_path, reference_dir):
+    src = vcf(
+        tmp_path / "s.vcf",
+        ["2 50 . A C . . AF=0.5", "1 100 . A C . . AF=0.1", "1 90 . A C . . AF=0.2"],
+    )
+    said: list[str] = []
+    m = build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"], say=said.append)
+    assert any("not sorted" in s for s in said) and m["counts"]["keys"] == 3
+    rows, _, _ = annotate(
+        tmp_path,
+        reference_dir,
+        ["chr1 90 . A C . . .", "chr1 100 . A C . . .", "chr2 50 . A C . . ."],
+        [tmp_path / "b"],
+    )
+    assert [r["GAS_DB_AF"] for r in rows] == ["0.2", "0.1", "0.5"]
+
+
+def test_many_batches_and_threads_give_the_same_output(tmp_path, reference_dir, monkeypatch):
+    rng = np.random.default_rng(3)
+    pos = np.sort(rng.choice(np.arange(1000, 3_000_000), 20_000, replace=False))
+    src_lines = [f"1 {p} . A {'CGT'[p % 3]} . . AF={p % 97 / 100}" for p in pos.tolist()]
+    src = vcf(tmp_path / "s.vcf", src_lines)
+    monkeypatch.setattr(sources, "BATCH_ROWS", 512)  # ~40 batches
+    monkeypatch.setattr(sources, "CACHED_BATCHES", 2)
+    m = build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"])
+    assert m["counts"]["batches"] > 30
+    inp = vcf(
+        tmp_path / "in.vcf", [f"chr1 {p} . A {'CGT'[p % 3]},T . . ." for p in pos[::3].tolist()], ""
+    )
+    outs = []
+    for threads in (1, 2):
+        import annotator.vcf
+
+        monkeypatch.setattr(annotator.vcf, "CHUNK_BYTES", 8192)
+        out = tmp_path / f"out{threads}.vcf"
+        annotate_file(
+            inp,
+            out,
+            tmp_path / "log",
+            tmp_path / "s.json",
+            build="GRCh38",
+            reference_dir=reference_dir,
+            sources=[tmp_path / "b"],
+            threads=threads,
+        )
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    first = [ln for ln in outs[0].decode().splitlines() if not ln.startswith("#")][0]
+    p0 = int(pos[0])
+    want = str(np.float32(p0 % 97 / 100)).removesuffix(".0")
+    t_is_alt = "CGT"[p0 % 3] == "T"
+    assert f"GAS_DB_AF={want},{want if t_is_alt else '.'}" in first
+
+
+def test_build_refuses_what_it_cannot_read(tmp_path):
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C . . AF=x"])
+    with pytest.raises(SourceError, match="no INFO field 'NOPE'"):
+        build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["NOPE"])
+    with pytest.raises(SourceError, match="not a number"):
+        build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"])
+    with pytest.raises(SourceError, match="not a source name"):
+        build_source(src, tmp_path / "b", name="Bad-Name", build="GRCh38", fields=["AF"])
+    with pytest.raises(SourceError, match="overlap is for BED"):
+        build_source(src, tmp_path / "b", name="db", build="GRCh38", fields=["AF"], match="overlap")
+    assert not (tmp_path / "b").exists()
+
+
+def test_the_compact_form_records_its_provenance(tmp_path):
+    src = vcf(tmp_path / "s.vcf", ["1 100 rs1 A C . . AF=0.5"])
+    m = build_source(src, tmp_path / "b", name="db", build="GRCh37", fields=["AF"], version=4)
+    held = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert held == m
+    assert m["version"] == 4 and m["build"] == "GRCh37" and m["source"]["file"] == "s.vcf"
+    assert len(m["source"]["sha256"]) == 64 and m["counts"] == {
+        "records": 1,
+        "alleles": 1,
+        "keys": 1,
+        "batches": 1,
+    }
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "batches.npy",
+        "manifest.json",
+        "sites.arrow",
+    ]
+
+
+def test_a_source_of_another_build_is_not_used_and_the_log_says_so(tmp_path, reference_dir):
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C . . AF=0.5"])
+    build_source(src, tmp_path / "b", name="db", build="GRCh37", fields=["AF"])
+    rows, result, _ = annotate(tmp_path, reference_dir, ["chr1 100 . A C . . ."], [tmp_path / "b"])
+    assert "GAS_DB_AF" not in rows[0] and result.sources == []
+    assert any("GRCh37, not GRCh38" in n for n in result.notes)
