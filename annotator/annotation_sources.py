@@ -98,6 +98,14 @@ class SourceField:
         return "R" if self.number == "R" else "A"
 
     @property
+    def out_type(self) -> str:
+        """The Type GAS declares: the source's, but String for a list of numbers that GAS
+        writes as one value per ALT (its commas as %2C)."""
+        if self.storage == "string" and self.type in ("Integer", "Float"):
+            return "String" if self.out_number in ("A", "R") else self.type
+        return self.type
+
+    @property
     def kind(self) -> str:
         """The table column's type (annotator.columns)."""
         if self.type == "Flag":
@@ -111,7 +119,7 @@ class SourceField:
     def header_line(self) -> str:
         text = self.description.replace("\\", "\\\\").replace('"', '\\"')
         return (
-            f"##INFO=<ID={self.info},Number={self.out_number},Type={self.type},"
+            f"##INFO=<ID={self.info},Number={self.out_number},Type={self.out_type},"
             f'Description="{text}">'
         )
 

@@ -81,3 +81,107 @@ CONSEQUENCE_COLUMNS = (
     "pick_hgvsc",
     "pick_hgvsp",
 )
+
+
+# -- the columns of annotation sources (issue 24) -----------------------------------------------
+#
+# Which sources a job used, and so which columns its table has, differ from job to job: the
+# annotated VCF declares each source in a ``##GAS_source=<ID=…,Prefix=…>`` line beside its
+# fields' INFO lines (``GAS_<PREFIX>_<FIELD>``), and ``annotator.outputs`` writes the columns it
+# finds there after the fixed ones, typed, with this description in the Parquet schema's metadata
+# (``SOURCES_METADATA``), where the variant browser's queries read it back.
+
+FLOAT, FLAG = "float", "flag"
+SOURCES_METADATA = b"gas:sources"
+_KINDS = {"Integer": INTEGER, "Float": FLOAT, "Flag": FLAG}
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """A column from an annotation source: its name, type, INFO field, that field's Number
+    (A, R: the ALT's value; 0: a flag; 1 or .: the record's) and header text."""
+
+    name: str
+    kind: str
+    info: str
+    number: str
+    description: str
+    source: str
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in (INTEGER, FLOAT)
+
+
+def _attrs(text: str) -> dict[str, str]:
+    """KEY=VALUE pairs of a structured header line's <…> (quoted values may hold commas)."""
+    out: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        eq = text.find("=", i)
+        if eq < 0:
+            break
+        key = text[i:eq]
+        j = eq + 1
+        if j < n and text[j] == '"':
+            value, j = [], j + 1
+            while j < n and text[j] != '"':
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1
+                value.append(text[j])
+                j += 1
+            out[key] = "".join(value)
+            j += 1
+        else:
+            end = text.find(",", j)
+            end = n if end < 0 else end
+            out[key] = text[j:end]
+            j = end
+        i = j + 1 if j < n and text[j] == "," else j
+    return out
+
+
+def source_columns_from_header(lines: list[str]) -> tuple[tuple[SourceColumn, ...], list[dict]]:
+    """The source columns an annotated VCF's header declares, and each source's provenance."""
+    sources, infos = [], {}
+    for line in lines:
+        if line.startswith("##GAS_source=<"):
+            sources.append(_attrs(line.rstrip().removeprefix("##GAS_source=<").removesuffix(">")))
+        elif line.startswith("##INFO=<ID=GAS_"):
+            a = _attrs(line.rstrip().removeprefix("##INFO=<").removesuffix(">"))
+            infos[a.get("ID", "")] = a
+    fixed = {c.info for c in TABLE if c.info}
+    out: list[SourceColumn] = []
+    for src in sources:
+        head = f"GAS_{src.get('Prefix', '')}_"
+        for info, a in infos.items():
+            if info.startswith(head) and info not in fixed:
+                name = f"{src['Prefix'].lower()}_{info[len(head) :].lower().replace('.', '_')}"
+                kind = _KINDS.get(a.get("Type", ""), STRING)
+                out.append(
+                    SourceColumn(
+                        name, kind, info, a.get("Number", "."), a.get("Description", ""), src["ID"]
+                    )
+                )
+    return tuple(out), sources
+
+
+def source_columns_from_metadata(
+    metadata: dict[bytes, bytes] | None,
+) -> tuple[tuple[SourceColumn, ...], list[dict]]:
+    """The source columns (and sources) a variant table's schema metadata records; none for a
+    table written before sources."""
+    import json
+
+    raw = (metadata or {}).get(SOURCES_METADATA)
+    if not raw:
+        return (), []
+    held = json.loads(raw)
+    return tuple(SourceColumn(**c) for c in held["columns"]), held["sources"]
+
+
+def sources_metadata(columns: tuple[SourceColumn, ...], sources: list[dict]) -> bytes:
+    import json
+    from dataclasses import asdict
+
+    return json.dumps({"columns": [asdict(c) for c in columns], "sources": sources}).encode()

@@ -32,13 +32,31 @@ from annotator import columns, terms
 COLUMNS = columns.NAMES
 # INFO field (Number=A) behind each per-allele column.
 _INFO_OF = {c.name: c.info for c in columns.TABLE if c.info}
-_ARROW = {columns.STRING: pa.string(), columns.INTEGER: pa.int64()}
+_ARROW = {
+    columns.STRING: pa.string(),
+    columns.INTEGER: pa.int64(),
+    columns.FLOAT: pa.float32(),  # as the sources keep them (VCF floats are 32-bit)
+    columns.FLAG: pa.bool_(),
+}
+# The fixed columns; a job's annotation sources add theirs after them (schema_for).
 SCHEMA = pa.schema(
     [(c.name, _ARROW[c.kind]) for c in columns.TABLE[:1]]
     + [("chrom_index", pa.int32())]  # order of the contig in the file: sorts and prunes
     + [(c.name, _ARROW[c.kind]) for c in columns.TABLE[1:]]
 )
 ROW_GROUP_ROWS = 32_768
+
+
+def schema_for(source_columns: tuple[columns.SourceColumn, ...], sources: list[dict]) -> pa.Schema:
+    """The variant table's schema: the fixed columns, then the sources' (with what they are in
+    the schema's metadata, for the browser's queries)."""
+    if not source_columns and not sources:
+        return SCHEMA
+    fields = list(SCHEMA) + [pa.field(c.name, _ARROW[c.kind]) for c in source_columns]
+    meta = {columns.SOURCES_METADATA: columns.sources_metadata(source_columns, sources)}
+    return pa.schema(fields, metadata=meta)
+
+
 TABIX_MAX_POSITION = 1 << 29  # tabix's .tbi cannot index beyond this; CSI can
 
 
@@ -52,6 +70,8 @@ class Outputs:
     sorted_input: bool = True
     # Alleles by their most severe consequence (GAS_CONSEQUENCE), most severe term first.
     by_consequence: dict[str, int] = field(default_factory=dict)
+    # The annotation sources' columns the tables have, after the fixed ones.
+    source_columns: tuple[columns.SourceColumn, ...] = ()
 
 
 def write_outputs(
@@ -101,7 +121,9 @@ def write_outputs(
         "genes": tables.genes_path,
     }
     by_consequence = by_severity(scan.by_consequence)
-    return Outputs(files, scan.alleles, scan.records, sorted_input, by_consequence)
+    return Outputs(
+        files, scan.alleles, scan.records, sorted_input, by_consequence, scan.source_columns
+    )
 
 
 def by_severity(counts: dict[str, int]) -> dict[str, int]:
@@ -125,6 +147,9 @@ class _Scan:
     contigs: dict[str, int] = field(default_factory=dict)  # name -> order of appearance
     declared: set[str] = field(default_factory=set)  # contigs the header declares
     by_consequence: dict[str, int] = field(default_factory=dict)  # alleles per GAS_CONSEQUENCE
+    header: list[str] = field(default_factory=list)  # the ## lines, for the sources' columns
+    source_columns: tuple[columns.SourceColumn, ...] = ()
+    sources: list[dict] = field(default_factory=list)
 
 
 class _Tables:
@@ -144,16 +169,25 @@ class _Tables:
         genes = _GeneCounts()
         pending: list[pa.Table] = []
         pending_rows = 0
-        writer = pq.ParquetWriter(
-            self.parquet_path, SCHEMA, compression="zstd", write_statistics=True
-        )
+        writer: pq.ParquetWriter | None = None
         try:
             with open(self.tsv_path, "wb") as tsv:
-                tsv.write(("\t".join(COLUMNS) + "\n").encode())
+
+                def start() -> pq.ParquetWriter:
+                    # Made at the first row: the header before it names the sources' columns.
+                    schema = reader.schema()
+                    names = [n for n in schema.names if n != "chrom_index"]
+                    tsv.write(("\t".join(names) + "\n").encode())
+                    return pq.ParquetWriter(
+                        self.parquet_path, schema, compression="zstd", write_statistics=True
+                    )
+
                 for block in _blocks(stream, BLOCK_BYTES):
                     table = reader.alleles(block)
                     if table is None or table.num_rows == 0:
                         continue
+                    if writer is None:
+                        writer = start()
                     tsv.write(_tsv_text(table))
                     genes.add(table, scan.alleles - table.num_rows)
                     _count_consequences(table, scan.by_consequence)
@@ -166,11 +200,14 @@ class _Tables:
                         writer.write_table(rows.slice(0, full), row_group_size=self.row_group_rows)
                         pending = [rows.slice(full)]
                         pending_rows -= full
+                if writer is None:
+                    writer = start()
                 if pending_rows or scan.alleles == 0:
-                    rows = pa.concat_tables(pending) if pending else SCHEMA.empty_table()
+                    rows = pa.concat_tables(pending) if pending else reader.schema().empty_table()
                     writer.write_table(rows, row_group_size=max(1, self.row_group_rows))
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
         self.genes_path.write_text(json.dumps({"genes": genes.summary()}, separators=(",", ":")))
         return scan
 
@@ -211,6 +248,15 @@ class _Reader:
         self.last_contig = -1  # contig index and position of the previous block's last record
         self.last_pos = 0
         self.started: set[int] = set()  # contigs a run of records has begun with
+        self._schema: pa.Schema | None = None
+
+    def schema(self) -> pa.Schema:
+        """The table's schema, fixed once the header is read (at the first record)."""
+        if self._schema is None:
+            cols, sources = columns.source_columns_from_header(self.scan.header)
+            self.scan.source_columns, self.scan.sources = cols, sources
+            self._schema = schema_for(cols, sources)
+        return self._schema
 
     def alleles(self, block: bytes) -> pa.Table | None:
         lines = _lines(block)
@@ -221,6 +267,8 @@ class _Reader:
                     contig_id, length = _contig_line(line)
                     self.scan.declared.add(contig_id)
                     self.scan.max_contig_length = max(self.scan.max_contig_length, length)
+                elif line.startswith(("##GAS_source=", "##INFO=<ID=GAS_")):
+                    self.scan.header.append(line)
             lines = lines.filter(pc.invert(comment))
         parts = pc.split_pattern(lines, "\t", max_splits=8)
         enough = pc.greater_equal(pc.list_value_length(parts), 8)
@@ -249,13 +297,17 @@ class _Reader:
             "alt": pc.list_flatten(alts),
         }
         single = bool((counts == 1).all())
-        fields = _info_fields(info)
+        schema = self.schema()
+        wanted = list(_INFO_OF.values()) + [c.info for c in self.scan.source_columns]
+        fields = _info_fields(info, wanted)
         for column, info_id in _INFO_OF.items():
             value = _per_allele(fields.get(info_id), record, index, single)
             kind = SCHEMA.field(column).type
             arrays[column] = value if kind == pa.string() else pc.cast(value, kind)
+        for c in self.scan.source_columns:
+            arrays[c.name] = _source_values(c, fields.get(c.info), record, index, single)
         self.scan.alleles += len(record)
-        return pa.table([arrays[name] for name in SCHEMA.names], schema=SCHEMA)
+        return pa.table([arrays[name] for name in schema.names], schema=schema)
 
     def _tally(self, chrom: pa.Array, pos: pa.Array, ref: pa.Array) -> np.ndarray:
         """Each record's contig index; counts records and checks position order as it goes."""
@@ -311,8 +363,33 @@ def _lines(block: bytes) -> pa.Array:
     return picked.cast(pa.string() if kind == pa.binary() else pa.large_string())
 
 
-def _info_fields(info: pa.Array) -> dict[str, pa.Array]:
-    """Each GAS_* INFO field's value per record (null where absent); the last one counts."""
+def _source_values(
+    c: columns.SourceColumn, value: pa.Array | None, record, index, single: bool
+) -> pa.Array:
+    """A source column's value per allele: its own (Number=A), its ALT's (R), the record's
+    (1, ., a flag: set or not); lists keep their commas (written %2C in INFO)."""
+    kind = _ARROW[c.kind]
+    n = len(record)
+    if c.kind == columns.FLAG:
+        if value is None:
+            return pa.array(np.zeros(n, bool))
+        return pc.is_valid(value).take(pa.array(record))
+    if value is None:
+        return pa.nulls(n, kind)
+    if c.number == "A":
+        got = _per_allele(value, record, index, single)
+    elif c.number == "R":
+        got = _per_allele(value, record, index + 1, False)
+    else:
+        got = _blank(value.take(pa.array(record)))
+    if c.kind == columns.STRING:
+        return pc.replace_substring(pc.replace_substring(got, "%2C", ","), "%3B", ";")
+    return pc.cast(got, kind)
+
+
+def _info_fields(info: pa.Array, wanted: list[str]) -> dict[str, pa.Array]:
+    """Each wanted GAS_* INFO field's value per record (null where absent); the last one
+    counts; a flag (no '=') is an empty value."""
     items = pc.split_pattern(info, ";")
     flat = pc.list_flatten(items)
     owner = np.asarray(pc.list_parent_indices(items), np.int64)
@@ -322,7 +399,7 @@ def _info_fields(info: pa.Array) -> dict[str, pa.Array]:
     codes, keys = _item_keys(flat)
     n = len(info)
     found = {}
-    for info_id in _INFO_OF.values():
+    for info_id in wanted:
         if info_id not in keys:
             continue
         where = np.flatnonzero(codes == keys[info_id])
@@ -380,11 +457,16 @@ _DOT_OR_EMPTY = pa.array([".", ""])
 
 
 def _tsv_text(table: pa.Table) -> memoryview:
-    """The table's TSV lines (COLUMNS; null is an empty cell; csv's minimal quoting)."""
+    """The table's TSV lines (its columns but chrom_index; null is an empty cell; csv's
+    minimal quoting; a flag is 1 or empty)."""
     cells = []
-    for name in COLUMNS:
+    for name in table.column_names:
+        if name == "chrom_index":
+            continue
         column = table.column(name).combine_chunks()
-        if column.type != pa.string():
+        if column.type == pa.bool_():
+            column = pc.if_else(column, "1", pa.scalar(None, pa.string()))
+        elif column.type != pa.string():
             column = pc.cast(column, pa.string())
         column = pc.fill_null(column, "")
         if pc.any(pc.match_substring(column, '"')).as_py():

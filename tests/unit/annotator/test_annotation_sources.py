@@ -225,3 +225,46 @@ def test_a_source_of_another_build_is_not_used_and_the_log_says_so(tmp_path, ref
     rows, result, _ = annotate(tmp_path, reference_dir, ["chr1 100 . A C . . ."], [tmp_path / "b"])
     assert "GAS_DB_AF" not in rows[0] and result.sources == []
     assert any("GRCh37, not GRCh38" in n for n in result.notes)
+
+
+def test_the_tables_get_each_source_field_as_a_typed_column(tmp_path, reference_dir):
+    import pyarrow.parquet as pq
+
+    from annotator import columns
+    from annotator.outputs import write_outputs
+
+    header = INFO + '##INFO=<ID=FL,Number=0,Type=Flag,Description="A flag">\n'
+    src = vcf(
+        tmp_path / "s.vcf",
+        ["1 100 rs7 A C,G . . AF=0.001,0.5;SIG=Pathogenic,Benign;AC=9,1,2;FL"],
+        header,
+    )
+    build_source(
+        src, tmp_path / "b", name="clinvar", build="GRCh38", fields=["AF", "SIG", "AC", "FL", "ID"]
+    )
+    _, _, out = annotate(tmp_path, reference_dir, ["chr1 100 . A G,T . . ."], [tmp_path / "b"])
+    names = {
+        k: f"t.{k}"
+        for k in ("annotated_gz", "annotated_tbi", "annotated_csi", "tsv", "parquet", "genes")
+    }
+    made = write_outputs(out, tmp_path / "o", names)
+    assert [c.name for c in made.source_columns] == [
+        "clinvar_af",
+        "clinvar_sig",
+        "clinvar_ac",
+        "clinvar_fl",
+        "clinvar_id",
+    ]
+    table = pq.read_table(made.files["parquet"])
+    assert str(table.schema.field("clinvar_af").type) == "float"
+    assert str(table.schema.field("clinvar_ac").type) == "int64"
+    assert str(table.schema.field("clinvar_fl").type) == "bool"
+    rows = table.select([c.name for c in made.source_columns]).to_pylist()
+    assert rows[0]["clinvar_sig"] == "Pathogenic,Benign" and rows[1]["clinvar_sig"] is None
+    assert rows[0]["clinvar_ac"] == 2 and rows[0]["clinvar_id"] == "rs7"
+    assert [r["clinvar_fl"] for r in rows] == [True, True]  # a flag is the record's
+    cols, srcs = columns.source_columns_from_metadata(table.schema.metadata)
+    assert cols == made.source_columns and srcs[0]["ID"] == "clinvar"
+    tsv = made.files["tsv"].read_text().splitlines()
+    assert tsv[0].endswith("\tclinvar_af\tclinvar_sig\tclinvar_ac\tclinvar_fl\tclinvar_id")
+    assert tsv[1].endswith("\t0.5\tPathogenic,Benign\t2\t1\trs7")
