@@ -119,3 +119,69 @@ def consequence_annotated_vcf(seed: int = 5, records: int = 180, consequences: b
         "##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
     )
     return header + "\n".join(lines) + "\n"
+
+
+CLNSIG_VALUES = (
+    "Pathogenic",
+    "Likely_pathogenic",
+    "Pathogenic/Likely_pathogenic",
+    "Uncertain_significance",
+    "Likely_benign",
+    "Benign",
+    "Conflicting_interpretations_of_pathogenicity",
+)
+SOURCE_HEADER = (
+    '##INFO=<ID=GAS_CLINVAR_CLNSIG,Number=A,Type=String,Description="Clinical significance for '
+    'this single variant">\n'
+    '##INFO=<ID=GAS_CLINVAR_MC,Number=A,Type=String,Description="comma separated list of '
+    'molecular consequence">\n'
+    '##INFO=<ID=GAS_GNOMAD_AF,Number=A,Type=Float,Description="Alternate allele frequency">\n'
+    '##INFO=<ID=GAS_GNOMAD_AC,Number=R,Type=Integer,Description="Allele counts, REF first">\n'
+    '##INFO=<ID=GAS_GNOMAD_LCR,Number=0,Type=Flag,Description="In a low-complexity region">\n'
+    "##GAS_source=<ID=clinvar,Build=GRCh38,Version=2,Match=allele,Prefix=CLINVAR,Records=9,"
+    'File="clinvar.vcf.gz",SHA256=ab12,Added=2026-12-01T00:00:00Z>\n'
+    "##GAS_source=<ID=gnomad,Build=GRCh38,Version=1,Match=allele,Prefix=GNOMAD,Records=9,"
+    'File="gnomad.vcf.bgz",SHA256=cd34,Added=2026-12-02T00:00:00Z>\n'
+)
+
+
+def sources_annotated_vcf(seed: int = 5, records: int = 180) -> str:
+    """consequence_annotated_vcf with two annotation sources' fields added as the engine writes
+    them: ClinVar's significance (some alleles, a list with %2C) and gnomAD's AF (Float), AC
+    (Number=R) and a flag."""
+    rng = random.Random(seed + 1)
+    text = consequence_annotated_vcf(seed, records)
+    head, _, body = text.partition("#CHROM")
+    out = []
+    for line in ("#CHROM" + body).splitlines():
+        if line.startswith("#"):
+            out.append(line)
+            continue
+        f = line.split("\t")
+        n_alt = len(f[4].split(","))
+        extra = []
+        sig = [rng.choice(CLNSIG_VALUES) if rng.random() < 0.4 else "." for _ in range(n_alt)]
+        if any(s != "." for s in sig):
+            extra.append("GAS_CLINVAR_CLNSIG=" + ",".join(sig))
+            mc = [
+                "SO:0001583|missense_variant%2CSO:0001627|intron_variant" if s != "." else "."
+                for s in sig
+            ]
+            extra.append("GAS_CLINVAR_MC=" + ",".join(mc))
+        af = [
+            f"{rng.choice([0.5, 0.05, 0.01, 0.001, 0.0001]) * rng.random():.4g}"
+            if rng.random() < 0.7
+            else "."
+            for _ in range(n_alt)
+        ]
+        if any(a != "." for a in af):
+            extra.append("GAS_GNOMAD_AF=" + ",".join(af))
+            extra.append(
+                "GAS_GNOMAD_AC=" + ",".join(str(rng.randint(0, 99)) for _ in range(n_alt + 1))
+            )
+        if rng.random() < 0.2:
+            extra.append("GAS_GNOMAD_LCR")
+        if extra:
+            f[7] = f[7] + ";" + ";".join(extra)
+        out.append("\t".join(f))
+    return head + SOURCE_HEADER + "\n".join(out) + "\n"

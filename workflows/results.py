@@ -42,7 +42,12 @@ from gas.settings import Settings
 # every one sorts (``chrom`` sorts as the file orders contigs; consequences and impacts by
 # severity, the most severe first).
 COLUMNS = columns.NAMES
-_ARROW = {columns.STRING: pa.string(), columns.INTEGER: pa.int64()}
+_ARROW = {
+    columns.STRING: pa.string(),
+    columns.INTEGER: pa.int64(),
+    columns.FLOAT: pa.float32(),
+    columns.FLAG: pa.bool_(),
+}
 _ARROW_OF = {c.name: _ARROW[c.kind] for c in columns.TABLE}
 # The consequence vocabulary (annotator.terms is its one home): the filters' choices.
 CONSEQUENCES = terms.TERMS
@@ -66,6 +71,14 @@ _DICTIONARY_COLUMNS = [
     "pick_impact",
 ]
 _GENE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+# A source column's name (annotator.columns.SourceColumn: <prefix>_<field>, lower case).
+_SOURCE_COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,80}$")
+# Filters on a source field: comparisons for numbers, text tests for strings, presence for any.
+NUMERIC_OPS = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=", "ne": "≠"}
+TEXT_OPS = {"contains": "contains", "is": "is", "not": "is not"}
+PRESENCE_OPS = {"has": "has a value", "missing": "has none"}
+OPS = {**NUMERIC_OPS, **TEXT_OPS, **PRESENCE_OPS}
+MAX_CONDITIONS = 20
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -89,6 +102,8 @@ class VariantQuery:
     known: str = ""  # "known", "novel" or "" (both)
     consequence: tuple[str, ...] = ()  # the allele's most severe consequence is one of these
     impact: tuple[str, ...] = ()  # its impact is one of these
+    # Filters on the job's source columns: (column, op, value), e.g. ("gnomad_af", "le", "0.01")
+    where: tuple[tuple[str, str, str], ...] = ()
     sort: str = "chrom"
     order: str = "asc"
     page: int = 1
@@ -115,8 +130,9 @@ class VariantQuery:
             raise BadQuery("Known or novel: choose one of the two, or neither.")
         consequence = _choices(args, "consequence", CONSEQUENCE_NAMES, "consequence term")
         impact = _choices(args, "impact", IMPACTS, "impact")
+        where = _conditions(args)
         sort = args.get("sort") or "chrom"
-        if sort not in COLUMNS:
+        if sort not in COLUMNS and not _SOURCE_COLUMN.match(sort):
             raise BadQuery(f"There is no column {sort[:40]!r} to sort by.")
         order = args.get("order") or "asc"
         if order not in ("asc", "desc"):
@@ -134,6 +150,7 @@ class VariantQuery:
             known,
             consequence,
             impact,
+            where,
             sort,
             order,
             min(max(page, 1), MAX_PAGE),
@@ -142,20 +159,31 @@ class VariantQuery:
     def to_args(self, **changes: Any) -> dict[str, Any]:
         """URL arguments for this query (defaults left out), with ``changes`` applied.
 
-        A choice of several (consequence, impact) is one comma-separated argument.
+        A choice of several (consequence, impact) is one comma-separated argument; each source
+        filter is one ``where=column:op:value`` argument (repeated).
         """
         values = asdict(replace(self, **changes))
         defaults = asdict(VariantQuery())
-        return {
-            k: ",".join(v) if isinstance(v, tuple) else v
-            for k, v in values.items()
-            if v != defaults[k] and v is not None
-        }
+        out: dict[str, Any] = {}
+        for k, v in values.items():
+            if v == defaults[k] or v is None:
+                continue
+            if k == "where":
+                out[k] = [":".join(c) for c in v]
+            else:
+                out[k] = ",".join(v) if isinstance(v, tuple) else v
+        return out
 
     @property
     def filtered(self) -> bool:
         return bool(
-            self.gene or self.region or self.chrom or self.known or self.consequence or self.impact
+            self.gene
+            or self.region
+            or self.chrom
+            or self.known
+            or self.consequence
+            or self.impact
+            or self.where
         )
 
     @property
@@ -181,6 +209,9 @@ class Page:
     total: int
     per_page: int
     lacking: tuple[str, ...] = ()
+    # The job's source columns and sources (annotator.columns; none before sources).
+    source_columns: tuple[columns.SourceColumn, ...] = ()
+    sources: tuple[dict[str, str], ...] = ()
 
     @property
     def pages(self) -> int:
@@ -200,6 +231,56 @@ def _choices(args: Mapping[str, Any], name: str, allowed: tuple[str, ...], what:
     if unknown:
         raise BadQuery(f"There is no {what} {unknown[0][:40]!r}.")
     return tuple(v for v in allowed if v in chosen)  # the vocabulary's order: one URL per view
+
+
+def _conditions(args: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """Source-field filters: ``where=column:op:value`` arguments (repeated), or a form's
+    ``op.<column>`` and ``value.<column>`` pairs (a row left empty is no filter)."""
+    getlist = getattr(args, "getlist", None)
+    given = getlist("where") if getlist is not None else args.get("where")
+    if given is None:
+        given = []
+    elif isinstance(given, str):
+        given = [given]
+    found: list[tuple[str, str, str]] = []
+    for item in given:
+        column, sep, rest = str(item).partition(":")
+        op, _, value = rest.partition(":")
+        if not sep:
+            raise BadQuery("A source filter is column:op:value, e.g. gnomad_af:le:0.01.")
+        found.append((column.strip(), op.strip(), value.strip()))
+    for key in list(args.keys()):
+        if key.startswith("op.") and args.get(key):
+            column = key[3:]
+            value = (args.get(f"value.{column}") or "").strip()
+            if value or args.get(key) in PRESENCE_OPS:
+                found.append((column, str(args.get(key)), value))
+    out = []
+    for column, op, value in found:
+        if not _SOURCE_COLUMN.match(column):
+            raise BadQuery(f"There is no column {column[:40]!r} to filter on.")
+        if op not in OPS:
+            raise BadQuery(f"{op[:20]!r} is not a filter; use one of {', '.join(OPS)}.")
+        if len(value) > 200:
+            raise BadQuery("A filter's value is at most 200 characters.")
+        if op in PRESENCE_OPS:
+            value = ""
+        elif op in NUMERIC_OPS and op not in ("eq", "ne") and not _is_number(value):
+            raise BadQuery(f"{column} {NUMERIC_OPS[op]} needs a number, not {value[:40]!r}.")
+        elif not value:
+            raise BadQuery(f"{column} {OPS[op]} needs a value.")
+        if (column, op, value) not in out:
+            out.append((column, op, value))
+    if len(out) > MAX_CONDITIONS:
+        raise BadQuery(f"At most {MAX_CONDITIONS} source filters at once.")
+    return tuple(out)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return np.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def _position(value: str | None) -> int | None:
@@ -269,10 +350,16 @@ class Sidecar:
         self.starts = starts  # first row number of each row group (and the total at the end)
         names = [self.meta.schema.column(i).name for i in range(self.meta.num_columns)]
         self.column_index = {name: i for i, name in enumerate(names)}
+        # The job's annotation sources and their columns (none before sources; annotator.outputs
+        # keeps them in the schema's metadata).
+        self.source_columns, self.sources = columns.source_columns_from_metadata(self.meta.metadata)
+        self.columns: tuple[str, ...] = COLUMNS + tuple(c.name for c in self.source_columns)
+        self.source_of = {c.name: c for c in self.source_columns}
 
     def _file(self) -> pq.ParquetFile:
         handle = _filesystem(self.settings).open_input_file(self.path)
         dictionary = [c for c in _DICTIONARY_COLUMNS if c in self.column_index]  # an older file
+        dictionary += [c.name for c in self.source_columns if c.kind == columns.STRING]
         return pq.ParquetFile(
             handle, metadata=self.meta, read_dictionary=dictionary, pre_buffer=True
         )
@@ -293,11 +380,34 @@ class Sidecar:
             return table
         return pa.table(
             [
-                table[n] if n in self.column_index else pa.nulls(len(table), _ARROW_OF[n])
+                table[n]
+                if n in self.column_index
+                else pa.nulls(len(table), _ARROW_OF.get(n, pa.string()))
                 for n in names
             ],
             names=names,
         )
+
+    def held(self) -> tuple[tuple[columns.SourceColumn, ...], tuple[dict[str, str], ...]]:
+        return self.source_columns, tuple(self.sources)
+
+    def check(self, query: VariantQuery) -> None:
+        """Refuse a sort or a filter on a column this job does not have, or of the wrong kind."""
+        if query.sort not in self.columns:
+            raise BadQuery(f"This job has no column {query.sort!r} to sort by.")
+        for column, op, value in query.where:
+            c = self.source_of.get(column)
+            if c is None:
+                held = ", ".join(self.source_of) or "none: it was annotated without sources"
+                raise BadQuery(f"This job has no source column {column!r} (it has {held}).")
+            if c.kind == columns.FLAG and op not in PRESENCE_OPS:
+                raise BadQuery(f"{column} is a flag: filter on it with has or missing.")
+            if c.numeric and op in TEXT_OPS:
+                raise BadQuery(f"{column} is a number: compare it (lt, le, gt, ge, eq, ne).")
+            if c.numeric and not _is_number(value) and op not in PRESENCE_OPS:
+                raise BadQuery(f"{column} is a number, not {value[:40]!r}.")
+            if c.kind == columns.STRING and op in ("lt", "le", "gt", "ge"):
+                raise BadQuery(f"{column} is text: use contains, is, not, eq or ne.")
 
     def candidate_groups(self, query: VariantQuery, chrom_index: int | None) -> list[int]:
         """Row groups the statistics (chromosome, range) and the gene index cannot rule out."""
@@ -589,7 +699,36 @@ def _mask(table: pa.Table, query: VariantQuery, chrom_index: int | None) -> pa.C
         chosen = getattr(query, name)
         if chosen:
             mask = pc.and_(mask, _match(table[name], _one_of(chosen)))
+    for column, op, value in query.where:
+        mask = pc.and_(mask, _condition(table[column], op, value))
     return mask
+
+
+_COMPARE = {
+    "lt": pc.less,
+    "le": pc.less_equal,
+    "gt": pc.greater,
+    "ge": pc.greater_equal,
+    "eq": pc.equal,
+    "ne": pc.not_equal,
+}
+
+
+def _condition(column: pa.ChunkedArray, op: str, value: str) -> pa.ChunkedArray:
+    """One source filter over a column; an allele without a value matches only ``missing``."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if op in PRESENCE_OPS:
+        present = pc.fill_null(column, False) if pa.types.is_boolean(kind) else pc.is_valid(column)
+        return present if op == "has" else pc.invert(present)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        number = float(value)
+        target = pa.scalar(number, pa.float64())
+        return pc.fill_null(_COMPARE[op](pc.cast(column, pa.float64()), target), False)
+    if op == "contains":
+        return _match(column, lambda v: pc.match_substring(v, value, ignore_case=True))
+    if op in ("is", "eq"):
+        return _match(column, lambda v: pc.equal(v, value))
+    return _match(column, lambda v: pc.not_equal(v, value))
 
 
 def _one_of(chosen: tuple[str, ...]) -> Any:
@@ -609,6 +748,7 @@ def _filter_columns(query: VariantQuery) -> list[str]:
         needed.append("consequence")
     if query.impact:
         needed.append("impact")
+    needed += [c for c, _, _ in query.where if c not in needed]
     if query.sort != "chrom" and query.sort not in needed:
         needed.append(query.sort)
     return needed
@@ -637,6 +777,7 @@ def query_page(
 ) -> Page:
     """One page of the job's variants for ``query``, and how many match."""
     sidecar = Sidecar(settings, job)
+    sidecar.check(query)
     try:
         chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
         groups = sidecar.candidate_groups(query, chrom_index)
@@ -647,17 +788,20 @@ def query_page(
             # The file's own order: the page's rows are known without reading any column.
             wanted = np.arange(offset, min(offset + per_page, sidecar.total), dtype=np.int64)
             rows = _rows(sidecar, wanted)
-            return Page(query, rows, sidecar.total, sidecar.total, per_page, lacking)
+            return Page(
+                query, rows, sidecar.total, sidecar.total, per_page, lacking, *sidecar.held()
+            )
         filters_lacking = [name for name in ("consequence", "impact") if getattr(query, name)]
         if not groups or set(filters_lacking) & set(lacking):
             # Nothing can match (a consequence filter on a result from before consequences).
-            return Page(query, [], 0, sidecar.total, per_page, lacking)
+            return Page(query, [], 0, sidecar.total, per_page, lacking, *sidecar.held())
         if not in_file_order and len(groups) > _READ_SORT_GROUPS:
             chosen = _matching_by_order(sidecar, query, groups, chrom_index)
         else:
             chosen = _matching_by_reading(sidecar, query, groups, chrom_index)
         wanted = chosen[offset : offset + per_page]
-        return Page(query, _rows(sidecar, wanted), len(chosen), sidecar.total, per_page, lacking)
+        rows = _rows(sidecar, wanted)
+        return Page(query, rows, len(chosen), sidecar.total, per_page, lacking, *sidecar.held())
     finally:
         _release_memory()
 
@@ -708,9 +852,15 @@ def _rows(sidecar: Sidecar, wanted: np.ndarray) -> list[dict[str, Any]]:
     group_of = np.searchsorted(starts, wanted, side="right") - 1
     found: dict[int, dict[str, Any]] = {}
     source = sidecar._file()
+    floats = [c.name for c in sidecar.source_columns if c.kind == columns.FLOAT]
     for g in np.unique(group_of):
         local = wanted[group_of == g] - starts[g]
-        piece = sidecar.read(source, [int(g)], list(COLUMNS)).take(pa.array(local))
+        piece = sidecar.read(source, [int(g)], list(sidecar.columns)).take(pa.array(local))
+        for name in floats:  # 32-bit floats shown as written (0.01, not 0.009999999776)
+            i = piece.schema.get_field_index(name)
+            piece = piece.set_column(
+                i, name, pc.cast(pc.cast(piece[name], pa.string()), pa.float64())
+            )
         for number, row in zip(wanted[group_of == g], piece.to_pylist(), strict=True):
             found[int(number)] = row
     return [found[int(n)] for n in wanted]
@@ -719,27 +869,55 @@ def _rows(sidecar: Sidecar, wanted: np.ndarray) -> list[dict[str, Any]]:
 def export_rows(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[pa.Table]:
     """Every row ``query`` matches, in genomic order, one row group at a time."""
     sidecar = Sidecar(settings, job)
+    sidecar.check(query)
     chrom_index = sidecar.chrom_index(query.chrom) if query.chrom else None
     source = sidecar._file()
     try:
         for g in sidecar.candidate_groups(query, chrom_index):
-            table = sidecar.read(source, [g], [*COLUMNS, "chrom_index"])
+            table = sidecar.read(source, [g], [*sidecar.columns, "chrom_index"])
             if query.filtered:
                 table = table.filter(_mask(table, query, chrom_index))
             if len(table):
-                yield table.select(list(COLUMNS))
+                yield table.select(list(sidecar.columns))
     finally:
         _release_memory()
 
 
 def export_tsv(settings: Settings, job: models.Job, query: VariantQuery) -> Iterator[bytes]:
     """The matching rows as the TSV the annotation wrote (same columns, empty for none)."""
-    yield ("\t".join(COLUMNS) + "\n").encode()
+    names = Sidecar(settings, job).columns
+    yield ("\t".join(names) + "\n").encode()
     for table in export_rows(settings, job, query):
         lines = []
-        for row in table.to_pylist():
-            lines.append("\t".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
+        for row in _text_rows(table):
+            lines.append("\t".join("" if row[c] is None else str(row[c]) for c in names))
         yield ("\n".join(lines) + "\n").encode()
+
+
+def _text_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows with 32-bit floats as they were written (shortest text) and flags as 1 or empty."""
+    for name in table.column_names:
+        kind = table.schema.field(name).type
+        if pa.types.is_float32(kind):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, pc.cast(table[name], pa.string()))
+        elif pa.types.is_boolean(kind):
+            i = table.schema.get_field_index(name)
+            text = pc.if_else(table[name], "1", pa.scalar(None, pa.string()))
+            table = table.set_column(i, name, text)
+    return table.to_pylist()
+
+
+_VCF_TYPE = {
+    columns.STRING: "String",
+    columns.INTEGER: "Integer",
+    columns.FLOAT: "Float",
+    columns.FLAG: "Flag",
+}
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 # (INFO field, column, VCF type, description) of every per-allele column.
@@ -750,10 +928,19 @@ _VCF_INFO = tuple(
 )
 
 
-def _vcf_line(row: dict[str, Any]) -> str:
-    info = ";".join(
+def _vcf_line(row: dict[str, Any], sources: tuple[columns.SourceColumn, ...] = ()) -> str:
+    items = [
         f"{field}={row[column]}" for field, column, _, _ in _VCF_INFO if row[column] is not None
-    )
+    ]
+    for c in sources:
+        value = row[c.name]
+        if c.kind == columns.FLAG:
+            if value:
+                items.append(c.info)
+        elif value is not None:
+            text = str(value).replace(";", "%3B").replace(",", "%2C")
+            items.append(f"{c.info}={text}")
+    info = ";".join(items)
     return "\t".join(
         [row["chrom"], str(row["pos"]), row["id"] or ".", row["ref"], row["alt"], ".", "."]
         + [info or "."]
@@ -769,6 +956,11 @@ def export_vcf_gz(
     """
     sidecar = Sidecar(settings, job)
     chromosomes = sidecar.chromosomes()
+    own = [
+        f"##INFO=<ID={c.info},Number={'0' if c.kind == columns.FLAG else 'A'},"
+        f'Type={_VCF_TYPE[c.kind]},Description="{_escaped(c.description)}">'
+        for c in sidecar.source_columns
+    ]
     header = [
         "##fileformat=VCFv4.2",
         f"##source=GAS variant browser export ({description})",
@@ -777,6 +969,7 @@ def export_vcf_gz(
             f'##INFO=<ID={field},Number=A,Type={kind},Description="{text}">'
             for field, _, kind, text in _VCF_INFO
         ),
+        *own,
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
     handle, path = tempfile.mkstemp(prefix="gas-export-", suffix=".vcf.gz")
@@ -785,7 +978,8 @@ def export_vcf_gz(
         with pysam.BGZFile(path, "wb") as out:
             out.write(("\n".join(header) + "\n").encode())
             for table in export_rows(settings, job, query):
-                text = "\n".join(_vcf_line(row) for row in table.to_pylist()) + "\n"
+                rows = _text_rows(table)
+                text = "\n".join(_vcf_line(row, sidecar.source_columns) for row in rows) + "\n"
                 out.write(text.encode())
         with open(path, "rb") as done:
             while block := done.read(1 << 16):
