@@ -31,6 +31,7 @@ from webapp import graph, results
 from webapp.auth import ResendConfirmationForm, needs_confirmation
 from webapp.security import own_job_or_404, settings
 from workflows import jobs, uploads
+from workflows import sources as annotation_sources
 
 bp = Blueprint("annotations", __name__)
 
@@ -352,9 +353,26 @@ def job_page(job_id: str) -> str:
         is_premium=current_user.record.tier == models.PREMIUM,
         now=datetime.now(UTC),
         shares=results.shares_view(job),
+        sources_used=annotation_sources.used(job),
+        resubmission=_resubmission(job),
         **results.results_context(job, request.args, results.owner_links(job)),
         **context,
     )
+
+
+def _resubmission(job: Job) -> dict[str, Any] | None:
+    """A resubmitted job's original and how its sources' versions compare with the original's."""
+    if not job.resubmitted_from:
+        return None
+    try:
+        original = jobs.get_own(settings(), current_user.record, job.resubmitted_from)
+    except jobs.JobNotFound:  # deleted since
+        original = None
+    return {
+        "job_id": job.resubmitted_from,
+        "exists": original is not None,
+        "sources": annotation_sources.against_original(job, original),
+    }
 
 
 @bp.post("/annotations/<job_id>/cancel")

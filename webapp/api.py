@@ -151,8 +151,22 @@ def job_view(job: models.Job) -> dict[str, Any]:
         if job.results
         else [],
         "resubmitted_from": job.resubmitted_from,
+        # The annotation sources (and versions) the job used: provenance to cite.
+        "sources": [_source_used(s) for s in (job.sources or [])],
         "url": url_for("api.get_job", job_id=job.job_id),
     }
+
+
+_SOURCE_USED = ("name", "build", "version", "match", "file", "sha256", "added_at", "records")
+
+
+def _source_used(used: dict[str, Any]) -> dict[str, Any]:
+    out = {k: used.get(k) for k in _SOURCE_USED}
+    out["fields"] = list(used.get("fields") or [])
+    out["matched_alleles"] = int(used.get("matched_alleles") or 0)
+    for k in ("version", "records"):
+        out[k] = None if out[k] is None else int(out[k])
+    return out
 
 
 def _page_serializer() -> URLSafeSerializer:
@@ -393,6 +407,8 @@ def list_variants(job_id: str) -> Response:
         page = results.query_page(settings(), job, query, per_page=per_page)
     except results.ResultUnavailable:
         return problem(409, NO_VARIANT_TABLE)
+    except results.BadQuery as bad:  # a source column this job does not have
+        return problem(400, str(bad))
     following = None
     if query.page < page.pages:
         args = query.to_args(page=query.page + 1)
@@ -408,6 +424,11 @@ def list_variants(job_id: str) -> Response:
             "pages": page.pages,
             "per_page": per_page,
             "lacking": list(page.lacking),
+            "source_columns": [
+                {k: getattr(c, k) for k in ("name", "kind", "info", "number", "description")}
+                | {"source": c.source}
+                for c in page.source_columns
+            ],
             "next_page": following,
         }
     )

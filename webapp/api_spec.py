@@ -54,6 +54,12 @@ _JOB_FIELDS: dict[str, Any] = {
         "description": "the result files the job has (download them with /downloads/{kind})",
     },
     "resubmitted_from": {"type": ["string", "null"], "format": "uuid"},
+    "sources": {
+        "type": "array",
+        "items": _ref("SourceUsed"),
+        "description": "the annotation sources the job used, with their versions (a resubmitted "
+        "job takes the current ones); empty before it is annotated",
+    },
     "url": {"type": "string"},
 }
 
@@ -186,9 +192,59 @@ SCHEMAS: dict[str, Any] = {
             "description": "how long results stay online; null: they stay (premium)",
         },
     ),
-    "Variant": _obj(list(columns.NAMES), **{c.name: _variant_field(c) for c in columns.TABLE}),
+    "Variant": {
+        **_obj(list(columns.NAMES), **{c.name: _variant_field(c) for c in columns.TABLE}),
+        # The job's annotation sources add their columns (VariantPage.source_columns).
+        "additionalProperties": {
+            "type": ["string", "number", "boolean", "null"],
+            "description": "a column of one of the job's annotation sources, <prefix>_<field>",
+        },
+    },
+    "SourceUsed": _obj(
+        [
+            "name",
+            "build",
+            "version",
+            "match",
+            "file",
+            "sha256",
+            "added_at",
+            "records",
+            "fields",
+            "matched_alleles",
+        ],
+        name={"type": "string"},
+        build={"type": "string", "enum": ["GRCh38", "GRCh37"]},
+        version={"type": ["integer", "null"]},
+        match={"type": ["string", "null"], "enum": ["allele", "position", "overlap", None]},
+        file={"type": ["string", "null"], "description": "the file it was built from"},
+        sha256={"type": ["string", "null"], "description": "that file's SHA-256"},
+        added_at={"type": ["string", "null"], "description": "when it was registered"},
+        records={"type": ["integer", "null"]},
+        fields={"type": "array", "items": {"type": "string"}},
+        matched_alleles={"type": "integer", "description": "this job's alleles it matched"},
+    ),
+    "SourceColumn": _obj(
+        ["name", "kind", "info", "number", "description", "source"],
+        name={"type": "string", "description": "the column (<prefix>_<field>)"},
+        kind={"type": "string", "enum": ["string", "integer", "float", "flag"]},
+        info={"type": "string", "description": "its INFO field in the annotated VCF"},
+        number={"type": "string", "description": "that field's Number"},
+        description={"type": "string", "description": "the source's own header text"},
+        source={"type": "string"},
+    ),
     "VariantPage": _obj(
-        ["variants", "matching", "total", "page", "pages", "per_page", "lacking", "next_page"],
+        [
+            "variants",
+            "matching",
+            "total",
+            "page",
+            "pages",
+            "per_page",
+            "lacking",
+            "source_columns",
+            "next_page",
+        ],
         variants={"type": "array", "items": _ref("Variant")},
         matching={"type": "integer", "description": "alleles the filters match"},
         total={"type": "integer", "description": "alleles in the job"},
@@ -200,6 +256,12 @@ SCHEMAS: dict[str, Any] = {
             "items": {"type": "string", "enum": list(columns.CONSEQUENCE_COLUMNS)},
             "description": "consequence columns the query uses that the job does not have (it "
             "was annotated before GAS called consequences); their filters match nothing",
+        },
+        source_columns={
+            "type": "array",
+            "items": _ref("SourceColumn"),
+            "description": "the job's annotation-source columns, after the fixed ones in each "
+            "variant; filter them with where=",
         },
         next_page={
             "type": ["string", "null"],
@@ -325,9 +387,29 @@ VARIANT_FILTERS = [
         explode=True,
     ),
     _query(
+        "where",
+        {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": "^[a-z][a-z0-9_]{0,80}:(lt|le|gt|ge|eq|ne|contains|is|not|has|missing)"
+                ":.{0,200}$",
+            },
+            "maxItems": 20,
+        },
+        "a filter on one of the job's annotation-source columns, column:op:value (repeatable; "
+        "all must hold): numbers lt, le, gt, ge, eq, ne (gnomad_af:le:0.01); text contains "
+        "(any case), is, not (clinvar_clnsig:contains:Pathogenic); any column has or missing "
+        "(no value); an allele without a value matches only missing",
+        style="form",
+        explode=True,
+    ),
+    _query(
         "sort",
-        {"type": "string", "enum": list(columns.NAMES), "default": "chrom"},
-        "the column to sort by (chrom: genomic order; consequences and impacts: by severity)",
+        {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,80}$", "default": "chrom"},
+        "the column to sort by: a fixed one ("
+        + ", ".join(columns.NAMES)
+        + "; chrom: genomic order; consequences and impacts: by severity) or a source column",
     ),
     _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "order"),
     _query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),

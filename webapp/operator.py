@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from webapp.security import settings
 from workflows import jobs, operations, reconcile
+from workflows import sources as annotation_sources
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 LIST_LIMIT = 50
@@ -76,8 +77,15 @@ def overview() -> str:
         current_app.logger.exception("operator page: the local cloud's mailbox unavailable")
         sent_mail = []
         problems.append("The e-mails sent could not be read from the local cloud's SES mailbox.")
+    try:
+        sources = annotation_sources.registered(cfg)
+    except Exception:
+        current_app.logger.exception("operator page: the sources registry unavailable")
+        sources = []
+        problems.append("The annotation sources registry could not be read.")
     return render_template(
         "operator/overview.html",
+        sources=sources,
         sent_mail=sent_mail,
         failed_executions=failed_executions,
         reconciled=reconciled,

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from gas import models
 from webapp.security import own_job_or_404, settings
 from workflows import jobs, results, shares
+from workflows import sources as annotation_sources
 
 bp = Blueprint("results", __name__)
 shared_bp = Blueprint("shared", __name__, url_prefix="/shared")
@@ -73,6 +74,55 @@ SHOWN_COLUMNS = (
     "distance",
     "known_id",
 )
+
+
+# A source field's filter in the browser: the operators offered by kind, the default first
+# (an empty value leaves the field unfiltered; a flag's "any" likewise).
+SOURCE_OPS = {
+    "numeric": (
+        ("le", "≤"),
+        ("lt", "<"),
+        ("ge", "≥"),
+        ("gt", ">"),
+        ("eq", "="),
+        ("ne", "≠"),
+        ("has", "has a value"),
+        ("missing", "has none"),
+    ),
+    "text": (
+        ("contains", "contains"),
+        ("is", "is"),
+        ("not", "is not"),
+        ("has", "has a value"),
+        ("missing", "has none"),
+    ),
+    "flag": (("", "any"), ("has", "set"), ("missing", "not set")),
+}
+
+
+def source_filters(page: results.Page | None, query: results.VariantQuery) -> list[dict[str, Any]]:
+    """One filter row per source column of the job: its operators and the query's choice."""
+    if page is None:
+        return []
+    chosen: dict[str, tuple[str, str]] = {}
+    for column, op, value in query.where:
+        chosen.setdefault(column, (op, value))
+    out = []
+    for c in page.source_columns:
+        kind = "flag" if c.kind == "flag" else "numeric" if c.numeric else "text"
+        op, value = chosen.get(c.name, (SOURCE_OPS[kind][0][0], ""))
+        out.append(
+            {
+                "name": c.name,
+                "source": c.source,
+                "description": c.description,
+                "kind": kind,
+                "ops": SOURCE_OPS[kind],
+                "op": op,
+                "value": value,
+            }
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -143,6 +193,8 @@ def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> d
         "impact_of": IMPACT_OF,
         "columns": SHOWN_COLUMNS,
         "query": results.VariantQuery(),
+        "source_filters": [],
+        "column_titles": {},
     }
     if job.status != models.COMPLETED:
         return context
@@ -154,12 +206,25 @@ def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> d
         query = results.VariantQuery()
     context["query"] = query
     try:
-        context["browser"] = results.query_page(cfg, job, query)
+        try:
+            context["browser"] = results.query_page(cfg, job, query)
+        except results.BadQuery as bad:  # a filter on a column this job lacks
+            context["browser_error"] = str(bad)
+            query = context["query"] = results.VariantQuery()
+            context["browser"] = results.query_page(cfg, job, query)
     except results.ResultUnavailable:
         return context  # a job from before the variant table: the files are still listed
     except Exception:
         current_app.logger.exception("job %s: variant table unavailable", job.job_id)
         context["browser_error"] = "The variant table cannot be read right now."
+    page = context["browser"]
+    if page is not None and page.source_columns:
+        # The job's source columns come after the fixed ones, titled with their header text.
+        context["columns"] = SHOWN_COLUMNS + tuple(c.name for c in page.source_columns)
+        context["column_titles"] = {
+            c.name: f"{c.source}: {c.description}" for c in page.source_columns
+        }
+        context["source_filters"] = source_filters(page, query)
     try:
         genes = results.genes(cfg, job)
     except Exception:
@@ -317,6 +382,8 @@ def job_page(token: str) -> str:
         job=job,
         summary=job.summary.as_dict() if job.summary else None,
         readable=job.status == models.COMPLETED,
+        sources_used=annotation_sources.used(job),
+        resubmission=None,  # a share shows this job alone
         **results_context(job, request.args, links),
     )
 
