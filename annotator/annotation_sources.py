@@ -5,14 +5,17 @@ The compact form (one directory per source version, ``SOURCE_FORMAT`` below):
 
 - ``manifest.json``: the source's name, build, version, match mode, fields (with the source's own
   header text and type), contigs, counts and provenance (file name, SHA-256, size, when added);
-- ``sites.arrow``: an Arrow IPC file of record batches, zstd-compressed, each batch one run of
-  sorted keys on one contig (``pos`` uint32, 0-based; ``code`` uint64, the alleles; ``long``
-  the alleles' text where the code is a hash; ``end`` for intervals) and the fields' typed values;
-- ``batches.npy``: per batch its contig, first and last position (and intervals' furthest end).
+- ``sites.arrow``: batches one after the other, each a zstd-compressed Arrow IPC stream of one
+  run of sorted keys on one contig (``pos``, 0-based, as deltas; ``code`` uint64, the alleles;
+  ``long`` the alleles' text where the code is a hash; ``end`` for intervals) and the fields'
+  typed values (text dictionary-encoded where it repeats);
+- ``batches.npy``: per batch its contig, first and last position, intervals' furthest end, and
+  its offset and length in sites.arrow.
 
 Matching a block of input reads the small batch index, finds each allele's batch with one
-``searchsorted``, decompresses only those batches (a few per block, kept in a small LRU) and
-matches inside them with ``searchsorted`` again: memory stays flat whatever the source's size.
+``searchsorted``, reads and decompresses only those batches (a few per block, kept in a small
+LRU; read with pread, since a compressed batch cannot be used from a map as it lies) and matches
+inside them with ``searchsorted`` again: memory stays flat whatever the source's size.
 
 Alleles are normalised the same way on both sides, with the engine's own code (``_allele_queries``):
 split per ALT, the shared suffix trimmed first, then the shared prefix (``bcftools norm``'s
@@ -371,17 +374,21 @@ def _element(values: pa.Array, index: np.ndarray) -> pa.Array:
 
 
 class _Writer:
-    """Writes sorted rows as batches of at most BATCH_ROWS (never splitting one position),
-    each on one contig, into sites.arrow and the batch index."""
+    """Writes sorted rows as batches of at most BATCH_ROWS (never splitting one position), each
+    on one contig, into sites.arrow, and the batch index.
+
+    Each batch is its own zstd-compressed Arrow IPC stream, so it carries its own dictionaries:
+    positions as deltas (small numbers compress), a text column dictionary-encoded when its
+    values repeat (ClinVar's significances: a few codes), as it is otherwise (IDs)."""
 
     def __init__(self, path: Path, schema: pa.Schema, overlap: bool):
-        self.sink = pa.OSFile(str(path), "wb")
-        options = pa.ipc.IpcWriteOptions(compression="zstd")
-        self.writer = pa.ipc.new_file(self.sink, schema, options=options)
+        self.sink = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self.options = pa.ipc.IpcWriteOptions(compression="zstd")
         self.schema = schema
         self.overlap = overlap
-        self.index: list[tuple[int, int, int, int]] = []
+        self.index: list[tuple[int, ...]] = []
         self.rows = 0
+        self.offset = 0
 
     def write(self, contig: int, table: pa.Table) -> None:
         pos = table.column("pos").to_numpy()
@@ -391,16 +398,39 @@ class _Writer:
             stop = min(at + BATCH_ROWS, n)
             if stop < n:  # keep every row of the last position in this batch
                 stop = int(np.searchsorted(pos, pos[stop - 1], side="right"))
-            piece = table.slice(at, stop - at)
+            piece = table.slice(at, stop - at).combine_chunks()
             reach = int(pc.max(piece.column("end")).as_py()) if self.overlap else int(pos[stop - 1])
-            self.index.append((contig, int(pos[at]), int(pos[stop - 1]), reach))
-            for batch in piece.combine_chunks().to_batches(max_chunksize=stop - at):
-                self.writer.write_batch(batch)
+            data = self._encode(piece, pos[at:stop])
+            self.sink.write(data)
+            self.index.append(
+                (contig, int(pos[at]), int(pos[stop - 1]), reach, self.offset, len(data))
+            )
+            self.offset += len(data)
             self.rows += stop - at
             at = stop
 
+    def _encode(self, piece: pa.Table, pos: np.ndarray) -> bytes:
+        cols, names = [], []
+        for name in piece.column_names:
+            col = piece.column(name).chunk(0) if piece.num_rows else piece.column(name)
+            if name == "pos":
+                col = pa.array(np.diff(pos.astype(np.int64), prepend=0).astype(np.uint32))
+            elif pa.types.is_string(col.type) and len(col):
+                coded = pc.dictionary_encode(col)
+                if len(coded.dictionary) * 2 <= len(col):
+                    col = coded
+            cols.append(col)
+            names.append(name)
+        batch = pa.record_batch(cols, names=names)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema, options=self.options) as w:
+            w.write_batch(batch)
+        return sink.getvalue().to_pybytes()
+
+    def save_index(self, path: Path) -> None:
+        np.save(path, np.array(self.index, np.int64).reshape(-1, 6))
+
     def close(self) -> None:
-        self.writer.close()
         self.sink.close()
 
 
@@ -625,7 +655,7 @@ def _build_vcf(path, tmp, prefix, wanted, match, build, reference_dir, say, in_m
             collector.add(rec_contig[rec], fl.pos0[rec], pos, code, long, values)
         collector.finish()
         writer.close()
-    np.save(tmp / "batches.npy", np.array(writer.index, np.int64).reshape(-1, 4))
+    writer.save_index(tmp / "batches.npy")
     return {
         "fields": fields,
         "contigs": contigs,
@@ -899,7 +929,7 @@ def _build_bed(path: Path, tmp: Path, prefix: str, wanted: Sequence[str], say: S
             cols[f.column] = values[f.column].take(take)
         writer.write(c, pa.table([cols[n] for n in schema.names], schema=schema))
     writer.close()
-    np.save(tmp / "batches.npy", np.array(writer.index, np.int64).reshape(-1, 4))
+    writer.save_index(tmp / "batches.npy")
     return {
         "fields": fields,
         "contigs": contigs,
@@ -916,7 +946,8 @@ def _build_bed(path: Path, tmp: Path, prefix: str, wanted: Sequence[str], say: S
 
 
 class Source:
-    """A built source, memory-mapped; safe to match from several threads at once."""
+    """A built source: its small batch index in memory, batches read and decompressed as
+    blocks need them (a few kept); safe to match from several threads at once."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -942,12 +973,21 @@ class Source:
         self.batch_first = index[:, 1].copy()
         self.batch_last = index[:, 2].copy()
         self.batch_reach = index[:, 3].copy()
+        self.batch_offset = index[:, 4].copy()
+        self.batch_length = index[:, 5].copy()
         self.first_keys = (self.batch_contig << 32) | self.batch_first
-        self._map = pa.memory_map(str(self.path / "sites.arrow"))
-        self._reader = pa.ipc.open_file(self._map)
-        self._read_lock = threading.Lock()
+        arrow = {"int32": pa.int32(), "float32": pa.float32(), "bool": pa.bool_()}
+        self.types = {f.column: arrow.get(f.storage, pa.string()) for f in self.fields}
+        self.types.update({f.column + "__ref": self.types[f.column] for f in self.fields})
+        # Read batch by batch (pread: any thread, no lock), not mapped: a batch is compressed,
+        # so it is decompressed into memory either way, and nothing else of the source stays.
+        self._fd = os.open(self.path / "sites.arrow", os.O_RDONLY)
         self._cache: OrderedDict[int, dict] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            os.close(self._fd)
 
     def describe(self) -> dict:
         """What a job records about the source it used (provenance a researcher can cite)."""
@@ -970,10 +1010,11 @@ class Source:
             if hit is not None:
                 self._cache.move_to_end(b)
                 return hit
-        with self._read_lock:
-            rb = self._reader.get_batch(b)
+        data = os.pread(self._fd, int(self.batch_length[b]), int(self.batch_offset[b]))
+        rb = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+        pos = np.cumsum(rb.column("pos").to_numpy(), dtype=np.int64).astype(np.uint32)
         got = {
-            "pos": rb.column("pos").to_numpy(),
+            "pos": pos,
             "code": rb.column("code").to_numpy(),
             "long": rb.column("long"),
             "batch": rb,
@@ -1090,7 +1131,7 @@ class Source:
     def values(self, column: str, hit_b: np.ndarray, hit_r: np.ndarray) -> pa.Array:
         """A column's value at each (batch, row); null where there is none."""
         n = len(hit_b)
-        typ = self._reader.schema.field(column).type
+        typ = self.types[column]
         live = np.flatnonzero(hit_b >= 0)
         if not len(live):
             return pa.nulls(n, typ)
@@ -1100,7 +1141,10 @@ class Source:
         parts = []
         for a, z in zip(cuts.tolist(), [*cuts[1:].tolist(), len(order)], strict=True):
             batch = self._batch(int(bs[a]))["batch"]
-            parts.append(batch.column(column).take(pa.array(hit_r[order[a:z]])))
+            got = batch.column(column).take(pa.array(hit_r[order[a:z]]))
+            if pa.types.is_dictionary(got.type):
+                got = got.dictionary_decode()
+            parts.append(got)
         got = pa.concat_arrays(parts)
         slot = np.full(n, -1, np.int64)
         slot[order] = np.arange(len(order))

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from botocore.exceptions import ClientError
 
-from gas import aws, keys
-from gas import sources as registry
-from gas.resources import Resources
+from gas import keys
 from gas.settings import Settings
+
+# boto3 (~0.4 s) is imported by the commands that talk to S3, not by `gas annotate --source`
+# given a file or a built directory.
 
 BUILDS = ("GRCh38", "GRCh37")
 
@@ -29,6 +29,10 @@ BUILDS = ("GRCh38", "GRCh37")
 @contextmanager
 def _local_copy(location: str, settings: Settings) -> Iterator[Path]:
     """A local path for a source given as a path, an s3:// URL or an http(s):// URL."""
+    from botocore.exceptions import ClientError
+
+    from gas import aws
+
     parsed = urllib.parse.urlsplit(location)
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme else location)
@@ -64,6 +68,8 @@ def _local_copy(location: str, settings: Settings) -> Iterator[Path]:
 
 
 def _read(settings: Settings) -> tuple[dict[str, Any], str | None]:
+    from gas import sources as registry
+
     try:
         return registry.read_index(settings)
     except registry.SourcesUnavailable as exc:
@@ -72,6 +78,11 @@ def _read(settings: Settings) -> tuple[dict[str, Any], str | None]:
 
 def _write_index(settings: Settings, index: dict[str, Any], etag: str | None) -> None:
     """Put the registry, only if nobody changed it since it was read (S3 conditional write)."""
+    from botocore.exceptions import ClientError
+
+    from gas import aws
+    from gas.resources import Resources
+
     s3 = aws.client(settings, "s3")
     condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
     try:
@@ -94,6 +105,10 @@ def register_built(
     settings: Settings, built: Path, index: dict[str, Any], etag: str | None
 ) -> dict[str, Any]:
     """Upload a built version's files, then add it to the registry as the current version."""
+    from gas import aws
+    from gas import sources as registry
+    from gas.resources import Resources
+
     manifest = json.loads((built / "manifest.json").read_text())
     name, build, version = manifest["name"], manifest["build"], int(manifest["version"])
     s3 = aws.client(settings, "s3")
@@ -198,6 +213,8 @@ def add(
 @click.pass_obj
 def list_sources(settings: Settings, as_json: bool, all_versions: bool) -> None:
     """The registered sources: version, records, build and provenance."""
+    from gas import sources as registry
+
     index, _ = _read(settings)
     shown = registry.versions(index) if all_versions else registry.current(index)
     if as_json:
@@ -221,6 +238,8 @@ def list_sources(settings: Settings, as_json: bool, all_versions: bool) -> None:
 @click.pass_obj
 def show(settings: Settings, name: str, as_json: bool) -> None:
     """One source: each build's versions, its fields with their header text, provenance."""
+    from gas import sources as registry
+
     index, _ = _read(settings)
     found = [v for v in registry.versions(index) if v["name"] == name]
     if not found:
@@ -251,6 +270,9 @@ def show(settings: Settings, name: str, as_json: bool) -> None:
 def remove(settings: Settings, name: str, build: str | None, yes: bool) -> None:
     """Remove a source (every version): jobs started from now on no longer use it. The jobs
     that used it keep their results and the record of the version they used."""
+    from gas import aws
+    from gas.resources import Resources
+
     index, etag = _read(settings)
     builds = index["sources"].get(name, {})
     gone = [b for b in builds if build in (None, b)]
@@ -336,6 +358,8 @@ def resolve(settings: Settings, wanted: tuple[str, ...], workdir: Path, build: s
                 raise click.ClickException(f"{item}: {exc}") from None
             out.append(target)
             continue
+        from gas import sources as registry
+
         if index is None:
             try:
                 index, _ = registry.read_index(settings)

@@ -369,3 +369,33 @@ def test_role_grants_everything_the_code_needs(template, used, role) -> None:
     if role == "WorkerRole":
         needed -= WORKER_NOT_NEEDED
     assert needed <= granted, f"{role} lacks {sorted(needed - granted)}"
+
+
+def test_workers_read_the_annotation_sources_and_write_none(template) -> None:
+    """The sources' prefix is the operator's (gas sources, with its own credentials): the
+    workers' role reads it and nothing else, and the code workers run makes no write there."""
+    statements = list(_statements(template["Resources"]["WorkerRole"]))
+    on_sources = [
+        st
+        for st in statements
+        for r in _as_list(st["Resource"])
+        if isinstance(r, dict) and "-results/sources/" in str(r.get("Fn::Sub", ""))
+    ]
+    assert [st["Action"] for st in on_sources] == [["s3:GetObject"]]
+    wide = [
+        st
+        for st in statements
+        for r in _as_list(st["Resource"])
+        if isinstance(r, dict) and str(r.get("Fn::Sub", "")).endswith("-results/*")
+    ]
+    assert not wide, "a grant on the whole results bucket would cover the sources' prefix"
+    worker_files = _closure("WorkerRole")
+    registry = REPO_ROOT / "gas" / "sources.py"
+    assert registry in worker_files
+    calls = {
+        n.func.attr
+        for n in ast.walk(ast.parse(registry.read_text()))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    }
+    assert not calls & {"put_object", "upload_file", "delete_object", "delete_objects"}
+    assert REPO_ROOT / "cli" / "source_commands.py" not in worker_files
