@@ -611,50 +611,52 @@ def _build_vcf(path, tmp, prefix, wanted, match, build, reference_dir, say, in_m
         names = [c for c in schema.names if c not in ("pos", "code", "long")]
         collector = _Collector(writer, names, in_memory)
         say(f"reading {path.name} ...")
-        for block, before in read_chunks(f, first, header.line_count):
-            fl = parse_chunk(block, before, len(header.columns))
-            if fl.n == 0:
-                continue
-            if fl.delete is not None:
-                block = fl.arr[~fl.delete].tobytes()
+        try:
+            for block, before in read_chunks(f, first, header.line_count):
                 fl = parse_chunk(block, before, len(header.columns))
-            records += fl.n
-            # Each record's contig, in the order the source first names them.
-            h = chrom_hashes(fl)
-            uniq, first_at, inv = np.unique(h, return_index=True, return_inverse=True)
-            ids = np.empty(len(uniq), np.int64)
-            for j, (hv, i) in enumerate(zip(uniq.tolist(), first_at.tolist(), strict=True)):
-                ci = hash_contig.get(hv)
-                if ci is None:
-                    raw = bytes(fl.arr[fl.starts[i] : fl.t[0][i]]).decode("utf-8", "replace")
-                    canon = canonical_contig(raw)
-                    if canon not in contig_of:
-                        contig_of[canon] = len(contigs)
-                        contigs.append(canon)
-                    ci = hash_contig[hv] = contig_of[canon]
-                ids[j] = ci
-            rec_contig = ids[inv]
-            if match == "allele":
-                q = _allele_queries(fl, fl.pos0.astype(np.int64))
-                bundle_ci = None
-                if sequence is not None:
-                    on = [bundle_index.get(c, -1) if c in aligned else -1 for c in contigs]
-                    bundle_ci = np.array(on, np.int64)[rec_contig]
-                al = normalise(fl, q, bundle_ci, sequence)
-                keep = np.flatnonzero(al.matchable)
-                rec = al.rec[keep]
-                pos, code = al.pos[keep], al.code[keep]
-                long = [al.long[i] for i in keep.tolist()] if al.long is not None else None
-                k = _allele_number(q)[keep]
-            else:  # position: the record as written
-                rec = np.arange(fl.n)
-                pos, code = fl.pos0.astype(np.int64), np.zeros(fl.n, np.uint64)
-                long, k = None, None
-            alleles += len(rec)
-            values = _field_values(block, fl, fields, rec, k, path.name)
-            collector.add(rec_contig[rec], fl.pos0[rec], pos, code, long, values)
-        collector.finish()
-        writer.close()
+                if fl.n == 0:
+                    continue
+                if fl.delete is not None:
+                    block = fl.arr[~fl.delete].tobytes()
+                    fl = parse_chunk(block, before, len(header.columns))
+                records += fl.n
+                # Each record's contig, in the order the source first names them.
+                h = chrom_hashes(fl)
+                uniq, first_at, inv = np.unique(h, return_index=True, return_inverse=True)
+                ids = np.empty(len(uniq), np.int64)
+                for j, (hv, i) in enumerate(zip(uniq.tolist(), first_at.tolist(), strict=True)):
+                    ci = hash_contig.get(hv)
+                    if ci is None:
+                        raw = bytes(fl.arr[fl.starts[i] : fl.t[0][i]]).decode("utf-8", "replace")
+                        canon = canonical_contig(raw)
+                        if canon not in contig_of:
+                            contig_of[canon] = len(contigs)
+                            contigs.append(canon)
+                        ci = hash_contig[hv] = contig_of[canon]
+                    ids[j] = ci
+                rec_contig = ids[inv]
+                if match == "allele":
+                    q = _allele_queries(fl, fl.pos0.astype(np.int64))
+                    bundle_ci = None
+                    if sequence is not None:
+                        on = [bundle_index.get(c, -1) if c in aligned else -1 for c in contigs]
+                        bundle_ci = np.array(on, np.int64)[rec_contig]
+                    al = normalise(fl, q, bundle_ci, sequence)
+                    keep = np.flatnonzero(al.matchable)
+                    rec = al.rec[keep]
+                    pos, code = al.pos[keep], al.code[keep]
+                    long = [al.long[i] for i in keep.tolist()] if al.long is not None else None
+                    k = _allele_number(q)[keep]
+                else:  # position: the record as written
+                    rec = np.arange(fl.n)
+                    pos, code = fl.pos0.astype(np.int64), np.zeros(fl.n, np.uint64)
+                    long, k = None, None
+                alleles += len(rec)
+                values = _field_values(block, fl, fields, rec, k, path.name)
+                collector.add(rec_contig[rec], fl.pos0[rec], pos, code, long, values)
+            collector.finish()
+        finally:
+            writer.close()  # before any retry opens the file again
     writer.save_index(tmp / "batches.npy")
     return {
         "fields": fields,

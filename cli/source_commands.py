@@ -8,6 +8,7 @@ here, with the operator's credentials: a worker may read the sources' prefix, ne
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -111,12 +112,13 @@ def register_built(
 
     manifest = json.loads((built / "manifest.json").read_text())
     name, build, version = manifest["name"], manifest["build"], int(manifest["version"])
+    folder = keys.source_dir(version, secrets.token_hex(6))
     s3 = aws.client(settings, "s3")
     bucket = Resources.of(settings).results_bucket
     for file in keys.SOURCE_FILES:
-        s3.upload_file(str(built / file), bucket, keys.source_key(build, name, version, file))
+        s3.upload_file(str(built / file), bucket, keys.source_key(build, name, folder, file))
     entry = index["sources"].setdefault(name, {}).setdefault(build, {"versions": {}})
-    entry["versions"][str(version)] = registry.summary_of(manifest)
+    entry["versions"][str(version)] = registry.summary_of(manifest, folder)
     entry["current"] = version
     _write_index(settings, index, etag)
     return manifest
@@ -287,9 +289,9 @@ def remove(settings: Settings, name: str, build: str | None, yes: bool) -> None:
     s3 = aws.client(settings, "s3")
     bucket = Resources.of(settings).results_bucket
     doomed = [
-        {"Key": keys.source_key(b, name, int(v), f)}
+        {"Key": keys.source_key(b, name, summary["folder"], f)}
         for b, entry in removed.items()
-        for v in entry["versions"]
+        for summary in entry["versions"].values()
         for f in keys.SOURCE_FILES
     ]
     for at in range(0, len(doomed), 1000):

@@ -103,11 +103,23 @@ SOURCES_PREFIX = "sources/"
 SOURCES_INDEX = "sources/index.json"
 SOURCE_FILES = ("manifest.json", "sites.arrow", "batches.npy")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SOURCE_DIR = re.compile(r"^v[0-9]{1,9}-[0-9a-f]{12}$")  # the version, and a random tag
 _BUILDS = ("GRCh38", "GRCh37")
 
 
-def source_key(build: str, name: str, version: int, file: str) -> str:
+def source_dir(version: int, tag: str) -> str:
+    """A version's folder: its number and a random tag, so two operators adding the same
+    version at once write apart (one registry write wins; the other's files are never used)."""
+    return f"v{int(version)}-{tag}"
+
+
+def source_key(build: str, name: str, folder: str, file: str) -> str:
     """Key of one file of a source version's compact form."""
-    if build not in _BUILDS or not _SOURCE_NAME.match(name) or file not in SOURCE_FILES:
-        raise InvalidKey(f"not a source file: {build}/{name}/{file}")
-    return f"{SOURCES_PREFIX}{build}/{name}/v{int(version)}/{file}"
+    if (
+        build not in _BUILDS
+        or not _SOURCE_NAME.match(name)
+        or not _SOURCE_DIR.match(folder)
+        or file not in SOURCE_FILES
+    ):
+        raise InvalidKey(f"not a source file: {build}/{name}/{folder}/{file}")
+    return f"{SOURCES_PREFIX}{build}/{name}/{folder}/{file}"

@@ -9,6 +9,7 @@ registered, so a worker downloads it once and keeps it in ``<state dir>/sources/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -67,52 +68,45 @@ def current(index: dict[str, Any], build: str | None = None) -> list[dict[str, A
 
 
 def cache_dir(settings: Settings) -> Path:
-    return Path(settings.state_dir) / "sources"
+    """Where this deployment's sources are kept on this machine (one folder per prefix: two
+    deployments on one machine, as the tests run them, keep theirs apart)."""
+    return Path(settings.state_dir) / "sources" / settings.prefix
 
 
-def local_path(settings: Settings, build: str, name: str, version: int) -> Path:
-    return cache_dir(settings) / build / name / f"v{int(version)}"
+def local_path(settings: Settings, summary: dict[str, Any]) -> Path:
+    return cache_dir(settings) / summary["build"] / summary["name"] / summary["folder"]
 
 
 def fetch(settings: Settings, summary: dict[str, Any]) -> Path:
-    """The local directory of a registered version, downloaded into the cache if missing."""
-    build, name, version = summary["build"], summary["name"], int(summary["version"])
-    target = local_path(settings, build, name, version)
-    manifest = target / "manifest.json"
-    if manifest.exists() and _same(manifest, summary):
+    """The local directory of a registered version, downloaded into the cache if missing. A
+    version's folder never changes once registered (its name has a random tag), so a copy that
+    is there is the one."""
+    target = local_path(settings, summary)
+    if (target / "manifest.json").exists():
         return target
+    name, version = summary["name"], summary["version"]
     with _fetch_lock:  # one download per version, whatever the worker's concurrency
-        if manifest.exists() and _same(manifest, summary):
+        if (target / "manifest.json").exists():
             return target
         s3 = aws.client(settings, "s3")
         bucket = Resources.of(settings).results_bucket
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-v{version}-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
             for file in keys.SOURCE_FILES:
-                key = keys.source_key(build, name, version, file)
+                key = keys.source_key(summary["build"], name, summary["folder"], file)
                 try:
                     s3.download_file(bucket, key, str(tmp / file))
                 except ClientError as exc:
                     raise SourcesUnavailable(
-                        f"source {name} v{version} ({build}): cannot read {key} "
+                        f"source {name} v{version} ({summary['build']}): cannot read {key} "
                         f"({aws.error_code(exc)})"
                     ) from exc
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(tmp, target)
+            with contextlib.suppress(OSError):  # another process placed the same copy first
+                os.rename(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def _same(manifest: Path, summary: dict[str, Any]) -> bool:
-    try:
-        held = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return held.get("source", {}).get("sha256") == summary.get("sha256") and held.get(
-        "version"
-    ) == summary.get("version")
 
 
 def for_annotation(settings: Settings) -> list[Path]:
@@ -125,19 +119,31 @@ def for_annotation(settings: Settings) -> list[Path]:
 
 
 def prune(settings: Settings, keep: list[Path]) -> None:
-    """Remove cached versions other than ``keep`` (a job still reading one keeps its mapped
-    pages until it ends: unlinking a mapped file does not take them away)."""
-    root = cache_dir(settings)
-    wanted = {p.resolve() for p in keep}
-    for manifest in root.glob("*/*/v*/manifest.json"):
-        if manifest.parent.resolve() not in wanted:
-            shutil.rmtree(manifest.parent, ignore_errors=True)
+    """Remove cached versions older than the current ones ``keep`` (and those of sources no
+    longer registered). A newer one is left alone: another worker may have read the registry
+    after this one. A job still reading a removed version keeps its open file until it ends."""
+    current: dict[tuple[str, str], int] = {}
+    for path in keep:
+        current[(path.parent.parent.name, path.parent.name)] = _number(path.name)
+    for manifest in cache_dir(settings).glob("*/*/v*/manifest.json"):
+        folder = manifest.parent
+        held = current.get((folder.parent.parent.name, folder.parent.name))
+        if held is None or _number(folder.name) < held:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def summary_of(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What the registry keeps of a version's manifest."""
+def _number(folder: str) -> int:
+    try:
+        return int(folder[1:].split("-", 1)[0])
+    except ValueError:
+        return -1
+
+
+def summary_of(manifest: dict[str, Any], folder: str) -> dict[str, Any]:
+    """What the registry keeps of a version's manifest (``folder``: where its files are)."""
     src = manifest["source"]
     return {
+        "folder": folder,
         "name": manifest["name"],
         "build": manifest["build"],
         "version": manifest["version"],
