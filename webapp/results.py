@@ -195,6 +195,7 @@ def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> d
         "query": results.VariantQuery(),
         "source_filters": [],
         "column_titles": {},
+        "op_labels": results.OPS,
     }
     if job.status != models.COMPLETED:
         return context

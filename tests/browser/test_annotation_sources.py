@@ -160,11 +160,12 @@ def test_filter_a_jobs_variants_by_clinvar_significance_and_frequency(
         expect(page.locator("#matching")).to_have_text(str(len(pathogenic)))
         assert sorted(_shown(page)) == sorted((a["pos"], a["alt"]) for a in pathogenic)
         expect(page.locator("#sources-chosen")).to_have_text("clinvar_clnsig contains Pathogenic")
+        # (and after the next step: "…, gnomad_af ≤ 0.01")
         page.screenshot(path=str(artifacts / "sources-2-pathogenic.png"), full_page=True)
 
         # And rare: gnomAD AF at most 0.01 (an allele gnomAD lacks has no AF: not rare here).
         page.goto(page.url)
-        page.click("#filter-sources summary")
+        expect(page.locator("#filter-sources")).to_have_attribute("open", "")  # a filter is on
         expect(page.locator("#value-clinvar_clnsig")).to_have_value("Pathogenic")
         page.select_option("#op-gnomad_af", "le")
         page.fill("#value-gnomad_af", "0.01")
@@ -173,6 +174,9 @@ def test_filter_a_jobs_variants_by_clinvar_significance_and_frequency(
         both = [a for a in pathogenic if a["af"] is not None and a["af"] <= 0.01]
         assert 0 < len(both) < len(pathogenic)
         expect(page.locator("#matching")).to_have_text(str(len(both)))
+        expect(page.locator("#sources-chosen")).to_have_text(
+            "clinvar_clnsig contains Pathogenic, gnomad_af ≤ 0.01"
+        )
         assert sorted(_shown(page)) == sorted((a["pos"], a["alt"]) for a in both)
         page.screenshot(path=str(artifacts / "sources-3-pathogenic-and-rare.png"), full_page=True)
 
