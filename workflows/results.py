@@ -394,7 +394,7 @@ class Sidecar:
     def check(self, query: VariantQuery) -> None:
         """Refuse a sort or a filter on a column this job does not have, or of the wrong kind."""
         if query.sort not in self.columns:
-            raise BadQuery(f"This job has no column {query.sort!r} to sort by.")
+            raise BadQuery(f"There is no column {query.sort[:40]!r} to sort by.")
         for column, op, value in query.where:
             c = self.source_of.get(column)
             if c is None:

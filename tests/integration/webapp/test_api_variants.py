@@ -169,3 +169,59 @@ def test_the_document_takes_its_vocabularies_from_annotator_terms(openapi) -> No
     variant = openapi.document["components"]["schemas"]["Variant"]["properties"]
     assert set(variant) == set(columns.NAMES)
     assert variant["impact"]["enum"] == [*terms.IMPACTS, None]
+
+
+def test_variants_filter_on_the_jobs_source_columns_and_the_job_names_its_sources(
+    api, make_token, owner: User, settings: Settings, tmp_path: Path
+) -> None:
+    """A job annotated with two sources: where= filters its source columns (numbers and text,
+    together, with the other filters); the job lists the sources and versions it used."""
+    from tests.inputs import sources_annotated_vcf
+
+    job, rows = placed_jobs.job_with_outputs(
+        settings, owner, sources_annotated_vcf(records=160), tmp_path, row_group_rows=20
+    )
+    used = [
+        {
+            "name": "clinvar",
+            "build": "GRCh38",
+            "version": 2,
+            "match": "allele",
+            "file": "clinvar.vcf.gz",
+            "sha256": "ab12",
+            "added_at": "2026-12-01T00:00:00Z",
+            "records": 9,
+            "fields": ["CLNSIG", "MC"],
+            "matched_alleles": 40,
+        }
+    ]
+    job.update(actions=[models.Job.sources.set(used)])
+    client = api(make_token(owner, scope=models.READ_ONLY))
+    view = client.get(f"/api/v1/jobs/{job.job_id}").get_json()
+    assert view["sources"] == used
+    expected = [
+        r
+        for r in rows
+        if "pathogenic" in r["clinvar_clnsig"].lower()
+        and r["gnomad_af"]
+        and float(r["gnomad_af"]) <= 0.01
+        and r["impact"] != "HIGH"
+    ]
+    assert expected
+    query = "where=clinvar_clnsig:contains:pathogenic&where=gnomad_af:le:0.01"
+    query += "&impact=MODERATE,LOW,MODIFIER&per_page=7"
+    got, first = _all_pages(client, f"/api/v1/jobs/{job.job_id}/variants?{query}")
+    assert [(r["chrom"], r["pos"], r["alt"]) for r in got] == [
+        (r["chrom"], int(r["pos"]), r["alt"]) for r in expected
+    ]
+    assert all(r["gnomad_af"] <= 0.01 and isinstance(r["gnomad_lcr"], bool) for r in got)
+    assert [c["name"] for c in first["source_columns"]] == [
+        "clinvar_clnsig", "clinvar_mc", "gnomad_af", "gnomad_ac", "gnomad_lcr"
+    ]  # fmt: skip
+    bad = client.get(f"/api/v1/jobs/{job.job_id}/variants?where=clinvar_clnsig:le:0.1")
+    assert bad.status_code == 400 and "is text" in bad.get_json()["detail"]
+    missing = client.get(f"/api/v1/jobs/{job.job_id}/variants?where=cadd_phred:ge:20")
+    assert (
+        missing.status_code == 400
+        and "no source column 'cadd_phred'" in missing.get_json()["detail"]
+    )

@@ -172,7 +172,7 @@ def test_a_malformed_source_filter_is_refused(args, message) -> None:
         ({"where": "gnomad_af:contains:0.1"}, "is a number"),
         ({"where": "clinvar_clnsig:le:0.1"}, "is text"),
         ({"where": "gnomad_lcr:is:1"}, "is a flag"),
-        ({"sort": "clinvar_sig"}, "no column"),
+        ({"sort": "clinvar_sig"}, "There is no column 'clinvar_sig' to sort by"),
     ],
 )
 def test_a_filter_the_job_cannot_have_is_refused(stored, args, message) -> None:  # noqa: F811
