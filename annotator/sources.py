@@ -437,6 +437,28 @@ def install_default(
 
 # --------------------------------------------------------------------------- GTF / GFF3
 
+# The transcript lines of a GTF (transcript) and of Ensembl's GFF3 (one SO type per biotype).
+TRANSCRIPT_TYPES = frozenset(
+    (
+        "transcript",
+        "mRNA",
+        "lnc_RNA",
+        "ncRNA",
+        "miRNA",
+        "snRNA",
+        "snoRNA",
+        "rRNA",
+        "tRNA",
+        "scRNA",
+        "scaRNA",
+        "pseudogenic_transcript",
+        "unconfirmed_transcript",
+        "V_gene_segment",
+        "D_gene_segment",
+        "J_gene_segment",
+        "C_gene_segment",
+    )
+)
 _GTF_ATTR = re.compile(r'(\S+)\s+"?([^";]*)"?;?')
 _GTF_TAG = re.compile(r'tag\s+"([^"]+)"')
 
@@ -499,7 +521,7 @@ def model_from_gtf(path: Path) -> GeneModel:
                 tx = a.get("transcript_id") or a.get("Parent", "")
                 tx_exons.append((c, start, end, strand, tx))
                 tx_gene.setdefault(tx, a.get("gene_id") or "")
-            elif ftype in ("transcript", "mRNA"):
+            elif ftype in TRANSCRIPT_TYPES:
                 tags = set(_GTF_TAG.findall(attr))
                 tags.update(t for t in _attrs(attr, gff3).get("tag", "").split(",") if t)
                 a = _attrs(attr, gff3)
