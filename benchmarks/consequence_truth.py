@@ -45,6 +45,17 @@ CODING_TERMS = (
 )
 CODING_RANK = {t: i for i, t in enumerate(CODING_TERMS)}
 SEQUENCE_PARENT = "coding_sequence_variant"
+# Terms that only qualify another one on the same transcript (VEP: intron_variant&
+# non_coding_transcript_variant; SnpEff leaves them out): no contradiction if a tool omits them.
+QUALIFIERS = frozenset(
+    (
+        "non_coding_transcript_variant",
+        "coding_transcript_variant",
+        "NMD_transcript_variant",
+        "feature_elongation",
+        "feature_truncation",
+    )
+)
 
 # Other names for the same SO term: older VEP releases and SnpEff (ANN) → today's VEP name.
 SO_SYNONYMS = {
@@ -428,7 +439,7 @@ def tally_record(
                     continue
                 t.contradiction_pairs += 1
                 for term in g.terms:
-                    if term != SEQUENCE_PARENT and term not in c.terms:
+                    if term not in c.terms and term != SEQUENCE_PARENT and term not in QUALIFIERS:
                         t.contradictions[(term, "&".join(c.terms))] += 1
                         t.examples.append(
                             f"{where}>{alt} {c.gene} {c.transcript or '?'} ({how}): "
@@ -480,9 +491,9 @@ def report_lines(tool: str, t: ConsequenceTally, show: int = 0) -> list[str]:
     for (a, b), n in t.classes.most_common():
         out.append(f"      {a} / GAS {b}: {n}")
     out.append(
-        f"    contradictions (a GAS term other than {SEQUENCE_PARENT} the tool does not give on "
-        f"that transcript), SNVs: {sum(t.contradictions.values())} in {t.contradiction_pairs} "
-        "transcript pairs"
+        f"    contradictions (a GAS term other than {SEQUENCE_PARENT} and the qualifiers the tool "
+        f"does not give on that transcript), SNVs: {sum(t.contradictions.values())} in "
+        f"{t.contradiction_pairs} transcript pairs"
     )
     for (g, c), n in t.contradictions.most_common():
         out.append(f"      GAS {g} / {tool} {c}: {n}")

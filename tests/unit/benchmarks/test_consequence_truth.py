@@ -145,7 +145,13 @@ def test_tally_counts_agreement_classes_and_contradictions():
         TxCall(1, "ENST1", "G1", ("synonymous_variant",), 1, 30, None, 10),
     ]
     gas = [
-        TxCall(0, "ENST1.2", "G1", ("coding_sequence_variant",), hgvsc="c.30C>T"),
+        TxCall(
+            0,
+            "ENST1.2",
+            "G1",
+            ("coding_sequence_variant", "coding_transcript_variant"),
+            hgvsc="c.30C>T",
+        ),  # fmt: skip
         TxCall(0, "ENST2.1", "G1", ("missense_variant", "splice_region_variant")),
         TxCall(1, "ENST1.2", "G1", ("synonymous_variant", "splice_region_variant")),
     ]
@@ -153,8 +159,8 @@ def test_tally_counts_agreement_classes_and_contradictions():
     assert (t.snvs, t.snvs_matched, t.snv_agree) == (2, 2, 1)
     assert (t.pairs, t.pairs_agree) == (3, 2)
     assert t.classes == {("missense_variant", "coding_sequence_variant"): 1}
-    # coding_sequence_variant (the SO parent) is never a contradiction; a splice region VEP
-    # does not give on that transcript is.
+    # coding_sequence_variant (the SO parent) and qualifiers (coding_transcript_variant) are
+    # never a contradiction; a splice region VEP does not give on that transcript is.
     assert t.contradictions == {("splice_region_variant", "synonymous_variant"): 1}
     assert (t.snvs_held, t.snv_held_agree) == (1, 1)  # only G's codon is held; it agrees
     assert t.hgvs[("HGVSc", "id", "n")] == 1 and t.hgvs[("HGVSc", "id", "ok")] == 1
