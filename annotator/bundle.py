@@ -36,6 +36,7 @@ GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay be
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
 TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
+SEQUENCE_DIR = "sequence"  # the reference sequence added to a bundle (annotator/sequence.py)
 
 
 def canonical_contig(name: str) -> str:
@@ -119,6 +120,7 @@ class TranscriptTable:
     exon_offset: np.ndarray  # (n + 1) exons of transcript i are [offset[i], offset[i + 1])
     exons: np.ndarray  # (2, m) exon [start, end) keys, ascending within a transcript
     gene_offset: np.ndarray  # (genes + 1) transcripts of gene g are [offset[g], offset[g + 1])
+    pick: np.ndarray  # (genes) the row of each gene's pick transcript (GAS_PICK_*); -1: none
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -243,7 +245,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         fe = np.concatenate([np.minimum(i_s + SPLICE_REGION_BP, i_e), i_e])
         unions["splice"] = (fs, fe)
         picks = _picks(tx, lo, hi, es, ee, len(gs))
-        every_tx = _every_transcript(tx, lo, hi, es, ee, genes, len(gs))
+        every_tx = _every_transcript(tx, lo, hi, es, ee, genes, picks.pop("tx"))
     else:
         # No transcript structure: the intronic bases beside each distinct exon, inside a gene.
         ex = model.features.get("exon") or Features.empty()
@@ -308,15 +310,38 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.monotonic() - t0, 2),
         }
+        carried = _sequence_to_carry(out_dir, build)
+        if carried is not None:
+            manifest["sequence"] = carried
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         Bundle(tmp).write_rendered_text()
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        if carried is not None:
+            # The sequence does not depend on the gene model: a rebuild keeps it.
+            os.replace(out_dir / SEQUENCE_DIR, tmp / SEQUENCE_DIR)
+        try:
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            os.replace(tmp, out_dir)
+        except BaseException:
+            if carried is not None and (tmp / SEQUENCE_DIR).exists():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / SEQUENCE_DIR, out_dir / SEQUENCE_DIR)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _sequence_to_carry(out_dir: Path, build: str) -> dict | None:
+    """The manifest entry of the sequence an existing bundle of the same build holds, if any."""
+    try:
+        old = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if old.get("build") != build or not (out_dir / SEQUENCE_DIR / "sequence.json").exists():
+        return None
+    return old.get("sequence") or {}
 
 
 def cds_utr_inside_exons(unions: dict[str, np.ndarray]) -> bool:
@@ -398,6 +423,7 @@ def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
     gene_of_exon = np.repeat(np.arange(n_genes), counts)
     names = np.array(PICK_BASES, dtype=object)
     return {
+        "tx": pick_of,
         "table": pa.table(
             {
                 "transcript_id": pa.array(np.where(has, tx.tx_id[t], "").tolist(), pa.string()),
@@ -411,9 +437,11 @@ def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
     }
 
 
-def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes: int) -> dict:
+def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, pick_of) -> dict:
     """Every transcript for consequence calling, grouped by gene row (then by start): its ID,
-    biotype, flags and coding span as keys, its exons as keys, and each gene's transcript range."""
+    biotype, flags and coding span as keys, its exons as keys, each gene's transcript range and
+    its pick transcript's row (-1: none)."""
+    n_genes = len(pick_of)
     n_ex = np.diff(tx.exon_offset)
     has = n_ex > 0
     first = tx.exon_offset[:-1]
@@ -437,6 +465,9 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes:
 
     gene_of = tx.gene[order]
     gene_off = np.searchsorted(gene_of, np.arange(n_genes + 1)).astype(np.int64)
+    row_of = np.full(len(tx.gene), -1, np.int64)
+    row_of[order] = np.arange(len(order))
+    pick = np.where(pick_of >= 0, row_of[np.maximum(pick_of, 0)], -1)
     return {
         "table": pa.table(
             {
@@ -454,6 +485,7 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes:
         "exon_offset": ex_off,
         "exons": np.vstack([es[idx], ee[idx]]),
         "gene_offset": gene_off,
+        "pick": pick,
     }
 
 
@@ -477,6 +509,7 @@ def _gene_transcripts(gs: np.ndarray, ge: np.ndarray, genes: pa.Table) -> dict:
         "exon_offset": np.arange(n + 1, dtype=np.int64),
         "exons": np.vstack([gs, ge]),
         "gene_offset": np.arange(n + 1, dtype=np.int64),
+        "pick": np.arange(n, dtype=np.int64),
     }
 
 
@@ -617,7 +650,7 @@ class Bundle:
                 table=_read_arrow(self.path / "transcripts.arrow"),
                 **{
                     n: _load_array(self.path / f"tx_{n}.npy")
-                    for n in ("span", "cds", "exon_offset", "exons", "gene_offset")
+                    for n in ("span", "cds", "exon_offset", "exons", "gene_offset", "pick")
                 },
             )
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:

