@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from annotator.bundle import canonical_contig, load_bundle  # noqa: E402
 from annotator.engine import REGIONS, annotate_file  # noqa: E402
 from benchmarks.consequence_truth import (  # noqa: E402
+    NOT_IN_VOCABULARY,
     CodonPlacer,
     ConsequenceTally,
     TruthSequence,
@@ -483,11 +484,13 @@ def _read_vcf(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, [ln.split("\t") for ln in lines if ln and not ln.startswith("#")]
 
 
-def truth_tx_calls(info: dict[str, str], ref: str, alts: list[str], fmt: dict) -> dict:
+def truth_tx_calls(
+    info: dict[str, str], ref: str, alts: list[str], fmt: dict, worst_only: bool = False
+) -> dict:
     """Per truth tool its per-transcript calls on one record: VEP's CSQ, SnpEff's ANN or EFF."""
     out: dict[str, list[TxCall]] = {}
     if "CSQ" in info and "CSQ" in fmt:
-        out["VEP"] = csq_calls(info["CSQ"], fmt["CSQ"], ref, alts)
+        out["VEP"] = csq_calls(info["CSQ"], fmt["CSQ"], ref, alts, worst_only)
     if "ANN" in info:
         out["SnpEff"] = ann_calls(info["ANN"], ref, alts)
     elif "EFF" in info:
@@ -540,6 +543,8 @@ def compare_consequences(
     ``held``: (contig, POS, allele) whose codon the offline sequence holds."""
     header, records = _read_vcf(path)
     fmt = header_formats(header)
+    # vcf2maf's MAF keeps one term per transcript (its CSQ says it was re-encoded from it).
+    worst_only = any(h.startswith("##INFO=<ID=CSQ") and "all_effects" in h for h in header)
     gas_header, gas_records = _read_vcf(out_vcf)
     gas_fmt = header_formats(gas_header).get("GAS_CSQ")
     tallies: dict[str, ConsequenceTally] = {}
@@ -547,14 +552,16 @@ def compare_consequences(
         return tallies, False
     for c, g in zip(records, gas_records, strict=True):
         alts = c[4].split(",")
-        calls = truth_tx_calls(_info(c[7]), c[3], alts, fmt)
+        calls = truth_tx_calls(_info(c[7]), c[3], alts, fmt, worst_only)
         gas_info = _info(g[7])
         gas = csq_calls(gas_info["GAS_CSQ"], gas_fmt, c[3], alts) if "GAS_CSQ" in gas_info else []
         contig, pos = canonical_contig(c[0]), int(c[1])
         here = None if held is None else {a for (hc, hp, a) in held if hc == contig and hp == pos}
         for tool, truth in calls.items():
             t = tallies.setdefault(tool, ConsequenceTally())
-            tally_record(t, f"{path.name} {c[0]}:{c[1]} {c[3]}", c[3], alts, truth, gas, here)
+            where = f"{path.name} {c[0]}:{c[1]} {c[3]}"
+            unknown = NOT_IN_VOCABULARY.get(tool, frozenset())
+            tally_record(t, where, c[3], alts, truth, gas, here, unknown)
     return tallies, True
 
 
@@ -576,7 +583,6 @@ def main(argv: list[str] | None = None) -> int:
     entries = json.loads(manifest.read_text())
     builds: dict[str, Tally] = {}
     oracles = {}
-    gas_outputs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="gas-fidelity-") as tmp:
         for entry in entries:
             path = args.truth / entry["file"]
@@ -599,21 +605,28 @@ def main(argv: list[str] | None = None) -> int:
             t = compare_file(path, out, oracles[build], tools, picked)
             report(entry["file"], t, 0)
             builds.setdefault(build, Tally()).add(t)
-            gas_outputs[entry["file"]] = out
         for build, t in builds.items():
             report(f"{build} (all files)", t, args.show)
-        consequences(args, entries, gas_outputs, Path(tmp))
+        consequences(args, entries, Path(tmp))
     return 0
 
 
-def consequences(args, entries: list[dict], gas_outputs: dict[str, Path], tmp: Path) -> None:
+def consequences(args, entries: list[dict], tmp: Path) -> None:
     """The consequence figures per build: coordinates only, then with the offline sequence."""
     by_build: dict[str, list[dict]] = {}
     for entry in entries:
         by_build.setdefault(entry["build"], []).append(entry)
     for build, items in by_build.items():
         paths = [args.truth / e["file"] for e in items]
-        modes = {"coordinates only": (gas_outputs, None)}
+        # Every transcript gets a block (`--transcripts all`), so each truth transcript can be
+        # tied to GAS's (the default, one per gene, would leave most of VEP's untied).
+        outs = {}
+        for entry, path in zip(items, paths, strict=True):
+            out = tmp / (path.name + ".all.vcf")
+            annotate_file(path, out, tmp / "log", tmp / "summary.json", build=build,
+                          reference_dir=args.reference_dir, transcripts="all")  # fmt: skip
+            outs[entry["file"]] = out
+        modes = {"coordinates only": (outs, None)}
         if not args.no_sequence:
             seq = truth_sequence(paths, load_bundle(args.reference_dir, build))
             fasta = tmp / f"truth_{build}.fa"
@@ -634,7 +647,7 @@ def consequences(args, entries: list[dict], gas_outputs: dict[str, Path], tmp: P
                 for entry, path in zip(items, paths, strict=True):
                     out = tmp / build / (path.name + ".seq.vcf")
                     annotate_file(path, out, tmp / "log", tmp / "summary.json", build=build,
-                                  reference_dir=ref_dir)  # fmt: skip
+                                  reference_dir=ref_dir, transcripts="all")  # fmt: skip
                     outs[entry["file"]] = out
                 modes["with sequence"] = (outs, seq.held)
         for mode, (outs, held) in modes.items():

@@ -27,6 +27,8 @@ from urllib.parse import unquote
 
 import numpy as np
 
+from annotator.terms import BY_NAME
+
 # Coding terms, most severe first (Ensembl's order), and the class a coding indel falls in.
 CODING_TERMS = (
     "stop_gained",
@@ -133,6 +135,7 @@ class TxCall:
     hgvsp: str = ""  # after "ID:", %-escapes decoded
     codons: str = ""  # VEP's "ccA/ccC"
     biotype: str = ""
+    worst_only: bool = False  # the tool wrote only its most severe term (vcf2maf's MAF)
 
     @property
     def coding_term(self) -> str | None:
@@ -146,6 +149,11 @@ class TxCall:
         ref = self.codons.split("/")[0]
         ups = [i for i, ch in enumerate(ref) if ch.isupper()]
         return ups[0] % 3 if ups and len(ref) % 3 == 0 else None
+
+
+def worst(terms: tuple[str, ...]) -> str:
+    """The most severe of some terms by Ensembl's rank ("" for none; unknown terms last)."""
+    return min(terms, key=lambda t: BY_NAME[t].rank if t in BY_NAME else 999, default="")
 
 
 def unversioned(transcript: str) -> str:
@@ -193,8 +201,11 @@ def _allele_index(value: str, ref: str, alts: list[str]) -> int | None:
     return 0 if len(alts) == 1 else None
 
 
-def csq_calls(value: str, fields: list[str], ref: str, alts: list[str]) -> list[TxCall]:
-    """VEP-layout blocks (VEP's CSQ, GAS's GAS_CSQ) by their header's Format."""
+def csq_calls(
+    value: str, fields: list[str], ref: str, alts: list[str], worst_only: bool = False
+) -> list[TxCall]:
+    """VEP-layout blocks (VEP's CSQ, GAS's GAS_CSQ) by their header's Format; ``worst_only``:
+    the writer kept only each transcript's most severe term."""
     out = []
     for block in value.split(","):
         v = dict(zip(fields, block.split("|"), strict=False))
@@ -220,6 +231,7 @@ def csq_calls(value: str, fields: list[str], ref: str, alts: list[str]) -> list[
                 hgvsp=_after_colon(v.get("HGVSp", "")),
                 codons=v.get("Codons", ""),
                 biotype=v.get("BIOTYPE", ""),
+                worst_only=worst_only,
             )
         )
     return out
@@ -399,9 +411,11 @@ def tally_record(
     truth: list[TxCall],
     gas: list[TxCall],
     held: set[int] | None = None,
+    unknown_terms: frozenset[str] = frozenset(),
 ) -> None:
     """Add one record's alleles to the tally. ``held``: the alleles whose codon the offline
-    sequence holds (None when no sequence was added)."""
+    sequence holds (None when no sequence was added); ``unknown_terms``: terms the tool has no
+    name for (never a contradiction)."""
     for i, alt in enumerate(alts):
         mine = [c for c in truth if c.allele == i]
         theirs = [g for g in gas if g.allele == i]
@@ -438,8 +452,12 @@ def tally_record(
                 if g is None or (how == "structure" and not c.coding_term):
                     continue
                 t.contradiction_pairs += 1
-                for term in g.terms:
-                    if term not in c.terms and term != SEQUENCE_PARENT and term not in QUALIFIERS:
+                # A tool that wrote only its most severe term is contradicted by GAS's most
+                # severe one alone.
+                said = (worst(g.terms),) if c.worst_only else g.terms
+                skip = QUALIFIERS | unknown_terms | {SEQUENCE_PARENT}
+                for term in said:
+                    if term and term not in c.terms and term not in skip:
                         t.contradictions[(term, "&".join(c.terms))] += 1
                         t.examples.append(
                             f"{where}>{alt} {c.gene} {c.transcript or '?'} ({how}): "
@@ -462,14 +480,29 @@ def tally_record(
             g, how = match(c, theirs)
             if g is None:
                 continue
+            shape = "SNV" if _is_snv(ref, alt) else "indel" if _is_indel(ref, alt) else "other"
             for kind, a, b in (("HGVSc", c.hgvsc, g.hgvsc), ("HGVSp", c.hgvsp, g.hgvsp)):
                 if not a:
                     continue
                 same = normalise_hgvs(a) == normalise_hgvs(b)
                 t.hgvs[(kind, how, "n")] += 1
                 t.hgvs[(kind, how, "ok")] += same
+                t.hgvs[(kind, shape, "n")] += 1
+                t.hgvs[(kind, shape, "ok")] += same
                 if not same and len(t.hgvs_misses) < 200:
                     t.hgvs_misses[(kind, a, b or "none")] += 1
+
+
+# Terms a tool has no name for, so it cannot be said to contradict GAS with another one there.
+NOT_IN_VOCABULARY = {
+    "SnpEff": frozenset(
+        (
+            "splice_polypyrimidine_tract_variant",
+            "splice_donor_region_variant",
+            "splice_donor_5th_base_variant",
+        )
+    ),
+}
 
 
 def _pct(a: int, n: int) -> str:
@@ -509,8 +542,19 @@ def report_lines(tool: str, t: ConsequenceTally, show: int = 0) -> list[str]:
             for how in ("id", "structure")
             if t.hgvs[(kind, how, "n")]
         ]
+        shapes = [
+            f"{shape}s {_pct(t.hgvs[(kind, shape, 'ok')], t.hgvs[(kind, shape, 'n')])}"
+            for shape in ("SNV", "indel", "other")
+            if t.hgvs[(kind, shape, "n")]
+        ]
         if figures:
-            out.append(f"    {kind} agrees (same transcript by " + ", by ".join(figures) + ")")
+            out.append(
+                f"    {kind} agrees (same transcript by "
+                + ", by ".join(figures)
+                + "; "
+                + ", ".join(shapes)
+                + ")"
+            )
     for (kind, a, b), n in list(t.hgvs_misses.most_common())[:show]:
         out.append(f"      {kind} {a} / GAS {b}" + (f" ({n}x)" if n > 1 else ""))
     out += [f"      - {e}" for e in t.examples[:show]]

@@ -12,6 +12,7 @@ from annotator.bundle import Bundle
 from annotator.sources import build_from_gtf
 from benchmarks.annotator_fidelity import compare_consequences, truth_sequence
 from benchmarks.consequence_truth import (
+    NOT_IN_VOCABULARY,
     CodonPlacer,
     ConsequenceTally,
     TruthSequence,
@@ -301,3 +302,22 @@ def test_a_truth_file_against_gas_output(tmp_path, tiny_bundle):
     # Before the engine writes GAS_CSQ there is nothing to compare.
     plain = _vcf(tmp_path / "plain.vcf", [], ["1 201 . C T . . GAS_REGION=CDS"] * 2)
     assert compare_consequences(truth, plain, None) == ({}, False)
+
+
+def test_one_term_truth_and_terms_a_tool_cannot_name_are_no_contradiction():
+    """vcf2maf keeps only each transcript's most severe term: GAS's most severe one is compared.
+    SnpEff has no splice_polypyrimidine_tract_variant: GAS naming it contradicts nothing."""
+    t = ConsequenceTally()
+    one = [TxCall(0, "ENST1", "G1", ("splice_region_variant",), worst_only=True)]
+    gas = [TxCall(0, "ENST1", "G1", ("splice_region_variant", "intron_variant"))]
+    tally_record(t, "f", "T", ["C"], one, gas)
+    assert not t.contradictions and t.contradiction_pairs == 1
+    tally_record(t, "f", "T", ["C"], one, [TxCall(0, "ENST1", "G1", ("intron_variant",))])
+    assert t.contradictions == {("intron_variant", "splice_region_variant"): 1}
+    snpeff = [TxCall(0, "ENST1", "G1", ("intron_variant",))]
+    ppt = [TxCall(0, "ENST1", "G1", ("splice_polypyrimidine_tract_variant", "intron_variant"))]
+    u = ConsequenceTally()
+    tally_record(u, "f", "T", ["C"], snpeff, ppt, None, NOT_IN_VOCABULARY["SnpEff"])
+    assert not u.contradictions
+    tally_record(u, "f", "T", ["C"], snpeff, ppt)
+    assert u.contradictions == {("splice_polypyrimidine_tract_variant", "intron_variant"): 1}
