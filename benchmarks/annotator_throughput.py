@@ -37,7 +37,7 @@ MT_LENGTH = 16569  # rCRS, GRCh38's chrM
 # so that it calls consequences on every transcript GAS does.
 BCFTOOLS_BIOTYPES = {"lncRNA": "lincRNA", "TEC": "processed_transcript", "vault_RNA": "vaultRNA"}
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gas-bench"
-GAS_TOOLS = ("gas1", "gasN", "start", "before1", "beforeN", "gasseq1", "gasseqN")
+GAS_TOOLS = ("gas1", "gasN", "start", "before1", "beforeN", "gasseq1", "gasseqN", "gasseqallN")
 TOOLS = (*GAS_TOOLS, "view", "annotate", "csq")
 
 
@@ -273,14 +273,19 @@ def timed(cmd: list[str], sample_memory: bool = False) -> dict:
 
 
 def gas_cmd(
-    vcf: Path, out: Path, threads: int, tree: Path = REPO, reference_dir: Path | None = None
+    vcf: Path,
+    out: Path,
+    threads: int,
+    tree: Path = REPO,
+    reference_dir: Path | None = None,
+    extra: tuple[str, ...] = (),
 ) -> list[str]:
     """The whole `gas annotate` process, as a researcher runs it (from checkout ``tree``; the
     option's old name, --processes, which every checkout knows; ``reference_dir``: another
-    GAS_REFERENCE_DIR than the run's)."""
+    GAS_REFERENCE_DIR than the run's; ``extra``: more options)."""
     ref = [f"GAS_REFERENCE_DIR={reference_dir}"] if reference_dir else []
     return ["env", f"PYTHONPATH={tree}", *ref, str(Path(sys.executable).with_name("gas")),
-            "annotate", str(vcf), "-o", str(out), "--processes", str(threads)]  # fmt: skip
+            "annotate", str(vcf), "-o", str(out), "--processes", str(threads), *extra]  # fmt: skip
 
 
 def compile_bytecode(trees: list[Path]) -> None:
@@ -337,7 +342,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
         hdr.write_text('##INFO=<ID=GENE,Number=1,Type=String,Description="Gene name">\n')
     csq_in = None
-    if have_bcftools and wanted & {"gasseq1", "gasseqN", "csq"}:
+    if have_bcftools and wanted & {"gasseq1", "gasseqN", "gasseqallN", "csq"}:
         csq_in = consequence_inputs(vcf, a.reference_dir, a.cache)
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     os.environ["GAS_REFERENCE_DIR"] = str(a.reference_dir)  # what `gas annotate` reads
@@ -361,6 +366,9 @@ def main() -> None:
         seq = csq_in["reference_dir"]
         tools["gasseq1"] = [*pin, *gas_cmd(vcf, a.workdir / "gasseq1.vcf", 1, reference_dir=seq)]
         tools["gasseqN"] = gas_cmd(vcf, a.workdir / "gasseqN.vcf", cores, reference_dir=seq)
+        # Every transcript, as bcftools csq reports them (GAS's default: one per gene).
+        tools["gasseqallN"] = gas_cmd(vcf, a.workdir / "gasseqallN.vcf", cores, reference_dir=seq,
+                                      extra=("--transcripts", "all"))  # fmt: skip
     if have_bcftools:
         view_out = str(a.workdir / "view.vcf")
         tools["view"] = [*pin, "bcftools", "view", "-Ov", "-o", view_out, str(vcf)]
@@ -397,6 +405,7 @@ def main() -> None:
         "annotate": "`bcftools annotate -a genes.bed.gz` (1 core)",
         "gasseq1": f"`gas annotate --threads 1`, {with_seq} (1 core)",
         "gasseqN": f"`gas annotate --threads {cores}`, {with_seq} (all cores)",
+        "gasseqallN": f"`gas annotate --threads {cores} --transcripts all`, {with_seq} (all cores)",
         "csq": "`bcftools csq -l -f genome.fa -g genes.gff3.gz` (1 core)",
     }
     gas_keys = [k for k in GAS_TOOLS if k in tools]
@@ -453,7 +462,7 @@ def main() -> None:
     # Each GAS run against the peer doing its job: gene regions against bcftools annotate,
     # consequences against bcftools csq.
     for peer, keys in (("annotate", ("gas1", "gasN", "before1", "beforeN")),
-                       ("csq", ("gasseq1", "gasseqN"))):  # fmt: skip
+                       ("csq", ("gasseq1", "gasseqN", "gasseqallN"))):  # fmt: skip
         for key in keys:
             if key in med and peer in med:
                 ratio, cpu_ratio = med[key] / med[peer], cpu[key] / cpu[peer]
