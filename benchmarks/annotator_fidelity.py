@@ -626,7 +626,7 @@ def consequences(args, entries: list[dict], tmp: Path) -> None:
             annotate_file(path, out, tmp / "log", tmp / "summary.json", build=build,
                           reference_dir=args.reference_dir, transcripts="all")  # fmt: skip
             outs[entry["file"]] = out
-        modes = {"coordinates only": (outs, None)}
+        modes: dict[str, tuple[dict[str, Path], set | None]] = {"coordinates only": (outs, None)}
         if not args.no_sequence:
             seq = truth_sequence(paths, load_bundle(args.reference_dir, build))
             fasta = tmp / f"truth_{build}.fa"

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -168,9 +169,20 @@ def _cached(out: Path, inputs: list[Path], code: str, what: str) -> Path:
     return out
 
 
-def consequence_inputs(vcf: Path, reference_dir: Path, cache: Path) -> dict[str, Path | None]:
-    """The GFF3 and genome for `bcftools csq`, and a reference directory whose GRCh38 bundle has
-    that genome added (None when this checkout has no `gas reference add-sequence`)."""
+@dataclass
+class ConsequenceInputs:
+    """What the consequence peers read: `bcftools csq` the GFF3 and genome, GAS a reference
+    directory whose GRCh38 bundle has that genome added (``sequence``: False when this checkout
+    has no `gas reference add-sequence`, so the bundle there has none)."""
+
+    gff3: Path
+    fasta: Path
+    reference_dir: Path
+    sequence: bool
+
+
+def consequence_inputs(vcf: Path, reference_dir: Path, cache: Path) -> ConsequenceInputs:
+    """Make (or find in ``cache``) the consequence peers' inputs for ``vcf``."""
     cache.mkdir(parents=True, exist_ok=True)
     manifest = reference_dir / "GRCh38" / "manifest.json"
     gff = _cached(
@@ -219,7 +231,7 @@ def consequence_inputs(vcf: Path, reference_dir: Path, cache: Path) -> dict[str,
                            check=True, env=env)  # fmt: skip
             print(f"  add-sequence: {time.perf_counter() - t0:.0f} s", flush=True)
         stamp.write_text(want)
-    return {"gff3": gff, "fasta": fasta, "reference_dir": seq_dir, "sequence": has_add or None}
+    return ConsequenceInputs(gff, fasta, seq_dir, has_add)
 
 
 def _tree_pss_mib(session: int) -> float:
@@ -363,7 +375,7 @@ def main() -> None:
         tools["before1"] = [*pin, *gas_cmd(vcf, a.workdir / "before1.vcf", 1, a.before)]
         tools["beforeN"] = gas_cmd(vcf, a.workdir / "beforeN.vcf", cores, a.before)
     if csq_in:
-        seq = csq_in["reference_dir"]
+        seq = csq_in.reference_dir
         tools["gasseq1"] = [*pin, *gas_cmd(vcf, a.workdir / "gasseq1.vcf", 1, reference_dir=seq)]
         tools["gasseqN"] = gas_cmd(vcf, a.workdir / "gasseqN.vcf", cores, reference_dir=seq)
         # Every transcript, as bcftools csq reports them (GAS's default: one per gene).
@@ -390,11 +402,11 @@ def main() -> None:
     if csq_in:
         # -l: one record at a time, as GAS calls them (without it, csq also joins the records of
         # one codon into a haplotype, which a sites-only file has no genotypes for).
-        tools["csq"] = [*pin, "bcftools", "csq", "-l", "-f", str(csq_in["fasta"]),
-                        "-g", str(csq_in["gff3"]), "-Ov", "-o", str(a.workdir / "bcf_csq.vcf"),
+        tools["csq"] = [*pin, "bcftools", "csq", "-l", "-f", str(csq_in.fasta),
+                        "-g", str(csq_in.gff3), "-Ov", "-o", str(a.workdir / "bcf_csq.vcf"),
                         str(vcf)]  # fmt: skip
     tools = {k: v for k, v in tools.items() if k in wanted}
-    with_seq = "with sequence" if csq_in and csq_in["sequence"] else "NO sequence added"
+    with_seq = "with sequence" if csq_in and csq_in.sequence else "NO sequence added"
     labels = {
         "gas1": "`gas annotate --threads 1` (1 core)",
         "gasN": f"`gas annotate --threads {cores}` (all cores)",
@@ -409,7 +421,7 @@ def main() -> None:
         "csq": "`bcftools csq -l -f genome.fa -g genes.gff3.gz` (1 core)",
     }
     gas_keys = [k for k in GAS_TOOLS if k in tools]
-    outputs = {k: a.workdir / f"{k}.vcf" for k in gas_keys}
+    outputs: dict[str, Path] = {k: a.workdir / f"{k}.vcf" for k in gas_keys}
     outputs.update(
         view=a.workdir / "view.vcf",
         annotate=a.workdir / "bcf_ann.vcf",

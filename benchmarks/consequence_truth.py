@@ -403,6 +403,16 @@ def _is_indel(ref: str, alt: str) -> bool:
     return bool(re.fullmatch(r"[ACGTNacgtn]+", alt)) and len(ref) != len(alt)
 
 
+def _tied(truth: list[TxCall], gas: list[TxCall]) -> list[tuple[TxCall, TxCall, str]]:
+    """Each truth call that ties to a GAS one, with it and how."""
+    out = []
+    for c in truth:
+        g, how = match(c, gas)
+        if g is not None:
+            out.append((c, g, how))
+    return out
+
+
 def tally_record(
     t: ConsequenceTally,
     where: str,
@@ -421,8 +431,7 @@ def tally_record(
         theirs = [g for g in gas if g.allele == i]
         coding = [c for c in mine if c.coding_term]
         snv = _is_snv(ref, alt)
-        pairs = [(c, *match(c, theirs)) for c in (coding if snv or _is_indel(ref, alt) else [])]
-        pairs = [(c, g, how) for c, g, how in pairs if g is not None]
+        pairs = _tied(coding if snv or _is_indel(ref, alt) else [], theirs)
         if snv and coding:
             t.snvs += 1
             if pairs:
@@ -447,9 +456,8 @@ def tally_record(
         if snv:
             # Contradictions: a GAS term (other than the SO parent) the tool does not give on
             # the same transcript; every SNV tied by ID, and coding ones tied by structure too.
-            checked = [(c, *match(c, theirs)) for c in mine]
-            for c, g, how in checked:
-                if g is None or (how == "structure" and not c.coding_term):
+            for c, g, how in _tied(mine, theirs):
+                if how == "structure" and not c.coding_term:
                     continue
                 t.contradiction_pairs += 1
                 # A tool that wrote only its most severe term is contradicted by GAS's most
@@ -476,10 +484,7 @@ def tally_record(
                         ok = False
                         t.indel_classes[(want, got)] += 1
                 t.indel_agree += ok
-        for c in mine:
-            g, how = match(c, theirs)
-            if g is None:
-                continue
+        for c, g, how in _tied(mine, theirs):
             shape = "SNV" if _is_snv(ref, alt) else "indel" if _is_indel(ref, alt) else "other"
             for kind, a, b in (("HGVSc", c.hgvsc, g.hgvsc), ("HGVSp", c.hgvsp, g.hgvsp)):
                 if not a:
@@ -637,7 +642,7 @@ class CodonPlacer:
         """Whether an SNV at 0-based CDS index ``index`` is where the tool says it is."""
         if call.cds_pos is not None:
             return index == call.cds_pos - 1
-        if index // 3 != call.protein_pos - 1:
+        if call.protein_pos is None or index // 3 != call.protein_pos - 1:
             return False
         return call.codon_index is None or index % 3 == call.codon_index
 
@@ -685,9 +690,9 @@ class CodonPlacer:
         if len(placements) > 1:
             seq.unplaced["bundle transcripts disagree on where it lies"] += 1
             return False
-        ((where, minus),) = placements
+        ((placed, minus),) = placements
         text = ref_codons.translate(COMPLEMENT) if minus else ref_codons
-        for k, b in zip(where, text, strict=True):
+        for k, b in zip(placed, text, strict=True):
             seq.put(contig, k & 0xFFFFFFFF, b)
         seq.held.add((contig, pos, call.allele))
         return True
