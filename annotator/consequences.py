@@ -863,27 +863,32 @@ class ConsequenceCaller:
         pair = np.full(R, -1, np.int64)
         pair[np.repeat(counts > 0, per)] = np.arange(len(pr.allele))
         real = pair >= 0
-        rp = np.maximum(pair, 0)
+        rp = np.where(real, pair, len(pr.allele))  # pair arrays get one padding row
+
+        def at(values, pad=0) -> np.ndarray:
+            """A pair array's value on each row (``pad`` on intergenic rows)."""
+            values = np.asarray(values)
+            return np.append(values, np.array([pad], values.dtype))[rp]
+
         rec = alleles.rec[row_allele]
         first = np.ones(R, bool)
         first[1:] = rec[1:] != rec[:-1]
         ends = np.append(np.flatnonzero(first[1:]) + 1, R)
         parts: list[tuple] = []
-        none = len(pr.allele)  # the padding row of per-pair text
 
         def text(values, rows) -> None:
             parts.append(_part(values, np.ascontiguousarray(rows, np.int64)))
 
         def per_pair(values) -> None:
             text(_PIPE, np.zeros(R, np.int64))
-            text(pa.concat_arrays([single(values), _strings([""])]), np.where(real, rp, none))
+            text(pa.concat_arrays([single(values), _strings([""])]), rp)
 
         def number(prefix: bytes, values, shown) -> None:
-            v = np.where(real, np.asarray(values)[rp], 0).astype(np.int64)
-            parts.append(("int", prefix, v, (real & np.asarray(shown)[rp]).astype(np.uint8)))
+            v = at(values).astype(np.int64)
+            parts.append(("int", prefix, v, (real & at(shown, False)).astype(np.uint8)))
 
         def flag(table: pa.Array, on) -> None:
-            text(table, np.where(real, np.asarray(on)[rp], False))
+            text(table, at(on, False))
 
         def position(a, b, qa, qb, shown) -> None:
             one = (a == b) & ~qa & ~qb
@@ -899,10 +904,10 @@ class ConsequenceCaller:
         intergenic = len(mask_text)
         text(
             _strings([*mask_text, "|intergenic_variant|MODIFIER|"]),
-            np.where(real, mask[rp], intergenic),
+            at(mask, intergenic),
         )
         n_tx = len(self.tx_len)
-        text(self.tx_head_rows, np.where(real, pr.tx[rp], n_tx))
+        text(self.tx_head_rows, at(pr.tx, n_tx))
         for lo, hi, count, shown in (
             (pr.exon_lo, pr.exon_hi, pr.n_exons, pr.any_exonic),
             (pr.intron_lo, pr.intron_hi, pr.n_exons - 1, pr.any_intronic),
@@ -924,7 +929,7 @@ class ConsequenceCaller:
         per_pair(pr.codons)
         text(_PIPE, np.zeros(R, np.int64))
         number(b"", pr.dist, ~pr.inside)
-        text(self.tx_tail_rows, np.where(real, pr.tx[rp], n_tx))
+        text(self.tx_tail_rows, at(pr.tx, n_tx))
         flag(_PICK, pr.pick)
         data, offsets = join_rows(np.ascontiguousarray(ends, np.int64), parts)
         return pa.Array.from_buffers(

@@ -35,6 +35,7 @@ from annotator.bundle import (
     search,
     single_array,
 )
+from annotator.columns import REGION_CLASSES
 from annotator.compiled import join_lines
 from annotator.consequences import CSQ_FORMAT, DEL, INS, MNV, OTHER, SNV, Alleles, ConsequenceCaller
 from annotator.exceptions import (
@@ -62,18 +63,7 @@ from annotator.vcf import (
     read_spans,
 )
 
-REGIONS = (
-    "CDS",
-    "UTR5",
-    "UTR3",
-    "ncExon",
-    "splice_region",
-    "intron",
-    "upstream",
-    "downstream",
-    "intergenic",
-    "unknown_contig",
-)
+REGIONS = REGION_CLASSES  # the one list, in annotator.columns (plain Python, for the web)
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
 ENGINE_VERSION = "3"  # 3: per-transcript consequences (GAS_CSQ and the consequence fields)
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
@@ -544,7 +534,7 @@ class _Annotator:
         last = np.maximum(q.raw_e - 1, q.raw_s)
         symbolic = (raw_len <= 0) | _SYMBOLIC[arr[q.raw_s]] | _SYMBOLIC[arr[last]]
         kind = np.where(
-            symbolic,
+            symbolic | ((rl == 0) & (al == 0)),  # no change left after trimming: REF as ALT
             OTHER,
             np.where(
                 (rl == 1) & (al == 1),

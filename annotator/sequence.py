@@ -138,6 +138,8 @@ class ReferenceSequence:
         """The upper-case ASCII base at each key (``contig_index << 32 | pos0``), ``N`` where the
         sequence holds none."""
         keys = np.asarray(keys, np.int64)
+        if keys.ndim != 1:
+            return self.bases(keys.reshape(-1)).reshape(keys.shape)
         n = len(self.contigs)
         ci = keys >> 32
         pos = keys & 0xFFFFFFFF
@@ -211,9 +213,22 @@ class ReferenceSequence:
 def load_sequence(bundle: Bundle) -> ReferenceSequence | None:
     """The bundle's reference sequence, or None when none was added."""
     path = bundle.path / SEQUENCE_DIR
-    if not (path / META_FILE).exists():
-        return None
-    return ReferenceSequence(path, bundle.contigs)
+    for _ in range(5):
+        if not (path / META_FILE).exists():
+            if not any(bundle.path.glob(f".{SEQUENCE_DIR}.old.*")):
+                return None
+            time.sleep(0.05)  # between the two renames of a swap
+            continue
+        try:
+            seq = ReferenceSequence(path, bundle.contigs)
+            # `add-sequence` swaps the directory with renames: files read across a swap would
+            # mix two sequences, so the description read first must still be the one there.
+            if json.loads((path / META_FILE).read_text()) == seq.meta:
+                return seq
+        except (ReferenceUnavailable, OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return ReferenceSequence(path, bundle.contigs) if (path / META_FILE).exists() else None
 
 
 def describe_sequence(bundle_dir: Path) -> dict | None:
@@ -283,7 +298,13 @@ def _records_indexed(fa, path: Path, wanted: Wanted, digest: dict) -> Iterator[t
             if wanted(name, length):
                 yield "start", name
                 for s in range(0, length, CHUNK):
-                    yield "data", fa.fetch(name, s, min(s + CHUNK, length)).encode("ascii")
+                    try:
+                        data = fa.fetch(name, s, min(s + CHUNK, length)).encode("ascii")
+                    except (OSError, ValueError) as exc:  # e.g. a .fai of another file
+                        raise ReferenceBuildError(
+                            f"{path.name} could not be read through its index: {exc}"
+                        ) from exc
+                    yield "data", data
 
 
 def _records_streamed(path: Path, wanted: Wanted, digest: dict) -> Iterator[tuple[str, object]]:
@@ -481,6 +502,9 @@ def add_sequence(
 
     busy: dict[str, str] = {}  # the contig being written -> its record
     with _locked(bundle_dir):
+        for stale in bundle_dir.glob(f".{SEQUENCE_DIR}.*"):  # left by a writer that died
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         path = bundle_dir / SEQUENCE_DIR
         old = ReferenceSequence(path, []) if (path / META_FILE).exists() else None
         if unless_held is not None and old is not None and unless_held in old.meta["contigs"]:
@@ -699,8 +723,12 @@ def add_default_sequence(bundle_dir: Path, say: Say = _quiet, fasta: Path = RCRS
         bundle_dir,
         fasta,
         rename={RCRS_RECORD: "MT"},
-        say=say,
         source_note=RCRS_SOURCE,
         unless_held="MT",  # another process may have added it meanwhile
     )
+    if done is not None:
+        say(
+            f"{bundle_dir.name}: added the mitochondrial genome (rCRS, {RCRS_LENGTH:,} bp, from "
+            "Debian's minimap2 package) as MT's sequence"
+        )
     return done is not None

@@ -53,6 +53,8 @@ VIEWS = (
     ("gene filter (BRCA1)", {"gene": "BRCA1"}),
     ("region filter (chr17:40-45 Mb)", {"chrom": "chr17", "start": "40000000", "end": "45000000"}),
     ("sorted by gene (desc)", {"sort": "gene", "order": "desc"}),
+    ("impact filter (HIGH, MODERATE)", {"impact": "HIGH,MODERATE"}),
+    ("sorted by consequence", {"sort": "consequence"}),
 )
 
 

@@ -303,7 +303,7 @@ def reference_add_sequence(
     d = result.described
     click.echo(
         f"  sequence: {len(d['contigs'])} contig(s), {d['bases']:,} bases, "
-        f"{d['bytes_on_disk'] / 2**20:,.1f} MiB in {result.path}"
+        f"{_size(d['bytes_on_disk'])} in {result.path}"
     )
 
 
@@ -363,8 +363,11 @@ def _sequence_summary(bundle_dir: Path, describe) -> str:
         return "no sequence (coordinates only)"
     names = seq["contigs"]
     shown = ",".join(names) if len(names) <= 5 else f"{len(names)} contigs"
-    size = seq["bytes_on_disk"] / 2**20
-    return f"sequence: {shown}, {seq['bases']:,} bases, {size:,.1f} MiB"
+    return f"sequence: {shown}, {seq['bases']:,} bases, {_size(seq['bytes_on_disk'])}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
 
 
 def register(group: click.Group) -> None:

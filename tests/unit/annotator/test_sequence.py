@@ -95,6 +95,8 @@ def test_plain_fasta_is_held_upper_case_with_n_and_iupac(bundle_dir, tmp_path):
         assert got.dtype == np.uint8 and got.tobytes() == want
         assert seq.fetch(bundle.contig_index()[contig], 0, len(want)) == want
     assert b"NNNNRYKMACGT" in seq.fetch(0, 2_000, 2_020)
+    grid = keys_of(bundle, "1", np.arange(2_000, 2_020).reshape(4, 5))
+    assert seq.bases(grid).tobytes() == seq.fetch(0, 2_000, 2_020)
 
 
 @pytest.mark.parametrize("form", ["bgzip-indexed", "bgzip-unindexed", "gzip", "plain-indexed"])
@@ -171,7 +173,8 @@ def test_keys_outside_what_is_held_read_n(bundle_dir, tmp_path):
     )
     assert seq.bases(keys).tobytes() == b"AANNNNNN"
     assert seq.bases(np.zeros(0, np.int64)).tobytes() == b""
-    assert seq.bases(keys.reshape(2, 4)).shape == (2, 4)
+    assert seq.bases(keys.reshape(2, 4)).tobytes() == b"AANNNNNN"
+    assert seq.bases(keys_of(bundle, "1", [[0, 1], [2, 3]])).tolist() == [[65, 67], [71, 84]]
     assert seq.fetch(0, -3, 11) == b"NNNACGTTGCANNN"
     assert seq.fetch(1, 0, 4) == b"NNNN"
     assert seq.fetch(99, 0, 2) == b"NN"
@@ -324,4 +327,53 @@ def test_the_mt_ref_alleles_of_the_samples_match_the_rcrs(bundle_dir, samples):
             pos, ref = int(cols[1]), cols[3].upper()
             assert seq.fetch(mt, pos - 1, pos - 1 + len(ref)) == ref.encode(), line
             checked += 1
-    assert checked > 1_000
+    assert checked == 1_491
+
+
+def test_an_index_of_another_file_is_an_error_not_a_crash(bundle_dir, tmp_path):
+    fasta = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 30})
+    Path(f"{fasta}.fai").write_text("chr1\t120\t900\t60\t61\n")  # offsets past the file's end
+    with pytest.raises(ReferenceBuildError):
+        add_sequence(bundle_dir, fasta)
+    assert load_sequence(Bundle(bundle_dir)) is None
+
+
+def test_a_reader_never_sees_half_of_a_swap(bundle_dir, tmp_path, monkeypatch):
+    """Loading while `add-sequence` replaces the sequence gives the old one or the new one."""
+    import os
+    import threading
+    import time
+
+    replace = os.replace
+
+    def slow_replace(src, dst):  # widen the moment between the swap's two renames
+        replace(src, dst)
+        if Path(dst).parent.name.startswith(".sequence.old."):
+            time.sleep(0.01)
+
+    monkeypatch.setattr(sequence.os, "replace", slow_replace)
+    forms = {
+        b"ACGT" * 1000: write_fasta(tmp_path / "a.fa", {"chr1": "ACGT" * 1000}),
+        b"TTGCA" * 500: write_fasta(tmp_path / "b.fa", {"chr1": "TTGCA" * 500}),
+    }
+    add_sequence(bundle_dir, forms[b"ACGT" * 1000])
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for i in range(12):
+                add_sequence(bundle_dir, list(forms.values())[i % 2])
+        finally:
+            done.set()
+
+    seen = set()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not done.is_set():
+        seq = load_sequence(Bundle(bundle_dir))
+        assert seq is not None
+        got = seq.fetch(0, 0, seq.length(0))
+        assert got in forms
+        seen.add(got)
+    thread.join()
+    assert len(seen) == 2
