@@ -90,7 +90,7 @@ class Supervisor:
         self.pid_dir = pid_dir
         if pid_dir is not None:
             pid_dir.mkdir(parents=True, exist_ok=True)
-            _write_pid_file(pid_dir / SUPERVISOR_PID_FILE, os.getpid())
+            write_pid_file(pid_dir / SUPERVISOR_PID_FILE, os.getpid())
 
     def add(self, name: str, argv: list[str], env: dict[str, str], log_file: Path) -> Child:
         child = Child(name, argv, env, log_file)
@@ -132,7 +132,7 @@ class Supervisor:
         log.close()
         child.started_at = time.monotonic()
         if self.pid_dir is not None:
-            _write_pid_file(self._pid_file(child), child.proc.pid)
+            write_pid_file(self._pid_file(child), child.proc.pid)
 
     def _pid_file(self, child: Child) -> Path:
         assert self.pid_dir is not None
@@ -225,7 +225,8 @@ def _start_ticks(pid: int) -> int | None:
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
-def _write_pid_file(path: Path, pid: int) -> None:
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record ``pid`` with its start time, so a reused pid is never taken for it."""
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(f"{pid} {_start_ticks(pid) or 0}\n")
     os.replace(partial, path)
