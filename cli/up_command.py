@@ -20,6 +20,9 @@ from infra.supervisor import Child, Supervisor, running_supervisor, stop_leftove
 
 # One worker of each kind: every activity and every queue.
 WORKERS = activities.KINDS
+# In the pid folder while a `gas up` that started the local cloud runs: one that dies leaves it,
+# and the next `gas up` takes the cloud over (its Ctrl-C stops it, as the first one's would have).
+CLOUD_STARTED = "local-cloud.started"
 
 
 def pid_dir(settings: Settings) -> Path:
@@ -101,6 +104,8 @@ def up(settings: Settings, no_dashboard: bool) -> None:
     left = stop_leftovers(pids)
     if left:
         click.echo(f"stopped what an earlier gas up left running: {', '.join(left)}")
+    cloud_marker = pids / CLOUD_STARTED
+    inherited_cloud = cloud_marker.exists()
     if not no_dashboard and not _port_free(settings.web_host, settings.web_port):
         raise click.ClickException(
             f"port {settings.web_port} on {settings.web_host} is in use by another process, so "
@@ -111,9 +116,12 @@ def up(settings: Settings, no_dashboard: bool) -> None:
     if settings.is_local:
         cloud = LocalCloud(settings, progress=click.echo)
         try:
-            started_cloud = cloud.up()
+            started_cloud = cloud.up() or inherited_cloud
         except LocalCloudError as exc:
             raise click.ClickException(str(exc)) from exc
+        if started_cloud:
+            pids.mkdir(parents=True, exist_ok=True)
+            cloud_marker.touch()
     result = deploy.deploy(settings, progress=click.echo)
     click.echo("deployed" if result.changed else "deployment up to date")
 
@@ -162,6 +170,7 @@ def up(settings: Settings, no_dashboard: bool) -> None:
         if started_cloud and cloud is not None:
             click.echo("stopping the local cloud…")
             cloud.down()
+            cloud_marker.unlink(missing_ok=True)
         click.echo("stopped")
 
 

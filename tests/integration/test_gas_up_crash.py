@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from gas.settings import Settings
+from infra.localcloud import LocalCloud
 from tests.cloud import free_port, private_cloud_settings
 from tests.integration.processes import wait_for
 
@@ -167,3 +168,5 @@ def test_gas_up_after_a_kill_9_runs_exactly_one_of_each(private: Settings, tmp_p
     finally:
         second.stop()
     assert gas_up_processes(private) == {}
+    # The local cloud the killed one started stops with the next one's Ctrl-C.
+    assert not LocalCloud(private).is_up()
