@@ -104,13 +104,17 @@ def up(settings: Settings, no_dashboard: bool) -> None:
     left = stop_leftovers(pids)
     if left:
         click.echo(f"stopped what an earlier gas up left running: {', '.join(left)}")
-    cloud_marker = pids / CLOUD_STARTED
-    inherited_cloud = cloud_marker.exists()
     if not no_dashboard and not _port_free(settings.web_host, settings.web_port):
         raise click.ClickException(
             f"port {settings.web_port} on {settings.web_host} is in use by another process, so "
             f"the dashboard cannot start; stop that process or set GAS_WEB_PORT"
         )
+    cloud_marker = pids / CLOUD_STARTED
+    inherited_cloud = cloud_marker.exists()
+    # Recorded from here on, so that a second `gas up` refuses while this one still deploys.
+    # Idle workers sit in a 60 s long poll; at Ctrl-C the cloud goes down with them, so waiting
+    # that out buys nothing. Busy workers still get this long to finish their task.
+    supervisor = Supervisor(say=click.echo, stop_grace=10, pid_dir=pids)
     cloud = None
     started_cloud = False
     if settings.is_local:
@@ -120,14 +124,10 @@ def up(settings: Settings, no_dashboard: bool) -> None:
         except LocalCloudError as exc:
             raise click.ClickException(str(exc)) from exc
         if started_cloud:
-            pids.mkdir(parents=True, exist_ok=True)
             cloud_marker.touch()
     result = deploy.deploy(settings, progress=click.echo)
     click.echo("deployed" if result.changed else "deployment up to date")
 
-    # Idle workers sit in a 60 s long poll; at Ctrl-C the cloud goes down with them, so waiting
-    # that out buys nothing. Busy workers still get this long to finish their task.
-    supervisor = Supervisor(say=click.echo, stop_grace=10, pid_dir=pids)
     env = settings.subprocess_env()
     env["PYTHONUNBUFFERED"] = "1"
     logs = settings.state_dir / "logs"
