@@ -80,7 +80,7 @@ class Links:
     """Where the results' links go: the owner's routes or a share link's."""
 
     prefix: str  # "annotations" (owner) or "shared"
-    ident: dict[str, str]
+    ident: dict[str, Any]  # url_for arguments: the job id, or the share token
 
     def page(self, **args: Any) -> str:
         endpoint = "annotations.job_page" if self.prefix == "annotations" else "shared.job_page"
