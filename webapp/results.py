@@ -192,7 +192,7 @@ def consequence_chart(counts: Mapping[str, Any] | None, links: Links) -> dict[st
     order = {t.name: t.rank for t in results.CONSEQUENCES}
     names = sorted(known, key=lambda name: (order.get(name, len(order) + 1), name))
     top = max(known.values(), default=0) or 1
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "label": name,
             "count": known[name],
