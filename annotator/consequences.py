@@ -12,7 +12,7 @@ was added to the bundle; without it only what the alleles decide whatever the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -937,19 +937,65 @@ class ConsequenceCaller:
         )
 
 
-class _Pairs:
-    """One array per attribute, one row per (allele, transcript) pair."""
+def _none() -> np.ndarray:
+    return np.zeros(0, np.int64)
 
-    def __init__(self, **arrays: np.ndarray):
-        self.__dict__.update(arrays)
+
+@dataclass
+class _Pairs:
+    """One row per (allele, transcript) pair; each step of ``call`` fills in what it works out."""
+
+    allele: np.ndarray = field(default_factory=_none)
+    tx: np.ndarray = field(default_factory=_none)
+    vs: np.ndarray = field(default_factory=_none)
+    ve: np.ndarray = field(default_factory=_none)
+    kind: np.ndarray = field(default_factory=_none)
+    ins: np.ndarray = field(default_factory=_none)
+    inside: np.ndarray = field(default_factory=_none)
+    dist: np.ndarray = field(default_factory=_none)
+    minus: np.ndarray = field(default_factory=_none)
+    terms: np.ndarray = field(default_factory=_none)
+    pick: np.ndarray = field(default_factory=_none)
+    exon_lo: np.ndarray = field(default_factory=_none)
+    exon_hi: np.ndarray = field(default_factory=_none)
+    intron_lo: np.ndarray = field(default_factory=_none)
+    intron_hi: np.ndarray = field(default_factory=_none)
+    n_exons: np.ndarray = field(default_factory=_none)
+    any_exonic: np.ndarray = field(default_factory=_none)
+    any_intronic: np.ndarray = field(default_factory=_none)
+    fa: np.ndarray = field(default_factory=_none)
+    fz: np.ndarray = field(default_factory=_none)
+    ex_a: np.ndarray = field(default_factory=_none)
+    ex_z: np.ndarray = field(default_factory=_none)
+    p5: np.ndarray = field(default_factory=_none)
+    p3: np.ndarray = field(default_factory=_none)
+    q5: np.ndarray = field(default_factory=_none)
+    q3: np.ndarray = field(default_factory=_none)
+    exonic: np.ndarray = field(default_factory=_none)
+    c5: np.ndarray = field(default_factory=_none)
+    c3: np.ndarray = field(default_factory=_none)
+    in_cds: np.ndarray = field(default_factory=_none)
+    qc5: np.ndarray = field(default_factory=_none)
+    qc3: np.ndarray = field(default_factory=_none)
+    substitution: np.ndarray = field(default_factory=_none)
+    indel: np.ndarray = field(default_factory=_none)
+    complete: np.ndarray = field(default_factory=_none)
+    mt: np.ndarray = field(default_factory=_none)
+    end_known: np.ndarray = field(default_factory=_none)
+    hgvsp: pa.Array | None = None  # set by _coding_details, with amino and codons
+    amino: pa.Array | None = None
+    codons: pa.Array | None = None
 
     def subset(self, rows: np.ndarray) -> _Pairs:
-        return _Pairs(
-            **{k: v[rows] if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
+        """The chosen pairs (before the per-pair text is made)."""
+        return replace(
+            self,
+            **{
+                f.name: getattr(self, f.name)[rows]
+                for f in fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).size
+            },
         )
-
-    def __getattr__(self, name: str) -> np.ndarray:  # set by the steps that work them out
-        raise AttributeError(name)
 
 
 _PIPE = pa.array(["|"], pa.binary())

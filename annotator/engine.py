@@ -263,7 +263,8 @@ def _allele_keys(fl: Fields, cidx: np.ndarray, q: _Queries) -> np.ndarray:
 def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
     """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory, one key per ALT allele."""
     contigs = _ContigMap(bundle)
-    keys, ids = [], []
+    keys: list[np.ndarray] = []
+    ids: list[str] = []
     with open_input(path) as f:
         header, first = read_header(f)
         for block, before in read_chunks(f, first, header.line_count):
@@ -1157,6 +1158,7 @@ def annotate_file(
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
             input_fd = None
+            blocks: Iterator[tuple[bytes | tuple[int, int], int]]
             if n_threads > 1 and not isinstance(f, gzip.GzipFile):
                 # Plain input: the annotating threads read their blocks; this one finds the cuts.
                 input_fd = f.fileno()

@@ -485,7 +485,7 @@ def _open_text(path: Path) -> Iterator[str]:
     with open(path, "rb") as raw:
         magic = raw.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         yield from f
 
 
@@ -568,17 +568,17 @@ def model_from_gtf(path: Path) -> GeneModel:
     except (OSError, EOFError) as exc:
         raise ReferenceBuildError(f"{path}: cannot be read ({exc})") from exc
     for c, start, end, strand, tx in utr_pending:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         before = start < span[0]  # GENCODE UTRs include the stop codon, so compare starts
         feats["utr5" if before != (strand == "-") else "utr3"].append((c, start, end))
     # Files without UTR records (or with them): the exon parts of a coding transcript outside
     # its CDS are its UTRs, 5' before the CDS in transcript direction.
     for c, start, end, strand, tx in tx_exons:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         lo, hi = span
         if start < lo:
             feats["utr5" if strand != "-" else "utr3"].append((c, start, min(end, lo)))
@@ -595,7 +595,7 @@ def model_from_gtf(path: Path) -> GeneModel:
         c, s, e = zip(*rows, strict=False)
         return Features(np.array(c, dtype=object), np.array(s, np.int64), np.array(e, np.int64))
 
-    gc, gs, ge, gst, gid, gname, gtype = (
+    gc, gs, ge, gst, gids, gnames, gtypes = (
         np.array(x, dtype=object) for x in zip(*genes, strict=False)
     )
     return GeneModel(
@@ -603,11 +603,11 @@ def model_from_gtf(path: Path) -> GeneModel:
         gs.astype(np.int64),
         ge.astype(np.int64),
         gst,
-        gid,
-        gname,
-        gtype,
+        gids,
+        gnames,
+        gtypes,
         {k: as_features(v) for k, v in feats.items()},
-        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gid.tolist()),
+        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gids.tolist()),
     )
 
 

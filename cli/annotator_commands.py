@@ -285,6 +285,7 @@ def reference_add_sequence(
         result = add_sequence(path, fasta, rename=rename)
     except (ReferenceBuildError, ReferenceUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    assert result is not None  # None only with unless_held, which this command does not pass
     added = result.added
     click.echo(
         f"{build}: added the sequence of {len(added)} contig(s), {sum(added.values()):,} bases, "

@@ -80,7 +80,7 @@ class Links:
     """Where the results' links go: the owner's routes or a share link's."""
 
     prefix: str  # "annotations" (owner) or "shared"
-    ident: dict[str, str]
+    ident: dict[str, Any]  # url_for arguments: the job id, or the share token
 
     def page(self, **args: Any) -> str:
         endpoint = "annotations.job_page" if self.prefix == "annotations" else "shared.job_page"
@@ -192,7 +192,7 @@ def consequence_chart(counts: Mapping[str, Any] | None, links: Links) -> dict[st
     order = {t.name: t.rank for t in results.CONSEQUENCES}
     names = sorted(known, key=lambda name: (order.get(name, len(order) + 1), name))
     top = max(known.values(), default=0) or 1
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "label": name,
             "count": known[name],

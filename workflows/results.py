@@ -782,7 +782,7 @@ def export_vcf_gz(
     handle, path = tempfile.mkstemp(prefix="gas-export-", suffix=".vcf.gz")
     os.close(handle)
     try:
-        with pysam.BGZFile(path, "wb") as out:
+        with pysam.BGZFile(path, "wb", index=None) as out:
             out.write(("\n".join(header) + "\n").encode())
             for table in export_rows(settings, job, query):
                 text = "\n".join(_vcf_line(row) for row in table.to_pylist()) + "\n"
