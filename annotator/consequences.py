@@ -164,6 +164,13 @@ class ConsequenceCaller:
             odd = np.flatnonzero(self.coding & ~start_nf & ~whole & ~on_mt)
             if len(odd):
                 self.start_known[odd[self._starts_with_atg(odd)]] = True
+        # Coding transcripts whose CDS could not be tied to them (rebuilt default bundles):
+        # exonic changes are coding_transcript_variant, and c. positions are unknown.
+        self.cds_unknown = (
+            table["cds_unknown"].to_numpy(zero_copy_only=False)
+            if "cds_unknown" in table.column_names
+            else np.zeros(n, bool)
+        )
         self.nmd = kernels.equal(table["biotype"], "nonsense_mediated_decay").to_numpy(
             zero_copy_only=False
         )
@@ -183,7 +190,7 @@ class ConsequenceCaller:
                 _clean(names),
                 _clean(ids),
                 "Transcript",
-                _clean(tx_id),
+                _clean(bundle.feature_ids),
                 _clean(table["biotype"]),
                 sep="|",
             )
@@ -293,12 +300,13 @@ class ConsequenceCaller:
         pr.terms = np.where(pr.terms == 0, 1 << T["sequence_variant"], pr.terms)
         has_pick = pick_gene[pr.allele] >= 0
         pr.pick = has_pick & (self.pick_tx[np.maximum(pick_gene[pr.allele], 0)] == pr.tx)
-        if self.transcripts != "all":
-            pr = pr.subset(self._chosen(pr))
         self._coding_details(alleles, pr)
-        hgvsc = self._hgvsc(alleles, pr)
+        # The allele's most severe term is over every transcript, whichever get a block.
         worst = np.full(n, T["intergenic_variant"], np.int64)
         np.minimum.at(worst, pr.allele, _worst_term(pr.terms))
+        if self.transcripts != "all":
+            pr = pr.subset(self._chosen(pr))
+        hgvsc = self._hgvsc(alleles, pr)
         mask, names, impacts = self._mask_strings(pr.terms)
         csq = self._render(alleles, pr, mask, names, impacts, hgvsc)
         # The picked transcript's pair per allele; alleles without one read the row past the
@@ -423,7 +431,9 @@ class ConsequenceCaller:
         terms = pr.terms
         coding_tx = self.coding[pt]
         terms |= np.where(any_intronic, 1 << T["intron_variant"], 0)
-        nc = inside & ~coding_tx
+        unknown = inside & self.cds_unknown[pt]
+        terms |= np.where(unknown & any_exonic, 1 << T["coding_transcript_variant"], 0)
+        nc = inside & ~coding_tx & ~unknown
         terms |= np.where(nc & any_exonic, 1 << T["non_coding_transcript_exon_variant"], 0)
         terms |= np.where(nc & ~any_exonic, 1 << T["non_coding_transcript_variant"], 0)
         terms |= np.where(inside & self.nmd[pt], 1 << T["NMD_transcript_variant"], 0)
@@ -614,7 +624,7 @@ class ConsequenceCaller:
             first, last, text, shifted = self._shift_indels(
                 alleles, pr.allele, pt, vs, ve, kind, ins, minus, first, last, inside
             )
-        shown = inside & ((kind == SNV) | (kind == MNV) | shifted)
+        shown = inside & ((kind == SNV) | (kind == MNV) | shifted) & ~self.cds_unknown[pt]
         rows = np.flatnonzero(shown)
         out = np.full(len(pt), "", dtype=object)
         if len(rows):
@@ -988,14 +998,14 @@ class _Pairs:
 
     def subset(self, rows: np.ndarray) -> _Pairs:
         """The chosen pairs (before the per-pair text is made)."""
-        return replace(
-            self,
-            **{
-                f.name: getattr(self, f.name)[rows]
-                for f in fields(self)
-                if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).size
-            },
-        )
+        chosen: dict[str, np.ndarray | pa.Array] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.size:
+                chosen[f.name] = value[rows]
+            elif isinstance(value, pa.Array):
+                chosen[f.name] = kernels.take(value, pa.array(rows))
+        return replace(self, **chosen)
 
 
 _PIPE = pa.array(["|"], pa.binary())

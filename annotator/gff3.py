@@ -94,6 +94,11 @@ def gene_ids(bundle: Bundle) -> list[str]:
 
 
 def transcript_ids(bundle: Bundle) -> list[str]:
+    """Each transcript's ID (see structure_ids), as the bundle keeps them rendered."""
+    return bundle.feature_ids.to_pylist()
+
+
+def structure_ids(bundle: Bundle) -> list[str]:
     """Each transcript's ID, in ``Bundle.transcripts`` order: the source's, else ``GAST`` + a
     hash of its structure (contig, strand, exons, coding span), so the same transcript gets the
     same ID from every bundle built from the same source, whatever the order of its rows."""

@@ -18,7 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.bundle import Bundle, load_bundle
-from annotator.gff3 import SYNTHETIC_TRANSCRIPT, cds_phases, transcript_ids, write_gff3
+from annotator.gff3 import (
+    SYNTHETIC_TRANSCRIPT,
+    cds_phases,
+    structure_ids,
+    transcript_ids,
+    write_gff3,
+)
 from annotator.sources import build_from_gtf
 from cli.annotator_commands import register
 from gas.settings import Settings
@@ -135,7 +141,7 @@ def test_transcripts_without_ids_get_stable_synthetic_ones(gencode_gtf, tmp_path
         t.transcripts.table = t.transcripts.table.set_column(
             1, "transcript_id", pa.array([""] * len(own))
         )
-        return own, transcript_ids(t)
+        return own, structure_ids(t)
 
     own_a, ids_a = synthetic(text, "a")
     other = re.sub(
