@@ -63,6 +63,37 @@ _CODON_TERMS = sum(
 _COMPLEMENT = np.frombuffer(bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan"), np.uint8)
 
 
+class Bases:
+    """Each allele's bases as text, read from the block only where asked for (most alleles'
+    are never needed as Python strings)."""
+
+    def __init__(self, data: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.data, self.start, self.end = data, start, end
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.start[i] : self.end[i]].tobytes().decode("ascii", "replace")
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def arrow(self, empty: str = "") -> pa.Array:
+        """Every allele's bases as one string array (``empty`` for none), in one gather."""
+        length = np.maximum(self.end - self.start, 0)
+        blank = length == 0
+        length = np.where(blank, len(empty), length)
+        offsets = np.concatenate([[0], np.cumsum(length)]).astype(np.int32)
+        total = int(offsets[-1])
+        step = np.arange(total) - np.repeat(offsets[:-1], length)
+        pad = np.frombuffer(empty.encode() or b"\0", np.uint8)
+        src = np.where(np.repeat(blank, length), -1, np.repeat(self.start, length) + step)
+        values = np.where(src < 0, pad[step % len(pad)], self.data[np.maximum(src, 0)])
+        return pa.Array.from_buffers(
+            pa.string(),
+            len(length),
+            [None, pa.py_buffer(offsets), pa.py_buffer(values.astype(np.uint8).tobytes())],
+        )
+
+
 @dataclass
 class Alleles:
     """One block's ALT alleles, trimmed as the engine places them (see engine._allele_queries)."""
@@ -70,8 +101,8 @@ class Alleles:
     start: np.ndarray  # key of the first REF base the allele changes; for an insertion, the
     end: np.ndarray  # insertion point (start == end): the bases before and after it flank it
     kind: np.ndarray  # SNV, MNV, DEL, INS, OTHER
-    ref: list[str]  # trimmed REF and ALT bases, upper-case ('' for none)
-    alt: list[str]
+    ref: Bases  # trimmed REF and ALT bases, upper-case ('' for none)
+    alt: Bases
     vep_allele: pa.Array  # the allele as VEP names it in CSQ (shared first base removed, '-')
     contig: np.ndarray  # contig index (-1: unknown contig)
     ref_ok: np.ndarray  # bool: REF matches the reference sequence (True without one)
@@ -117,6 +148,11 @@ class ConsequenceCaller:
         self.transcripts = transcripts
         self.b = bundle
         self.seq = sequence
+        # Which contigs the sequence holds: pairs elsewhere skip the sequence-based steps.
+        self.held = np.array(
+            [sequence is not None and sequence.length(i) > 0 for i in range(len(bundle.contigs))]
+            + [False]  # contig -1 (unknown) reads the last
+        )
         tx = bundle.transcripts
         table = tx.table
         self.gene_offset = tx.gene_offset
@@ -580,7 +616,8 @@ class ConsequenceCaller:
         hgvsp = np.full(n, "", dtype=object)
         if self.seq is not None:
             coarse = ~((1 << T["coding_sequence_variant"]) | _CODON_TERMS)
-            for i in np.flatnonzero(pr.substitution & pr.complete).tolist():
+            held = self.held[alleles.contig[pr.allele]] & alleles.ref_ok[pr.allele]
+            for i in np.flatnonzero(pr.substitution & pr.complete & held).tolist():
                 a = int(pr.allele[i])
                 if not alleles.ref_ok[a]:
                     continue
@@ -591,7 +628,7 @@ class ConsequenceCaller:
                 pr.terms[i] &= coarse
                 for name in names:
                     pr.terms[i] |= 1 << T[name]
-            for i in np.flatnonzero(pr.indel & pr.complete).tolist():
+            for i in np.flatnonzero(pr.indel & pr.complete & held).tolist():
                 a = int(pr.allele[i])
                 if not alleles.ref_ok[a]:
                     continue
@@ -626,28 +663,17 @@ class ConsequenceCaller:
             )
         shown = inside & ((kind == SNV) | (kind == MNV) | shifted) & ~self.cds_unknown[pt]
         rows = np.flatnonzero(shown)
-        out = np.full(len(pt), "", dtype=object)
         if len(rows):
             t = pt[rows]
             p_first, _ = self._position_text(t, first[rows])
             p_last, _ = self._position_text(t, last[rows])
             a = pr.allele[rows]
             m = minus[rows]
-            ref_t = _strings(
-                [
-                    reverse_complement(alleles.ref[x]) if y else alleles.ref[x]
-                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
-                ]
-            )
-            alt_t = _strings(
-                [
-                    reverse_complement(alleles.alt[x]) if y else alleles.alt[x]
-                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
-                ]
-            )
+            k = kind[rows]
+            ref_t = _oriented(alleles.ref, a, m, k == SNV)
+            alt_t = _oriented(alleles.alt, a, m, k == SNV)
             one = first[rows] == last[rows]
             span = _where(one, p_first, _join(p_first, "_", p_last))
-            k = kind[rows]
             body = _where(
                 k == SNV,
                 _join(p_first, ref_t, ">", alt_t),
@@ -657,8 +683,13 @@ class ConsequenceCaller:
             prefix = _join(
                 kernels.take(self.hgvs_name, pa.array(t)), _where(self.coding[t], ":c.", ":n.")
             )
-            out[rows] = single(_join(prefix, body)).to_pylist()
-        return _strings(out.tolist())
+            got = single(_join(prefix, body))
+        else:
+            got = _strings([])
+        # Rows without an HGVSc read the padding row.
+        where = np.full(len(pt), len(rows), np.int64)
+        where[rows] = np.arange(len(rows))
+        return single(kernels.take(pa.concat_arrays([got, _strings([""])]), pa.array(where)))
 
     def _shift_indels(self, alleles, pa_, pt, vs, ve, kind, ins, minus, first, last, inside):
         """3'-shift (transcript direction) deletions and insertions on the sequence, as HGVS
@@ -668,7 +699,8 @@ class ConsequenceCaller:
         text = np.full(n, "", dtype=object)
         shifted = np.zeros(n, bool)
         done: dict[tuple[int, bool], tuple[int, int, str] | None] = {}
-        todo = np.flatnonzero(inside & ((kind == DEL) | (kind == INS)))
+        held = self.held[alleles.contig[pa_]]
+        todo = np.flatnonzero(inside & held & ((kind == DEL) | (kind == INS)))
         for i in todo.tolist():
             a = int(pa_[i])
             m = bool(minus[i])
@@ -697,6 +729,8 @@ class ConsequenceCaller:
         bases = seq.fetch(int(c), lo, (e & 0xFFFFFFFF) + window).decode("ascii")
         base = (c << 32) | lo
         i, j = s - base, e - base  # the deleted bases [i, j), or the insertion point i == j
+        if "N" in bases[max(i - 1, 0) : j + 1]:
+            return None  # the sequence does not hold the place: no shift, no name
         if alleles.kind[a] == DEL:
             if not minus:
                 while j < len(bases) and bases[j] == bases[i] and bases[j] != "N":
@@ -1048,8 +1082,25 @@ def _range_text(lo, hi, q_lo, q_hi, shown) -> pa.Array:
     return _where(~shown, "", _where(one, a, _join(a, "-", b)))
 
 
-def _revcomp(values: pa.Array) -> pa.Array:
-    return _strings([reverse_complement(v) for v in values.to_pylist()])
+def _oriented(bases: Bases, allele: np.ndarray, minus: np.ndarray, single_base: np.ndarray):
+    """Alleles' bases on the transcript's strand: one-base ones straight from the block's bytes
+    (complemented on minus), the rest as Python strings."""
+    code = bases.data[np.minimum(bases.start[allele], len(bases.data) - 1)]
+    code = np.where(minus, _COMPLEMENT[code], code).astype(np.uint8)
+    n = len(allele)
+    one = pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(np.arange(n + 1, dtype=np.int32)), pa.py_buffer(code)]
+    )
+    rest = np.flatnonzero(~single_base)
+    if not len(rest):
+        return one
+    texts = [
+        reverse_complement(bases[x]) if m else bases[x]
+        for x, m in zip(allele[rest].tolist(), minus[rest].tolist(), strict=True)
+    ]
+    where = np.arange(n)
+    where[rest] = n + np.arange(len(rest))
+    return kernels.take(pa.concat_arrays([one, _strings(texts)]), pa.array(where))
 
 
 def _three(aa: str) -> str:

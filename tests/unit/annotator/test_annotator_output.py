@@ -135,12 +135,12 @@ PINNED = {
         "summary": "6f02c2a01e8dc47843e02bcf61ebcc6679f94b15f9e9183992b12c0681d5d282",
     },
     "mixed": {
-        "vcf": "fd89b2ae9c3fefde995499cab1915333815d2712ef1a596c61ca43707cc716d7",
+        "vcf": "a77fe4e1fc0f303ba536a7aec1541d82b85cdd9368007fb6b39acbe0699b50ff",
         "log": "8567bba73fe6bbe84a4c5bc9ee6c00fd7e2eb93a2c092d845004f0bde5dc2027",
         "summary": "1539b5d9710a750840e7f772d1c8b7ad7f0f6fe72c9ed049c93048b0663ba2f8",
     },
     "mixed+known": {
-        "vcf": "12e1f930dff39d8fc1bf0695475b9b351486ec98ed45ce1877f8082f9e5e2040",
+        "vcf": "b77ec6c3cca8918d2e169fedd0639e2f4e6c754e3fafed668632b0d98dcf6415",
         "log": "44295d296cd56e27f69f74dd0fda411f740c829a8c59a9de5437b41e5eb1ea02",
         "summary": "c425b1ec9335d389397671ff42130dd45fb2f04aece041b58232564e41c77756",
     },
