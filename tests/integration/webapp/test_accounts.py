@@ -88,6 +88,62 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(
     assert _log_in(fresh, user.email, NEW_PASSWORD) == 302
 
 
+def _copied(client: FlaskClient, app: Flask) -> FlaskClient:
+    """A second browser holding a copy of ``client``'s session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("gas_session", client.get_cookie("gas_session").value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_stops_working(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    thief = _copied(client, app)
+    assert thief.get("/annotations").status_code == 200  # the copy works while the session does
+    assert client.post("/logout").status_code == 302
+    after = thief.get("/annotations")
+    assert after.status_code == 302 and after.location.startswith("/login")
+    # Logging out ends this session only: one on another device goes on.
+    laptop, phone = app.test_client(), app.test_client()
+    assert _log_in(laptop, user.email, PASSWORD) == 302
+    assert _log_in(phone, user.email, PASSWORD) == 302
+    assert phone.post("/logout").status_code == 302
+    assert laptop.get("/annotations").status_code == 200
+
+
+def test_log_out_everywhere_ends_every_session_at_once(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    other = app.test_client()
+    assert _log_in(other, user.email, PASSWORD) == 302
+    thief = _copied(client, app)
+    assert 'id="end-sessions"' in client.get("/profile").get_data(as_text=True)
+    ended = client.post("/profile/sessions/end")
+    assert ended.status_code == 302 and ended.location.startswith("/login")
+    for browser in (client, other, thief):
+        assert browser.get("/annotations").status_code == 302
+    assert _log_in(app.test_client(), user.email, PASSWORD) == 302  # a new login works
+
+
+def test_a_password_change_ends_a_copy_of_the_changing_session_too(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    thief = _copied(client, app)
+    changed = client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert changed.status_code == 302
+    assert client.get("/annotations").status_code == 200  # the changer goes on, in a new session
+    assert thief.get("/annotations").status_code == 302
+
+
 # -- a forgotten password ----------------------------------------------------------------------
 
 

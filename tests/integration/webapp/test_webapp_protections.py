@@ -36,6 +36,7 @@ def _token(html: str) -> str:
         "/profile/delete",
         "/profile/password",
         "/confirm-email/send",
+        "/profile/sessions/end",
         "/annotate/uploads",
     ],
 )
