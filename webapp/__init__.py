@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,  # files go to S3, never through the dashboard
+        # Failed logins per (account, address), and per address over every account.
         LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_ADDRESS_RATE_LIMIT="100 per minute",
         # Sending a confirmation link again, per account.
         CONFIRM_RATE_LIMIT="5 per hour",
         JOBS_PER_PAGE=20,
@@ -83,9 +85,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(429)
-    def too_many(exc: HTTPException) -> tuple[str, int] | Response:
+    def too_many(exc: HTTPException) -> tuple[str, int, dict[str, str]] | Response:
         if api.is_api_request():
             return api.problem_for(exc)
-        return render_template("errors/429.html"), 429
+        return render_template("errors/429.html"), 429, {"Retry-After": security.retry_after()}
 
     return app

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from gas import models
 from webapp import api_spec, csrf, limiter
-from webapp.security import settings
+from webapp.security import retry_after, settings
 from workflows import accounts, jobs, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,7 +57,7 @@ def problem_for(exc: HTTPException) -> Response:
     """An HTTP error raised anywhere under /api/v1 (404, 405, 429 …) as a problem document."""
     response = problem(exc.code or 500, exc.description or "")
     if exc.code == 429:
-        response.headers["Retry-After"] = "60"
+        response.headers["Retry-After"] = retry_after()
     return response
 
 

@@ -222,15 +222,39 @@ def _check_your_mail(email: str) -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _login_key() -> str:
-    return f"login:{request.remote_addr}"
+def _account_and_address(kind: str, account: str) -> str:
+    return f"{kind}:{account[:254]}:{request.remote_addr}"
 
 
+def _login_account_key() -> str:
+    return _account_and_address("login", users.normal_email(request.form.get("email", "")))
+
+
+def _login_address_key() -> str:
+    return f"login-address:{request.remote_addr}"
+
+
+def _failed(response: Response) -> bool:
+    """A login that did not succeed (a success redirects): only these count against a limit."""
+    return response.status_code != 302
+
+
+# Failed logins are limited per (account, address), so guessing one account's password from one
+# address holds back that pair only: not the others behind the same NAT, nor the owner elsewhere.
+# A looser limit per address stops one address from trying password after password on many
+# accounts.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT"],
     methods=["POST"],
-    key_func=_login_key,
+    key_func=_login_account_key,
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_login_address_key,
+    deduct_when=_failed,
 )
 def login() -> str | Response:
     target = safe_next(request.args.get("next"))
@@ -247,8 +271,17 @@ def login() -> str | Response:
     return render_template("auth/login.html", form=form)
 
 
+def _forgot_key() -> str:
+    return _account_and_address("forgot", users.normal_email(request.form.get("email", "")))
+
+
 def _reset_key() -> str:
-    return f"reset:{request.remote_addr}"
+    user_id = request.view_args.get("user_id", "") if request.view_args else ""
+    return _account_and_address("reset", str(user_id))
+
+
+def _reset_address_key() -> str:
+    return f"reset-address:{request.remote_addr}"
 
 
 RESET_SENT = (
@@ -257,9 +290,15 @@ RESET_SENT = (
 )
 
 
+# Like logging in: per (account, address), and looser per address.
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_forgot_key
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_reset_address_key,
 )
 def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
@@ -277,6 +316,11 @@ def forgot_password() -> str | Response:
 @bp.route("/reset-password/<user_id>/<secret>", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_reset_address_key,
 )
 def reset_password(user_id: str, secret: str) -> str | Response | tuple[str, int]:
     if not accounts.reset_is_open(settings(), user_id, secret):

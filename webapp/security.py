@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, request
@@ -76,3 +78,16 @@ def own_job_or_404(job_id: str) -> Job:
 def settings() -> Settings:
     """The settings of the app serving this request."""
     return current_app.config["GAS_SETTINGS"]
+
+
+def retry_after(default: int = 60) -> str:
+    """Seconds until the limit this request broke lets it through again (``Retry-After``)."""
+    from webapp import limiter
+
+    broken = limiter.current_limit
+    if broken is None:
+        return str(default)
+    try:
+        return str(max(1, math.ceil(broken.window.reset_time - time.time())))
+    except Exception:  # the limiter's storage unreadable: a cautious guess beats no header
+        return str(default)
