@@ -22,12 +22,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from gas import models
 from gas.models import Job
-from webapp import graph, results
+from webapp import graph, page_tokens, results
 from webapp.auth import ResendConfirmationForm, needs_confirmation
 from webapp.security import own_job_or_404, settings
 from workflows import jobs, uploads
@@ -54,6 +53,7 @@ RESTORE_TIMES = {
     "Bulk": "5–12 hours",
 }
 MAX_STATUS_IDS = 50
+PAGE_SALT = "jobs-page"
 REMEMBERED_UPLOADS = 5
 UNCONFIRMED = (
     "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
@@ -65,10 +65,6 @@ def index() -> Response:
     if current_user.is_authenticated:
         return redirect(url_for("annotations.list_jobs"))
     return redirect(url_for("auth.login"))
-
-
-def _page_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="jobs-page")
 
 
 def status_view(job: Job) -> dict[str, Any]:
@@ -199,17 +195,18 @@ def submit_json() -> tuple[Response, int]:
 @bp.route("/annotations")
 @login_required
 def list_jobs() -> str:
+    secret, user_id = current_app.config["SECRET_KEY"], current_user.user_id
     last_key = None
     token = request.args.get("page")
     if token:
         try:
-            last_key = _page_serializer().loads(token)
-        except BadSignature:
+            last_key = page_tokens.loads(secret, PAGE_SALT, token, user_id, {})
+        except page_tokens.BadPageToken:
             abort(404)
     page, next_key = jobs.page_for_user(
-        settings(), current_user.user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
+        settings(), user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
     )
-    next_token = _page_serializer().dumps(next_key) if next_key else None
+    next_token = page_tokens.dumps(secret, PAGE_SALT, user_id, {}, next_key) if next_key else None
     return render_template(
         "annotations/list.html",
         jobs=[(job, status_view(job)) for job in page],

@@ -15,19 +15,19 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 from flask_limiter.util import get_remote_address
-from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from gas import models
-from webapp import api_spec, csrf, limiter
+from webapp import api_spec, csrf, limiter, page_tokens
 from webapp.security import retry_after, settings
 from workflows import accounts, jobs, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PROBLEM_TYPE = "application/problem+json"
+PAGE_SALT = "api-jobs-page"
 RESULT_KINDS = ("annotated", "log", "summary")
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = ("auto", "GRCh38", "GRCh37")
@@ -56,6 +56,9 @@ def is_api_request() -> bool:
 def problem_for(exc: HTTPException) -> Response:
     """An HTTP error raised anywhere under /api/v1 (404, 405, 429 …) as a problem document."""
     response = problem(exc.code or 500, exc.description or "")
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # Allow (405), WWW-Authenticate …
+            response.headers[name] = value
     if exc.code == 429:
         response.headers["Retry-After"] = retry_after()
     return response
@@ -76,7 +79,14 @@ limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)
 def init_app(app: Flask) -> None:
     """Tokens, not cookies, authenticate the API: no CSRF token applies to it."""
     app.config.setdefault("API_RATE_LIMIT", "600 per minute")
+    # The API's bodies are a few short fields: a larger one is refused (413) unread.
+    app.config.setdefault("API_MAX_BODY_BYTES", 64 * 1024)
     csrf.exempt(bp)
+
+
+@bp.before_request
+def limit_body() -> None:
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
 
 
 @bp.before_request
@@ -147,10 +157,6 @@ def job_view(job: models.Job) -> dict[str, Any]:
         "resubmitted_from": job.resubmitted_from,
         "url": url_for("api.get_job", job_id=job.job_id),
     }
-
-
-def _page_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="api-jobs-page")
 
 
 def _json_body() -> dict[str, Any]:
@@ -273,21 +279,19 @@ def list_jobs() -> Response:
         limit = 0
     if not 1 <= limit <= MAX_PAGE:
         return problem(400, f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    secret, user_id, query = current_app.config["SECRET_KEY"], _user().user_id, {"status": status}
     after = None
     if token := request.args.get("page"):
         try:
-            after = _page_serializer().loads(token)
-        except BadSignature:
-            return problem(400, "page is not a page token this API gave out.")
-    page, next_key = jobs.page_for_user(
-        settings(), _user().user_id, limit, after=after, status=status
-    )
-    return jsonify(
-        {
-            "jobs": [job_view(job) for job in page],
-            "next_page": _page_serializer().dumps(next_key) if next_key else None,
-        }
-    )
+            after = page_tokens.loads(secret, PAGE_SALT, token, user_id, query)
+        except page_tokens.BadPageToken:
+            return problem(
+                400,
+                "page is not a next_page this API gave out for this account and this status.",
+            )
+    page, next_key = jobs.page_for_user(settings(), user_id, limit, after=after, status=status)
+    next_page = page_tokens.dumps(secret, PAGE_SALT, user_id, query, next_key) if next_key else None
+    return jsonify({"jobs": [job_view(job) for job in page], "next_page": next_page})
 
 
 @bp.get("/jobs/<job_id>")

@@ -222,6 +222,8 @@ def _op(
         answers.update(SUBMIT_PROBLEMS)
     if job:
         answers["404"] = _problem("no such job (or not yours: the same answer)")
+    if "requestBody" in extra:
+        answers["413"] = _problem("a body larger than the API takes (64 KiB)")
     operation = {"summary": summary, "responses": answers, **extra}
     if job:
         operation.setdefault("parameters", []).insert(0, JOB_ID)
@@ -278,7 +280,10 @@ PATHS: dict[str, Any] = {
             "Start the annotation job of an upload (the same upload twice is one job)",
             {
                 "201": _json("Job", "the job"),
-                "400": _problem("no upload_key, or an unknown build"),
+                "400": _problem(
+                    "no upload_key, an unknown build, or a body that is not a JSON object "
+                    "(or is nested more than 32 levels deep)"
+                ),
                 "404": _problem("no such upload of the account's"),
                 "422": _problem("the upload is missing, too large, or not a VCF"),
             },
