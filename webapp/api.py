@@ -10,6 +10,7 @@ The document describing all of this is served at ``/api/v1/openapi.json`` (``web
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -270,18 +271,17 @@ def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
 
 @bp.get("/jobs")
 def list_jobs() -> Response:
-    status = request.args.get("status") or None
+    # Exactly what the document allows: an empty value is not "absent".
+    status = request.args.get("status")
     if status is not None and status not in models.STATUSES:
         return problem(400, f"status must be one of {', '.join(models.STATUSES)}.")
-    try:
-        limit = int(request.args.get("limit", 20))
-    except ValueError:
-        limit = 0
+    given_limit = request.args.get("limit", "20")
+    limit = int(given_limit) if re.fullmatch(r"[0-9]{1,4}", given_limit) else 0
     if not 1 <= limit <= MAX_PAGE:
         return problem(400, f"limit must be a whole number from 1 to {MAX_PAGE}.")
     secret, user_id, query = current_app.config["SECRET_KEY"], _user().user_id, {"status": status}
     after = None
-    if token := request.args.get("page"):
+    if (token := request.args.get("page")) is not None:
         try:
             after = page_tokens.loads(secret, PAGE_SALT, token, user_id, query)
         except page_tokens.BadPageToken:

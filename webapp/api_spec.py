@@ -11,8 +11,12 @@ import functools
 from typing import Any
 
 from gas import models
+from webapp import page_tokens
 
 STRING_OR_NULL = {"type": ["string", "null"]}
+JOB_ID_SHAPE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# The shape of a page token (itsdangerous: base64url payload, a dot, base64url signature).
+PAGE_SHAPE = r"^\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
 
@@ -111,7 +115,9 @@ SCHEMAS: dict[str, Any] = {
         jobs={"type": "array", "items": _ref("Job")},
         next_page={
             "type": ["string", "null"],
-            "description": "pass as ?page= for the next page; null on the last",
+            "format": "gas-page-token",
+            "description": "pass as ?page= (with the same status) for the next page; null on "
+            "the last",
         },
     ),
     "Upload": _obj(
@@ -179,8 +185,32 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+def _json(schema: str, description: str, **links: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if links:
+        answer["links"] = links
+    return answer
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: where a value of this response goes next (clients and fuzzers follow)."""
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+# What one job's answer leads to: the same job's other operations.
+_JOB_LINKS = {
+    name: _link(op, f"{what} this job", job_id="$response.body#/id")
+    for name, op, what in (
+        ("GetJob", "getJob", "read"),
+        ("CancelJob", "cancelJob", "cancel"),
+        ("ResubmitJob", "resubmitJob", "resubmit"),
+        ("DeleteJob", "deleteJob", "delete"),
+        ("Download", "getDownload", "download a file of"),
+    )
+}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -204,11 +234,13 @@ JOB_ID = {
     "name": "job_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "description": "a job's id (anything else is no job: 404)",
+    "schema": {"type": "string", "format": "uuid", "pattern": JOB_ID_SHAPE},
 }
 
 
 def _op(
+    operation_id: str,
     summary: str,
     responses: dict[str, Any],
     *,
@@ -224,7 +256,7 @@ def _op(
         answers["404"] = _problem("no such job (or not yours: the same answer)")
     if "requestBody" in extra:
         answers["413"] = _problem("a body larger than the API takes (64 KiB)")
-    operation = {"summary": summary, "responses": answers, **extra}
+    operation = {"operationId": operation_id, "summary": summary, "responses": answers, **extra}
     if job:
         operation.setdefault("parameters", []).insert(0, JOB_ID)
     return operation
@@ -233,6 +265,7 @@ def _op(
 PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": {
+            "operationId": "getOpenApi",
             "summary": "This document",
             "security": [],
             "responses": {
@@ -240,26 +273,51 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/me": {"get": _op("Who the token speaks for", {"200": _json("Me", "the account")})},
+    "/me": {"get": _op("getMe", "Who the token speaks for", {"200": _json("Me", "the account")})},
     "/usage": {
         "get": _op(
+            "getUsage",
             "Storage online and archived, jobs this month, the tier's limits",
             {"200": _json("Usage", "the account's usage")},
         )
     },
     "/uploads": {
         "post": _op(
+            "createUpload",
             "A presigned POST for one VCF (the tier's size limit is in its policy)",
-            {"201": _json("Upload", "where and how to send the file")},
+            {
+                "201": _json(
+                    "Upload",
+                    "where and how to send the file",
+                    SubmitJob={
+                        "operationId": "submitJob",
+                        "description": "start the job of this upload, once the file is sent",
+                        "requestBody": {"upload_key": "$response.body#/key"},
+                    },
+                )
+            },
             write=True,
             submits=True,
         )
     },
     "/jobs": {
         "get": _op(
+            "listJobs",
             "The account's jobs, newest first",
             {
-                "200": _json("JobList", "one page of jobs"),
+                "200": _json(
+                    "JobList",
+                    "one page of jobs",
+                    NextPage=_link(
+                        "listJobs",
+                        "the next page of the same list",
+                        page="$response.body#/next_page",
+                        status="$request.query.status",
+                    ),
+                    GetFirstJob=_link(
+                        "getJob", "the page's first job", job_id="$response.body#/jobs/0/id"
+                    ),
+                ),
                 "400": _problem("a bad status, limit or page"),
             },
             parameters=[
@@ -273,13 +331,28 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                 },
-                {"name": "page", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "page",
+                    "in": "query",
+                    "description": (
+                        "where the list goes on: the next_page of an earlier answer, given for "
+                        "this account and the same status (see the NextPage link); an opaque "
+                        "signed token, so any other value is refused with 400"
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "format": "gas-page-token",
+                        "pattern": PAGE_SHAPE,
+                        "maxLength": page_tokens.MAX_LENGTH,
+                    },
+                },
             ],
         ),
         "post": _op(
+            "submitJob",
             "Start the annotation job of an upload (the same upload twice is one job)",
             {
-                "201": _json("Job", "the job"),
+                "201": _json("Job", "the job", **_JOB_LINKS),
                 "400": _problem(
                     "no upload_key, an unknown build, or a body that is not a JSON object "
                     "(or is nested more than 32 levels deep)"
@@ -297,11 +370,13 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}": {
         "get": _op(
+            "getJob",
             "One job, with its queue position and its execution's timeline",
-            {"200": _json("JobDetail", "the job")},
+            {"200": _json("JobDetail", "the job", **_JOB_LINKS)},
             job=True,
         ),
         "delete": _op(
+            "deleteJob",
             "Delete the job's input, results and record (refused while it runs)",
             {
                 "204": {"description": "deleted"},
@@ -313,9 +388,10 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/cancel": {
         "post": _op(
+            "cancelJob",
             "Stop the job's workflow; a cancelled job is never archived",
             {
-                "200": _json("Job", "the cancelled job"),
+                "200": _json("Job", "the cancelled job", **_JOB_LINKS),
                 "409": _problem("nothing to cancel: the job has ended"),
             },
             write=True,
@@ -324,9 +400,10 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/resubmit": {
         "post": _op(
+            "resubmitJob",
             "A new job with the same input",
             {
-                "201": _json("Job", "the new job"),
+                "201": _json("Job", "the new job", **_JOB_LINKS),
                 "409": _problem("the input is gone"),
             },
             write=True,
@@ -336,6 +413,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/downloads/{kind}": {
         "get": _op(
+            "getDownload",
             "A short-lived URL for a result file or the input",
             {
                 "200": _json("Download", "the URL"),
