@@ -103,6 +103,8 @@ def gas(config_home: Path, *args: str, stdin: str | None = None, **env: str) -> 
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(config_home.parent),
         "XDG_CONFIG_HOME": str(config_home),
+        # Which checkout's code runs (a worktree's, when the tests run from one).
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **env,
     }
     return subprocess.run(  # noqa: S603 - our own CLI, as a researcher runs it
