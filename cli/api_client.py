@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 import requests
 
@@ -134,10 +135,23 @@ def s3_message(response: requests.Response) -> str:
 
 
 def download_name(response: requests.Response) -> str:
-    """The file name the server offers (Content-Disposition), else the URL's last segment."""
-    offered = re.search(r'filename="?([^";]+)"?', response.headers.get("Content-Disposition", ""))
-    name = offered.group(1) if offered else response.url.split("?", 1)[0].rsplit("/", 1)[-1]
-    return Path(name).name or "download"
+    """The file name the server offers (Content-Disposition: RFC 6266's ``filename*`` first,
+    then ``filename``), else the URL's last segment; never a path."""
+    header = response.headers.get("Content-Disposition", "")
+    exact = re.search(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[\w-]*'([^;\s]+)", header)
+    plain = re.search(r'filename\s*=\s*"?([^";]+)"?', header)
+    name = ""
+    if exact:
+        try:
+            name = unquote(exact.group(2), encoding=exact.group(1), errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            name = ""
+    if not name and plain:
+        name = plain.group(1)
+    if not name:
+        name = unquote(response.url.split("?", 1)[0].rsplit("/", 1)[-1])
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name.lstrip(".") or "download"
 
 
 class Client:
@@ -229,18 +243,17 @@ class Client:
         """Send ``path`` through a presigned POST and start its job; returns the job."""
         from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-        upload = self.expect(
-            self.call("POST", "/uploads"), "url", "fields", "key", "key_gz", "filename_field"
-        )
         with path.open("rb") as data:
             gzipped = data.read(2) == b"\x1f\x8b"
             data.seek(0)
-            key = upload["key_gz"] if gzipped else upload["key"]
-            # S3 reads the policy's fields first and the file last.
+            # The name goes to the API, never to S3: it is kept on the job, in any script.
+            asked = {"filename": path.name, "compressed": gzipped}
+            upload = self.expect(
+                self.call("POST", "/uploads", json=asked), "url", "fields", "key", path="/uploads"
+            )
+            # S3 reads the policy's fields (the key among them) first and the file last.
             fields: list[tuple[str, Any]] = [
                 *upload["fields"].items(),
-                ("key", key),
-                (upload["filename_field"], path.name),
                 ("file", (path.name, data, "application/octet-stream")),
             ]
             encoder = MultipartEncoder(fields)
@@ -263,7 +276,11 @@ class Client:
                 raise ClientError(f"upload of {path.name} failed: {exc}") from exc
         if not stored.ok:
             raise ClientError(f"upload of {path.name} refused: {s3_message(stored)}")
-        job = self.call("POST", "/jobs", json={"upload_key": key, "build": build})
+        job = self.call(
+            "POST",
+            "/jobs",
+            json={"upload_key": upload["key"], "filename": path.name, "build": build},
+        )
         return self.expect(job, *JOB_FIELDS, path="/jobs")
 
     def download(self, job_id: str, kind: str) -> requests.Response:

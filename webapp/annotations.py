@@ -101,7 +101,9 @@ def annotate() -> str:
             email=current_user.record.email,
             resend_form=ResendConfirmationForm(),
         )
-    post = uploads.presigned_post(
+    # Without JavaScript the form posts the file straight to S3, named by S3 itself (the page
+    # cannot know the file before it is chosen); upload.js asks for one POST per file instead.
+    post = uploads.presigned_form(
         cfg, current_user.record, redirect_url=cfg.base_url.rstrip("/") + "/annotate/submit"
     )
     _remember_upload(post.upload_id)
@@ -117,23 +119,28 @@ def annotate() -> str:
 @login_required
 def submit() -> Response:
     """Where S3 sends the browser after the upload: turn the upload into a job (idempotent)."""
-    cfg = settings()
+    cfg, user = settings(), current_user.record
     try:
-        upload = uploads.own_upload(current_user.record, request.args.get("key", ""))
+        landed = uploads.own_landing(user, request.args.get("key", ""))
     except uploads.NotYourUpload:
         abort(404)
     if needs_confirmation():
         flash(_unconfirmed_message(), "error")
         return redirect(url_for("annotations.annotate"))
-    if upload.upload_id not in session.get("uploads", []):
+    # The same redirect followed again (a reload): the file has moved, the job is there.
+    job = jobs.job_for_upload_id(cfg, user, landed.upload_id)
+    if job is not None:
+        return redirect(url_for("annotations.job_page", job_id=job.job_id))
+    if landed.upload_id not in session.get("uploads", []):
         # Only uploads this session's form started can be submitted by following a link.
-        job = jobs.job_for_upload(cfg, upload)
-        if job is not None:
-            return redirect(url_for("annotations.job_page", job_id=job.job_id))
         flash("That upload was not started from this session; please upload again.", "error")
         return redirect(url_for("annotations.annotate"))
     try:
-        job = jobs.submit_upload(cfg, current_user.record, upload)
+        upload = uploads.land(cfg, landed)
+        job = jobs.submit_upload(cfg, user, upload, filename=landed.filename)
+    except uploads.UploadProblem as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("annotations.annotate"))
     except jobs.SubmitError as refused:
         flash(str(refused), "error")
         return redirect(url_for("annotations.annotate"))
@@ -147,21 +154,25 @@ def submit() -> Response:
 # (the page asks for several at once: their session writes would overwrite one another).
 
 
+def _filename(body: dict[str, Any]) -> str | None:
+    name = body.get("filename")
+    return name if isinstance(name, str) and name.strip() else None
+
+
 @bp.post("/annotate/uploads")
 @login_required
 def new_upload() -> tuple[Response, int]:
-    """A presigned POST for one more file of the page's batch (S3 answers it with 201)."""
+    """A presigned POST for one more file of the page's batch, ``{"filename": …}`` (S3 answers
+    it with 201); its policy allows the one key and content type it names."""
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
-    post = uploads.presigned_post(settings(), current_user.record)
-    fields = {k: v for k, v in post.fields.items() if k != "key"}
+    body = request.get_json(silent=True)
+    filename = _filename(body if isinstance(body, dict) else {}) or "input.vcf"
+    if problem := uploads.filename_problem(filename):
+        return jsonify({"error": problem}), 422
+    post = uploads.presigned_post(settings(), current_user.record, filename)
     return jsonify(
-        {
-            "url": post.url,
-            "fields": fields,
-            "key_prefix": post.key_prefix,
-            "max_bytes": post.max_bytes,
-        }
+        {"url": post.url, "fields": post.fields, "key": post.key, "max_bytes": post.max_bytes}
     ), 201
 
 
@@ -171,13 +182,14 @@ def submit_json() -> tuple[Response, int]:
     """Start the job of one upload the page sent to S3; the same upload twice is one job."""
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     try:
         upload = uploads.own_upload(current_user.record, str(body.get("key", "")))
     except uploads.NotYourUpload:
         return jsonify({"error": "No such upload of yours; please upload the file again."}), 404
     try:
-        job = jobs.submit_upload(settings(), current_user.record, upload)
+        job = jobs.submit_upload(settings(), current_user.record, upload, filename=_filename(body))
     except jobs.SubmitError as refused:
         return jsonify({"error": str(refused)}), 422
     return jsonify(
@@ -408,7 +420,7 @@ def download(job_id: str, kind: str) -> Response:
     job = own_job_or_404(job_id)
     cfg = settings()
     if kind == "input":
-        return redirect(uploads.input_url(cfg, job.input_key))
+        return redirect(uploads.input_url(cfg, job.input_key, job.input_filename))
     if kind not in RESULT_KINDS:
         abort(404)
     if job.status in (models.ARCHIVED, models.RESTORING):

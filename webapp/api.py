@@ -33,6 +33,7 @@ RESULT_KINDS = ("annotated", "log", "summary")
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = ("auto", "GRCh38", "GRCh37")
 MAX_PAGE = 100
+MAX_FILENAME = 1000  # what a client may send; the name kept is cut to gas.filenames.MAX_LENGTH
 
 
 def problem(status: int, detail: str, title: str | None = None, **headers: str) -> Response:
@@ -226,22 +227,46 @@ def get_usage() -> Response:
 # --- uploads and jobs ----------------------------------------------------------------------------
 
 
+def _optional_body() -> dict[str, Any]:
+    """The JSON object sent, or {} for no body at all."""
+    if not request.get_data(cache=True):
+        return {}
+    return _json_body()
+
+
+def _filename(body: dict[str, Any]) -> str | None | Response:
+    """The ``filename`` field: None when absent, a 400 problem when it is no file name."""
+    name = body.get("filename")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_FILENAME:
+        return problem(400, f"filename must be a file's name (1 to {MAX_FILENAME} characters).")
+    return name
+
+
 @bp.post("/uploads")
 def create_upload() -> tuple[Response, int]:
-    """A presigned POST: send its fields, x-amz-meta-filename and the file (last) to ``url``."""
+    """A presigned POST for ``{"filename": …}``: send its fields and then the file to ``url``."""
     if refused := _unconfirmed():
         return refused, 403
+    body = _optional_body()
+    filename = _filename(body)
+    compressed = body.get("compressed")
+    if isinstance(filename, Response):
+        return filename, 400
+    if compressed is not None and not isinstance(compressed, bool):
+        return problem(400, "compressed must be true or false."), 400
+    name = filename or ("input.vcf.gz" if compressed else "input.vcf")
+    if problem_text := uploads.filename_problem(name):
+        return problem(422, problem_text, title="Upload refused"), 422
     cfg = settings()
-    post = uploads.presigned_post(cfg, _user())
+    post = uploads.presigned_post(cfg, _user(), name, compressed=compressed)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
-    fields = {k: v for k, v in post.fields.items() if k != "key"}
     return jsonify(
         {
             "url": post.url,
-            "fields": fields,
-            "key": post.key_prefix + ".vcf",
-            "key_gz": post.key_prefix + ".vcf.gz",
-            "filename_field": uploads.FILENAME_FIELD,
+            "fields": post.fields,
+            "key": post.key,
             "max_bytes": post.max_bytes,
             "expires_at": expires.isoformat(),
         }
@@ -257,12 +282,15 @@ def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
     build = body.get("build", "auto")
     if not isinstance(key, str) or build not in BUILDS:
         return problem(400, "Send upload_key (a key from POST /uploads) and optionally build.")
+    filename = _filename(body)
+    if isinstance(filename, Response):
+        return filename
     try:
         upload = uploads.own_upload(_user(), key)
     except uploads.NotYourUpload:
         return problem(404, "No such upload.")
     try:
-        job = jobs.submit_upload(settings(), _user(), upload, build=build)
+        job = jobs.submit_upload(settings(), _user(), upload, build=build, filename=filename)
     except jobs.SubmitError as refused:
         return problem(422, str(refused), title="Upload refused")
     view = job_view(job)
@@ -321,7 +349,7 @@ def download(job_id: str, kind: str) -> Response:
         return problem(404, f"kind must be one of {', '.join(DOWNLOAD_KINDS)}.")
     cfg = settings()
     if kind == "input":
-        url = uploads.input_url(cfg, job.input_key)
+        url = uploads.input_url(cfg, job.input_key, job.input_filename)
     else:
         if job.status in (models.ARCHIVED, models.RESTORING):
             return problem(409, "The results are archived; upgrade to Premium to restore them.")

@@ -33,6 +33,15 @@ def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
     }
 
 
+# A file's name as the researcher has it: any characters, ending in a VCF suffix.
+FILENAME = {
+    "type": "string",
+    "minLength": 5,
+    "maxLength": 1000,
+    "pattern": r"\.[vV][cC][fF](\.[gG][zZ]|\.[bB][gG][zZ])?\s*$",
+    "description": "the file's name, in any script (.vcf, .vcf.gz or .vcf.bgz)",
+}
+
 _JOB_FIELDS: dict[str, Any] = {
     "id": {"type": "string", "format": "uuid"},
     "status": {"type": "string", "enum": list(models.STATUSES)},
@@ -120,19 +129,26 @@ SCHEMAS: dict[str, Any] = {
             "the last",
         },
     ),
+    "NewUpload": _obj(
+        [],
+        filename=FILENAME,
+        compressed={
+            "type": "boolean",
+            "description": "whether the file is gzip/bgzip-compressed (default: as its name says)",
+        },
+    ),
     "Upload": _obj(
-        ["url", "fields", "key", "key_gz", "filename_field", "max_bytes", "expires_at"],
+        ["url", "fields", "key", "max_bytes", "expires_at"],
         url={"type": "string", "description": "POST a multipart form here"},
         fields={
             "type": "object",
             "additionalProperties": {"type": "string"},
-            "description": "send every one as a form field, as given",
+            "description": "send every one as a form field, as given (the key and the content "
+            "type among them; the policy allows no other), then the file as the last field",
         },
-        key={"type": "string", "description": "the form's key field for a plain VCF"},
-        key_gz={"type": "string", "description": "the key field for a gzip/bgzip VCF"},
-        filename_field={
+        key={
             "type": "string",
-            "description": "a form field holding the file's name (required)",
+            "description": "the key the file is stored under: upload_key for POST /jobs",
         },
         max_bytes={"type": "integer", "description": "the largest file the tier allows"},
         expires_at={"type": "string", "format": "date-time"},
@@ -140,6 +156,7 @@ SCHEMAS: dict[str, Any] = {
     "SubmitJob": _obj(
         ["upload_key"],
         upload_key={"type": "string", "description": "the key the file was uploaded to"},
+        filename={**FILENAME, "description": FILENAME["description"] + "; kept on the job"},
         build={"type": "string", "enum": ["auto", "GRCh38", "GRCh37"], "default": "auto"},
     ),
     "Download": _obj(
@@ -284,8 +301,11 @@ PATHS: dict[str, Any] = {
     "/uploads": {
         "post": _op(
             "createUpload",
-            "A presigned POST for one VCF (the tier's size limit is in its policy)",
+            "A presigned POST for one VCF: its policy allows one key, one content type and the "
+            "tier's size",
             {
+                "400": _problem("a body that is not a JSON object, a bad filename or compressed"),
+                "422": _problem("the name is not a VCF file's"),
                 "201": _json(
                     "Upload",
                     "where and how to send the file",
@@ -294,10 +314,14 @@ PATHS: dict[str, Any] = {
                         "description": "start the job of this upload, once the file is sent",
                         "requestBody": {"upload_key": "$response.body#/key"},
                     },
-                )
+                ),
             },
             write=True,
             submits=True,
+            requestBody={
+                "required": False,
+                "content": {"application/json": {"schema": _ref("NewUpload")}},
+            },
         )
     },
     "/jobs": {
@@ -354,8 +378,8 @@ PATHS: dict[str, Any] = {
             {
                 "201": _json("Job", "the job", **_JOB_LINKS),
                 "400": _problem(
-                    "no upload_key, an unknown build, or a body that is not a JSON object "
-                    "(or is nested more than 32 levels deep)"
+                    "no upload_key, an unknown build, a bad filename, or a body that is not a "
+                    "JSON object (or is nested more than 32 levels deep)"
                 ),
                 "404": _problem("no such upload of the account's"),
                 "422": _problem("the upload is missing, too large, or not a VCF"),

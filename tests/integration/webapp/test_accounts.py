@@ -474,26 +474,27 @@ def test_the_upload_pages_json_routes_make_one_job_per_file(
     user = make_user()
     login_as(user)
     # Asked for all at once, as the page does: none is lost to another's session write.
-    posts = [client.post("/annotate/uploads", json={}).get_json() for _ in range(3)]
+    names = ["file0.vcf", "ﬁle1.vcf", "файл2.vcf"]
+    posts = [client.post("/annotate/uploads", json={"filename": n}).get_json() for n in names]
     started = []
-    for number, post in enumerate(posts):
-        key = post["key_prefix"] + ".vcf"
+    for name, post in zip(names, posts, strict=True):
+        key = post["key"]
         assert keys.parse_upload_key(key)[0] == user.user_id
-        fields = {**post["fields"], "key": key, "x-amz-meta-filename": f"file{number}.vcf"}
-        sent = requests.post(post["url"], data=fields, files={"file": ("f.vcf", vcf)}, timeout=30)
+        sent = requests.post(
+            post["url"], data=post["fields"], files={"file": ("f.vcf", vcf)}, timeout=30
+        )
         assert sent.status_code == 201, sent.text[:300]
-        answer = client.post("/annotate/jobs", json={"key": key})
+        answer = client.post("/annotate/jobs", json={"key": key, "filename": name})
         assert answer.status_code == 201, answer.get_data(as_text=True)
         started.append(answer.get_json())
         assert client.post("/annotate/jobs", json={"key": key}).get_json() == started[-1]
-    assert [s["input_filename"] for s in started] == ["file0.vcf", "file1.vcf", "file2.vcf"]
+    assert [s["input_filename"] for s in started] == names
     assert all(s["url"] == f"/annotations/{s['job_id']}" for s in started)
     # Somebody else's upload key, and a file that is not a VCF, are refused with a reason.
     other = keys.upload_key(keys.new_id(), keys.new_id())
     assert client.post("/annotate/jobs", json={"key": other}).status_code == 404
-    post = client.post("/annotate/uploads", json={}).get_json()
-    key = post["key_prefix"] + ".vcf"
-    fields = {**post["fields"], "key": key, "x-amz-meta-filename": "notes.vcf"}
-    requests.post(post["url"], data=fields, files={"file": ("n.vcf", b"hello")}, timeout=30)
-    refused = client.post("/annotate/jobs", json={"key": key})
+    post = client.post("/annotate/uploads", json={"filename": "notes.vcf"}).get_json()
+    key = post["key"]
+    requests.post(post["url"], data=post["fields"], files={"file": ("n.vcf", b"hi")}, timeout=30)
+    refused = client.post("/annotate/jobs", json={"key": key, "filename": "notes.vcf"})
     assert refused.status_code == 422 and "not a VCF file" in refused.get_json()["error"]
