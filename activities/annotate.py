@@ -54,7 +54,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     names = Resources.of(settings)
     if job.status == models.COMPLETED and job.results:
         # A repeated task for a job that is done (e.g. a redrive): report, do not redo.
-        return _output(job, _tier(job.user_id))
+        return _output(job, _tier(job.user_id), task["archive_warning_seconds"])
     job.move_to(
         models.RUNNING,
         worker=ctx.owner,
@@ -114,6 +114,9 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
         small["by_region"] = summary.get("by_region", {})
         small["by_chromosome"] = summary.get("by_chromosome", {})
+        # Alleles by their most severe consequence: the engine's count when its summary has one,
+        # else the outputs' (the same GAS_CONSEQUENCE values, counted as the tables were written).
+        small["by_consequence"] = summary.get("by_consequence") or standard.by_consequence
         tier = _tier(job.user_id)
         finished = models.now()
         archive_after = _archive_after(task["retention_seconds"], tier, finished)

@@ -27,6 +27,13 @@
 
    The same lines came from an Arrow `take` per part and one `binary_join_element_wise`, which
    copied every annotation twice; this copies it once.
+
+   join_rows(ends, parts) -> (data, offsets)
+
+   The same parts without heads, for text made of many rows per group (the GAS_CSQ blocks of a
+   record): group g is rows ends[g-1] .. ends[g] - 1 (int64, ascending; the rows are 0 ..
+   ends[-1] - 1), each row its parts in order. Returns the groups' bytes and their int32
+   offsets (groups + 1 of them, as bytes): an Arrow binary array's two buffers.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -253,6 +260,89 @@ done:
     return result;
 }
 
+static PyObject *join_rows(PyObject *self, PyObject *args) {
+    PyObject *ends_obj, *parts_obj;
+    if (!PyArg_ParseTuple(args, "OO!", &ends_obj, &PyList_Type, &parts_obj)) return NULL;
+    Py_buffer ends;
+    if (PyObject_GetBuffer(ends_obj, &ends, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    Py_ssize_t groups = ends.len / 8, n_parts = PyList_GET_SIZE(parts_obj);
+    const int64_t *end = ends.buf;
+    Py_ssize_t n = groups ? (Py_ssize_t)end[groups - 1] : 0;
+    PyObject *data = NULL, *offsets = NULL, *result = NULL;
+    Part *parts = PyMem_Calloc(n_parts ? n_parts : 1, sizeof(Part));
+    if (!parts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t g = 0; g < groups; g++)
+        if (end[g] < (g ? end[g - 1] : 0)) {
+            PyErr_SetString(PyExc_ValueError, "join_rows: ends must not decrease");
+            goto done;
+        }
+    for (Py_ssize_t p = 0; p < n_parts; p++)
+        if (parse_part(PyList_GET_ITEM(parts_obj, p), &parts[p], n) < 0) goto done;
+    offsets = PyBytes_FromStringAndSize(NULL, (groups + 1) * 4);
+    if (!offsets) goto done;
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    Py_ssize_t total = 0;
+    int bad = 0;
+    char num[24];
+    Py_BEGIN_ALLOW_THREADS;
+    Py_ssize_t i = 0;
+    off[0] = 0;
+    for (Py_ssize_t g = 0; g < groups && !bad; g++) {
+        for (; i < end[g] && !bad; i++)
+            for (Py_ssize_t p = 0; p < n_parts; p++) {
+                const Part *q = &parts[p];
+                if (q->kind == TEXT) {
+                    Py_ssize_t r = row_of(q, i, &bad);
+                    if (r >= 0) total += q->offsets[r + 1] - q->offsets[r];
+                } else if (q->shown[i]) {
+                    total += q->prefix_len + digits(q->values[i], num);
+                }
+            }
+        if (total > INT32_MAX) bad = 2;
+        off[g + 1] = (int32_t)total;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, bad == 2 ? "join_rows: more than 2 GiB of text"
+                                                   : "join_rows: a row index out of range");
+        goto done;
+    }
+    data = PyBytes_FromStringAndSize(NULL, total);
+    if (!data) goto done;
+    char *out = PyBytes_AS_STRING(data);
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t p = 0; p < n_parts; p++) {
+            const Part *q = &parts[p];
+            if (q->kind == TEXT) {
+                Py_ssize_t r = row_of(q, i, &bad);
+                if (r >= 0) {
+                    Py_ssize_t len = q->offsets[r + 1] - q->offsets[r];
+                    memcpy(out, q->data + q->offsets[r], len);
+                    out += len;
+                }
+            } else if (q->shown[i]) {
+                memcpy(out, q->prefix, q->prefix_len);
+                out += q->prefix_len;
+                out += digits(q->values[i], out);
+            }
+        }
+    Py_END_ALLOW_THREADS;
+    result = PyTuple_Pack(2, data, offsets);
+done:
+    if (parts) {
+        release(parts, n_parts);
+        PyMem_Free(parts);
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(offsets);
+    PyBuffer_Release(&ends);
+    return result;
+}
+
 /* One tab or newline at offset i of a line being split; -1 when the line breaks the shape. */
 typedef struct {
     int64_t *rows; /* (ncols, cap), column by column */
@@ -345,6 +435,8 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
+    {"join_rows", join_rows, METH_VARARGS,
+     "join_rows(ends, parts) -> (data, offsets): groups of rows, each row its parts."},
     {"split_lines", split_lines, METH_VARARGS,
      "split_lines(block, ncols, rows, pos, chrom) -> lines, or -1 for the general path (see "
      "annotator/_lines.c)."},

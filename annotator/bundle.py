@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +26,9 @@ from annotator import kernels
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
 
 BUNDLE_FORMAT = "gas-reference-bundle"
-# 2: per-transcript UTR sides and introns, flank zones, picks; 3: every transcript (consequences)
-BUNDLE_FORMAT_VERSION = 3
+# 2: per-transcript UTR sides and introns, flank zones, picks; 3: every transcript (consequences);
+# 4: each gene's pick transcript among them (tx_pick.npy), which early version-3 bundles lack
+BUNDLE_FORMAT_VERSION = 4
 BUILDS = ("GRCh38", "GRCh37")
 SPLICE_REGION_BP = 8  # intronic bases next to an exon that count as splice region
 FLANK_BP = 5000  # how far up/downstream of a gene a variant is still "upstream"/"downstream"
@@ -36,6 +38,7 @@ GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay be
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
 TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
+SEQUENCE_DIR = "sequence"  # the reference sequence added to a bundle (annotator/sequence.py)
 
 
 def canonical_contig(name: str) -> str:
@@ -119,6 +122,7 @@ class TranscriptTable:
     exon_offset: np.ndarray  # (n + 1) exons of transcript i are [offset[i], offset[i + 1])
     exons: np.ndarray  # (2, m) exon [start, end) keys, ascending within a transcript
     gene_offset: np.ndarray  # (genes + 1) transcripts of gene g are [offset[g], offset[g + 1])
+    pick: np.ndarray  # (genes) the row of each gene's pick transcript (GAS_PICK_*); -1: none
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -136,7 +140,9 @@ def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.vstack([s[new], out_e])
 
 
-def search(sorted_keys: np.ndarray, keys: np.ndarray, side: str = "left") -> np.ndarray:
+def search(
+    sorted_keys: np.ndarray, keys: np.ndarray, side: Literal["left", "right"] = "left"
+) -> np.ndarray:
     """``np.searchsorted(sorted_keys, keys, side)``, searching only the stretch between the
     smallest and the largest key: a block's keys cover a small part of the genome, and that
     stretch of a bundle array stays in cache (~25% faster than the whole array)."""
@@ -196,7 +202,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
     )
     gene_union = _merge(gs, ge)
 
-    unions: dict[str, np.ndarray] = {}
+    unions: dict[str, Any] = {}  # (start keys, end keys) of each set, then each set merged
     for name in ("cds", "utr5", "utr3", "exon"):
         f = model.features.get(name) or Features.empty()
         unions[name] = (keys(f.contig, f.start), keys(f.contig, f.end))
@@ -243,7 +249,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
         fe = np.concatenate([np.minimum(i_s + SPLICE_REGION_BP, i_e), i_e])
         unions["splice"] = (fs, fe)
         picks = _picks(tx, lo, hi, es, ee, len(gs))
-        every_tx = _every_transcript(tx, lo, hi, es, ee, genes, len(gs))
+        every_tx = _every_transcript(tx, lo, hi, es, ee, genes, picks.pop("tx"))
     else:
         # No transcript structure: the intronic bases beside each distinct exon, inside a gene.
         ex = model.features.get("exon") or Features.empty()
@@ -308,15 +314,38 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.monotonic() - t0, 2),
         }
+        carried = _sequence_to_carry(out_dir, build)
+        if carried is not None:
+            manifest["sequence"] = carried
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         Bundle(tmp).write_rendered_text()
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        if carried is not None:
+            # The sequence does not depend on the gene model: a rebuild keeps it.
+            os.replace(out_dir / SEQUENCE_DIR, tmp / SEQUENCE_DIR)
+        try:
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            os.replace(tmp, out_dir)
+        except BaseException:
+            if carried is not None and (tmp / SEQUENCE_DIR).exists():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / SEQUENCE_DIR, out_dir / SEQUENCE_DIR)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _sequence_to_carry(out_dir: Path, build: str) -> dict | None:
+    """The manifest entry of the sequence an existing bundle of the same build holds, if any."""
+    try:
+        old = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if old.get("build") != build or not (out_dir / SEQUENCE_DIR / "sequence.json").exists():
+        return None
+    return old.get("sequence") or {}
 
 
 def cds_utr_inside_exons(unions: dict[str, np.ndarray]) -> bool:
@@ -398,6 +427,7 @@ def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
     gene_of_exon = np.repeat(np.arange(n_genes), counts)
     names = np.array(PICK_BASES, dtype=object)
     return {
+        "tx": pick_of,
         "table": pa.table(
             {
                 "transcript_id": pa.array(np.where(has, tx.tx_id[t], "").tolist(), pa.string()),
@@ -411,9 +441,11 @@ def _picks(tx: Transcripts, lo, hi, es, ee, n_genes: int) -> dict:
     }
 
 
-def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes: int) -> dict:
+def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, pick_of) -> dict:
     """Every transcript for consequence calling, grouped by gene row (then by start): its ID,
-    biotype, flags and coding span as keys, its exons as keys, and each gene's transcript range."""
+    biotype, flags and coding span as keys, its exons as keys, each gene's transcript range and
+    its pick transcript's row (-1: none)."""
+    n_genes = len(pick_of)
     n_ex = np.diff(tx.exon_offset)
     has = n_ex > 0
     first = tx.exon_offset[:-1]
@@ -437,6 +469,9 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes:
 
     gene_of = tx.gene[order]
     gene_off = np.searchsorted(gene_of, np.arange(n_genes + 1)).astype(np.int64)
+    row_of = np.full(len(tx.gene), -1, np.int64)
+    row_of[order] = np.arange(len(order))
+    pick = np.where(pick_of >= 0, row_of[np.maximum(pick_of, 0)], -1)
     return {
         "table": pa.table(
             {
@@ -454,6 +489,7 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, n_genes:
         "exon_offset": ex_off,
         "exons": np.vstack([es[idx], ee[idx]]),
         "gene_offset": gene_off,
+        "pick": pick,
     }
 
 
@@ -477,6 +513,7 @@ def _gene_transcripts(gs: np.ndarray, ge: np.ndarray, genes: pa.Table) -> dict:
         "exon_offset": np.arange(n + 1, dtype=np.int64),
         "exons": np.vstack([gs, ge]),
         "gene_offset": np.arange(n + 1, dtype=np.int64),
+        "pick": np.arange(n, dtype=np.int64),
     }
 
 
@@ -617,7 +654,7 @@ class Bundle:
                 table=_read_arrow(self.path / "transcripts.arrow"),
                 **{
                     n: _load_array(self.path / f"tx_{n}.npy")
-                    for n in ("span", "cds", "exon_offset", "exons", "gene_offset")
+                    for n in ("span", "cds", "exon_offset", "exons", "gene_offset", "pick")
                 },
             )
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:

@@ -35,12 +35,16 @@ from annotator.bundle import (
     search,
     single_array,
 )
+from annotator.columns import REGION_CLASSES
 from annotator.compiled import join_lines
+from annotator.consequences import CSQ_FORMAT, DEL, INS, MNV, OTHER, SNV, Alleles, ConsequenceCaller
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
     ReferenceUnavailable,
 )
+from annotator.sequence import load_sequence
+from annotator.terms import TERM_NAMES, impact
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -59,20 +63,9 @@ from annotator.vcf import (
     read_spans,
 )
 
-REGIONS = (
-    "CDS",
-    "UTR5",
-    "UTR3",
-    "ncExon",
-    "splice_region",
-    "intron",
-    "upstream",
-    "downstream",
-    "intergenic",
-    "unknown_contig",
-)
+REGIONS = REGION_CLASSES  # the one list, in annotator.columns (plain Python, for the web)
 CDS, UTR5, UTR3, NCEXON, SPLICE, INTRON, UPSTREAM, DOWNSTREAM, INTERGENIC, UNKNOWN = range(10)
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"  # 3: per-transcript consequences (GAS_CSQ and the consequence fields)
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
 IN_FLIGHT_PER_THREAD = 2  # blocks queued per annotating thread: enough to keep each one busy
 
@@ -105,6 +98,24 @@ INFO_LINES = [
     '##INFO=<ID=GAS_PICK_BASIS,Number=A,Type=String,Description="Per ALT allele: why that '
     "transcript is its gene's pick: MANE_Select, Ensembl_canonical, longest_coding, longest, "
     'or gene (no transcript structure)">',
+    '##INFO=<ID=GAS_CONSEQUENCE,Number=A,Type=String,Description="Per ALT allele: its most '
+    "severe Sequence Ontology consequence over every transcript within 5 kb (Ensembl's order); "
+    'intergenic_variant for none">',
+    '##INFO=<ID=GAS_IMPACT,Number=A,Type=String,Description="Per ALT allele: the IMPACT of '
+    'GAS_CONSEQUENCE (HIGH, MODERATE, LOW, MODIFIER)">',
+    '##INFO=<ID=GAS_PICK_CONSEQUENCE,Number=A,Type=String,Description="Per ALT allele: the '
+    "consequences on the picked transcript (GAS_PICK_TRANSCRIPT), &-joined, most severe first; "
+    '. where the pick transcript lies beyond 5 kb">',
+    '##INFO=<ID=GAS_PICK_IMPACT,Number=A,Type=String,Description="Per ALT allele: the IMPACT of '
+    "the picked transcript's most severe consequence\">",
+    '##INFO=<ID=GAS_PICK_HGVSC,Number=A,Type=String,Description="Per ALT allele: HGVSc on the '
+    'picked transcript; . for none">',
+    '##INFO=<ID=GAS_PICK_HGVSP,Number=A,Type=String,Description="Per ALT allele: HGVSp on the '
+    'picked transcript (%3D for =, as VEP writes it); . for none">',
+    '##INFO=<ID=GAS_CSQ,Number=.,Type=String,Description="Consequence annotations from GAS, one '
+    "block per ALT allele and transcript within 5 kb, in Ensembl VEP's layout. Format: "
+    + CSQ_FORMAT
+    + '">',
 ]
 
 
@@ -118,6 +129,9 @@ class AnnotationResult:
     build_source: str  # "header" | "default" | "requested"
     seconds: float
     by_region: dict[str, int] = field(default_factory=dict)
+    by_consequence: dict[str, int] = field(default_factory=dict)  # alleles, most severe term
+    reference_sequence: bool = False  # consequences called with the sequence (else coordinates)
+    ref_mismatches: int = 0  # records whose REF differs from the reference sequence
     by_chromosome: dict[str, int] = field(default_factory=dict)
     genes_hit: int = 0
     known_ids: int = 0
@@ -147,6 +161,8 @@ class _BlockTally:
     out_of_order: int  # position decreases inside a contig run
     runs: list[tuple[str, int]]  # (contig, first position) of each contig run, in order
     last: tuple[str, int]  # contig and position of the block's last record
+    by_consequence: np.ndarray | None = None  # alleles per most severe term (TERMS order)
+    ref_mismatches: int = 0  # records whose REF differs from the reference sequence
 
 
 class _Tally:
@@ -162,8 +178,13 @@ class _Tally:
         self.out_of_order = 0
         self.last: tuple[str, int] | None = None
         self.seen_contigs: set[str] = set()
+        self.by_consequence = np.zeros(len(TERM_NAMES), np.int64)
+        self.ref_mismatches = 0
 
     def add(self, t: _BlockTally) -> None:
+        if t.by_consequence is not None:
+            self.by_consequence += t.by_consequence
+        self.ref_mismatches += t.ref_mismatches
         self.variants += t.variants
         self.alleles += t.alleles
         self.by_region += t.by_region
@@ -242,7 +263,8 @@ def _allele_keys(fl: Fields, cidx: np.ndarray, q: _Queries) -> np.ndarray:
 def load_known_sites(path: Path, bundle: Bundle) -> KnownSites:
     """Read a known-sites VCF (e.g. a dbSNP excerpt) into memory, one key per ALT allele."""
     contigs = _ContigMap(bundle)
-    keys, ids = [], []
+    keys: list[np.ndarray] = []
+    ids: list[str] = []
     with open_input(path) as f:
         header, first = read_header(f)
         for block, before in read_chunks(f, first, header.line_count):
@@ -278,6 +300,10 @@ class _Queries:
     first: np.ndarray | None  # index of each record's first allele; None when one per record
     alt_s: np.ndarray  # the ALT bytes left after trimming, [alt_s, alt_e) in the block
     alt_e: np.ndarray
+    ref_s: np.ndarray  # the REF bytes left after trimming, [ref_s, ref_e) in the block
+    ref_e: np.ndarray
+    raw_s: np.ndarray  # the ALT as written, [raw_s, raw_e) in the block
+    raw_e: np.ndarray
 
 
 _SYMBOLIC = np.zeros(256, bool)
@@ -314,6 +340,8 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
     start = key[rec]
     t_s, t_e = a_s.copy(), a_e.copy()
     rlen = fl.ref_len[rec]
+    ref_s = fl.t[2][rec] + 1
+    ref_e = ref_s + rlen
     end = start + rlen
     alen = a_e - a_s
     c = np.flatnonzero((rlen != 1) | (alen != 1))
@@ -327,13 +355,14 @@ def _allele_queries(fl: Fields, key: np.ndarray) -> _Queries:
         ks = _shared(arr, rs + rl - 1, as_ + al - 1, most, -1)
         kp = _shared(arr, rs, as_, most - ks, 1)
         t_s[c], t_e[c] = as_ + kp, as_ + al - ks
+        ref_s[c], ref_e[c] = rs + kp, rs + rl - ks
         s0 = start[c]
         new_s, new_e = s0 + kp, s0 + rl - ks
         ins = new_e <= new_s  # nothing of REF is replaced: an insertion after base kp - 1
         anchor = s0 + np.maximum(kp - 1, 0)
         start[c] = np.where(ins, anchor, new_s)
         end[c] = np.where(ins, anchor + 1, new_e)
-    return _Queries(rec, start, end, first, t_s, t_e)
+    return _Queries(rec, start, end, first, t_s, t_e, ref_s, ref_e, a_s, a_e)
 
 
 def _text_part(values: pa.Array, rows: np.ndarray | None = None) -> tuple:
@@ -374,7 +403,13 @@ def _shared(arr: np.ndarray, a: np.ndarray, b: np.ndarray, limit: np.ndarray, st
 class _Annotator:
     """Annotates blocks of lines against one bundle and keeps the counts."""
 
-    def __init__(self, bundle: Bundle, known: KnownSites | None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        known: KnownSites | None,
+        sequence=None,
+        transcripts: str = "per_gene",
+    ):
         self.b = bundle
         self.known = known
         self.contigs = _ContigMap(bundle)
@@ -407,6 +442,9 @@ class _Annotator:
         # Blocks are annotated in several threads at once: a block's own state stays in its
         # call; the one shared thing a block adds (a new union of gene sets) is added under this.
         self.union_lock = threading.Lock()
+        self.consequences = ConsequenceCaller(bundle, sequence, transcripts)
+        self.term_names = pa.array(list(TERM_NAMES), pa.string())
+        self.term_impacts = pa.array([impact(t) for t in TERM_NAMES], pa.string())
 
     @cached_property
     def set_fields(self) -> dict[str, pa.Array]:
@@ -460,16 +498,116 @@ class _Annotator:
         if len(ni):
             self._flank_zones(pa_, pg, rel, d, cls, gset, dist, has_dist, genic)
         pick_cls, pick_gene = self._pick(pa_, pg, rel, s, e, known_contig)
+        alleles, ref_mismatches = self._alleles(fl, cidx, q, key)
+        called = self.consequences.call(alleles, pick_gene, pa_, pg)
         # A record counts once, under the highest-precedence class of its alleles.
         rec_cls = cls if q.first is None else np.minimum.reduceat(cls, q.first)
         by_region = np.bincount(rec_cls, minlength=len(REGIONS))
         extra = self._pick_text(pick_cls, pick_gene, q.first is None)
+        worst = pa.array(called.worst)
+        extra += [
+            ("GAS_CONSEQUENCE", kernels.take(self.term_names, worst), None),
+            ("GAS_IMPACT", kernels.take(self.term_impacts, worst), None),
+            ("GAS_PICK_CONSEQUENCE", called.pick_terms, None),
+            ("GAS_PICK_IMPACT", called.pick_impact, None),
+            ("GAS_PICK_HGVSC", called.pick_hgvsc, None),
+            ("GAS_PICK_HGVSP", called.pick_hgvsp, None),
+            ("", called.csq, None),  # one ready-made ';GAS_CSQ=…' per record
+        ]
         known_hits = 0
         if self.known is not None and len(self.known.keys):
             field, known_hits = self._known(fl, cidx, q)
             extra.append(field)
         pieces = self._assemble(fl, cidx, known_contig, q, cls, gset, dist, has_dist, extra)
-        return pieces, self._count(fl, inv, names, by_region, hits, known_hits)
+        tally = self._count(fl, inv, names, by_region, hits, known_hits)
+        tally.by_consequence = np.bincount(called.worst, minlength=len(TERM_NAMES))
+        tally.ref_mismatches = ref_mismatches
+        return pieces, tally
+
+    def _alleles(self, fl: Fields, cidx: np.ndarray, q: _Queries, key: np.ndarray):
+        """The block's alleles as the consequence caller takes them, and how many records'
+        REF differ from the reference sequence (0 without one)."""
+        arr = fl.arr
+        n = len(q.rec)
+        rl = q.ref_e - q.ref_s
+        al = q.alt_e - q.alt_s
+        raw_len = q.raw_e - q.raw_s
+        last = np.maximum(q.raw_e - 1, q.raw_s)
+        symbolic = (raw_len <= 0) | _SYMBOLIC[arr[q.raw_s]] | _SYMBOLIC[arr[last]]
+        kind = np.where(
+            symbolic | ((rl == 0) & (al == 0)),  # no change left after trimming: REF as ALT
+            OTHER,
+            np.where(
+                (rl == 1) & (al == 1),
+                SNV,
+                np.where(rl == 0, INS, np.where(al == 0, DEL, MNV)),
+            ),
+        )
+        ref_start = fl.t[2][q.rec] + 1
+        start = np.where(symbolic, q.start, key[q.rec] + (q.ref_s - ref_start))
+        end = np.where(symbolic, q.end, start + rl)
+        upper = bytes(arr.tobytes()).upper()
+        ref = [
+            upper[a:b].decode("ascii", "replace")
+            for a, b in zip(q.ref_s.tolist(), q.ref_e.tolist(), strict=True)
+        ]
+        alt = [
+            upper[a:b].decode("ascii", "replace")
+            for a, b in zip(q.alt_s.tolist(), q.alt_e.tolist(), strict=True)
+        ]
+        # VEP's allele name: the first base is dropped when REF and every ALT share it.
+        shares = ((arr[ref_start] | 32) == (arr[q.raw_s] | 32)) & ~symbolic
+        if q.first is not None:
+            shares = np.repeat(np.minimum.reduceat(shares, q.first), np.diff(np.append(q.first, n)))
+        raw = [
+            upper[a:b].decode("ascii", "replace")
+            for a, b in zip(q.raw_s.tolist(), q.raw_e.tolist(), strict=True)
+        ]
+        vep = [(r[1:] or "-") if sh else r for r, sh in zip(raw, shares.tolist(), strict=True)]
+        contig = cidx[q.rec]
+        ref_ok = np.ones(n, bool)
+        mismatches = 0
+        seq = self.consequences.seq
+        if seq is not None:
+            rec_ok = self._ref_matches(fl, cidx, key, seq)
+            mismatches = int((~rec_ok).sum())
+            ref_ok = rec_ok[q.rec]
+        from annotator.consequences import _strings  # noqa: PLC0415
+
+        return (
+            Alleles(
+                start,
+                end,
+                kind,
+                ref,
+                alt,
+                _strings(vep),
+                contig,
+                ref_ok,
+                q.rec,
+                np.where(symbolic, 0, rl),
+                np.where(symbolic, 0, al),
+            ),
+            mismatches,
+        )
+
+    @staticmethod
+    def _ref_matches(fl: Fields, cidx: np.ndarray, key: np.ndarray, seq) -> np.ndarray:
+        """Per record: its REF agrees with the reference sequence (bases it does not hold,
+        and IUPAC codes in REF, count as agreeing), as VEP's --check_ref checks."""
+        ok = cidx >= 0
+        lens = np.where(ok, fl.ref_len, 0)
+        total = int(lens.sum())
+        if total == 0:
+            return np.ones(fl.n, bool)
+        owner = np.repeat(np.arange(fl.n), lens)
+        step = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
+        got = seq.bases(key[owner] + step)
+        mine = fl.arr[fl.t[2][owner] + 1 + step] & 0xDF  # upper-case
+        acgt = np.zeros(256, bool)
+        acgt[list(b"ACGT")] = True
+        bad = acgt[got] & acgt[mine] & (got != mine)
+        return np.bincount(owner[bad], minlength=fl.n) == 0
 
     def _zone_pairs(self, s: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(allele, gene) for every gene whose body +/- the flank covers the allele's start."""
@@ -987,12 +1125,14 @@ def annotate_file(
     known_sites: Path | None = None,
     progress: Callable[[int], None] | None = None,
     threads: int | None = 1,
+    transcripts: str = "per_gene",
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
     lacks the bundle); on any error no output file is left behind. ``threads`` > 1 annotates
     blocks of records in that many threads (None: one per core), with the same output.
+    ``transcripts`` says which transcripts get a GAS_CSQ block (consequences.TRANSCRIPT_SETS).
     """
     t0 = time.monotonic()
     _reuse_freed_memory()
@@ -1013,10 +1153,12 @@ def annotate_file(
             chosen, source, evidence = choose_build(build, default_build, header)
             bundle = load_bundle(Path(reference_dir), chosen)
             known = load_known_sites(Path(known_sites), bundle) if known_sites else None
-            ann = _Annotator(bundle, known)
+            sequence = load_sequence(bundle)
+            ann = _Annotator(bundle, known, sequence, transcripts)
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
             input_fd = None
+            blocks: Iterator[tuple[bytes | tuple[int, int], int]]
             if n_threads > 1 and not isinstance(f, gzip.GzipFile):
                 # Plain input: the annotating threads read their blocks; this one finds the cuts.
                 input_fd = f.fileno()
@@ -1036,7 +1178,9 @@ def annotate_file(
                     if progress is not None:
                         progress(tally.variants)
         seconds = time.monotonic() - t0
-        result = _result(tally, bundle, chosen, source, seconds, evidence, known_sites)
+        result = _result(
+            tally, bundle, chosen, source, seconds, evidence, known_sites, sequence is not None
+        )
         tmp_log.write_text(_count_log(result, input_path, bundle, evidence))
         summary = {
             **asdict(result),
@@ -1064,8 +1208,19 @@ def _result(
     seconds: float,
     evidence: str,
     known_sites: Path | None,
+    has_sequence: bool = False,
 ) -> AnnotationResult:
     notes = []
+    if not has_sequence:
+        notes.append(
+            f"The {build} bundle has no reference sequence: consequences that need codons are "
+            "given as coding_sequence_variant, and no HGVSp or indel HGVSc is written."
+        )
+    if ann.ref_mismatches:
+        notes.append(
+            f"{ann.ref_mismatches} record(s) have a REF that differs from the {build} reference "
+            "sequence; their alleles got no sequence-based consequence."
+        )
     if source == "default":
         notes.append(f"The header names no genome build; the configured default {build} was used.")
     elif evidence:
@@ -1091,6 +1246,11 @@ def _result(
         build_source=source,
         seconds=round(seconds, 3),
         by_region={r: int(n) for r, n in zip(REGIONS, ann.by_region.tolist(), strict=False)},
+        by_consequence={
+            t: int(n) for t, n in zip(TERM_NAMES, ann.by_consequence.tolist(), strict=True) if n
+        },
+        reference_sequence=has_sequence,
+        ref_mismatches=ann.ref_mismatches,
         by_chromosome=dict(sorted(ann.by_chrom.items(), key=lambda kv: _chrom_order(kv[0]))),
         genes_hit=ann.genes_hit(bundle),
         known_ids=ann.known_hits,

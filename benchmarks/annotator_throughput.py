@@ -216,7 +216,7 @@ def main() -> None:
         "annotate": "`bcftools annotate -a genes.bed.gz` (1 core)",
     }
     gas_keys = [k for k in ("gas1", "gasN", "start", "before1", "beforeN") if k in tools]
-    outputs = {k: a.workdir / f"{k}.vcf" for k in gas_keys}
+    outputs: dict[str, Path] = {k: a.workdir / f"{k}.vcf" for k in gas_keys}
     outputs.update(view=a.workdir / "view.vcf", annotate=a.workdir / "bcf_ann.vcf")
     runs: dict[str, list[dict]] = {k: [] for k in tools}
     load_before = os.getloadavg()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from annotator.terms import TRANSCRIPT_SETS
+
 BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
 
 
@@ -79,6 +81,14 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
     default=None,
     help="Threads annotating blocks of records [default: all cores for inputs over 2 MiB, else 1].",
 )
+@click.option(
+    "--transcripts",
+    type=click.Choice(TRANSCRIPT_SETS),
+    default=TRANSCRIPT_SETS[0],
+    show_default=True,
+    help="Which transcripts get a GAS_CSQ consequence block: the first of each gene in VEP's "
+    "pick order (VEP --per_gene), every one, or one per allele (VEP --pick).",
+)
 @click.pass_obj
 def annotate_command(
     settings,
@@ -89,8 +99,10 @@ def annotate_command(
     log_path: Path | None,
     summary_path: Path | None,
     threads: int | None,
+    transcripts: str,
 ) -> None:
-    """Annotate a VCF file with genes, region classes and nearest-gene distances."""
+    """Annotate a VCF file: consequences on each transcript (GAS_CSQ, VEP's layout), genes,
+    region classes and nearest-gene distances."""
     from annotator import (
         AnnotationInputError,
         ReferenceUnavailable,
@@ -136,6 +148,7 @@ def annotate_command(
             known_sites=known,
             progress=progress,
             threads=threads,
+            transcripts=transcripts,
         )
     except AnnotationInputError as exc:
         raise click.ClickException(f"{exc.error_name}: {exc}") from None
@@ -230,10 +243,77 @@ def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -
                 raise click.ClickException(str(exc)) from None
 
 
+@reference_group.command("add-sequence")
+@click.option("--build", "build", required=True, type=BUILD_CHOICE, help="The bundle to add it to.")
+@click.argument("fasta", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--reference-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Reference directory holding the bundle [default: the configured one].",
+)
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar="RECORD=CONTIG",
+    help="Read the FASTA record RECORD as contig CONTIG (repeatable), e.g. MT_human=MT.",
+)
+@click.pass_obj
+def reference_add_sequence(
+    settings, build: str, fasta: Path, reference_dir: Path | None, renames: tuple[str, ...]
+) -> None:
+    """Add a genome FASTA's sequence to a bundle, for full consequences (codons, HGVS).
+
+    FASTA is plain, gzip, or bgzip (read through its .fai/.gzi when beside it); contig names with
+    or without chr, MT/chrM/chrMT alike. Records the bundle has no contig for are skipped and
+    listed; contigs added before from another file are kept unless this one has them too.
+    """
+    from annotator.bundle import bundle_path
+    from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
+    from annotator.sequence import add_sequence
+
+    rename = {}
+    for item in renames:
+        record, sep, contig = item.partition("=")
+        if not sep or not record or not contig:
+            raise click.BadParameter(f"{item!r} is not RECORD=CONTIG", param_hint="--rename")
+        rename[record] = contig
+    path = bundle_path(Path(reference_dir or settings.reference_dir), build)
+    click.echo(f"Reading {fasta} ...")
+    try:
+        result = add_sequence(path, fasta, rename=rename)
+    except (ReferenceBuildError, ReferenceUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    assert result is not None  # None only with unless_held, which this command does not pass
+    added = result.added
+    click.echo(
+        f"{build}: added the sequence of {len(added)} contig(s), {sum(added.values()):,} bases, "
+        f"from {fasta.name} in {result.seconds:.1f} s: {', '.join(added)}"
+    )
+    if result.kept:
+        click.echo(f"  kept, added before from other files: {', '.join(result.kept)}")
+    by_reason: dict[str, list[str]] = {}
+    for record, why in result.skipped.items():
+        by_reason.setdefault(why, []).append(record)
+    for why, records in by_reason.items():
+        shown = ", ".join(records[:10]) + (
+            f", … ({len(records) - 10} more)" if len(records) > 10 else ""
+        )
+        click.echo(f"  skipped {len(records)} record(s), {why}: {shown}")
+    d = result.described
+    click.echo(
+        f"  sequence: {len(d['contigs'])} contig(s), {d['bases']:,} bases, "
+        f"{_size(d['bytes_on_disk'])} in {result.path}"
+    )
+
+
 @reference_group.command("list")
 @click.pass_obj
 def reference_list(settings) -> None:
-    """Show the bundles installed in the reference directory."""
+    """Show the bundles installed in the reference directory, and the sequence each holds."""
+    from annotator.sequence import describe_sequence
+
     root = Path(settings.reference_dir)
     found = sorted(root.glob("*/manifest.json")) if root.exists() else []
     if not found:
@@ -242,7 +322,25 @@ def reference_list(settings) -> None:
         m = json.loads(manifest.read_text())
         src = m.get("source", {})
         what = ", ".join(src.get("packages", [])) or src.get("file", "?")
-        click.echo(f"{m['build']}\t{manifest.parent}\t{m['counts']['genes']} genes\t{what}")
+        held = _sequence_summary(manifest.parent, describe_sequence)
+        click.echo(f"{m['build']}\t{manifest.parent}\t{m['counts']['genes']} genes\t{what}\t{held}")
+
+
+def _sequence_summary(bundle_dir: Path, describe) -> str:
+    """One cell of `gas reference list`: the sequence a bundle holds."""
+    try:
+        seq = describe(bundle_dir)
+    except Exception as exc:  # a damaged sequence is shown, not a failed listing
+        return f"sequence damaged ({exc})"
+    if seq is None:
+        return "no sequence (coordinates only)"
+    names = seq["contigs"]
+    shown = ",".join(names) if len(names) <= 5 else f"{len(names)} contigs"
+    return f"sequence: {shown}, {seq['bases']:,} bases, {_size(seq['bytes_on_disk'])}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
 
 
 def register(group: click.Group) -> None:

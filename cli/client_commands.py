@@ -14,9 +14,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 # What the API accepts; kept here so the client needs neither the models nor boto3.
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "ARCHIVED", "RESTORING", "CANCELLED")
@@ -100,7 +103,8 @@ class _Bar:
     """A click progress bar on stderr (stdout keeps ids and JSON), made once the size is known."""
 
     def __init__(self, label: str) -> None:
-        self.label, self.bar, self.done = label, None, 0
+        self.label, self.done = label, 0
+        self.bar: ProgressBar[int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -277,6 +281,7 @@ def download(job_id: str, kind: str, output: Path | None, as_json: bool) -> None
     # truncated file under the real name.
     fd, tmp = tempfile.mkstemp(dir=target.parent.resolve(), prefix=f".{target.name}.")
     written = 0
+    bar: ProgressBar[int]
     try:
         with os.fdopen(fd, "wb") as out, _progress(total, target.name) as bar:
             for size in stream_to(response, out, what):

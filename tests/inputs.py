@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
+from annotator import terms
+
 SMALL_VCF_VARIANTS = 60
 _HEADER = (
     "##fileformat=VCFv4.0\n"
@@ -50,3 +54,68 @@ def genes_vcf() -> bytes:
             ac = ",".join("1" for _ in alt.split(","))
             rows.append(f"{chrom}\t{pos}\t{vid}\t{ref}\t{alt}\t.\tPASS\tAC={ac};AN=2\n")
     return (header + "".join(rows)).encode()
+
+
+# Consequence terms the annotated sites below take, most severe first (intergenic sites aside).
+_CONSEQUENCES = (
+    "stop_gained",
+    "frameshift_variant",
+    "missense_variant",
+    "splice_region_variant",
+    "synonymous_variant",
+    "coding_sequence_variant",
+    "intron_variant",
+    "upstream_gene_variant",
+)
+
+
+def consequence_annotated_vcf(seed: int = 5, records: int = 180, consequences: bool = True) -> str:
+    """Annotated VCF text as the consequence engine writes it: per-allele GAS_* fields, the
+    consequence ones included (without them when ``consequences`` is false: a result from before).
+
+    Sites on chr17 (TP53, BRCA1, and intergenic) and chr2; some multi-allelic, some with IDs.
+    """
+    rng = random.Random(seed)
+    lines = []
+    for chrom in ("chr17", "chr2"):
+        pos = 1000
+        for i in range(records // 2):
+            pos += rng.choice((1, 5, 300))
+            n_alt = rng.choice((1, 1, 1, 2))
+            alt = ",".join(rng.sample("CGT", n_alt))
+            gene = rng.choice(("TP53", "BRCA1", "."))
+            fields: dict[str, list[str]] = {
+                k: []
+                for k in (
+                    "GAS_GENE",
+                    "GAS_REGION",
+                    "GAS_CONSEQUENCE",
+                    "GAS_IMPACT",
+                    "GAS_PICK_CONSEQUENCE",
+                    "GAS_PICK_IMPACT",
+                    "GAS_PICK_HGVSC",
+                    "GAS_PICK_HGVSP",
+                )
+            }
+            for a in range(n_alt):
+                term = "intergenic_variant" if gene == "." else rng.choice(_CONSEQUENCES)
+                picked = [] if gene == "." else [term]
+                if picked and rng.random() < 0.3 and term != "splice_region_variant":
+                    picked.append("splice_region_variant")
+                fields["GAS_GENE"].append(gene)
+                fields["GAS_REGION"].append("intergenic" if gene == "." else "CDS")
+                fields["GAS_CONSEQUENCE"].append(term)
+                fields["GAS_IMPACT"].append(terms.impact(term))
+                fields["GAS_PICK_CONSEQUENCE"].append("&".join(picked) or ".")
+                fields["GAS_PICK_IMPACT"].append(terms.impact(picked[0]) if picked else ".")
+                fields["GAS_PICK_HGVSC"].append(f"ENST1.1:c.{i}{a}A>G" if picked else ".")
+                fields["GAS_PICK_HGVSP"].append(f"ENSP1.1:p.Leu{i}Pro" if picked else ".")
+            if not consequences:
+                fields = {k: v for k, v in fields.items() if k in ("GAS_GENE", "GAS_REGION")}
+            info = ";".join(f"{k}={','.join(v)}" for k, v in fields.items())
+            vid = f"rs{pos}" if i % 6 == 0 else "."
+            lines.append(f"{chrom}\t{pos}\t{vid}\tA\t{alt}\t.\t.\t{info}")
+    header = (
+        "##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    return header + "\n".join(lines) + "\n"

@@ -296,7 +296,11 @@ def _detail(job: Job) -> dict[str, Any] | None:
 def _summary(job: Job) -> dict[str, Any] | None:
     if job.summary:
         summary = job.summary.as_dict()
-        if summary.get("by_region") or summary.get("by_chromosome"):
+        if (
+            summary.get("by_region")
+            or summary.get("by_chromosome")
+            or summary.get("by_consequence")
+        ):
             return summary
     if job.status not in READABLE:
         return None
@@ -347,6 +351,9 @@ def job_page(job_id: str) -> str:
         queue_position=jobs.queue_position(settings(), job),
         view=status_view(job),
         summary=summary,
+        consequences=results.consequence_chart(
+            (summary or {}).get("by_consequence"), results.owner_links(job)
+        ),
         regions=_bars((summary or {}).get("by_region")),
         chromosomes=_bars((summary or {}).get("by_chromosome")),
         restore_time=RESTORE_TIMES.get(job.restore_tier or "", "a few hours"),

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from gas import models
 from webapp import api_spec, csrf, limiter, page_tokens
 from webapp.security import retry_after, settings
-from workflows import accounts, jobs, tokens, uploads, usage
+from workflows import accounts, jobs, results, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,6 +34,12 @@ DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = ("auto", "GRCh38", "GRCh37")
 MAX_PAGE = 100
 MAX_FILENAME = 1000  # what a client may send; the name kept is cut to gas.filenames.MAX_LENGTH
+MAX_VARIANTS_PER_PAGE = 500
+MAX_GENES = 1000
+NO_VARIANT_TABLE = (
+    "The job has no variant table: it has not completed, its results are archived, or it was "
+    "annotated before GAS wrote one."
+)
 
 
 def problem(status: int, detail: str, title: str | None = None, **headers: str) -> Response:
@@ -391,3 +397,76 @@ def delete_job(job_id: str) -> Response:
     except jobs.JobConflict as exc:
         return _conflict(exc)
     return Response(status=204)
+
+
+# --- a finished job's variants and genes ---------------------------------------------------------
+
+
+def _bounded(name: str, default: int, largest: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        value = 0
+    if not 1 <= value <= largest:
+        raise _BadRequest(f"{name} must be a whole number from 1 to {largest}.")
+    return value
+
+
+@bp.get("/jobs/<job_id>/variants")
+def list_variants(job_id: str) -> Response:
+    """One page of the job's alleles, filtered and sorted as the variant browser does."""
+    job = _own_job(job_id)
+    per_page = _bounded("per_page", results.PER_PAGE, MAX_VARIANTS_PER_PAGE)
+    try:
+        query = results.VariantQuery.from_args(request.args)
+    except results.BadQuery as bad:
+        return problem(400, str(bad))
+    try:
+        page = results.query_page(settings(), job, query, per_page=per_page)
+    except results.ResultUnavailable:
+        return problem(409, NO_VARIANT_TABLE)
+    following = None
+    if query.page < page.pages:
+        args = query.to_args(page=query.page + 1)
+        if per_page != results.PER_PAGE:
+            args["per_page"] = per_page
+        following = url_for("api.list_variants", job_id=job.job_id, **args)
+    return jsonify(
+        {
+            "variants": page.rows,
+            "matching": page.matching,
+            "total": page.total,
+            "page": query.page,
+            "pages": page.pages,
+            "per_page": per_page,
+            "lacking": list(page.lacking),
+            "next_page": following,
+        }
+    )
+
+
+@bp.get("/jobs/<job_id>/genes")
+def list_genes(job_id: str) -> Response:
+    """The genes the job's alleles touch, most alleles first, by region and by consequence."""
+    job = _own_job(job_id)
+    limit = _bounded("limit", 100, MAX_GENES)
+    try:
+        genes = results.genes(settings(), job)
+    except results.ResultUnavailable:
+        return problem(409, NO_VARIANT_TABLE)
+    return jsonify(
+        {
+            "genes": [
+                {
+                    "gene": gene["gene"],
+                    "gene_id": gene.get("gene_id"),
+                    "alleles": gene["alleles"],
+                    "by_region": gene.get("by_region", {}),
+                    # absent from a gene summary written before consequences
+                    "by_consequence": gene.get("by_consequence", {}),
+                }
+                for gene in genes[:limit]
+            ],
+            "total": len(genes),
+        }
+    )

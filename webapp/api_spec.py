@@ -10,6 +10,9 @@ import copy
 import functools
 from typing import Any
 
+# Plain modules (no numpy, pyarrow or pysam): the variant table's columns and the consequence
+# vocabulary, declared once there.
+from annotator import columns, terms
 from gas import models
 from webapp import page_tokens
 
@@ -66,6 +69,26 @@ _JOB_FIELDS: dict[str, Any] = {
     "resubmitted_from": {"type": ["string", "null"], "format": "uuid"},
     "url": {"type": "string"},
 }
+
+
+def _variant_field(column: columns.Column) -> dict[str, Any]:
+    """A variant table column as a JSON Schema: its type, its vocabulary where it has one."""
+    required = column.name in ("chrom", "pos", "ref", "alt")
+    kind = column.kind if required else [column.kind, "null"]
+    field: dict[str, Any] = {"type": kind, "description": column.description}
+    vocabulary = {
+        "consequence": terms.TERM_NAMES,
+        "impact": terms.IMPACTS,
+        "pick_impact": terms.IMPACTS,
+        "region": columns.REGION_CLASSES,
+        "pick_region": columns.REGION_CLASSES,
+    }.get(column.name)
+    if vocabulary:
+        field["enum"] = [*vocabulary, None]
+    return field
+
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -186,6 +209,44 @@ SCHEMAS: dict[str, Any] = {
             "description": "how long results stay online; null: they stay (premium)",
         },
     ),
+    "Variant": _obj(list(columns.NAMES), **{c.name: _variant_field(c) for c in columns.TABLE}),
+    "VariantPage": _obj(
+        ["variants", "matching", "total", "page", "pages", "per_page", "lacking", "next_page"],
+        variants={"type": "array", "items": _ref("Variant")},
+        matching={"type": "integer", "description": "alleles the filters match"},
+        total={"type": "integer", "description": "alleles in the job"},
+        page={"type": "integer", "minimum": 1},
+        pages={"type": "integer", "minimum": 1},
+        per_page={"type": "integer"},
+        lacking={
+            "type": "array",
+            "items": {"type": "string", "enum": list(columns.CONSEQUENCE_COLUMNS)},
+            "description": "consequence columns the query uses that the job does not have (it "
+            "was annotated before GAS called consequences); their filters match nothing",
+        },
+        next_page={
+            "type": ["string", "null"],
+            "description": "the next page's URL, filters kept; null on the last",
+        },
+    ),
+    "Gene": _obj(
+        ["gene", "gene_id", "alleles", "by_region", "by_consequence"],
+        gene={"type": "string"},
+        gene_id=STRING_OR_NULL,
+        alleles={"type": "integer", "description": "alleles that list this gene"},
+        by_region={**_COUNTS, "description": "those alleles by region class"},
+        by_consequence={
+            **_COUNTS,
+            "propertyNames": {"enum": list(terms.TERM_NAMES)},
+            "description": "those alleles by their most severe consequence (empty for a job "
+            "annotated before consequences)",
+        },
+    ),
+    "GeneList": _obj(
+        ["genes", "total"],
+        genes={"type": "array", "items": _ref("Gene")},
+        total={"type": "integer", "description": "genes the job's alleles touch"},
+    ),
     "Me": _obj(
         ["user_id", "email", "name", "tier", "token"],
         user_id={"type": "string"},
@@ -278,6 +339,55 @@ def _op(
         operation.setdefault("parameters", []).insert(0, JOB_ID)
     return operation
 
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
+
+
+def _choices(vocabulary: tuple[str, ...], description: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "string", "enum": list(vocabulary)},
+        "description": description,
+    }
+
+
+VARIANT_FILTERS = [
+    _query("gene", {"type": "string"}, "a gene name or ID the allele lists (any case)"),
+    _query("region", {"type": "string", "enum": list(columns.REGION_CLASSES)}, "region class"),
+    _query("chrom", {"type": "string"}, "a chromosome, with or without chr"),
+    _query("start", {"type": "integer", "minimum": 0}, "first position (needs chrom)"),
+    _query("end", {"type": "integer", "minimum": 0}, "last position (needs chrom)"),
+    _query("known", {"type": "string", "enum": ["known", "novel"]}, "with an ID, or without"),
+    _query(
+        "consequence",
+        _choices(terms.TERM_NAMES, "SO terms"),
+        "the allele's most severe consequence is any of these (repeat the parameter, or "
+        "separate terms with commas)",
+        style="form",
+        explode=True,
+    ),
+    _query(
+        "impact",
+        _choices(terms.IMPACTS, "impacts"),
+        "the allele's impact is any of these, e.g. impact=HIGH&impact=MODERATE (or "
+        "impact=HIGH,MODERATE)",
+        style="form",
+        explode=True,
+    ),
+    _query(
+        "sort",
+        {"type": "string", "enum": list(columns.NAMES), "default": "chrom"},
+        "the column to sort by (chrom: genomic order; consequences and impacts: by severity)",
+    ),
+    _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "order"),
+    _query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
+    _query(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        "alleles per page",
+    ),
+]
 
 PATHS: dict[str, Any] = {
     "/openapi.json": {
@@ -433,6 +543,38 @@ PATHS: dict[str, Any] = {
             write=True,
             submits=True,
             job=True,
+        )
+    },
+    "/jobs/{job_id}/variants": {
+        "get": _op(
+            "One page of the job's alleles (one row per ALT allele), filtered and sorted as the "
+            "dashboard's variant browser does; filters combine (all must hold)",
+            {
+                "200": _json("VariantPage", "the page"),
+                "400": _problem("a filter, sort or page that cannot be"),
+                "409": _problem("no variant table: not completed, archived, or annotated before"),
+            },
+            job=True,
+            parameters=list(VARIANT_FILTERS),
+        )
+    },
+    "/jobs/{job_id}/genes": {
+        "get": _op(
+            "The genes the job's alleles touch, most alleles first, by region class and by "
+            "consequence",
+            {
+                "200": _json("GeneList", "the genes"),
+                "400": _problem("a bad limit"),
+                "409": _problem("no gene summary: not completed, archived, or annotated before"),
+            },
+            job=True,
+            parameters=[
+                _query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    "at most this many genes",
+                )
+            ],
         )
     },
     "/jobs/{job_id}/downloads/{kind}": {

@@ -44,6 +44,35 @@ DOWNLOADABLE = tuple(kind for kind, _ in FILES)
 EXPORTS = {"tsv": "text/tab-separated-values", "vcf.gz": "application/gzip"}
 TOP_GENES = 25
 DATALIST_GENES = 200
+# The consequence filter's choices, grouped by impact (the vocabulary is annotator.terms').
+CONSEQUENCE_GROUPS = tuple(
+    (impact, tuple(t for t in results.CONSEQUENCES if t.impact == impact))
+    for impact in results.IMPACTS
+)
+IMPACT_OF = {t.name: t.impact for t in results.CONSEQUENCES}
+# The browser's columns, left to right: what a variant does comes right after where it is (the
+# TSV keeps its own order, new columns last).
+SHOWN_COLUMNS = (
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "gene",
+    "consequence",
+    "impact",
+    "pick_hgvsc",
+    "pick_hgvsp",
+    "gene_id",
+    "region",
+    "pick_gene",
+    "pick_transcript",
+    "pick_region",
+    "pick_consequence",
+    "pick_impact",
+    "distance",
+    "known_id",
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +80,7 @@ class Links:
     """Where the results' links go: the owner's routes or a share link's."""
 
     prefix: str  # "annotations" (owner) or "shared"
-    ident: dict[str, str]
+    ident: dict[str, Any]  # url_for arguments: the job id, or the share token
 
     def page(self, **args: Any) -> str:
         endpoint = "annotations.job_page" if self.prefix == "annotations" else "shared.job_page"
@@ -109,6 +138,10 @@ def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> d
         "top_genes": [],
         "datalist": [],
         "region_classes": results.REGION_CLASSES,
+        "consequence_groups": CONSEQUENCE_GROUPS,
+        "impacts": results.IMPACTS,
+        "impact_of": IMPACT_OF,
+        "columns": SHOWN_COLUMNS,
         "query": results.VariantQuery(),
     }
     if job.status != models.COMPLETED:
@@ -132,12 +165,52 @@ def results_context(job: models.Job, args: Mapping[str, str], links: Links) -> d
     except Exception:
         genes = ()
     context["top_genes"] = [
-        {**gene, "links": results.gene_links(job.build, gene["gene"], gene["gene_id"])}
+        {
+            **gene,
+            "links": results.gene_links(job.build, gene["gene"], gene["gene_id"]),
+            # Most severe first, as genes.json lists them (absent in a summary from before).
+            "consequences": [
+                {"term": term, "count": count, "impact": IMPACT_OF.get(term, "")}
+                for term, count in (gene.get("by_consequence") or {}).items()
+            ],
+        }
         for gene in genes[:TOP_GENES]
     ]
+    context["gene_consequences"] = any(gene["consequences"] for gene in context["top_genes"])
     context["datalist"] = [gene["gene"] for gene in genes[:DATALIST_GENES]]
     context["variant_links"] = lambda row: results.variant_links(job.build, row)
     return context
+
+
+def consequence_chart(counts: Mapping[str, Any] | None, links: Links) -> dict[str, Any] | None:
+    """The job page's chart of alleles by their most severe consequence: bars most severe first,
+    each coloured by its impact and linking to the browser filtered by it, and the impacts' sums.
+    """
+    if not counts:
+        return None
+    known = {name: int(n) for name, n in counts.items() if int(n) > 0}
+    order = {t.name: t.rank for t in results.CONSEQUENCES}
+    names = sorted(known, key=lambda name: (order.get(name, len(order) + 1), name))
+    top = max(known.values(), default=0) or 1
+    rows: list[dict[str, Any]] = [
+        {
+            "label": name,
+            "count": known[name],
+            "width": round(300 * known[name] / top),
+            "impact": IMPACT_OF.get(name, ""),
+            "url": links.page(consequence=name),
+        }
+        for name in names
+    ]
+    impacts = [
+        {
+            "impact": impact,
+            "count": sum(r["count"] for r in rows if r["impact"] == impact),
+            "url": links.page(impact=impact),
+        }
+        for impact in results.IMPACTS
+    ]
+    return {"rows": rows, "impacts": impacts}
 
 
 def _export(job: models.Job, fmt: str) -> Response:

@@ -410,8 +410,8 @@ def timeline(events: list[dict[str, Any]], execution_status: str) -> list[dict[s
             last = step
         elif m := _EXITED.match(kind):
             name = event["stateExitedEventDetails"]["name"]
-            step = open_steps.pop(name, None)
-            if step is not None:
+            if name in open_steps:
+                step = open_steps.pop(name)
                 step["ended_at"] = when
                 step["duration_seconds"] = (when - step["started_at"]).total_seconds()
                 failed_last = step.get("_failed_last", False)

@@ -33,31 +33,38 @@ import pyarrow.parquet as pq
 import pysam
 from botocore.exceptions import ClientError
 
-from annotator import outputs
+from annotator import columns, terms
 from gas import aws, models
 from gas.resources import Resources
 from gas.settings import Settings
 
-# What a row shows, in order: the sidecar's own columns (annotator.outputs owns the format);
-# every one sorts (``chrom`` sorts as the file orders contigs).
-COLUMNS = outputs.COLUMNS
-REGION_CLASSES = (
-    "CDS",
-    "UTR5",
-    "UTR3",
-    "ncExon",
-    "splice_region",
-    "intron",
-    "upstream",
-    "downstream",
-    "intergenic",
-    "unknown_contig",
-)
+# What a row shows, in order: the sidecar's own columns (annotator.columns declares them);
+# every one sorts (``chrom`` sorts as the file orders contigs; consequences and impacts by
+# severity, the most severe first).
+COLUMNS = columns.NAMES
+_ARROW = {columns.STRING: pa.string(), columns.INTEGER: pa.int64()}
+_ARROW_OF = {c.name: _ARROW[c.kind] for c in columns.TABLE}
+# The consequence vocabulary (annotator.terms is its one home): the filters' choices.
+CONSEQUENCES = terms.TERMS
+CONSEQUENCE_NAMES = terms.TERM_NAMES
+IMPACTS = terms.IMPACTS
+REGION_CLASSES = columns.REGION_CLASSES
 PER_PAGE = 50
 MAX_PAGE = 100_000
 # What the derived indexes of all results may hold in the web process, together.
 INDEX_CACHE_BYTES = 64 << 20
-_DICTIONARY_COLUMNS = ["chrom", "gene", "gene_id", "region", "pick_gene", "pick_region"]
+_DICTIONARY_COLUMNS = [
+    "chrom",
+    "gene",
+    "gene_id",
+    "region",
+    "pick_gene",
+    "pick_region",
+    "consequence",
+    "impact",
+    "pick_consequence",
+    "pick_impact",
+]
 _GENE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -80,6 +87,8 @@ class VariantQuery:
     start: int | None = None
     end: int | None = None
     known: str = ""  # "known", "novel" or "" (both)
+    consequence: tuple[str, ...] = ()  # the allele's most severe consequence is one of these
+    impact: tuple[str, ...] = ()  # its impact is one of these
     sort: str = "chrom"
     order: str = "asc"
     page: int = 1
@@ -104,6 +113,8 @@ class VariantQuery:
         known = args.get("known") or ""
         if known not in ("", "known", "novel"):
             raise BadQuery("Known or novel: choose one of the two, or neither.")
+        consequence = _choices(args, "consequence", CONSEQUENCE_NAMES, "consequence term")
+        impact = _choices(args, "impact", IMPACTS, "impact")
         sort = args.get("sort") or "chrom"
         if sort not in COLUMNS:
             raise BadQuery(f"There is no column {sort[:40]!r} to sort by.")
@@ -114,32 +125,81 @@ class VariantQuery:
             page = int(args.get("page") or 1)
         except ValueError:
             raise BadQuery("The page is a number.") from None
-        return cls(gene, region, chrom, start, end, known, sort, order, min(max(page, 1), MAX_PAGE))
+        return cls(
+            gene,
+            region,
+            chrom,
+            start,
+            end,
+            known,
+            consequence,
+            impact,
+            sort,
+            order,
+            min(max(page, 1), MAX_PAGE),
+        )
 
     def to_args(self, **changes: Any) -> dict[str, Any]:
-        """URL arguments for this query (defaults left out), with ``changes`` applied."""
+        """URL arguments for this query (defaults left out), with ``changes`` applied.
+
+        A choice of several (consequence, impact) is one comma-separated argument.
+        """
         values = asdict(replace(self, **changes))
         defaults = asdict(VariantQuery())
-        return {k: v for k, v in values.items() if v != defaults[k] and v is not None}
+        return {
+            k: ",".join(v) if isinstance(v, tuple) else v
+            for k, v in values.items()
+            if v != defaults[k] and v is not None
+        }
 
     @property
     def filtered(self) -> bool:
-        return bool(self.gene or self.region or self.chrom or self.known)
+        return bool(
+            self.gene or self.region or self.chrom or self.known or self.consequence or self.impact
+        )
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The consequence columns this query filters or sorts on."""
+        used = {"consequence"} if self.consequence else set()
+        used |= {"impact"} if self.impact else set()
+        used |= {self.sort} & set(columns.CONSEQUENCE_COLUMNS)
+        return tuple(c for c in columns.CONSEQUENCE_COLUMNS if c in used)
 
 
 @dataclass
 class Page:
-    """One page of the browser: its rows, how many rows match, and where it is."""
+    """One page of the browser: its rows, how many rows match, and where it is.
+
+    ``lacking`` names the consequence columns the query uses that the result does not have (it
+    was annotated before GAS called consequences): their filters match nothing.
+    """
 
     query: VariantQuery
     rows: list[dict[str, Any]]
     matching: int
     total: int
     per_page: int
+    lacking: tuple[str, ...] = ()
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.matching // self.per_page))
+
+
+def _choices(args: Mapping[str, Any], name: str, allowed: tuple[str, ...], what: str) -> tuple:
+    """Several values of one argument: repeated (a form's checkboxes) or comma-separated."""
+    getlist = getattr(args, "getlist", None)
+    given = getlist(name) if getlist is not None else args.get(name)
+    if given is None:
+        given = []
+    elif isinstance(given, str):
+        given = [given]
+    chosen = {v.strip() for value in given for v in str(value).split(",") if v.strip()}
+    unknown = sorted(chosen - set(allowed))
+    if unknown:
+        raise BadQuery(f"There is no {what} {unknown[0][:40]!r}.")
+    return tuple(v for v in allowed if v in chosen)  # the vocabulary's order: one URL per view
 
 
 def _position(value: str | None) -> int | None:
@@ -212,13 +272,32 @@ class Sidecar:
 
     def _file(self) -> pq.ParquetFile:
         handle = _filesystem(self.settings).open_input_file(self.path)
+        dictionary = [c for c in _DICTIONARY_COLUMNS if c in self.column_index]  # an older file
         return pq.ParquetFile(
-            handle, metadata=self.meta, read_dictionary=_DICTIONARY_COLUMNS, pre_buffer=True
+            handle, metadata=self.meta, read_dictionary=dictionary, pre_buffer=True
         )
 
     @property
     def total(self) -> int:
         return self.meta.num_rows
+
+    def lacking(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        """The columns of ``wanted`` this result does not have (it is older than they are)."""
+        return tuple(c for c in wanted if c not in self.column_index)
+
+    def read(self, source: pq.ParquetFile, groups: list[int], names: list[str]) -> pa.Table:
+        """These columns of these row groups; a column the result lacks reads as nulls."""
+        present = [n for n in names if n in self.column_index]
+        table = source.read_row_groups(groups, columns=present)
+        if len(present) == len(names):
+            return table
+        return pa.table(
+            [
+                table[n] if n in self.column_index else pa.nulls(len(table), _ARROW_OF[n])
+                for n in names
+            ],
+            names=names,
+        )
 
     def candidate_groups(self, query: VariantQuery, chrom_index: int | None) -> list[int]:
         """Row groups the statistics (chromosome, range) and the gene index cannot rule out."""
@@ -410,9 +489,9 @@ def _build_sort_order(sidecar: Sidecar, column: str, descending: bool) -> tuple[
     source = sidecar._file()
     read = [[] for _ in names]  # type: list[list[pa.Array]]
     for g in range(sidecar.meta.num_row_groups):
-        table = source.read_row_group(g, columns=names)
+        table = sidecar.read(source, [g], names)
         for i, name in enumerate(names):
-            read[i].extend(table[name].chunks)
+            read[i].extend(_sort_key(name, table[name]).chunks)
         del table
     keys: list[np.ndarray] = []
     for chunks in reversed(read):  # np.lexsort: the last key is the first compared
@@ -427,6 +506,38 @@ def sort_order(sidecar: Sidecar, column: str, descending: bool) -> np.ndarray:
     """Every row number of the result in ``column``'s order (built once, then kept)."""
     key = ("order", sidecar.path, column, descending)
     return _indexes.get(key, lambda: _build_sort_order(sidecar, column, descending))
+
+
+# Columns that sort by severity (the vocabulary's order, most severe first), not by name.
+_SEVERITY = {
+    "consequence": CONSEQUENCE_NAMES,
+    "pick_consequence": CONSEQUENCE_NAMES,
+    "impact": IMPACTS,
+    "pick_impact": IMPACTS,
+}
+
+
+def _severity(vocabulary: tuple[str, ...], chunk: pa.Array) -> pa.Array:
+    """Each value's place in ``vocabulary`` (0 the most severe); of an &-joined list, its first
+    term's (GAS writes the most severe first); a term GAS does not know after every known one."""
+
+    def on(values: pa.Array) -> pa.Array:
+        first = pc.replace_substring_regex(values, "&.*$", "")
+        at = pc.index_in(first, value_set=pa.array(vocabulary))
+        unknown = pc.and_(pc.is_null(at), pc.is_valid(values))
+        return pc.if_else(unknown, pa.scalar(len(vocabulary), pa.int32()), at)
+
+    if pa.types.is_dictionary(chunk.type):
+        return pc.take(on(chunk.dictionary), chunk.indices)
+    return on(chunk)
+
+
+def _sort_key(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """What ``name`` sorts by: its values, or its severity for consequences and impacts."""
+    vocabulary = _SEVERITY.get(name)
+    if vocabulary is None:
+        return column
+    return pa.chunked_array([_severity(vocabulary, c) for c in column.chunks], pa.int32())
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -474,7 +585,16 @@ def _mask(table: pa.Table, query: VariantQuery, chrom_index: int | None) -> pa.C
     if query.known:
         known = pc.or_(pc.is_valid(table["id"]), pc.is_valid(table["known_id"]))
         mask = pc.and_(mask, known if query.known == "known" else pc.invert(known))
+    for name in ("consequence", "impact"):
+        chosen = getattr(query, name)
+        if chosen:
+            mask = pc.and_(mask, _match(table[name], _one_of(chosen)))
     return mask
+
+
+def _one_of(chosen: tuple[str, ...]) -> Any:
+    wanted = pa.array(chosen, pa.string())
+    return lambda values: pc.is_in(values, value_set=wanted)
 
 
 def _filter_columns(query: VariantQuery) -> list[str]:
@@ -485,6 +605,10 @@ def _filter_columns(query: VariantQuery) -> list[str]:
         needed.append("region")
     if query.known:
         needed += ["id", "known_id"]
+    if query.consequence:
+        needed.append("consequence")
+    if query.impact:
+        needed.append("impact")
     if query.sort != "chrom" and query.sort not in needed:
         needed.append(query.sort)
     return needed
@@ -494,7 +618,7 @@ def _matching_rows(
     sidecar: Sidecar, query: VariantQuery, groups: list[int], chrom_index: int | None
 ) -> tuple[pa.Table, pa.ChunkedArray | None]:
     """(the filter and sort columns of the candidate groups with their row numbers, the mask)."""
-    table = sidecar._file().read_row_groups(groups, columns=_filter_columns(query))
+    table = sidecar.read(sidecar._file(), groups, _filter_columns(query))
     numbers = np.concatenate(
         [np.arange(sidecar.starts[g], sidecar.starts[g + 1], dtype=np.int64) for g in groups]
         or [np.zeros(0, dtype=np.int64)]
@@ -518,18 +642,22 @@ def query_page(
         groups = sidecar.candidate_groups(query, chrom_index)
         offset = (query.page - 1) * per_page
         in_file_order = query.sort == "chrom" and query.order == "asc"
+        lacking = sidecar.lacking(query.needs)
         if not query.filtered and in_file_order:
             # The file's own order: the page's rows are known without reading any column.
             wanted = np.arange(offset, min(offset + per_page, sidecar.total), dtype=np.int64)
-            return Page(query, _rows(sidecar, wanted), sidecar.total, sidecar.total, per_page)
-        if not groups:
-            return Page(query, [], 0, sidecar.total, per_page)
+            rows = _rows(sidecar, wanted)
+            return Page(query, rows, sidecar.total, sidecar.total, per_page, lacking)
+        filters_lacking = [name for name in ("consequence", "impact") if getattr(query, name)]
+        if not groups or set(filters_lacking) & set(lacking):
+            # Nothing can match (a consequence filter on a result from before consequences).
+            return Page(query, [], 0, sidecar.total, per_page, lacking)
         if not in_file_order and len(groups) > _READ_SORT_GROUPS:
             chosen = _matching_by_order(sidecar, query, groups, chrom_index)
         else:
             chosen = _matching_by_reading(sidecar, query, groups, chrom_index)
         wanted = chosen[offset : offset + per_page]
-        return Page(query, _rows(sidecar, wanted), len(chosen), sidecar.total, per_page)
+        return Page(query, _rows(sidecar, wanted), len(chosen), sidecar.total, per_page, lacking)
     finally:
         _release_memory()
 
@@ -558,7 +686,9 @@ def _matching_by_reading(
     keys = [("chrom_index", query.order), ("pos", query.order)]
     if query.sort not in ("chrom", "pos"):
         table = table.set_column(
-            table.schema.get_field_index(query.sort), query.sort, _decoded(table[query.sort])
+            table.schema.get_field_index(query.sort),
+            query.sort,
+            _decoded(_sort_key(query.sort, table[query.sort])),
         )
         keys = [(query.sort, query.order), ("chrom_index", "ascending"), ("pos", "ascending")]
     elif query.sort == "pos":
@@ -580,7 +710,7 @@ def _rows(sidecar: Sidecar, wanted: np.ndarray) -> list[dict[str, Any]]:
     source = sidecar._file()
     for g in np.unique(group_of):
         local = wanted[group_of == g] - starts[g]
-        piece = source.read_row_group(int(g), columns=list(COLUMNS)).take(pa.array(local))
+        piece = sidecar.read(source, [int(g)], list(COLUMNS)).take(pa.array(local))
         for number, row in zip(wanted[group_of == g], piece.to_pylist(), strict=True):
             found[int(number)] = row
     return [found[int(n)] for n in wanted]
@@ -593,7 +723,7 @@ def export_rows(settings: Settings, job: models.Job, query: VariantQuery) -> Ite
     source = sidecar._file()
     try:
         for g in sidecar.candidate_groups(query, chrom_index):
-            table = source.read_row_group(g, columns=[*COLUMNS, "chrom_index"])
+            table = sidecar.read(source, [g], [*COLUMNS, "chrom_index"])
             if query.filtered:
                 table = table.filter(_mask(table, query, chrom_index))
             if len(table):
@@ -612,15 +742,11 @@ def export_tsv(settings: Settings, job: models.Job, query: VariantQuery) -> Iter
         yield ("\n".join(lines) + "\n").encode()
 
 
-_VCF_INFO = (
-    ("GAS_REGION", "region", "String", "Region class of the ALT allele"),
-    ("GAS_GENE", "gene", "String", "Genes of the ALT allele, |-separated"),
-    ("GAS_GENE_ID", "gene_id", "String", "Gene IDs matching GAS_GENE, |-separated"),
-    ("GAS_DISTANCE", "distance", "Integer", "Bases to GAS_GENE (up/downstream, intergenic)"),
-    ("GAS_KNOWN_ID", "known_id", "String", "ID of the known variant with the same alleles"),
-    ("GAS_PICK_REGION", "pick_region", "String", "Region class on the picked transcript"),
-    ("GAS_PICK_GENE", "pick_gene", "String", "Gene of the picked transcript"),
-    ("GAS_PICK_TRANSCRIPT", "pick_transcript", "String", "ID of the picked transcript"),
+# (INFO field, column, VCF type, description) of every per-allele column.
+_VCF_INFO = tuple(
+    (c.info, c.name, "Integer" if c.kind == columns.INTEGER else "String", c.description)
+    for c in columns.TABLE
+    if c.info
 )
 
 
@@ -656,7 +782,7 @@ def export_vcf_gz(
     handle, path = tempfile.mkstemp(prefix="gas-export-", suffix=".vcf.gz")
     os.close(handle)
     try:
-        with pysam.BGZFile(path, "wb") as out:
+        with pysam.BGZFile(path, "wb", index=None) as out:
             out.write(("\n".join(header) + "\n").encode())
             for table in export_rows(settings, job, query):
                 text = "\n".join(_vcf_line(row) for row in table.to_pylist()) + "\n"

@@ -17,27 +17,14 @@ import pysam
 import pytest
 from playwright.sync_api import Page, expect
 
+from annotator import columns
 from tests.browser.pages import register
 from tests.inputs import genes_vcf
 
 pytestmark = pytest.mark.browser
 
 NEEDED = {"annotate", "notify", "record-failure"}
-COLUMNS = [
-    "chrom",
-    "pos",
-    "id",
-    "ref",
-    "alt",
-    "gene",
-    "gene_id",
-    "region",
-    "pick_gene",
-    "pick_transcript",
-    "pick_region",
-    "distance",
-    "known_id",
-]
+COLUMNS = list(columns.NAMES)
 PREFIX = "brc"  # typed into the gene filter; the completion offers BRCA1 and BRCA2
 REGION = "intron"  # BRCA1's introns hold more sites than one page shows, so paging is exercised
 PER_PAGE = 50
@@ -55,25 +42,22 @@ def _download(page: Page, selector: str, target: Path) -> Path:
 
 
 def _shown_rows(page: Page) -> list[dict[str, str]]:
-    """The variant table's rows as the page shows them (the links column left out)."""
+    """The variant table's rows as the page shows them, in the TSV's column order (the page has
+    its own order, and a links column)."""
+    names = page.locator("#variant-table thead th").evaluate_all(
+        "cells => cells.map(c => c.textContent.trim().split(' ')[0])"
+    )
+    assert sorted(names) == sorted([*COLUMNS, "links"]), names
     cells = page.locator("#variant-table tbody tr").evaluate_all(
         "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent.trim()))"
     )
-    return [dict(zip(COLUMNS, row[: len(COLUMNS)], strict=True)) for row in cells]
+    shown = [dict(zip(names, row, strict=True)) for row in cells]
+    return [{column: row[column] for column in COLUMNS} for row in shown]
 
 
 def _vcf_rows(path: Path) -> list[dict[str, str]]:
     """The exported VCF's records as TSV-like rows (one ALT allele per record)."""
-    info_of = {
-        "gene": "GAS_GENE",
-        "gene_id": "GAS_GENE_ID",
-        "region": "GAS_REGION",
-        "pick_gene": "GAS_PICK_GENE",
-        "pick_transcript": "GAS_PICK_TRANSCRIPT",
-        "pick_region": "GAS_PICK_REGION",
-        "distance": "GAS_DISTANCE",
-        "known_id": "GAS_KNOWN_ID",
-    }
+    info_of = {c.name: c.info for c in columns.TABLE if c.info}
     rows = []
     with pysam.VariantFile(str(path)) as vcf:
         for rec in vcf:

@@ -22,3 +22,15 @@
     }, 150);
   });
 })();
+
+// The consequence filter's summary line names the ticked terms while the researcher picks them
+// (the server draws it the same way on the next page, so it works without JavaScript too).
+(function () {
+  const box = document.getElementById("filter-consequence");
+  const chosen = document.getElementById("consequence-chosen");
+  if (!box || !chosen) return;
+  box.addEventListener("change", function () {
+    const ticked = Array.from(box.querySelectorAll("input[name=consequence]:checked"));
+    chosen.textContent = ticked.length ? ticked.map(function (i) { return i.value; }).join(", ") : "any";
+  });
+})();

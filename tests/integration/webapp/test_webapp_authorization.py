@@ -192,6 +192,8 @@ API_MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/api/v1/jobs/{job}", 401, 200, 404, 404),
     ("GET", "/api/v1/jobs/{job}/downloads/annotated", 401, 200, 404, 404),
     ("GET", "/api/v1/jobs/{job}/downloads/input", 401, 200, 404, 404),
+    ("GET", "/api/v1/jobs/{job}/variants?impact=HIGH", 401, 200, 404, 404),
+    ("GET", "/api/v1/jobs/{job}/genes", 401, 200, 404, 404),
     ("POST", "/api/v1/jobs/{job}/cancel", 401, 409, 404, 404),
     ("POST", "/api/v1/jobs/{job}/resubmit", 401, 409, 404, 404),
     # The owner's delete would remove the cast's job: test_api_job_controls deletes.

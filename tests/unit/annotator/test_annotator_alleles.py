@@ -109,6 +109,13 @@ def test_header_declares_per_allele_fields(reference_dir, write_vcf, outputs):
         "GAS_PICK_GENE": "A",
         "GAS_PICK_TRANSCRIPT": "A",
         "GAS_PICK_BASIS": "A",
+        "GAS_CONSEQUENCE": "A",
+        "GAS_IMPACT": "A",
+        "GAS_PICK_CONSEQUENCE": "A",
+        "GAS_PICK_IMPACT": "A",
+        "GAS_PICK_HGVSC": "A",
+        "GAS_PICK_HGVSP": "A",
+        "GAS_CSQ": ".",
     }
 
 

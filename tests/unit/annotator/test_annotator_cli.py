@@ -183,3 +183,133 @@ def test_annotating_in_one_thread_imports_only_what_it_needs(reference_dir, tmp_
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ---- gas reference add-sequence / list, and install-defaults keeping a sequence ------------
+
+
+def _small_bundle(tmp_path: Path) -> Settings:
+    """A GRCh38 bundle of two genes (chr1, chrM) in tmp_path/ref, and settings pointing there."""
+    from annotator.sources import build_from_gtf
+
+    attrs = 'gene_id "G.1"; gene_name "G"; gene_type "protein_coding"; transcript_id "T";'
+    gtf = tmp_path / "model.gtf"
+    gtf.write_text(
+        "".join(
+            f"{c}\tT\t{kind}\t1\t500\t.\t+\t.\t{attrs}\n"
+            for c in ("chr1", "chrM")
+            for kind in ("gene", "transcript", "exon")
+        )
+    )
+    build_from_gtf(gtf, "GRCh38", tmp_path / "ref" / "GRCh38")
+    return replace(Settings(), reference_dir=tmp_path / "ref", state_dir=tmp_path)
+
+
+def test_add_sequence_reports_what_it_added_and_skipped(tmp_path):
+    s = _small_bundle(tmp_path)
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(">chr1\nACGTacgtNN\n>chrM\nGATCACAGG\n>chrUn_KI270302v1\nACGT\n>chr7\nA\n")
+    r = CliRunner().invoke(cli(), ["reference", "list"], obj=s)
+    assert "no sequence (coordinates only)" in r.output
+    r = CliRunner().invoke(
+        cli(), ["reference", "add-sequence", "--build", "GRCh38", str(fasta)], obj=s
+    )
+    assert r.exit_code == 0, r.output
+    assert "added the sequence of 2 contig(s), 19 bases, from genome.fa" in r.output
+    assert "1, MT" in r.output
+    assert (
+        "skipped 2 record(s), not a contig of the GRCh38 bundle: chrUn_KI270302v1, chr7" in r.output
+    )
+    r = CliRunner().invoke(cli(), ["reference", "list"], obj=s)
+    assert "sequence: 1,MT, 19 bases" in r.output
+
+
+def test_add_sequence_into_another_reference_dir_with_a_rename(tmp_path):
+    s = _small_bundle(tmp_path)
+    fasta = tmp_path / "mt.fa"
+    fasta.write_text(">MT_human rCRS\nGATCACAGGTCTATCACC\n")
+    moved = replace(s, reference_dir=tmp_path / "elsewhere")
+    r = CliRunner().invoke(
+        cli(),
+        [
+            "reference",
+            "add-sequence",
+            "--build",
+            "GRCh38",
+            "--reference-dir",
+            str(tmp_path / "ref"),
+            "--rename",
+            "MT_human=MT",
+            str(fasta),
+        ],
+        obj=moved,
+    )
+    assert r.exit_code == 0, r.output
+    assert "added the sequence of 1 contig(s), 18 bases" in r.output
+    assert (tmp_path / "ref" / "GRCh38" / "sequence" / "sequence.json").exists()
+
+
+def test_add_sequence_failures_are_one_readable_line(tmp_path):
+    s = _small_bundle(tmp_path)
+    fasta = tmp_path / "other.fa"
+    fasta.write_text(">chrUn_1\nACGT\n")
+    r = CliRunner().invoke(
+        cli(), ["reference", "add-sequence", "--build", "GRCh38", str(fasta)], obj=s
+    )
+    assert r.exit_code == 1
+    assert "Error: none of the records of other.fa is a contig of the GRCh38 bundle" in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(
+        cli(), ["reference", "add-sequence", "--build", "GRCh37", str(fasta)], obj=s
+    )
+    assert r.exit_code == 1 and "the GRCh37 reference bundle is not installed" in r.output
+    r = CliRunner().invoke(
+        cli(),
+        ["reference", "add-sequence", "--build", "GRCh38", "--rename", "x", str(fasta)],
+        obj=s,
+    )
+    assert r.exit_code == 2 and "is not RECORD=CONTIG" in r.output
+
+
+def test_install_defaults_keeps_an_added_sequence(tmp_path, monkeypatch):
+    """A rebuild (forced, or for a new bundle format) keeps the sequence added to the bundle."""
+    import annotator.sources as sources
+
+    attrs = 'gene_id "G.1"; gene_name "G"; gene_type "protein_coding"; transcript_id "T";'
+    gtf = tmp_path / "model.gtf"
+    gtf.write_text(
+        "".join(
+            f"{c}\tT\t{kind}\t1\t500\t.\t+\t.\t{attrs}\n"
+            for c in ("chr1", "chrM")
+            for kind in ("gene", "transcript", "exon")
+        )
+    )
+    # The packages' gene model takes ~30 s to build; this one stands in for it.
+    monkeypatch.setattr(sources, "download_sources", lambda *a: [tmp_path / "a", tmp_path / "b"])
+    monkeypatch.setattr(sources, "model_grch38", lambda *files: sources.model_from_gtf(gtf))
+    s = replace(Settings(), reference_dir=tmp_path / "ref", state_dir=tmp_path)
+    run = CliRunner().invoke
+    r = run(cli(), ["reference", "install-defaults", "--build", "GRCh38"], obj=s)
+    assert r.exit_code == 0, r.output
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">1\nACGTTT\n")
+    r = run(cli(), ["reference", "add-sequence", "--build", "GRCh38", str(fasta)], obj=s)
+    assert r.exit_code == 0, r.output
+    bundle_dir = tmp_path / "ref" / "GRCh38"
+    manifest = bundle_dir / "manifest.json"
+    for how in (["--force"], []):
+        if not how:  # an older bundle format: rebuilt without --force
+            m = json.loads(manifest.read_text())
+            manifest.write_text(json.dumps({**m, "format_version": 2}))
+        r = run(cli(), ["reference", "install-defaults", "--build", "GRCh38", *how], obj=s)
+        assert r.exit_code == 0, r.output
+        assert "bundle written" in r.output
+        from annotator.bundle import Bundle
+        from annotator.sequence import RCRS_FASTA, load_sequence
+
+        bundle = Bundle(bundle_dir)
+        assert load_sequence(bundle).fetch(0, 0, 6) == b"ACGTTT"
+        held = ["1", "MT"] if RCRS_FASTA.exists() else ["1"]
+        assert bundle.manifest["sequence"]["contigs"] == held
+    r = run(cli(), ["reference", "list"], obj=s)
+    assert "sequence: " + ",".join(held) in r.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from annotator import annotate_file
+from annotator import annotate_file, terms
 from annotator.outputs import COLUMNS, ROW_GROUP_ROWS, write_outputs
 from gas import keys
 
@@ -172,7 +172,10 @@ def test_row_groups_are_in_position_order_so_ranges_prune(tmp_path: Path) -> Non
     spans = []
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
-        stats = {group.column(c).path_in_schema: group.column(c).statistics for c in range(14)}
+        stats = {
+            group.column(c).path_in_schema: group.column(c).statistics
+            for c in range(group.num_columns)
+        }
         spans.append(
             (
                 (stats["chrom_index"].min, stats["pos"].min),
@@ -213,3 +216,99 @@ def test_a_header_only_result_gives_empty_tables(tmp_path: Path) -> None:
     assert pq.read_table(made.files["parquet"]).num_rows == 0
     assert json.loads(made.files["genes"].read_text()) == {"genes": []}
     assert set(made.files) == {"annotated_gz", "annotated_tbi", "tsv", "parquet", "genes"}
+
+
+# An annotated VCF as the consequence engine writes it (the INFO fields of
+# notes/consequence-interface.md), with a multi-allelic record, a '.' for none and GAS_CSQ.
+CONSEQUENCE_VCF = """##fileformat=VCFv4.2
+##INFO=<ID=GAS_CSQ,Number=.,Type=String,Description="Consequences. Format: Allele|Consequence">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO
+17\t100\t.\tC\tT,G\t.\t.\tGAS_GENE=TP53,TP53;GAS_REGION=CDS,CDS;\
+GAS_CONSEQUENCE=stop_gained,missense_variant;GAS_IMPACT=HIGH,MODERATE;\
+GAS_PICK_CONSEQUENCE=stop_gained,missense_variant&splice_region_variant;\
+GAS_PICK_IMPACT=HIGH,MODERATE;GAS_PICK_HGVSC=ENST1.1:c.10C>T,ENST1.1:c.10C>G;\
+GAS_PICK_HGVSP=ENSP1.1:p.Gln4Ter,ENSP1.1:p.Gln4Glu;\
+GAS_CSQ=T|stop_gained|HIGH,G|missense_variant&splice_region_variant|MODERATE
+17\t200\trs7\tC\tT\t.\t.\tGAS_GENE=TP53;GAS_REGION=CDS;GAS_CONSEQUENCE=synonymous_variant;\
+GAS_IMPACT=LOW;GAS_PICK_CONSEQUENCE=synonymous_variant;GAS_PICK_IMPACT=LOW;\
+GAS_PICK_HGVSC=ENST1.1:c.12C>T;GAS_PICK_HGVSP=ENSP1.1:p.Leu4%3D
+17\t300\t.\tA\tG\t.\t.\tGAS_GENE=TP53|WRAP53;GAS_REGION=intron;GAS_CONSEQUENCE=intron_variant;\
+GAS_IMPACT=MODIFIER;GAS_PICK_CONSEQUENCE=intron_variant;GAS_PICK_IMPACT=MODIFIER;\
+GAS_PICK_HGVSC=ENST1.1:c.20+5A>G;GAS_PICK_HGVSP=.
+17\t900\t.\tA\tG\t.\t.\tGAS_REGION=intergenic;GAS_CONSEQUENCE=intergenic_variant;\
+GAS_IMPACT=MODIFIER;GAS_PICK_CONSEQUENCE=.;GAS_PICK_IMPACT=.;GAS_PICK_HGVSC=.;GAS_PICK_HGVSP=.
+"""
+CONSEQUENCE_COLUMNS = (
+    "consequence",
+    "impact",
+    "pick_consequence",
+    "pick_impact",
+    "pick_hgvsc",
+    "pick_hgvsp",
+)
+
+
+def test_the_tables_carry_each_alleles_consequence_impact_and_hgvs(tmp_path: Path) -> None:
+    source = tmp_path / "consequences.vcf"
+    source.write_text(CONSEQUENCE_VCF)
+    made = write_outputs(source, tmp_path / "std", NAMES)
+    rows = _tsv_rows(made.files["tsv"])
+    assert list(rows[0])[-6:] == list(CONSEQUENCE_COLUMNS)  # new columns come last
+    got = [tuple(row[c] for c in CONSEQUENCE_COLUMNS) for row in rows]
+    assert got == [
+        ("stop_gained", "HIGH", "stop_gained", "HIGH", "ENST1.1:c.10C>T", "ENSP1.1:p.Gln4Ter"),
+        (
+            "missense_variant",
+            "MODERATE",
+            "missense_variant&splice_region_variant",
+            "MODERATE",
+            "ENST1.1:c.10C>G",
+            "ENSP1.1:p.Gln4Glu",
+        ),
+        ("synonymous_variant", "LOW", "synonymous_variant", "LOW", "ENST1.1:c.12C>T",
+         "ENSP1.1:p.Leu4%3D"),
+        ("intron_variant", "MODIFIER", "intron_variant", "MODIFIER", "ENST1.1:c.20+5A>G", ""),
+        ("intergenic_variant", "MODIFIER", "", "", "", ""),
+    ]  # fmt: skip
+    table = pq.read_table(made.files["parquet"])
+    for column in CONSEQUENCE_COLUMNS:
+        assert str(table.schema.field(column).type) == "string"
+    assert table.column("pick_hgvsp").to_pylist()[3:] == [None, None]  # '.' is null, not "."
+    # Alleles by their most severe consequence, the most severe term first.
+    assert made.by_consequence == {
+        "stop_gained": 1,
+        "missense_variant": 1,
+        "synonymous_variant": 1,
+        "intron_variant": 1,
+        "intergenic_variant": 1,
+    }
+    assert list(made.by_consequence) == [t for t in terms.TERM_NAMES if t in made.by_consequence]
+    genes = {g["gene"]: g for g in json.loads(made.files["genes"].read_text())["genes"]}
+    assert genes["TP53"]["alleles"] == 4
+    assert genes["TP53"]["by_region"] == {"CDS": 3, "intron": 1}
+    assert list(genes["TP53"]["by_consequence"].items()) == [
+        ("stop_gained", 1),
+        ("missense_variant", 1),
+        ("synonymous_variant", 1),
+        ("intron_variant", 1),
+    ]
+    assert genes["WRAP53"]["by_consequence"] == {"intron_variant": 1}
+
+
+def test_an_annotated_vcf_from_before_consequences_gives_empty_consequence_columns(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "old.vcf"
+    source.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "17\t100\t.\tC\tT,G\t.\t.\tGAS_GENE=TP53,TP53;GAS_REGION=CDS,intron\n"
+    )
+    made = write_outputs(source, tmp_path / "std", NAMES)
+    rows = _tsv_rows(made.files["tsv"])
+    assert list(rows[0]) == list(COLUMNS)
+    assert all(row[c] == "" for row in rows for c in CONSEQUENCE_COLUMNS)
+    table = pq.read_table(made.files["parquet"])
+    assert table.column("consequence").null_count == 2
+    assert made.by_consequence == {}
+    (gene,) = json.loads(made.files["genes"].read_text())["genes"]
+    assert gene["by_region"] == {"CDS": 1, "intron": 1} and gene["by_consequence"] == {}

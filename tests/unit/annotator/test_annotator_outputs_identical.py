@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 
-from annotator import outputs
+from annotator import outputs, terms
 from annotator.outputs import COLUMNS, SCHEMA, write_outputs
 from gas import keys
 
@@ -32,6 +32,12 @@ GAS = (
     "GAS_PICK_REGION",
     "GAS_DISTANCE",
     "GAS_KNOWN_ID",
+    "GAS_CONSEQUENCE",
+    "GAS_IMPACT",
+    "GAS_PICK_CONSEQUENCE",
+    "GAS_PICK_IMPACT",
+    "GAS_PICK_HGVSC",
+    "GAS_PICK_HGVSP",
 )
 
 
@@ -91,11 +97,24 @@ def _reference(text: str) -> tuple[list[dict[str, Any]], bytes, bytes]:
                 continue
             if name not in genes:
                 gene_id = ids[i] if i < len(ids) and ids[i] not in ("", ".") else None
-                genes[name] = [gene_id, Counter()]
+                genes[name] = [gene_id, Counter(), Counter()]
             genes[name][1][region] += 1
+            if row["consequence"]:
+                genes[name][2][row["consequence"]] += 1
+
+    def severity(term: str) -> tuple[int, str]:
+        known = terms.BY_NAME.get(term)
+        return (known.rank if known else len(terms.TERMS) + 1, term)
+
     summary = [
-        {"gene": name, "gene_id": gid, "alleles": sum(regions.values()), "by_region": regions}
-        for name, (gid, regions) in genes.items()
+        {
+            "gene": name,
+            "gene_id": gid,
+            "alleles": sum(regions.values()),
+            "by_region": regions,
+            "by_consequence": {t: consequences[t] for t in sorted(consequences, key=severity)},
+        }
+        for name, (gid, regions, consequences) in genes.items()
     ]
     summary.sort(key=lambda g: (-g["alleles"], g["gene"]))
     return (
@@ -143,6 +162,17 @@ def _info(rng: random.Random, n_alt: int, odd: bool) -> str:
                 values.append(rng.choice(("intron", "CDS", "intergenic", "UTR5", "upstream")))
             elif key == "GAS_KNOWN_ID":
                 values.append(f"rs{rng.randint(1, 10**8)}")
+            elif key == "GAS_CONSEQUENCE":
+                values.append(rng.choice((*terms.TERM_NAMES[:12], "not_a_term", "intron_variant")))
+            elif key in ("GAS_IMPACT", "GAS_PICK_IMPACT"):
+                values.append(rng.choice(terms.IMPACTS))
+            elif key == "GAS_PICK_CONSEQUENCE":
+                k = rng.choice((1, 1, 2, 3))
+                values.append("&".join(rng.sample(terms.TERM_NAMES, k)))
+            elif key == "GAS_PICK_HGVSC":
+                values.append(f"ENST{rng.randint(1, 99):011d}.1:c.{rng.randint(1, 900)}A>G")
+            elif key == "GAS_PICK_HGVSP":
+                values.append(f"ENSP{rng.randint(1, 99):011d}.1:p.Leu{rng.randint(1, 300)}%3D")
             else:
                 values.append(f"ENST{rng.randint(1, 99999):011d}")
         items.append(f"{key}={','.join(values)}")

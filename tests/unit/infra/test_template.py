@@ -319,6 +319,17 @@ def test_role_resources_are_the_prefixes_own(template, role) -> None:
                 assert resource == {
                     "Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucket}/${ArtifactKey}"
                 }
+            elif statement.get("Sid") == "ReadGenomeFasta":
+                # Also outside the prefix: the genome FASTA of a build and its index, each only
+                # when the stack names that build's FASTA.
+                condition, arn, otherwise = resource["Fn::If"]
+                build = condition.removeprefix("HasGenomeFasta")
+                assert build in ("GRCh38", "GRCh37") and otherwise == {"Ref": "AWS::NoValue"}
+                assert re.fullmatch(
+                    r"arn:\$\{AWS::Partition\}:s3:::\$\{GenomeFastaBucket\}/"
+                    rf"\$\{{GenomeFasta{build}Key\}}(\.fai|\.gzi)?",
+                    arn["Fn::Sub"],
+                ), arn
             else:
                 assert _names_own_resource(template, resource), (statement.get("Sid"), resource)
 
