@@ -37,7 +37,7 @@ def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
 
 
 # A file's name as the researcher has it: any characters, ending in a VCF suffix.
-FILENAME = {
+FILENAME: dict[str, Any] = {
     "type": "string",
     "minLength": 5,
     "maxLength": 1000,
@@ -179,7 +179,7 @@ SCHEMAS: dict[str, Any] = {
     "SubmitJob": _obj(
         ["upload_key"],
         upload_key={"type": "string", "description": "the key the file was uploaded to"},
-        filename={**FILENAME, "description": FILENAME["description"] + "; kept on the job"},
+        filename={**FILENAME, "description": f"{FILENAME['description']}; kept on the job"},
         build={"type": "string", "enum": ["auto", "GRCh38", "GRCh37"], "default": "auto"},
     ),
     "Download": _obj(
@@ -547,6 +547,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/variants": {
         "get": _op(
+            "listVariants",
             "One page of the job's alleles (one row per ALT allele), filtered and sorted as the "
             "dashboard's variant browser does; filters combine (all must hold)",
             {
@@ -560,6 +561,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/genes": {
         "get": _op(
+            "listGenes",
             "The genes the job's alleles touch, most alleles first, by region class and by "
             "consequence",
             {

@@ -50,7 +50,7 @@ def loads(
     if payload.get("q") != query:
         raise BadPageToken("another query's")
     last_key = payload.get("k")
-    if not _is_start_key(last_key, user_id):
+    if not isinstance(last_key, dict) or not _is_start_key(last_key, user_id):
         raise BadPageToken("no start key")
     return last_key
 
