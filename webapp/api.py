@@ -167,10 +167,14 @@ def job_view(job: models.Job) -> dict[str, Any]:
     }
 
 
-def _json_body() -> dict[str, Any]:
+def _json_body(*fields: str) -> dict[str, Any]:
+    """The JSON object sent, holding no field but ``fields`` (as the document says)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise _BadRequest("Send a JSON object with Content-Type: application/json.")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise _BadRequest(f"Unknown field {unknown[0][:40]!r}: send only {', '.join(fields)}.")
     return body
 
 
@@ -233,18 +237,18 @@ def get_usage() -> Response:
 # --- uploads and jobs ----------------------------------------------------------------------------
 
 
-def _optional_body() -> dict[str, Any]:
+def _optional_body(*fields: str) -> dict[str, Any]:
     """The JSON object sent, or {} for no body at all."""
     if not request.get_data(cache=True):
         return {}
-    return _json_body()
+    return _json_body(*fields)
 
 
 def _filename(body: dict[str, Any]) -> str | None | Response:
     """The ``filename`` field: None when absent, a 400 problem when it is no file name."""
-    name = body.get("filename")
-    if name is None:
+    if "filename" not in body:
         return None
+    name = body["filename"]
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_FILENAME:
         return problem(400, f"filename must be a file's name (1 to {MAX_FILENAME} characters).")
     return name
@@ -255,12 +259,12 @@ def create_upload() -> tuple[Response, int]:
     """A presigned POST for ``{"filename": …}``: send its fields and then the file to ``url``."""
     if refused := _unconfirmed():
         return refused, 403
-    body = _optional_body()
+    body = _optional_body("filename", "compressed")
     filename = _filename(body)
     compressed = body.get("compressed")
     if isinstance(filename, Response):
         return filename, 400
-    if compressed is not None and not isinstance(compressed, bool):
+    if "compressed" in body and not isinstance(compressed, bool):
         return problem(400, "compressed must be true or false."), 400
     name = filename or ("input.vcf.gz" if compressed else "input.vcf")
     if problem_text := uploads.filename_problem(name):
@@ -283,7 +287,7 @@ def create_upload() -> tuple[Response, int]:
 def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
     if refused := _unconfirmed():
         return refused
-    body = _json_body()
+    body = _json_body("upload_key", "filename", "build")
     key = body.get("upload_key")
     build = body.get("build", "auto")
     if not isinstance(key, str) or build not in BUILDS:

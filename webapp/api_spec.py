@@ -353,11 +353,27 @@ def _choices(vocabulary: tuple[str, ...], description: str) -> dict[str, Any]:
 
 
 VARIANT_FILTERS = [
-    _query("gene", {"type": "string"}, "a gene name or ID the allele lists (any case)"),
+    _query(
+        "gene",
+        {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"},
+        "a gene name or ID the allele lists (any case)",
+    ),
     _query("region", {"type": "string", "enum": list(columns.REGION_CLASSES)}, "region class"),
-    _query("chrom", {"type": "string"}, "a chromosome, with or without chr"),
-    _query("start", {"type": "integer", "minimum": 0}, "first position (needs chrom)"),
-    _query("end", {"type": "integer", "minimum": 0}, "last position (needs chrom)"),
+    _query(
+        "chrom",
+        {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+        "a chromosome, with or without chr",
+    ),
+    _query(
+        "start",
+        {"type": "integer", "minimum": 0},
+        "first position; needs chrom (without it: 400)",
+    ),
+    _query(
+        "end",
+        {"type": "integer", "minimum": 0},
+        "last position, not before start; needs chrom (without it, or before start: 400)",
+    ),
     _query("known", {"type": "string", "enum": ["known", "novel"]}, "with an ID, or without"),
     _query(
         "consequence",

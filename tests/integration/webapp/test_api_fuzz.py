@@ -148,13 +148,30 @@ def test_every_operation_answers_as_documented(
         suppress_health_check=list(HealthCheck),
     )
     def fuzz(case: Any) -> None:
-        if mode is GenerationMode.POSITIVE and "page" in (case.query or {}):
-            # A page token is a value the API gave out (the document's NextPage link), never one
-            # made up: a valid request carries a genuine one, for its own status filter.
-            case.query["page"] = genuine_pages[case.query.get("status")]
+        if mode is GenerationMode.POSITIVE:
+            follow_the_words(case, genuine_pages)
         case.call_and_validate(headers=auth)
 
     fuzz()
+
+
+def follow_the_words(case: Any, genuine_pages: dict[str | None, str]) -> None:
+    """Make a valid request follow the rules the document can state only in words.
+
+    A page token is a value the API gave out (the NextPage link), never one made up: a valid
+    request carries a genuine one for its own status filter. A variant range needs a chromosome
+    and ends after it starts (rules between parameters, which OpenAPI cannot express).
+    """
+    query = case.query or {}
+    label = case.operation.label
+    if label == "GET /jobs" and "page" in query and query["page"] not in genuine_pages.values():
+        query["page"] = genuine_pages[query.get("status")]
+    if label == "GET /jobs/{job_id}/variants":
+        if "chrom" not in query:
+            query.pop("start", None)
+            query.pop("end", None)
+        elif "start" in query and "end" in query and int(query["end"]) < int(query["start"]):
+            query["start"], query["end"] = query["end"], query["start"]
 
 
 def _can_be_invalid(operation: dict[str, Any]) -> bool:
@@ -175,13 +192,15 @@ def test_following_the_links_answers_as_documented(
             case.headers = {**(case.headers or {}), **auth}
             query = case.query or {}
             positive = case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE
-            if positive and "page" in query and query["page"] not in given_out:
-                # A made-up page token (the first step is generated): use a genuine one.
-                query["page"] = genuine_pages[query.get("status")]
+            if positive and query.get("page", 0) in given_out:
+                return  # a page token the API gave out, through the NextPage link
+            if positive:
+                follow_the_words(case, genuine_pages)
 
         def after_call(self, response: Any, case: Any) -> None:
-            if response.status_code == 200 and case.operation.label == "GET /jobs":
-                given_out.add(response.json()["next_page"])
+            listed = response.status_code == 200 and case.operation.label == "GET /jobs"
+            if listed and (token := response.json()["next_page"]):
+                given_out.add(token)
 
     Workflow.run(
         settings=settings(
