@@ -120,29 +120,29 @@ def annotate(src: Path, out: Path, reference_dir: Path, **kw) -> dict[str, str]:
 
 PINNED = {
     "test.vcf": {
-        "vcf": "44e31611f59a8d92bc574bce775b46b39160e4d26cfdc63c7348c81d4e6b66ef",
+        "vcf": "69f76f1ee7923c5d36d099fe1e000930e7acf22b170fa8b42fca3f3692b641dd",
         "log": "6aa996fdd8963029d36e4d52a37b31822901509c8ece1de21b32b9a397bf4521",
         "summary": "eee6756c829358a049e01c68fb80bb56d1ca9a49f67c6732209cea8ba214e122",
     },
     "free_1.vcf": {
-        "vcf": "e0145f4545728ecfb8f3415eb63c199fa5b1481570632e28cfac549c220da0d2",
+        "vcf": "a57e58f44528c8bccc9d0a08cd14abb80360ca66a7d02bb9ce2d09912c3c718d",
         "log": "67dc705486f9ca149fb09b676a5dcccb2f8d24a2bf198fa4948dade968aafca2",
         "summary": "496cc35642ea38d5822c1d60dee73f5c21b9b92d1761c1d7868aa218045ec199",
     },
     "premium_2.vcf": {
-        "vcf": "bb0cffe27dde7f6b7cf5abe42c5e2b2dbae37227eaa3799521ba17094be74f3e",
+        "vcf": "93a4f9a547657d080cdd71c7b9d6e48e95595d2cf2e1dc76d36984c178d0b97c",
         "log": "40b1b6a8c6e89b5b6d6aa7d494f7bcbd0ad7b53c23b39d2e850a70b370a564c9",
-        "summary": "405ba54f122de19c168f17ea66455c32bfa10b9eead03ea5b6ed8e3d29a109ce",
+        "summary": "6f02c2a01e8dc47843e02bcf61ebcc6679f94b15f9e9183992b12c0681d5d282",
     },
     "mixed": {
-        "vcf": "fd728e2254c31bba872ec8ea9c09538bf045851d8cb5395970fe5518346fd01a",
+        "vcf": "a77fe4e1fc0f303ba536a7aec1541d82b85cdd9368007fb6b39acbe0699b50ff",
         "log": "8567bba73fe6bbe84a4c5bc9ee6c00fd7e2eb93a2c092d845004f0bde5dc2027",
-        "summary": "ee7eef01a78edde74fc8ab9237b90bb0d817773e32b3ac6d158c83abbf20b68d",
+        "summary": "1539b5d9710a750840e7f772d1c8b7ad7f0f6fe72c9ed049c93048b0663ba2f8",
     },
     "mixed+known": {
-        "vcf": "5dd38a720c82ea669fe7e79f08119935346f60e4db5eb41ff7d32df3ecb08c8d",
+        "vcf": "b77ec6c3cca8918d2e169fedd0639e2f4e6c754e3fafed668632b0d98dcf6415",
         "log": "44295d296cd56e27f69f74dd0fda411f740c829a8c59a9de5437b41e5eb1ea02",
-        "summary": "7edc4cd8ff9b34f9a8efebf1bb4b07e4f2fe13544766ce5f07f64f185afd0ffc",
+        "summary": "c425b1ec9335d389397671ff42130dd45fb2f04aece041b58232564e41c77756",
     },
 }
 
