@@ -18,6 +18,7 @@ run: setup
 test: setup setup-dev setup-browser setup-bio-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # First-run set-up is mostly downloads: LocalStack's venv and the reference sources start at once
@@ -73,6 +74,7 @@ setup-rcrs:
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean-state:
 	-$(BIN)/gas local down

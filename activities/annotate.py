@@ -55,7 +55,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     names = Resources.of(settings)
     if job.status == models.COMPLETED and job.results:
         # A repeated task for a job that is done (e.g. a redrive): report, do not redo.
-        return _output(job, _tier(job.user_id))
+        return _output(job, _tier(job.user_id), task["archive_warning_seconds"])
     job.move_to(
         models.RUNNING,
         worker=ctx.owner,

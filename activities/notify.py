@@ -35,14 +35,19 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     models.bind(settings)
     user = models.User.get(task["user_id"])
     event = task["event"]
-    job = None
+    job: models.Job | None = None
     if event != notifications.THAW_COMPLETE:
         try:
             job = models.Job.get(task["job_id"])
         except models.DoesNotExist:
             return _skipped("the job was deleted")
     claimed = False
-    if event == RESULTS_READY:
+    if event == notifications.THAW_COMPLETE:
+        outcomes = task.get("outcomes") or []
+        message = notifications.thaw_complete(settings, user, outcomes, _thaw_jobs(outcomes))
+    elif job is None:  # the input schema requires job_id for every other event
+        raise ValueError(f"a {event} notice must name its job")
+    elif event == RESULTS_READY:
         message = notifications.results_ready(settings, user, job)
     elif event == JOB_FAILED:
         if job.status != models.FAILED:
@@ -57,13 +62,12 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             return _skipped("the warning was sent already")
         claimed = True
         message = notifications.archive_soon(settings, user, job)
-    else:
-        outcomes = task.get("outcomes") or []
-        message = notifications.thaw_complete(settings, user, outcomes, _thaw_jobs(outcomes))
+    else:  # the input schema allows no other event
+        raise ValueError(f"no notice for event {event!r}")
     try:
         message_id = notifications.send(settings, user, message)
     except Exception:
-        if claimed:
+        if claimed and job is not None:
             job.release_archive_warning()  # so the state's retry sends it
         raise
     names = aws.resources(settings)

@@ -133,8 +133,23 @@ class Runtime(ABC):
         self._in_flight: dict[str, Work] = {}
         self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="task")
-        self.completed = 0
-        self.failed = 0
+        # Outcomes counted by the task threads, which finish at the same time: under a lock.
+        self._tally: dict[str, int] = {"completed": 0, "failed": 0, "dropped": 0}
+        self._tally_lock = threading.Lock()
+
+    def _count(self, outcome: str) -> None:
+        with self._tally_lock:
+            self._tally[outcome] += 1
+
+    @property
+    def completed(self) -> int:
+        """Units of work done."""
+        return self._tally["completed"]
+
+    @property
+    def failed(self) -> int:
+        """Units of work that failed (reported or left to come back)."""
+        return self._tally["failed"]
 
     # -- what each source of work defines -------------------------------------------------------
 
@@ -234,7 +249,7 @@ class Runtime(ABC):
         try:
             lease.start()
             self._handle(work)
-            self.completed += 1
+            self._count("completed")
             log_event(
                 "task-succeeded", seconds=round(time.monotonic() - began, 3), **ctx.log_fields()
             )
@@ -245,7 +260,7 @@ class Runtime(ABC):
                 self._once(work, self._report_failure, "Worker.Interrupted", str(exc))
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the worker
             name, cause = error_name_of(exc), cause_of(exc)
-            self.failed += 1
+            self._count("failed")
             log_event("task-failed", error=name, cause=cause, **ctx.log_fields())
             if name == "Activity.Unexpected":
                 log.exception("unexpected error in %s", self.kind)
@@ -368,7 +383,11 @@ class QueueWorker(Runtime):
         self.dependencies = dependencies if dependencies is not None else handler.setup(settings)
         self._sqs = aws.client(settings, "sqs", read_timeout=self.wait_seconds + 10)
         self._queue_url: str | None = None
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Messages that named nothing this handler knows (deleted, not retried)."""
+        return self._tally["dropped"]
 
     @property
     def queue_url(self) -> str:
@@ -397,7 +416,7 @@ class QueueWorker(Runtime):
             body = json.loads(work.payload)
             self.handler.handle(ctx, self.dependencies, body)
         except (UnknownMessage, json.JSONDecodeError) as exc:
-            self.dropped += 1
+            self._count("dropped")
             log_event("message-dropped", reason=str(exc), **ctx.log_fields())
         self._once(work, lambda w: self._delete(w))
 

@@ -281,17 +281,19 @@ def _left_align(arr, rec, pos, ref_s, ref_len, alt_s, alt_len, contig_index, seq
     pos, ref_s, alt_s = pos.copy(), ref_s.copy(), alt_s.copy()
     extra = bytearray()
     for j in moved.tolist():
-        i, k, L, kb = int(cand[j]), int(shift[j]), int(length[j]), int(base[j])
-        new = int(p0[j]) - k
+        i, n, kb = int(cand[j]), int(length[j]), int(base[j])
+        moved_to = int(p0[j]) - int(shift[j])
         if is_ins[j]:
-            before = sequence.bases(kb + np.arange(new, int(p0[j]), dtype=np.int64)).tobytes()
-            inserted = bytes(_UPPER[arr[alt_s[i] : alt_s[i] + L]])
+            span = np.arange(moved_to, int(p0[j]), dtype=np.int64)
+            before = sequence.bases(kb + span).tobytes()
+            inserted = bytes(_UPPER[arr[alt_s[i] : alt_s[i] + n]])
             alt_s[i] = len(arr) + len(extra)
-            extra += (before + inserted)[:L]
+            extra += (before + inserted)[:n]
         else:
             ref_s[i] = len(arr) + len(extra)
-            extra += sequence.bases(kb + np.arange(new, new + L, dtype=np.int64)).tobytes()
-        pos[i] = new
+            span = np.arange(moved_to, moved_to + n, dtype=np.int64)
+            extra += sequence.bases(kb + span).tobytes()
+        pos[i] = moved_to
     return np.concatenate([arr, np.frombuffer(bytes(extra), np.uint8)]), pos, ref_s, alt_s
 
 
@@ -317,7 +319,7 @@ def _is_vcf(path: Path) -> bool:
         magic = raw.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
     try:
-        with opener(path, "rb") as f:  # type: ignore[operator]
+        with opener(path, "rb") as f:
             return f.read(16).startswith(b"##fileformat=VCF")
     except (OSError, EOFError) as exc:
         raise SourceError(f"{path.name} cannot be read ({exc})") from exc
@@ -914,9 +916,9 @@ def _build_bed(path: Path, tmp: Path, prefix: str, wanted: Sequence[str], say: S
     schema = _schema(fields, overlap=True)
     writer = _Writer(tmp / "sites.arrow", schema, overlap=True)
     order = np.lexsort((np.arange(len(start)), start, cid))  # by contig, start, file order
-    for c in range(len(contigs)):
-        lo = int(np.searchsorted(cid[order], c, side="left"))
-        hi = int(np.searchsorted(cid[order], c, side="right"))
+    for ci in range(len(contigs)):
+        lo = int(np.searchsorted(cid[order], ci, side="left"))
+        hi = int(np.searchsorted(cid[order], ci, side="right"))
         rows = order[lo:hi]
         if not len(rows):
             continue
@@ -927,9 +929,9 @@ def _build_bed(path: Path, tmp: Path, prefix: str, wanted: Sequence[str], say: S
             "long": pa.nulls(len(rows), pa.binary()),
             "end": pa.array(end[rows].astype(np.uint32)),
         }
-        for f in fields:
-            cols[f.column] = values[f.column].take(take)
-        writer.write(c, pa.table([cols[n] for n in schema.names], schema=schema))
+        for field in fields:
+            cols[field.column] = values[field.column].take(take)
+        writer.write(ci, pa.table([cols[n] for n in schema.names], schema=schema))
     writer.close()
     writer.save_index(tmp / "batches.npy")
     return {
@@ -1279,7 +1281,7 @@ class SourceSet:
                             ref_rec.take(pa.array(rec)) if not single else ref_rec, text, ","
                         )
                         text = pc.if_else(pa.array(lead), prefix, text)
-                        shown = np.repeat(rec_shown, counts) if not single else rec_shown
+                        shown = rec_shown if counts is None else np.repeat(rec_shown, counts)
                     parts.append((f.info, text, shown))
             else:
                 if s.match == "position":

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,8 @@ SHIFT = np.int64(32)
 GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay below 2**42)
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
-TEXT_VERSION = "1"  # bump when that text changes, so an older rendering is not used
+# Bump when that text changes, so an older rendering is not used (2: feature IDs; 3: CSQ text).
+TEXT_VERSION = "3"
 SEQUENCE_DIR = "sequence"  # the reference sequence added to a bundle (annotator/sequence.py)
 
 
@@ -109,13 +111,16 @@ class Transcripts:
     biotype: np.ndarray | None = None  # str objects ("" unknown); None: the source has none
     cds_start_nf: np.ndarray | None = None  # bool: the CDS start is not found (GTF tag)
     cds_end_nf: np.ndarray | None = None  # bool: the CDS end is not found (GTF tag)
+    # bool: coding, but its CDS could not be tied to it (a rebuilt gene whose rows did not tile)
+    cds_unknown: np.ndarray | None = None
 
 
 @dataclass
 class TranscriptTable:
     """A bundle's transcripts as read: grouped by gene row, keys as everywhere in a bundle."""
 
-    table: pa.Table  # gene, transcript_id, biotype, mane, canonical, cds_start_nf, cds_end_nf
+    # gene, transcript_id, biotype, mane, canonical, cds_start_nf, cds_end_nf, cds_unknown
+    table: pa.Table
     span: np.ndarray  # (2, n) [start, end) keys of the outer exon ends
     cds: np.ndarray  # (2, n) coding span keys, stop codon included; -1 for non-coding
     exon_offset: np.ndarray  # (n + 1) exons of transcript i are [offset[i], offset[i + 1])
@@ -139,7 +144,9 @@ def _merge(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.vstack([s[new], out_e])
 
 
-def search(sorted_keys: np.ndarray, keys: np.ndarray, side: str = "left") -> np.ndarray:
+def search(
+    sorted_keys: np.ndarray, keys: np.ndarray, side: Literal["left", "right"] = "left"
+) -> np.ndarray:
     """``np.searchsorted(sorted_keys, keys, side)``, searching only the stretch between the
     smallest and the largest key: a block's keys cover a small part of the genome, and that
     stretch of a bundle array stays in cache (~25% faster than the whole array)."""
@@ -199,7 +206,7 @@ def build_bundle(model: GeneModel, out_dir: Path, build: str, source: dict) -> P
     )
     gene_union = _merge(gs, ge)
 
-    unions: dict[str, np.ndarray] = {}
+    unions: dict[str, Any] = {}  # (start keys, end keys) of each set, then each set merged
     for name in ("cds", "utr5", "utr3", "exon"):
         f = model.features.get(name) or Features.empty()
         unions[name] = (keys(f.contig, f.start), keys(f.contig, f.end))
@@ -381,6 +388,7 @@ def _with_gene_rows(tx: Transcripts, order: np.ndarray) -> Transcripts:
         biotype=None if tx.biotype is None else tx.biotype[keep],
         cds_start_nf=None if tx.cds_start_nf is None else tx.cds_start_nf[keep],
         cds_end_nf=None if tx.cds_end_nf is None else tx.cds_end_nf[keep],
+        cds_unknown=None if tx.cds_unknown is None else tx.cds_unknown[keep],
     )
 
 
@@ -458,7 +466,10 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, pick_of)
     biotype = np.full(len(order), "", dtype=object) if tx.biotype is None else tx.biotype[order]
     # Without the source's own transcript biotype: protein_coding when it has a CDS, else the
     # gene's type (lncRNA, miRNA, ...).
-    fallback = np.where(coding, "protein_coding", gene_type[tx.gene[order]])
+    unknown = np.zeros(len(order), bool) if tx.cds_unknown is None else tx.cds_unknown[order]
+    # MANE Select transcripts are coding by definition: one without a CDS here lost it.
+    unknown |= tx.mane[order] & ~coding
+    fallback = np.where(coding | unknown, "protein_coding", gene_type[tx.gene[order]])
     biotype = np.where(biotype == "", fallback, biotype)
 
     def flag(values: np.ndarray | None) -> pa.Array:
@@ -479,6 +490,7 @@ def _every_transcript(tx: Transcripts, lo, hi, es, ee, genes: pa.Table, pick_of)
                 "canonical": pa.array(tx.canonical[order]),
                 "cds_start_nf": flag(tx.cds_start_nf),
                 "cds_end_nf": flag(tx.cds_end_nf),
+                "cds_unknown": pa.array(unknown),
             }
         ),
         "span": np.vstack([t_start[order], t_end[order]]),
@@ -503,6 +515,7 @@ def _gene_transcripts(gs: np.ndarray, ge: np.ndarray, genes: pa.Table) -> dict:
                 "canonical": pa.array(np.zeros(n, bool)),
                 "cds_start_nf": pa.array(np.zeros(n, bool)),
                 "cds_end_nf": pa.array(np.zeros(n, bool)),
+                "cds_unknown": pa.array(np.zeros(n, bool)),
             }
         ),
         "span": np.vstack([gs, ge]),
@@ -747,6 +760,32 @@ class Bundle:
         }
 
     @cached_property
+    def feature_ids(self) -> pa.Array:
+        """Each transcript's ID for GAS_CSQ's Feature: the source's, else a stable GAST… ID made
+        from its structure (annotator.gff3, which the GFF3 export shares)."""
+        return self._rendered("feature_ids", self._render_feature_ids)
+
+    @cached_property
+    def csq_head(self) -> pa.Array:
+        """Per transcript (one more row: none) its GAS_CSQ fields before the location ones."""
+        return self._rendered("csq_head", lambda: self._render_csq_text()[0])
+
+    @cached_property
+    def csq_tail(self) -> pa.Array:
+        """Per transcript (one more row: none) its GAS_CSQ fields after the location ones."""
+        return self._rendered("csq_tail", lambda: self._render_csq_text()[1])
+
+    def _render_csq_text(self) -> tuple[pa.Array, pa.Array]:
+        from annotator.consequences import transcript_text  # renders from this bundle
+
+        return transcript_text(self)
+
+    def _render_feature_ids(self) -> pa.Array:
+        from annotator.gff3 import structure_ids  # gff3 reads bundles: imported when rendering
+
+        return pa.array(structure_ids(self), pa.string())
+
+    @cached_property
     def pick_info(self) -> pa.Array:
         """Per gene (one more row for none) the picked transcript's INFO text
         (";GAS_PICK_GENE=…;GAS_PICK_TRANSCRIPT=…;GAS_PICK_BASIS=…")."""
@@ -786,6 +825,9 @@ class Bundle:
             for name, render in (
                 ("set_text", self._render_set_text),
                 ("pick_info", self._render_pick_info),
+                ("feature_ids", self._render_feature_ids),
+                ("csq_head", lambda: self._render_csq_text()[0]),
+                ("csq_tail", lambda: self._render_csq_text()[1]),
             ):
                 table = pa.table({name: render()}).replace_schema_metadata(
                     {"text_version": TEXT_VERSION}

@@ -12,7 +12,7 @@ was added to the bundle; without it only what the alleles decide whatever the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +63,37 @@ _CODON_TERMS = sum(
 _COMPLEMENT = np.frombuffer(bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan"), np.uint8)
 
 
+class Bases:
+    """Each allele's bases as text, read from the block only where asked for (most alleles'
+    are never needed as Python strings)."""
+
+    def __init__(self, data: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.data, self.start, self.end = data, start, end
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.start[i] : self.end[i]].tobytes().decode("ascii", "replace")
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def arrow(self, empty: str = "") -> pa.Array:
+        """Every allele's bases as one string array (``empty`` for none), in one gather."""
+        length = np.maximum(self.end - self.start, 0)
+        blank = length == 0
+        length = np.where(blank, len(empty), length)
+        offsets = np.concatenate([[0], np.cumsum(length)]).astype(np.int32)
+        total = int(offsets[-1])
+        step = np.arange(total) - np.repeat(offsets[:-1], length)
+        pad = np.frombuffer(empty.encode() or b"\0", np.uint8)
+        src = np.where(np.repeat(blank, length), -1, np.repeat(self.start, length) + step)
+        values = np.where(src < 0, pad[step % len(pad)], self.data[np.maximum(src, 0)])
+        return pa.Array.from_buffers(
+            pa.string(),
+            len(length),
+            [None, pa.py_buffer(offsets), pa.py_buffer(values.astype(np.uint8).tobytes())],
+        )
+
+
 @dataclass
 class Alleles:
     """One block's ALT alleles, trimmed as the engine places them (see engine._allele_queries)."""
@@ -70,8 +101,8 @@ class Alleles:
     start: np.ndarray  # key of the first REF base the allele changes; for an insertion, the
     end: np.ndarray  # insertion point (start == end): the bases before and after it flank it
     kind: np.ndarray  # SNV, MNV, DEL, INS, OTHER
-    ref: list[str]  # trimmed REF and ALT bases, upper-case ('' for none)
-    alt: list[str]
+    ref: Bases  # trimmed REF and ALT bases, upper-case ('' for none)
+    alt: Bases
     vep_allele: pa.Array  # the allele as VEP names it in CSQ (shared first base removed, '-')
     contig: np.ndarray  # contig index (-1: unknown contig)
     ref_ok: np.ndarray  # bool: REF matches the reference sequence (True without one)
@@ -117,6 +148,11 @@ class ConsequenceCaller:
         self.transcripts = transcripts
         self.b = bundle
         self.seq = sequence
+        # Which contigs the sequence holds: pairs elsewhere skip the sequence-based steps.
+        self.held = np.array(
+            [sequence is not None and sequence.length(i) > 0 for i in range(len(bundle.contigs))]
+            + [False]  # contig -1 (unknown) reads the last
+        )
         tx = bundle.transcripts
         table = tx.table
         self.gene_offset = tx.gene_offset
@@ -164,42 +200,27 @@ class ConsequenceCaller:
             odd = np.flatnonzero(self.coding & ~start_nf & ~whole & ~on_mt)
             if len(odd):
                 self.start_known[odd[self._starts_with_atg(odd)]] = True
+        # Coding transcripts whose CDS could not be tied to them (rebuilt default bundles):
+        # exonic changes are coding_transcript_variant, and c. positions are unknown.
+        self.cds_unknown = (
+            table["cds_unknown"].to_numpy(zero_copy_only=False)
+            if "cds_unknown" in table.column_names
+            else np.zeros(n, bool)
+        )
         self.nmd = kernels.equal(table["biotype"], "nonsense_mediated_decay").to_numpy(
             zero_copy_only=False
         )
         self.mt = np.array([c == "MT" for c in bundle.contigs])
         genes = bundle.genes
         names = kernels.take(genes["gene_name"], pa.array(gene))
-        ids = kernels.take(genes["gene_id"], pa.array(gene))
         tx_id = table["transcript_id"]
         self.hgvs_name = single(
             _where(kernels.equal(tx_id, "").to_numpy(zero_copy_only=False), names, tx_id)
         )
-        flags = np.array(["", "cds_start_NF", "cds_end_NF", "cds_start_NF&cds_end_NF"], object)
-        # What a transcript's blocks always say, rendered once: before the location fields
-        # (SYMBOL|Gene|Feature_type|Feature|BIOTYPE) and after them (STRAND|CANONICAL|MANE|FLAGS).
-        self.tx_head = single(
-            _join(
-                _clean(names),
-                _clean(ids),
-                "Transcript",
-                _clean(tx_id),
-                _clean(table["biotype"]),
-                sep="|",
-            )
-        )
-        self.tx_tail = single(
-            _join(
-                _where(self.minus, "-1", "1"),
-                _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", ""),
-                _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", ""),
-                _strings(flags[start_nf.astype(np.int64) + 2 * end_nf.astype(np.int64)].tolist()),
-                sep="|",
-            )
-        )
-        # Rows for join_rows: one more each, for an intergenic block's empty fields.
-        self.tx_head_rows = pa.concat_arrays([self.tx_head, _strings(["||||"])])
-        self.tx_tail_rows = pa.concat_arrays([single(_join("|", self.tx_tail)), _strings(["||||"])])
+        # What a transcript's blocks always say, rendered with the bundle (rendered_text/):
+        # before the location fields and after them, each with an intergenic row at the end.
+        self.tx_head_rows = bundle.csq_head
+        self.tx_tail_rows = bundle.csq_tail
         self.mane = table["mane"].to_numpy(zero_copy_only=False)
         self.canonical = table["canonical"].to_numpy(zero_copy_only=False)
         self.exonic_len = self.tx_len
@@ -293,12 +314,13 @@ class ConsequenceCaller:
         pr.terms = np.where(pr.terms == 0, 1 << T["sequence_variant"], pr.terms)
         has_pick = pick_gene[pr.allele] >= 0
         pr.pick = has_pick & (self.pick_tx[np.maximum(pick_gene[pr.allele], 0)] == pr.tx)
-        if self.transcripts != "all":
-            pr = pr.subset(self._chosen(pr))
         self._coding_details(alleles, pr)
-        hgvsc = self._hgvsc(alleles, pr)
+        # The allele's most severe term is over every transcript, whichever get a block.
         worst = np.full(n, T["intergenic_variant"], np.int64)
         np.minimum.at(worst, pr.allele, _worst_term(pr.terms))
+        if self.transcripts != "all":
+            pr = pr.subset(self._chosen(pr))
+        hgvsc = self._hgvsc(alleles, pr)
         mask, names, impacts = self._mask_strings(pr.terms)
         csq = self._render(alleles, pr, mask, names, impacts, hgvsc)
         # The picked transcript's pair per allele; alleles without one read the row past the
@@ -423,7 +445,9 @@ class ConsequenceCaller:
         terms = pr.terms
         coding_tx = self.coding[pt]
         terms |= np.where(any_intronic, 1 << T["intron_variant"], 0)
-        nc = inside & ~coding_tx
+        unknown = inside & self.cds_unknown[pt]
+        terms |= np.where(unknown & any_exonic, 1 << T["coding_transcript_variant"], 0)
+        nc = inside & ~coding_tx & ~unknown
         terms |= np.where(nc & any_exonic, 1 << T["non_coding_transcript_exon_variant"], 0)
         terms |= np.where(nc & ~any_exonic, 1 << T["non_coding_transcript_variant"], 0)
         terms |= np.where(inside & self.nmd[pt], 1 << T["NMD_transcript_variant"], 0)
@@ -570,7 +594,8 @@ class ConsequenceCaller:
         hgvsp = np.full(n, "", dtype=object)
         if self.seq is not None:
             coarse = ~((1 << T["coding_sequence_variant"]) | _CODON_TERMS)
-            for i in np.flatnonzero(pr.substitution & pr.complete).tolist():
+            held = self.held[alleles.contig[pr.allele]] & alleles.ref_ok[pr.allele]
+            for i in np.flatnonzero(pr.substitution & pr.complete & held).tolist():
                 a = int(pr.allele[i])
                 if not alleles.ref_ok[a]:
                     continue
@@ -581,7 +606,7 @@ class ConsequenceCaller:
                 pr.terms[i] &= coarse
                 for name in names:
                     pr.terms[i] |= 1 << T[name]
-            for i in np.flatnonzero(pr.indel & pr.complete).tolist():
+            for i in np.flatnonzero(pr.indel & pr.complete & held).tolist():
                 a = int(pr.allele[i])
                 if not alleles.ref_ok[a]:
                     continue
@@ -614,30 +639,19 @@ class ConsequenceCaller:
             first, last, text, shifted = self._shift_indels(
                 alleles, pr.allele, pt, vs, ve, kind, ins, minus, first, last, inside
             )
-        shown = inside & ((kind == SNV) | (kind == MNV) | shifted)
+        shown = inside & ((kind == SNV) | (kind == MNV) | shifted) & ~self.cds_unknown[pt]
         rows = np.flatnonzero(shown)
-        out = np.full(len(pt), "", dtype=object)
         if len(rows):
             t = pt[rows]
             p_first, _ = self._position_text(t, first[rows])
             p_last, _ = self._position_text(t, last[rows])
             a = pr.allele[rows]
             m = minus[rows]
-            ref_t = _strings(
-                [
-                    reverse_complement(alleles.ref[x]) if y else alleles.ref[x]
-                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
-                ]
-            )
-            alt_t = _strings(
-                [
-                    reverse_complement(alleles.alt[x]) if y else alleles.alt[x]
-                    for x, y in zip(a.tolist(), m.tolist(), strict=True)
-                ]
-            )
+            k = kind[rows]
+            ref_t = _oriented(alleles.ref, a, m, k == SNV)
+            alt_t = _oriented(alleles.alt, a, m, k == SNV)
             one = first[rows] == last[rows]
             span = _where(one, p_first, _join(p_first, "_", p_last))
-            k = kind[rows]
             body = _where(
                 k == SNV,
                 _join(p_first, ref_t, ">", alt_t),
@@ -647,8 +661,13 @@ class ConsequenceCaller:
             prefix = _join(
                 kernels.take(self.hgvs_name, pa.array(t)), _where(self.coding[t], ":c.", ":n.")
             )
-            out[rows] = single(_join(prefix, body)).to_pylist()
-        return _strings(out.tolist())
+            got = single(_join(prefix, body))
+        else:
+            got = _strings([])
+        # Rows without an HGVSc read the padding row.
+        where = np.full(len(pt), len(rows), np.int64)
+        where[rows] = np.arange(len(rows))
+        return single(kernels.take(pa.concat_arrays([got, _strings([""])]), pa.array(where)))
 
     def _shift_indels(self, alleles, pa_, pt, vs, ve, kind, ins, minus, first, last, inside):
         """3'-shift (transcript direction) deletions and insertions on the sequence, as HGVS
@@ -658,7 +677,8 @@ class ConsequenceCaller:
         text = np.full(n, "", dtype=object)
         shifted = np.zeros(n, bool)
         done: dict[tuple[int, bool], tuple[int, int, str] | None] = {}
-        todo = np.flatnonzero(inside & ((kind == DEL) | (kind == INS)))
+        held = self.held[alleles.contig[pa_]]
+        todo = np.flatnonzero(inside & held & ((kind == DEL) | (kind == INS)))
         for i in todo.tolist():
             a = int(pa_[i])
             m = bool(minus[i])
@@ -687,6 +707,8 @@ class ConsequenceCaller:
         bases = seq.fetch(int(c), lo, (e & 0xFFFFFFFF) + window).decode("ascii")
         base = (c << 32) | lo
         i, j = s - base, e - base  # the deleted bases [i, j), or the insertion point i == j
+        if "N" in bases[max(i - 1, 0) : j + 1]:
+            return None  # the sequence does not hold the place: no shift, no name
         if alleles.kind[a] == DEL:
             if not minus:
                 while j < len(bases) and bases[j] == bases[i] and bases[j] != "N":
@@ -937,19 +959,65 @@ class ConsequenceCaller:
         )
 
 
-class _Pairs:
-    """One array per attribute, one row per (allele, transcript) pair."""
+def _none() -> np.ndarray:
+    return np.zeros(0, np.int64)
 
-    def __init__(self, **arrays: np.ndarray):
-        self.__dict__.update(arrays)
+
+@dataclass
+class _Pairs:
+    """One row per (allele, transcript) pair; each step of ``call`` fills in what it works out."""
+
+    allele: np.ndarray = field(default_factory=_none)
+    tx: np.ndarray = field(default_factory=_none)
+    vs: np.ndarray = field(default_factory=_none)
+    ve: np.ndarray = field(default_factory=_none)
+    kind: np.ndarray = field(default_factory=_none)
+    ins: np.ndarray = field(default_factory=_none)
+    inside: np.ndarray = field(default_factory=_none)
+    dist: np.ndarray = field(default_factory=_none)
+    minus: np.ndarray = field(default_factory=_none)
+    terms: np.ndarray = field(default_factory=_none)
+    pick: np.ndarray = field(default_factory=_none)
+    exon_lo: np.ndarray = field(default_factory=_none)
+    exon_hi: np.ndarray = field(default_factory=_none)
+    intron_lo: np.ndarray = field(default_factory=_none)
+    intron_hi: np.ndarray = field(default_factory=_none)
+    n_exons: np.ndarray = field(default_factory=_none)
+    any_exonic: np.ndarray = field(default_factory=_none)
+    any_intronic: np.ndarray = field(default_factory=_none)
+    fa: np.ndarray = field(default_factory=_none)
+    fz: np.ndarray = field(default_factory=_none)
+    ex_a: np.ndarray = field(default_factory=_none)
+    ex_z: np.ndarray = field(default_factory=_none)
+    p5: np.ndarray = field(default_factory=_none)
+    p3: np.ndarray = field(default_factory=_none)
+    q5: np.ndarray = field(default_factory=_none)
+    q3: np.ndarray = field(default_factory=_none)
+    exonic: np.ndarray = field(default_factory=_none)
+    c5: np.ndarray = field(default_factory=_none)
+    c3: np.ndarray = field(default_factory=_none)
+    in_cds: np.ndarray = field(default_factory=_none)
+    qc5: np.ndarray = field(default_factory=_none)
+    qc3: np.ndarray = field(default_factory=_none)
+    substitution: np.ndarray = field(default_factory=_none)
+    indel: np.ndarray = field(default_factory=_none)
+    complete: np.ndarray = field(default_factory=_none)
+    mt: np.ndarray = field(default_factory=_none)
+    end_known: np.ndarray = field(default_factory=_none)
+    hgvsp: pa.Array | None = None  # set by _coding_details, with amino and codons
+    amino: pa.Array | None = None
+    codons: pa.Array | None = None
 
     def subset(self, rows: np.ndarray) -> _Pairs:
-        return _Pairs(
-            **{k: v[rows] if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
-        )
-
-    def __getattr__(self, name: str) -> np.ndarray:  # set by the steps that work them out
-        raise AttributeError(name)
+        """The chosen pairs (before the per-pair text is made)."""
+        chosen: dict[str, np.ndarray | pa.Array] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.size:
+                chosen[f.name] = value[rows]
+            elif isinstance(value, pa.Array):
+                chosen[f.name] = kernels.take(value, pa.array(rows))
+        return replace(self, **chosen)
 
 
 _PIPE = pa.array(["|"], pa.binary())
@@ -992,8 +1060,63 @@ def _range_text(lo, hi, q_lo, q_hi, shown) -> pa.Array:
     return _where(~shown, "", _where(one, a, _join(a, "-", b)))
 
 
-def _revcomp(values: pa.Array) -> pa.Array:
-    return _strings([reverse_complement(v) for v in values.to_pylist()])
+def transcript_text(bundle: Bundle) -> tuple[pa.Array, pa.Array]:
+    """Per transcript the GAS_CSQ fields that never change: 'SYMBOL|Gene|Feature_type|Feature|
+    BIOTYPE' and '|STRAND|CANONICAL|MANE|FLAGS', each with one more row of empty fields (an
+    intergenic block's). The bundle renders them once (rendered_text/)."""
+    tx = bundle.transcripts
+    table = tx.table
+    gene = pa.array(table["gene"].to_numpy().astype(np.int64))
+    names = kernels.take(bundle.genes["gene_name"], gene)
+    ids = kernels.take(bundle.genes["gene_id"], gene)
+    flag_text = np.array(["", "cds_start_NF", "cds_end_NF", "cds_start_NF&cds_end_NF"], object)
+    start_nf = table["cds_start_nf"].to_numpy(zero_copy_only=False)
+    end_nf = table["cds_end_nf"].to_numpy(zero_copy_only=False)
+    minus = bundle.minus[table["gene"].to_numpy()]
+    head = single(
+        _join(
+            _clean(names),
+            _clean(ids),
+            "Transcript",
+            _clean(bundle.feature_ids),
+            _clean(table["biotype"]),
+            sep="|",
+        )
+    )
+    tail = single(
+        _join(
+            _where(minus, "-1", "1"),
+            _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", ""),
+            _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", ""),
+            _strings(flag_text[start_nf.astype(np.int64) + 2 * end_nf.astype(np.int64)].tolist()),
+            sep="|",
+        )
+    )
+    head = pa.concat_arrays([single(kernels.cast(head, pa.string())), _strings(["||||"])])
+    tail = single(_join("|", tail))  # the '|' after DISTANCE
+    tail = pa.concat_arrays([single(kernels.cast(tail, pa.string())), _strings(["||||"])])
+    return head, tail
+
+
+def _oriented(bases: Bases, allele: np.ndarray, minus: np.ndarray, single_base: np.ndarray):
+    """Alleles' bases on the transcript's strand: one-base ones straight from the block's bytes
+    (complemented on minus), the rest as Python strings."""
+    code = bases.data[np.minimum(bases.start[allele], len(bases.data) - 1)]
+    code = np.where(minus, _COMPLEMENT[code], code).astype(np.uint8)
+    n = len(allele)
+    one = pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(np.arange(n + 1, dtype=np.int32)), pa.py_buffer(code)]
+    )
+    rest = np.flatnonzero(~single_base)
+    if not len(rest):
+        return one
+    texts = [
+        reverse_complement(bases[x]) if m else bases[x]
+        for x, m in zip(allele[rest].tolist(), minus[rest].tolist(), strict=True)
+    ]
+    where = np.arange(n)
+    where[rest] = n + np.arange(len(rest))
+    return kernels.take(pa.concat_arrays([one, _strings(texts)]), pa.array(where))
 
 
 def _three(aa: str) -> str:

@@ -37,7 +37,17 @@ from annotator.bundle import (
 )
 from annotator.columns import REGION_CLASSES
 from annotator.compiled import join_lines
-from annotator.consequences import CSQ_FORMAT, DEL, INS, MNV, OTHER, SNV, Alleles, ConsequenceCaller
+from annotator.consequences import (
+    CSQ_FORMAT,
+    DEL,
+    INS,
+    MNV,
+    OTHER,
+    SNV,
+    Alleles,
+    Bases,
+    ConsequenceCaller,
+)
 from annotator.exceptions import (
     AnnotationInputError,
     BuildMismatch,
@@ -495,34 +505,22 @@ class _Annotator:
         ref_start = fl.t[2][q.rec] + 1
         start = np.where(symbolic, q.start, key[q.rec] + (q.ref_s - ref_start))
         end = np.where(symbolic, q.end, start + rl)
-        upper = bytes(arr.tobytes()).upper()
-        ref = [
-            upper[a:b].decode("ascii", "replace")
-            for a, b in zip(q.ref_s.tolist(), q.ref_e.tolist(), strict=True)
-        ]
-        alt = [
-            upper[a:b].decode("ascii", "replace")
-            for a, b in zip(q.alt_s.tolist(), q.alt_e.tolist(), strict=True)
-        ]
+        upper = np.frombuffer(bytes(arr.tobytes()).upper(), np.uint8)
+        ref = Bases(upper, q.ref_s, q.ref_e)
+        alt = Bases(upper, q.alt_s, q.alt_e)
         # VEP's allele name: the first base is dropped when REF and every ALT share it.
         shares = ((arr[ref_start] | 32) == (arr[q.raw_s] | 32)) & ~symbolic
         if q.first is not None:
             shares = np.repeat(np.minimum.reduceat(shares, q.first), np.diff(np.append(q.first, n)))
-        raw = [
-            upper[a:b].decode("ascii", "replace")
-            for a, b in zip(q.raw_s.tolist(), q.raw_e.tolist(), strict=True)
-        ]
-        vep = [(r[1:] or "-") if sh else r for r, sh in zip(raw, shares.tolist(), strict=True)]
+        vep = Bases(upper, q.raw_s + shares, q.raw_e).arrow(empty="-")
         contig = cidx[q.rec]
         ref_ok = np.ones(n, bool)
         mismatches = 0
         seq = self.consequences.seq
         if seq is not None:
-            rec_ok = self._ref_matches(fl, cidx, key, seq)
+            rec_ok = self._ref_matches(fl, cidx, key, seq, self.consequences.held)
             mismatches = int((~rec_ok).sum())
             ref_ok = rec_ok[q.rec]
-        from annotator.consequences import _strings  # noqa: PLC0415
-
         return (
             Alleles(
                 start,
@@ -530,7 +528,7 @@ class _Annotator:
                 kind,
                 ref,
                 alt,
-                _strings(vep),
+                vep,
                 contig,
                 ref_ok,
                 q.rec,
@@ -541,10 +539,12 @@ class _Annotator:
         )
 
     @staticmethod
-    def _ref_matches(fl: Fields, cidx: np.ndarray, key: np.ndarray, seq) -> np.ndarray:
+    def _ref_matches(
+        fl: Fields, cidx: np.ndarray, key: np.ndarray, seq, held: np.ndarray
+    ) -> np.ndarray:
         """Per record: its REF agrees with the reference sequence (bases it does not hold,
         and IUPAC codes in REF, count as agreeing), as VEP's --check_ref checks."""
-        ok = cidx >= 0
+        ok = (cidx >= 0) & held[np.maximum(cidx, 0)]
         lens = np.where(ok, fl.ref_len, 0)
         total = int(lens.sum())
         if total == 0:
@@ -1124,6 +1124,7 @@ def annotate_file(
             tally = _Tally(len(bundle.sets))
             n_threads = cpu_count() if threads is None else threads
             input_fd = None
+            blocks: Iterator[tuple[bytes | tuple[int, int], int]]
             if n_threads > 1 and not isinstance(f, gzip.GzipFile):
                 # Plain input: the annotating threads read their blocks; this one finds the cuts.
                 input_fd = f.fileno()

@@ -10,13 +10,14 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -163,7 +164,7 @@ class _Tables:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
         self.row_group_rows = ROW_GROUP_ROWS
 
-    def write(self, stream: BinaryIO) -> _Scan:
+    def write(self, stream: io.BufferedIOBase) -> _Scan:
         scan = _Scan()
         reader = _Reader(scan)
         genes = _GeneCounts()
@@ -225,7 +226,7 @@ BLOCK_BYTES = 8 << 20  # whole lines of the VCF per block: bounds memory whateve
 _EMPTY = pa.scalar(None, pa.string())
 
 
-def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+def _blocks(stream: io.BufferedIOBase, size: int) -> Iterator[bytes]:
     """The stream's bytes in pieces of about ``size`` that end at a line end (the last may not)."""
     carry = b""
     while chunk := stream.read(size):

@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -313,7 +314,7 @@ def _records_streamed(path: Path, wanted: Wanted, digest: dict) -> Iterator[tupl
         gz = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         reader = _HashingReader(raw)
-        f = gzip.GzipFile(fileobj=reader) if gz else reader  # type: ignore[arg-type]
+        f = gzip.GzipFile(fileobj=cast(BinaryIO, reader)) if gz else reader
         name: str | None = None
         take = False
         header = b""
@@ -394,7 +395,7 @@ class _ContigWriter:
                 f"{self.source}: contig {self.name} holds {bad!r}, which is not a base letter "
                 "(is this a FASTA file?)"
             )
-        self.md5.update(up)
+        self.md5.update(up.tobytes())
         code = _CODE[up]
         other = np.flatnonzero(code == 4)
         if len(other):
@@ -549,10 +550,12 @@ def add_sequence(
                     if kind == "record":
                         finish()
                     elif kind == "start":
+                        assert isinstance(value, str)
                         busy[target(value)] = value
                         writer = _ContigWriter(out, out.tell() * 4, value, fasta.name)
                     else:
-                        writer.feed(value)  # type: ignore[union-attr]
+                        assert writer is not None and isinstance(value, bytes)
+                        writer.feed(value)
                 finish()
                 if not added:
                     raise ReferenceBuildError(

@@ -121,6 +121,8 @@ def walk_transcripts(
     i = pc = 0
     pu = [0] * len(utr_rows)
     unresolved = 0
+    cds_unknown = [False] * n  # no CDS tied, in a gene whose CDS rows did not all tie
+    gene_first = 0
     for k in range(n):
         plus = tstrand[k] != "-"
         first = i
@@ -135,6 +137,10 @@ def walk_transcripts(
                 while pu[t_i] < len(ug) and (ug[pu[t_i]], ul[pu[t_i]]) == key:
                     pu[t_i] += 1
             unresolved += pc > left
+            if pc > left:
+                for j in range(gene_first, k):
+                    cds_unknown[j] = cds_lo[j] < 0
+            gene_first = k
         while i < len(es):
             if eg[i] != tg[k] or el[i] != tl[k]:
                 raise ReferenceBuildError(f"exon row {i} does not follow transcript row {k}")
@@ -207,7 +213,14 @@ def walk_transcripts(
         cds_hi=np.array(cds_hi, np.int64),
         mane=np.zeros(n, bool),
         canonical=np.zeros(n, bool),
-        unresolved_genes=unresolved,
+        unresolved_genes=unresolved + (pc < len(cs)),
+        cds_unknown=np.array(
+            [
+                u or (pc < len(cs) and j >= gene_first and cds_lo[j] < 0)
+                for j, u in enumerate(cds_unknown)
+            ],
+            bool,
+        ),
     )
 
 
@@ -455,6 +468,28 @@ def _default_sequence(build: str, out: Path, say: Say) -> None:
 
 # --------------------------------------------------------------------------- GTF / GFF3
 
+# The transcript lines of a GTF (transcript) and of Ensembl's GFF3 (one SO type per biotype).
+TRANSCRIPT_TYPES = frozenset(
+    (
+        "transcript",
+        "mRNA",
+        "lnc_RNA",
+        "ncRNA",
+        "miRNA",
+        "snRNA",
+        "snoRNA",
+        "rRNA",
+        "tRNA",
+        "scRNA",
+        "scaRNA",
+        "pseudogenic_transcript",
+        "unconfirmed_transcript",
+        "V_gene_segment",
+        "D_gene_segment",
+        "J_gene_segment",
+        "C_gene_segment",
+    )
+)
 _GTF_ATTR = re.compile(r'(\S+)\s+"?([^";]*)"?;?')
 _GTF_TAG = re.compile(r'tag\s+"([^"]+)"')
 
@@ -463,7 +498,7 @@ def _open_text(path: Path) -> Iterator[str]:
     with open(path, "rb") as raw:
         magic = raw.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         yield from f
 
 
@@ -517,7 +552,7 @@ def model_from_gtf(path: Path) -> GeneModel:
                 tx = a.get("transcript_id") or a.get("Parent", "")
                 tx_exons.append((c, start, end, strand, tx))
                 tx_gene.setdefault(tx, a.get("gene_id") or "")
-            elif ftype in ("transcript", "mRNA"):
+            elif ftype in TRANSCRIPT_TYPES:
                 tags = set(_GTF_TAG.findall(attr))
                 tags.update(t for t in _attrs(attr, gff3).get("tag", "").split(",") if t)
                 a = _attrs(attr, gff3)
@@ -546,17 +581,17 @@ def model_from_gtf(path: Path) -> GeneModel:
     except (OSError, EOFError) as exc:
         raise ReferenceBuildError(f"{path}: cannot be read ({exc})") from exc
     for c, start, end, strand, tx in utr_pending:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         before = start < span[0]  # GENCODE UTRs include the stop codon, so compare starts
         feats["utr5" if before != (strand == "-") else "utr3"].append((c, start, end))
     # Files without UTR records (or with them): the exon parts of a coding transcript outside
     # its CDS are its UTRs, 5' before the CDS in transcript direction.
     for c, start, end, strand, tx in tx_exons:
-        span = tx_cds.get(tx)
-        if span is None:
+        if tx not in tx_cds:
             continue
+        span = tx_cds[tx]
         lo, hi = span
         if start < lo:
             feats["utr5" if strand != "-" else "utr3"].append((c, start, min(end, lo)))
@@ -573,7 +608,7 @@ def model_from_gtf(path: Path) -> GeneModel:
         c, s, e = zip(*rows, strict=False)
         return Features(np.array(c, dtype=object), np.array(s, np.int64), np.array(e, np.int64))
 
-    gc, gs, ge, gst, gid, gname, gtype = (
+    gc, gs, ge, gst, gids, gnames, gtypes = (
         np.array(x, dtype=object) for x in zip(*genes, strict=False)
     )
     return GeneModel(
@@ -581,11 +616,11 @@ def model_from_gtf(path: Path) -> GeneModel:
         gs.astype(np.int64),
         ge.astype(np.int64),
         gst,
-        gid,
-        gname,
-        gtype,
+        gids,
+        gnames,
+        gtypes,
         {k: as_features(v) for k, v in feats.items()},
-        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gid.tolist()),
+        _gtf_transcripts(tx_exons, tx_cds, tx_gene, tx_tags, tx_type, gids.tolist()),
     )
 
 

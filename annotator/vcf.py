@@ -337,7 +337,8 @@ def read_spans(f: BinaryIO, first: bytes, line_base: int) -> Iterator[tuple[tupl
     view = memoryview(buf)
     lines_done = line_base
     while True:
-        n = f.readinto(view)
+        # A file opened "rb" (a BufferedReader) has readinto; typing.BinaryIO does not declare it.
+        n = f.readinto(view)  # type: ignore[attr-defined]
         if not n:
             if end > cut_at:
                 yield (cut_at, end - cut_at), lines_done

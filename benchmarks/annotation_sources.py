@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))
 
-from annotator_throughput import compile_bytecode, timed  # noqa: E402
+from benchmarks.annotator_throughput import compile_bytecode, timed  # noqa: E402
 
 SIG = np.array(
     ["Pathogenic", "Likely_pathogenic", "Uncertain_significance", "Likely_benign", "Benign"]

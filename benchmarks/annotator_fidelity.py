@@ -8,7 +8,17 @@ with VEP ``--pick``'s single block. Prints, per file and per build: gene agreeme
 agreement, agreement where two tools agree, the confusion table, picked-transcript agreement and
 breaks of GAS's own documented precedence (checked by brute force against the bundle's genes).
 
+Then consequences (issue 20), per build, against VEP (CSQ) and SnpEff (ANN, EFF), once on the
+bundle as installed (coordinates only) and once on a copy of it, in a temporary reference
+directory, with an offline sequence added (`gas reference add-sequence`): a FASTA holding only the
+truth files' REF alleles and the bases of VEP's `Codons`, N elsewhere. Per tool: coding SNVs
+compared and the share whose coding term agrees (with the disagreement classes), contradictions
+(a GAS term other than coding_sequence_variant the tool does not give on that transcript),
+frameshift/inframe agreement on coding indels, HGVSc and HGVSp agreement where GAS and the tool
+name the same transcript (by ID, or tied by structure: see benchmarks/consequence_truth.py).
+
     python benchmarks/annotator_fidelity.py [--truth DIR] [--reference-dir DIR] [--show N]
+        [--no-sequence]   # skip the with-sequence run
 """
 
 from __future__ import annotations
@@ -16,7 +26,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
@@ -28,6 +41,19 @@ sys.path.insert(0, str(REPO))
 
 from annotator.bundle import canonical_contig, load_bundle  # noqa: E402
 from annotator.engine import REGIONS, annotate_file  # noqa: E402
+from benchmarks.consequence_truth import (  # noqa: E402
+    NOT_IN_VOCABULARY,
+    CodonPlacer,
+    ConsequenceTally,
+    TruthSequence,
+    TxCall,
+    ann_calls,
+    csq_calls,
+    eff_calls,
+    header_formats,
+    report_lines,
+    tally_record,
+)
 
 RANK = {r: i for i, r in enumerate(REGIONS)}
 
@@ -187,11 +213,11 @@ def truth_calls(
 ) -> dict[str, list[Call | None]]:
     """Per tool, one Call per ALT allele (None where the tool's text cannot be tied to it)."""
     n = len(alts)
-    out: dict[str, list[Call | None]] = {}
+    made: dict[str, list[Call]] = {}
     vep_alleles = _vep_alleles(ref, alts)
 
     def slot(tool: str, allele_index: int | None) -> list[Call]:
-        calls = out.setdefault(tool, [Call() for _ in range(n)])
+        calls = made.setdefault(tool, [Call() for _ in range(n)])
         if allele_index is None:
             return calls if n == 1 else []
         return [calls[allele_index]] if 0 <= allele_index < n else []
@@ -259,9 +285,9 @@ def truth_calls(
                 k = term_class([mc.split("|")[-1]]) if mc else None
                 if k:
                     c.classes.append(k)
-    for tool, calls in out.items():
-        out[tool] = [c if (c.genes or c.classes) else None for c in calls]
-    return out
+    return {
+        tool: [c if (c.genes or c.classes) else None for c in calls] for tool, calls in made.items()
+    }
 
 
 def _trimmed_span(pos: int, ref: str, alt: str) -> tuple[int, int]:
@@ -451,11 +477,100 @@ def report(name: str, t: Tally, show: int) -> None:
         print(f"    - {line}")
 
 
+def _read_vcf(path: Path) -> tuple[list[str], list[list[str]]]:
+    with gzip.open(path, "rt") if path.name.endswith(".gz") else open(path) as f:
+        lines = f.read().splitlines()
+    header = [ln for ln in lines if ln.startswith("##")]
+    return header, [ln.split("\t") for ln in lines if ln and not ln.startswith("#")]
+
+
+def truth_tx_calls(
+    info: dict[str, str], ref: str, alts: list[str], fmt: dict, worst_only: bool = False
+) -> dict:
+    """Per truth tool its per-transcript calls on one record: VEP's CSQ, SnpEff's ANN or EFF."""
+    out: dict[str, list[TxCall]] = {}
+    if "CSQ" in info and "CSQ" in fmt:
+        out["VEP"] = csq_calls(info["CSQ"], fmt["CSQ"], ref, alts, worst_only)
+    if "ANN" in info:
+        out["SnpEff"] = ann_calls(info["ANN"], ref, alts)
+    elif "EFF" in info:
+        out["SnpEff"] = eff_calls(info["EFF"], alts)
+    return {k: v for k, v in out.items() if v}
+
+
+def truth_sequence(paths: list[Path], bundle) -> TruthSequence:
+    """What the truth files know of the genome: every record's REF, and each VEP block's
+    reference codon where the bundle's transcripts of its gene put it."""
+    seq = TruthSequence()
+    placer = CodonPlacer(bundle)
+    for path in paths:
+        header, records = _read_vcf(path)
+        fmt = header_formats(header)
+        for c in records:
+            contig = canonical_contig(c[0])
+            pos, ref, alts = int(c[1]), c[3], c[4].split(",")
+            if not re.fullmatch(r"[ACGTNacgtn]+", ref):
+                continue
+            for k, base in enumerate(ref):
+                seq.put(contig, pos - 1 + k, base)
+            info = _info(c[7])
+            if "CSQ" in info and "CSQ" in fmt:
+                for call in csq_calls(info["CSQ"], fmt["CSQ"], ref, alts):
+                    if call.codons and call.coding_term:
+                        placer.place(seq, contig, pos, ref, alts[call.allele], call)
+    return seq
+
+
+def sequence_reference(build: str, fasta: Path, reference_dir: Path, tmp: Path) -> Path | None:
+    """A temporary reference directory holding a copy of the build's bundle with ``fasta`` added
+    by `gas reference add-sequence` (None when this checkout has no such command)."""
+    out = tmp / "reference-with-sequence"
+    shutil.copytree(reference_dir / build, out / build)
+    gas = str(Path(sys.executable).with_name("gas"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GAS_REFERENCE_DIR": str(out)}
+    if subprocess.run([gas, "reference", "add-sequence", "--help"], capture_output=True,
+                      env=env).returncode:  # fmt: skip
+        return None
+    subprocess.run([gas, "reference", "add-sequence", "--build", build, str(fasta)], check=True,
+                   env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+    return out
+
+
+def compare_consequences(
+    path: Path, out_vcf: Path, held: set | None
+) -> tuple[dict[str, ConsequenceTally], bool]:
+    """Per truth tool, GAS_CSQ against its per-transcript calls; and whether GAS wrote GAS_CSQ.
+    ``held``: (contig, POS, allele) whose codon the offline sequence holds."""
+    header, records = _read_vcf(path)
+    fmt = header_formats(header)
+    # vcf2maf's MAF keeps one term per transcript (its CSQ says it was re-encoded from it).
+    worst_only = any(h.startswith("##INFO=<ID=CSQ") and "all_effects" in h for h in header)
+    gas_header, gas_records = _read_vcf(out_vcf)
+    gas_fmt = header_formats(gas_header).get("GAS_CSQ")
+    tallies: dict[str, ConsequenceTally] = {}
+    if gas_fmt is None:
+        return tallies, False
+    for c, g in zip(records, gas_records, strict=True):
+        alts = c[4].split(",")
+        calls = truth_tx_calls(_info(c[7]), c[3], alts, fmt, worst_only)
+        gas_info = _info(g[7])
+        gas = csq_calls(gas_info["GAS_CSQ"], gas_fmt, c[3], alts) if "GAS_CSQ" in gas_info else []
+        contig, pos = canonical_contig(c[0]), int(c[1])
+        here = None if held is None else {a for (hc, hp, a) in held if hc == contig and hp == pos}
+        for tool, truth in calls.items():
+            t = tallies.setdefault(tool, ConsequenceTally())
+            where = f"{path.name} {c[0]}:{c[1]} {c[3]}"
+            unknown = NOT_IN_VOCABULARY.get(tool, frozenset())
+            tally_record(t, where, c[3], alts, truth, gas, here, unknown)
+    return tallies, True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", type=Path, default=REPO.parent / "shared" / "truth")
     parser.add_argument("--reference-dir", type=Path, default=None)
     parser.add_argument("--show", type=int, default=0, help="list N disagreements per build")
+    parser.add_argument("--no-sequence", action="store_true", help="coordinates only")
     args = parser.parse_args(argv)
     manifest = args.truth / "manifest.json"
     if not manifest.exists():
@@ -490,9 +605,67 @@ def main(argv: list[str] | None = None) -> int:
             t = compare_file(path, out, oracles[build], tools, picked)
             report(entry["file"], t, 0)
             builds.setdefault(build, Tally()).add(t)
-    for build, t in builds.items():
-        report(f"{build} (all files)", t, args.show)
+        for build, t in builds.items():
+            report(f"{build} (all files)", t, args.show)
+        consequences(args, entries, Path(tmp))
     return 0
+
+
+def consequences(args, entries: list[dict], tmp: Path) -> None:
+    """The consequence figures per build: coordinates only, then with the offline sequence."""
+    by_build: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_build.setdefault(entry["build"], []).append(entry)
+    for build, items in by_build.items():
+        paths = [args.truth / e["file"] for e in items]
+        # Every transcript gets a block (`--transcripts all`), so each truth transcript can be
+        # tied to GAS's (the default, one per gene, would leave most of VEP's untied).
+        outs = {}
+        for entry, path in zip(items, paths, strict=True):
+            out = tmp / (path.name + ".all.vcf")
+            annotate_file(path, out, tmp / "log", tmp / "summary.json", build=build,
+                          reference_dir=args.reference_dir, transcripts="all")  # fmt: skip
+            outs[entry["file"]] = out
+        modes: dict[str, tuple[dict[str, Path], set | None]] = {"coordinates only": (outs, None)}
+        if not args.no_sequence:
+            seq = truth_sequence(paths, load_bundle(args.reference_dir, build))
+            fasta = tmp / f"truth_{build}.fa"
+            lengths = seq.write_fasta(fasta)
+            known = sum(len(v) for v in seq.bases.values())
+            print(
+                f"\n{build}: offline sequence {known:,} bases on {len(lengths)} contigs "
+                f"({len(seq.held)} codons placed, {len(seq.conflicts)} conflicting bases set to N; "
+                f"not placed: {dict(seq.unplaced) or 'none'})"
+            )
+            ref_dir = sequence_reference(build, fasta, args.reference_dir, tmp / build)
+            if ref_dir is None:
+                print(
+                    "  `gas reference add-sequence` is not in this checkout: no with-sequence run"
+                )
+            else:
+                outs = {}
+                for entry, path in zip(items, paths, strict=True):
+                    out = tmp / build / (path.name + ".seq.vcf")
+                    annotate_file(path, out, tmp / "log", tmp / "summary.json", build=build,
+                                  reference_dir=ref_dir, transcripts="all")  # fmt: skip
+                    outs[entry["file"]] = out
+                modes["with sequence"] = (outs, seq.held)
+        for mode, (outs, held) in modes.items():
+            per_tool: dict[str, ConsequenceTally] = {}
+            written = True
+            for entry, path in zip(items, paths, strict=True):
+                tallies, written = compare_consequences(path, outs[entry["file"]], held)
+                if not written:
+                    break
+                for tool, t in tallies.items():
+                    per_tool.setdefault(tool, ConsequenceTally()).add(t)
+            print(f"\n## {build}, {mode}: consequences")
+            if not written:
+                print("  GAS's output has no GAS_CSQ (the consequence engine is not in this "
+                      "checkout): nothing to compare")  # fmt: skip
+                continue
+            for tool, t in sorted(per_tool.items()):
+                print("\n".join(report_lines(tool, t, args.show)))
 
 
 if __name__ == "__main__":

@@ -222,6 +222,7 @@ def main() -> None:
             extra = (statistics.median(on) - statistics.median(off)) * 1000
             print(f"  journal overhead per PutObject: {extra:.1f} ms (p50)")
 
+            assert settings.dynamodb_endpoint_url, "the local cloud names DynamoDB Local's"
             disk = dynamodb_latencies(settings.dynamodb_endpoint_url, args.writes)
             proc, endpoint = in_memory_dynamodb(cloud)
             try:

@@ -19,6 +19,7 @@ import os
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from locust import HttpUser, between, events, task
 
@@ -87,10 +88,10 @@ def seed(environment, **_: object) -> None:  # noqa: ANN001
     settings = Settings.from_env()
     app = create_app(settings)
     models.bind(settings)
-    for _ in range(USERS):
+    for _n in range(USERS):
         user = models.User(keys.new_id(), email=f"bench-{keys.new_id()[:12]}@example.org")
         user.save()
-        secret, _ = tokens.create(settings, user, name="locust", scope=models.READ_ONLY)
+        secret, _token = tokens.create(settings, user, name="locust", scope=models.READ_ONLY)
         _accounts.append(
             (
                 user.user_id,
@@ -109,6 +110,8 @@ def _next_account() -> tuple[str, list[str], str, str]:
 
 class Expecting:
     """A GET that counts as failed unless it answers 200 with the expected content."""
+
+    client: Any  # the HttpUser's session, in the classes that mix this in
 
     def _get(self, path: str, name: str, must_contain: str) -> None:
         # A lost session would redirect to the login page: count that as an error, not a 200.

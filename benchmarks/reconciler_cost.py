@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from benchmarks.stack import stack
 from gas import aws, keys, models
@@ -80,7 +81,7 @@ def count_calls(reconciler: reconcile.Reconciler, settings: Settings) -> Counter
     """Count every AWS call the run makes (DynamoDB through pynamodb's botocore client too)."""
     calls: Counter = Counter()
 
-    def record(model: object, **_kwargs: object) -> None:
+    def record(model: Any, **_kwargs: object) -> None:  # botocore's OperationModel
         calls[model.service_model.service_name + ":" + model.name] += 1
 
     clients = [

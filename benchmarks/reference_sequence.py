@@ -122,6 +122,7 @@ def main() -> None:
         bundle = Bundle(bundle_dir)
         t0 = time.perf_counter()
         seq = load_sequence(bundle)
+        assert seq is not None, "the sequence was just added"
         print(f"on disk: {seq.describe()['bytes_on_disk'] / 2**20:,.1f} MiB")
         print(f"load_sequence: {1e3 * (time.perf_counter() - t0):.1f} ms")
         fa = pysam.FastaFile(str(fasta))

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
+from flask.sessions import SecureCookieSessionInterface
 
 from annotator import annotate_file, default_threads, outputs
 from benchmarks.annotator_throughput import make_vcf
@@ -48,7 +49,7 @@ from workflows import users
 REPO = Path(__file__).resolve().parents[1]
 USER_AGENT = "gas-results-bench"
 # (name, URL arguments): what a researcher asks of a large result.
-VIEWS = (
+VIEWS: tuple[tuple[str, dict[str, str]], ...] = (
     ("first page", {}),
     ("gene filter (BRCA1)", {"gene": "BRCA1"}),
     ("region filter (chr17:40-45 Mb)", {"chrom": "chr17", "start": "40000000", "end": "45000000"}),
@@ -80,7 +81,9 @@ def _write_outputs(annotated: Path, work: Path) -> dict[str, Path]:
 
 def time_outputs(source: Path, work: Path, settings: Settings, repeat: int) -> dict[str, Path]:
     """Prints the medians of annotate alone and annotate + outputs; returns the last outputs."""
-    alone, both, made = [], [], {}
+    alone: list[float] = []
+    both: list[float] = []
+    made: dict[str, Path] = {}
     for run in range(repeat):
         for with_outputs in (False, True):
             shutil.rmtree(work, ignore_errors=True)
@@ -149,7 +152,10 @@ def _session_cookie(settings: Settings, user_id: str) -> str:
         headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
     ):
         identity = _create_identifier()
-    serializer = app.session_interface.get_signing_serializer(app)
+    interface = app.session_interface
+    assert isinstance(interface, SecureCookieSessionInterface), "signed-cookie sessions"
+    serializer = interface.get_signing_serializer(app)
+    assert serializer is not None, "the app has its secret key"
     return serializer.dumps({"_user_id": user_id, "_fresh": True, "_id": identity})
 
 

@@ -306,6 +306,7 @@ def reference_add_sequence(
         result = add_sequence(path, fasta, rename=rename)
     except (ReferenceBuildError, ReferenceUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    assert result is not None  # None only with unless_held, which this command does not pass
     added = result.added
     click.echo(
         f"{build}: added the sequence of {len(added)} contig(s), {sum(added.values()):,} bases, "
@@ -325,6 +326,34 @@ def reference_add_sequence(
     click.echo(
         f"  sequence: {len(d['contigs'])} contig(s), {d['bases']:,} bases, "
         f"{_size(d['bytes_on_disk'])} in {result.path}"
+    )
+
+
+@reference_group.command("export-gff3")
+@click.option("--build", "build", required=True, type=BUILD_CHOICE, help="The bundle to export.")
+@click.option(
+    "--chr-names",
+    is_flag=True,
+    help="Name contigs chr1…chrX, chrY, chrM (as UCSC and GENCODE do) instead of 1…X, Y, MT.",
+)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def reference_export_gff3(settings, build: str, chr_names: bool, out: Path) -> None:
+    """Write a bundle's genes and every transcript as Ensembl-style GFF3 (as `bcftools csq -g`
+    reads it; gzipped when OUT ends in .gz)."""
+    from annotator.bundle import load_bundle
+    from annotator.exceptions import ReferenceUnavailable
+    from annotator.gff3 import write_gff3
+
+    t0 = time.monotonic()
+    try:
+        bundle = load_bundle(Path(settings.reference_dir), build)
+    except ReferenceUnavailable as exc:
+        raise click.ClickException(f"ReferenceUnavailable: {exc}") from None
+    counts = write_gff3(bundle, out, chr_names=chr_names)
+    click.echo(
+        f"{build}: {counts['genes']} genes, {counts['transcripts']} transcripts written to "
+        f"{out} in {time.monotonic() - t0:.1f} s"
     )
 
 

@@ -94,7 +94,7 @@ def reset(settings: Settings, yes: bool) -> None:
     click.echo(f"deleted {', '.join(removed)}" if removed else "nothing to delete; already empty")
 
 
-def _size(count: int) -> str:
+def _size(count: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if count < 1024:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -21,7 +22,7 @@ def worker(settings: Settings, kind: str, concurrency: int, grace: float) -> Non
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     from activities.runtime import ActivityWorker, QueueWorker, Runtime
 
-    options = {"concurrency": concurrency, "grace_seconds": grace}
+    options: dict[str, Any] = {"concurrency": concurrency, "grace_seconds": grace}
     runtime: Runtime
     if kind in activities.HANDLERS:
         runtime = QueueWorker(settings, activities.load_handler(kind), **options)

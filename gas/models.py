@@ -7,14 +7,15 @@ a stale or duplicate worker can never move a job backwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -22,6 +23,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 
 from gas.resources import Resources
 from gas.settings import Settings
@@ -132,8 +134,11 @@ class User(ConditionalModel):
     # The one outstanding password-reset link: the SHA-256 of its secret, and when it stops working.
     password_reset_hash = UnicodeAttribute(null=True)
     password_reset_expires_at = UTCDateTimeAttribute(null=True)
-    # Sessions started before a password change (or reset) end at their next request.
+    # When the password last changed (or was reset).
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # The dashboard sessions that are live, each as "<start, hex seconds>.<SHA-256 of its secret>"
+    # (workflows.users): a session whose entry is gone is over at its next request.
+    sessions = UnicodeSetAttribute(null=True)
     # When the owner was last told someone tried to register this address (at most hourly).
     registration_notice_at = UTCDateTimeAttribute(null=True)
 
@@ -199,18 +204,19 @@ class Job(ConditionalModel):
     build = UnicodeAttribute(null=True)  # the build the annotation used
     failure_error = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
-    results = MapAttribute(null=True)  # kind -> key in the results bucket
-    summary = MapAttribute(null=True)  # small chartable figures from the annotator
-    result_sizes = MapAttribute(null=True)  # kind -> bytes, shown beside each download
+    results: MapAttribute[str, str] = MapAttribute(null=True)  # kind -> key in the results bucket
+    summary: MapAttribute[str, Any] = MapAttribute(null=True)  # small figures for the charts
+    result_sizes: MapAttribute[str, int] = MapAttribute(null=True)  # kind -> bytes, for downloads
     archive_after = UTCDateTimeAttribute(null=True)
     # When the free user was warned of the coming archive: at most once, whatever resumes.
     archive_warning_sent_at = UTCDateTimeAttribute(null=True)
     archived_at = UTCDateTimeAttribute(null=True)
     archive_backend = UnicodeAttribute(null=True)
     archive_id = UnicodeAttribute(null=True)  # vault archive id (glacier-vault backend)
-    archive_ids = MapAttribute(null=True)  # kind -> vault archive id, when several were archived
+    # kind -> vault archive id, when several were archived
+    archive_ids: MapAttribute[str, str] = MapAttribute(null=True)
     # Read-only links: share id -> {created_at, expires_at, revoked_at} (workflows.shares).
-    shares = MapAttribute(null=True)
+    shares: MapAttribute[str, Any] = MapAttribute(null=True)
     restore_tier = UnicodeAttribute(null=True)
     restore_requested_at = UTCDateTimeAttribute(null=True)
     restored_at = UTCDateTimeAttribute(null=True)
@@ -227,7 +233,7 @@ class Job(ConditionalModel):
     resubmitted_from = UnicodeAttribute(null=True)
     # The annotation sources the annotation used, each {name, build, version, file, sha256,
     # added_at, records, fields, matched_alleles}: provenance a researcher can cite.
-    sources = ListAttribute(null=True)
+    sources: ListAttribute[dict[str, Any]] = ListAttribute(null=True)
 
     by_user = JobsByUser()
     by_status = JobsByStatus()
@@ -240,7 +246,7 @@ class Job(ConditionalModel):
         last_key: dict | None = None,
         status: str | None = None,
         since: datetime | None = None,
-    ) -> Iterator[Job]:
+    ) -> ResultIterator[Job]:
         """A page of the user's jobs, newest first; ``last_evaluated_key`` continues it.
 
         ``status`` filters after the read (a page may then hold fewer than ``limit``).
@@ -272,7 +278,7 @@ class Job(ConditionalModel):
         condition = Job.status.is_in(*allowed)
         if owner is not None and status != RUNNING:
             condition &= Job.worker == owner
-        actions = [Job.status.set(status)]
+        actions: list[Action] = [Job.status.set(status)]
         for name, value in fields.items():
             attr = getattr(Job, name)
             actions.append(attr.remove() if value is None else attr.set(value))
@@ -398,7 +404,7 @@ def bind(settings: Settings) -> None:
         (Job, resources.jobs_table),
         (AccessToken, resources.tokens_table),
     ):
-        meta = model.Meta
+        meta: Any = model.Meta  # the attributes bound here are pynamodb's, not declared on each
         if (getattr(meta, "table_name", None), getattr(meta, "host", None)) == (
             table,
             settings.dynamodb_endpoint_url,

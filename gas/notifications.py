@@ -92,7 +92,8 @@ def thaw_complete(
 ) -> Message:
     """A thaw ended: which results are back online, and which are not yet."""
     base = _base(settings)
-    restored, not_restored = [], []
+    restored: list[str] = []
+    not_restored: list[str] = []
     for outcome in outcomes:
         job = jobs.get(str(outcome.get("job_id")))
         line = f"  {job.input_filename if job else outcome.get('job_id')}"

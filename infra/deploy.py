@@ -88,7 +88,9 @@ def specialise(template: dict[str, Any], parameters: dict[str, str]) -> dict[str
             return parameters.get(arg)
         if fn == "Condition":
             return decide(arg)
-        values = [evaluate(a) for a in arg] if isinstance(arg, list) else None
+        if not isinstance(arg, list):
+            return None  # every condition function takes a list: left to CloudFormation
+        values = [evaluate(a) for a in arg]
         if fn == "Fn::Equals":
             return None if None in values else values[0] == values[1]
         if fn == "Fn::Not":
@@ -190,7 +192,9 @@ def deploy(
     change_type = "CREATE" if status is None else "UPDATE"
     change_set = f"gas-{int(time.time() * 1000)}"
     given = {**(parameters or {}), "Prefix": settings.prefix, "Target": settings.cloud}
-    stack_parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
+    stack_parameters: list[dict[str, Any]] = [
+        {"ParameterKey": k, "ParameterValue": v} for k, v in given.items()
+    ]
     if status is not None:
         # A change set resets an omitted parameter to its default: keep the stack's own values.
         stack_parameters += [

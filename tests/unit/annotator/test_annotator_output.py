@@ -124,29 +124,29 @@ def annotate(src: Path, out: Path, reference_dir: Path, **kw) -> dict[str, str]:
 # (now matched, as bcftools does).
 PINNED = {
     "test.vcf": {
-        "vcf": "b836000f23cd065cfb0486652a820acdae1fad4148bff3044441f66770dd3a9c",
+        "vcf": "016607a89b8aeb3e273f521a78fb6e0c6fd6123154ecf46aa6caec63595c1c2f",
         "log": "6aa996fdd8963029d36e4d52a37b31822901509c8ece1de21b32b9a397bf4521",
         "summary": "51eef3e88834ed8cf7b4748dceb57a224eade8f6f1ea5c1e905f9d46494705f9",
     },
     "free_1.vcf": {
-        "vcf": "a62510d71a33df9a32d78e2c2fd5abdb0d3ee38699b7c79874a203cbc2f38104",
+        "vcf": "fdf46d7dc87934989aed244cb60e924b7cf28043bbdcf37ec4eb3fa3e9e386b6",
         "log": "67dc705486f9ca149fb09b676a5dcccb2f8d24a2bf198fa4948dade968aafca2",
         "summary": "4c4650bcd3e2d4150770872f0b054bf2da7838c550050b7485d1b78d9a4cb213",
     },
     "premium_2.vcf": {
-        "vcf": "e82ae74cd661457948a0ba814f4289014e703b84959e68ff3b976b41c9d00baf",
+        "vcf": "62304d2d8dadc0cc59ceabf6070de54eedcd44a01147d3159f6a6abe618feeea",
         "log": "40b1b6a8c6e89b5b6d6aa7d494f7bcbd0ad7b53c23b39d2e850a70b370a564c9",
-        "summary": "4cd413c093c211e6415c7f8eba595e80eeac953847fc173ce69e0f9ea89e4490",
+        "summary": "d5b9a13083b3d6d8b16a5b72566f4474300535f8122cd553ccb8164def9448c6",
     },
     "mixed": {
-        "vcf": "60c520eb98c86fd3a8aabdfa3e2f5afb900a68be609764af6012f1d9b1f52b70",
+        "vcf": "9c636448c1d86d4aa748a65f2b674ffb3c8644f8ad15bb7c1155a3cee4c6a8fc",
         "log": "8567bba73fe6bbe84a4c5bc9ee6c00fd7e2eb93a2c092d845004f0bde5dc2027",
-        "summary": "8bbbd7f286397cb78d83e3f4b4e973697c508162a26bddfe550d40193abd05c9",
+        "summary": "e07e458951c8588de714c767097165b57fafce6f23f272edf33bf28c74d4c4b4",
     },
     "mixed+known": {
-        "vcf": "1740015e47e2ae6d2682242cf8dfa2951b9835d6bcfe7cfa11021f1952426b86",
+        "vcf": "d76fe6487ffa31e45c95c3f95835bf9ba74c7d9110c6aef798f0423ecf4cffa9",
         "log": "10f06432ee92e7a0cd73c525bc8473b6987c57027ff1a897b93282f6303540d8",
-        "summary": "1d44bce106b481b7ff0013a52d745691d7fe4c0bab2dc39e96378cbd3b9300dd",
+        "summary": "654a06dcc6d65d88597c60af86d6e679f58e54944a95811ac0b10f3dc6765bab",
     },
 }
 

@@ -286,3 +286,29 @@ def test_transcript_sets(bundles, tmp_path):
     assert len(pick) == 1 and pick[0]["PICK"] == "1"
     assert len(per_gene) == len({b["SYMBOL"] for b in every})
     assert pick[0]["Feature"] == G.PLUS.tx_id
+
+
+def test_duplications_and_3_prime_shifts_in_hgvsc(bundles, tmp_path):
+    # Insert a copy of CDS bases 28-30 right after them: HGVS calls it a duplication, placed
+    # as far 3' as the sequence repeats.
+    k28, _ = G.cds_site(G.PLUS, 28)
+    copy = "".join(G.base("1", k28 + i) for i in range(3))
+    anchor = G.base("1", k28 + 2)
+    rows = annotate(bundles, tmp_path, [f"1 {k28 + 3} {anchor} {anchor}{copy}"])
+    block = on(rows[0], G.PLUS)
+    assert block["HGVSc"].endswith("dup"), block
+    first, last = block["HGVSc"].split(":c.")[1].removesuffix("dup").split("_")
+    assert int(last) - int(first) == 2 and int(last) >= 30
+    # On the minus strand the 3' side is to the left on the genome: a one-base deletion in a
+    # run is named at the run's 5'-most genomic base, which is its 3' end in the transcript.
+    keys = G.MINUS.coding_keys()
+    run = next(
+        i
+        for i in range(10, len(keys) - 10)
+        if G.base("1", keys[i]) == G.base("1", keys[i + 1]) != G.base("1", keys[i + 2])
+    )
+    k = keys[run + 1]  # the genomically lower base of the run of two
+    before = G.base("1", k - 1)
+    rows = annotate(bundles, tmp_path, [f"1 {k} {before}{G.base('1', k)} {before}"])
+    block = on(rows[0], G.MINUS)
+    assert block["HGVSc"] == f"{G.MINUS.tx_id}:c.{run + 2}del", block
