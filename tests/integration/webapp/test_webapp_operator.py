@@ -119,3 +119,36 @@ def test_on_aws_the_mail_is_not_listed(settings, client, make_user, login_as, mo
     section = re.search(r'<section id="sent-mail">.*?</section>', page, re.S)
     assert section and "goes out through Amazon SES" in section[0]
     assert "<table" not in section[0]
+
+
+def test_operator_sees_each_annotation_source_with_its_version_and_provenance(
+    settings, client, make_user, login_as, tmp_path
+) -> None:
+    """What `gas sources add` registered: name, build, version, records, fields, file, SHA-256,
+    date added (the registry in this deployment's results bucket)."""
+    from annotator.annotation_sources import build_source
+    from cli.source_commands import _write_index, register_built
+    from gas import sources as registry
+
+    vcf = tmp_path / "clinvar_20261201.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n"
+        '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "1\t100\t.\tA\tC\t.\t.\tCLNSIG=Benign\n1\t200\t.\tA\tG\t.\t.\tCLNSIG=Pathogenic\n"
+    )
+    index, etag = registry.read_index(settings)
+    build_source(vcf, tmp_path / "b", name="clinvar", build="GRCh38", fields=["CLNSIG"], version=1)
+    manifest = register_built(settings, tmp_path / "b", index, etag)
+    try:
+        login_as(make_user(operator=True))
+        page = client.get("/operator").get_data(as_text=True)
+        row = re.search(r'<tr data-source="clinvar" data-build="GRCh38">.*?</tr>', page, re.S)
+        assert row, "the source is not listed"
+        text = " ".join(re.sub(r"<[^>]+>", " ", row[0]).split())
+        sha = manifest["source"]["sha256"]
+        assert text.startswith("clinvar GRCh38 v1 2 CLNSIG (allele) clinvar_20261201.vcf")
+        assert sha[:12] in text and manifest["source"]["added_at"] in text
+    finally:
+        _, etag = registry.read_index(settings)
+        _write_index(settings, registry.empty_index(), etag)
