@@ -55,6 +55,7 @@ CACHED_BATCHES = 16  # per source, shared by the annotating threads
 SHORT_BASES = 26  # REF + ALT bases that fit a 64-bit allele code exactly (2 bits a base)
 LONG = np.uint64(1 << 63)  # the code is a hash of the alleles' text (kept in ``long``)
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_READ = pa.ipc.IpcReadOptions(use_threads=False)
 Say = Callable[[str], None]
 
 
@@ -417,9 +418,17 @@ class _Writer:
             col = piece.column(name).chunk(0) if piece.num_rows else piece.column(name)
             if name == "pos":
                 col = pa.array(np.diff(pos.astype(np.int64), prepend=0).astype(np.uint32))
+            elif name == "long" and col.null_count == len(col):
+                continue  # no long allele in this batch (the usual case): no column
             elif pa.types.is_string(col.type) and len(col):
                 coded = pc.dictionary_encode(col)
                 if len(coded.dictionary) * 2 <= len(col):
+                    # The smallest codes that hold the dictionary (a few significances: int8).
+                    width = pa.int8() if len(coded.dictionary) < 128 else pa.int16()
+                    if len(coded.dictionary) < 32768:
+                        coded = pa.DictionaryArray.from_arrays(
+                            coded.indices.cast(width), coded.dictionary
+                        )
                     col = coded
             cols.append(col)
             names.append(name)
@@ -1015,12 +1024,13 @@ class Source:
                 self._cache.move_to_end(b)
                 return hit
         data = os.pread(self._fd, int(self.batch_length[b]), int(self.batch_offset[b]))
-        rb = pa.ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+        # One thread: the blocks calling this are the parallel part.
+        rb = pa.ipc.open_stream(pa.py_buffer(data), options=_READ).read_next_batch()
         pos = np.cumsum(rb.column("pos").to_numpy(), dtype=np.int64).astype(np.uint32)
         got = {
             "pos": pos,
             "code": rb.column("code").to_numpy(),
-            "long": rb.column("long"),
+            "long": rb.column("long") if "long" in rb.schema.names else None,
             "batch": rb,
         }
         if self.match == "overlap":
@@ -1079,7 +1089,8 @@ class Source:
                         texts = batch["long"]
                         for j in chk.tolist():
                             mine = long[int(sel[qi[j]])] if long is not None else None
-                            same[j] = mine is not None and texts[int(ri[j])].as_py() == mine
+                            theirs = None if texts is None else texts[int(ri[j])].as_py()
+                            same[j] = mine is not None and theirs == mine
             else:
                 same = np.ones(len(ri), bool)
             qi, ri = qi[same], ri[same]
