@@ -34,7 +34,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 
 from annotator import columns
 from annotator.bundle import canonical_contig
-from annotator.exceptions import AnnotationInputError, ReferenceBuildError
+from annotator.exceptions import ReferenceBuildError
 
 SOURCE_FORMAT = "gas-annotation-source"
 SOURCE_FORMAT_VERSION = 1
@@ -1175,23 +1175,6 @@ def load_sources(paths: Sequence[Path]) -> list[Source]:
             raise SourceError(f"two sources are named {s.name}")
         out.append(s)
     return out
-
-
-def check_build(sources: Sequence[Source], build: str) -> None:
-    """A source for another build than the file's cannot annotate it."""
-    for s in sources:
-        if s.build != build:
-            raise AnnotationInputError(
-                f"The source {s.name} is on {s.build}; this file is {build}. Use the source's "
-                f"{build} version, or annotate the file as {s.build}."
-            )
-
-
-def iter_dirs(root: Path) -> Iterator[Path]:
-    """Built source directories under ``root`` (any depth)."""
-    if root.exists():
-        for manifest in sorted(root.rglob("manifest.json")):
-            yield manifest.parent
 
 
 # ------------------------------------------------------------------------------- the engine's side
