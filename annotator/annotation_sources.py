@@ -559,12 +559,28 @@ def _vcf_fields(
             number = "."  # a record-level match keeps the list as written
         info, column = field_names(prefix, name)
         out.append(SourceField(name, info, column, number, kind, desc, match == "allele"))
-    columns_seen: dict[str, str] = {}
-    for f in out:
-        if f.column in columns_seen:
-            raise SourceError(f"fields {columns_seen[f.column]} and {f.name} share a column name")
-        columns_seen[f.column] = f.name
+    _check_names(out)
     return out
+
+
+def _check_names(fields: Sequence[SourceField]) -> None:
+    """Two fields of one source, or a field and GAS's own, must not share an INFO ID or a
+    column (GAS_KNOWN_ID is the `known` source's)."""
+    from annotator.engine import INFO_LINES
+
+    own = {ln.split("ID=", 1)[1].split(",", 1)[0] for ln in INFO_LINES}
+    own |= {c.info for c in columns.TABLE if c.info and c.info != "GAS_KNOWN_ID"}
+    names = set(columns.NAMES) - {"known_id"}
+    seen: dict[str, str] = {}
+    for f in fields:
+        if f.info in own or f.column in names:
+            raise SourceError(
+                f"field {f.name} would be written as {f.info} ({f.column}), which GAS writes "
+                "itself: choose another --prefix"
+            )
+        if f.column in seen:
+            raise SourceError(f"fields {seen[f.column]} and {f.name} share a column name")
+        seen[f.column] = f.name
 
 
 def _schema(fields: Sequence[SourceField], overlap: bool) -> pa.Schema:
@@ -914,6 +930,7 @@ def _build_bed(path: Path, tmp: Path, prefix: str, wanted: Sequence[str], say: S
         )
         field = SourceField(fname, info, column, "1", kind, desc, False)
         fields.append(field)
+        _check_names(fields)
         values[column] = _typed(bare, field.storage, f"{path.name}, column {col + 1}")
     coded = pc.dictionary_encode(contig_text)
     canon = [canonical_contig(c) for c in coded.dictionary.to_pylist()]
@@ -1167,14 +1184,29 @@ class Source:
 
 
 def load_sources(paths: Sequence[Path]) -> list[Source]:
-    """Open built sources (their directories), refusing two with the same name."""
-    out: list[Source] = []
-    for p in paths:
-        s = Source(p)
-        if any(o.name == s.name for o in out):
-            raise SourceError(f"two sources are named {s.name}")
-        out.append(s)
-    return out
+    """Open built sources (their directories)."""
+    return [Source(p) for p in paths]
+
+
+def compatible(sources: Sequence[Source]) -> tuple[list[Source], list[str]]:
+    """The sources one file can be annotated with together: a second source of the same name,
+    or one whose INFO field or column another already writes, is left out (with a note), so
+    no field is written twice. `gas sources add` refuses such a source in the first place."""
+    kept: list[Source] = []
+    notes: list[str] = []
+    infos: dict[str, str] = {}
+    cols: dict[str, str] = {}
+    for s in sources:
+        clash = next((o.name for o in kept if o.name == s.name), None)
+        clash = clash or next((infos[f.info] for f in s.fields if f.info in infos), None)
+        clash = clash or next((cols[f.column] for f in s.fields if f.column in cols), None)
+        if clash:
+            notes.append(f"Source {s.name} was not used: its fields would overwrite {clash}'s.")
+            continue
+        kept.append(s)
+        infos.update({f.info: s.name for f in s.fields})
+        cols.update({f.column: s.name for f in s.fields})
+    return kept, notes
 
 
 # ------------------------------------------------------------------------------- the engine's side
@@ -1216,10 +1248,12 @@ class SourceSet:
         for s in self.sources:
             d = s.describe()
             lines += [f.header_line() for f in s.fields]
+            fields = ",".join(f.info for f in s.fields)
             lines.append(
                 f"##GAS_source=<ID={s.name},Build={s.build},Version={d['version']},"
                 f"Match={s.match},Prefix={s.manifest['prefix']},Records={d['records']},"
-                f'File="{d["file"]}",SHA256={d["sha256"]},Added={d["added_at"]}>'
+                f'File="{d["file"]}",SHA256={d["sha256"]},Added={d["added_at"]},'
+                f'Fields="{fields}">'
             )
         return lines
 

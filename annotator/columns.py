@@ -154,8 +154,10 @@ def source_columns_from_header(lines: list[str]) -> tuple[tuple[SourceColumn, ..
     out: list[SourceColumn] = []
     for src in sources:
         head = f"GAS_{src.get('Prefix', '')}_"
+        listed = src["Fields"].split(",") if src.get("Fields") else None
         for info, a in infos.items():
-            if info.startswith(head) and info not in fixed:
+            mine = info in listed if listed is not None else info.startswith(head)
+            if mine and info not in fixed:
                 name = f"{src['Prefix'].lower()}_{info[len(head) :].lower().replace('.', '_')}"
                 kind = _KINDS.get(a.get("Type", ""), STRING)
                 out.append(

@@ -960,11 +960,11 @@ def _sources_for(
     note for each one of another build."""
     if not paths:
         return None, []
-    from annotator.annotation_sources import SourceSet, load_sources  # noqa: PLC0415
+    from annotator.annotation_sources import SourceSet, compatible, load_sources  # noqa: PLC0415
 
     every = load_sources([Path(p) for p in paths])
-    used = [s for s in every if s.build == build]
-    skipped = [
+    used, skipped = compatible([s for s in every if s.build == build])
+    skipped += [
         f"Source {s.name} is on {s.build}, not {build}: it was not used."
         for s in every
         if s.build != build

@@ -124,6 +124,23 @@ def register_built(
     return manifest
 
 
+def _refuse_clashes(index: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """A new source may not write an INFO field or a column another source writes (jobs get
+    every source at once): the operator is told which, and to pick another --prefix."""
+    from gas import sources as registry
+
+    mine = {(f["info"], f["column"]) for f in manifest["fields"]}
+    for other in registry.current(index):
+        if other["name"] == manifest["name"]:
+            continue
+        for f in other["fields"]:
+            if any(f["info"] == info or f["column"] == column for info, column in mine):
+                raise click.ClickException(
+                    f"{manifest['name']} would write {f['info']} ({f['column']}), as the source "
+                    f"{other['name']} does: choose another --prefix"
+                )
+
+
 def _next_version(index: dict[str, Any], name: str, build: str) -> int:
     held = index["sources"].get(name, {}).get(build, {}).get("versions", {})
     return max((int(v) for v in held), default=0) + 1
@@ -203,6 +220,7 @@ def add(
             )
         except SourceError as exc:
             raise click.ClickException(str(exc)) from None
+        _refuse_clashes(index, manifest)
         manifest["source"]["file"] = Path(urllib.parse.urlsplit(location).path).name or path.name
         (Path(tmp) / "built" / "manifest.json").write_text(json.dumps(manifest, indent=2))
         register_built(settings, Path(tmp) / "built", index, etag)

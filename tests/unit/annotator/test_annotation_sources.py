@@ -268,3 +268,38 @@ def test_the_tables_get_each_source_field_as_a_typed_column(tmp_path, reference_
     tsv = made.files["tsv"].read_text().splitlines()
     assert tsv[0].endswith("\tclinvar_af\tclinvar_sig\tclinvar_ac\tclinvar_fl\tclinvar_id")
     assert tsv[1].endswith("\t0.5\tPathogenic,Benign\t2\t1\trs7")
+
+
+def test_sources_whose_fields_would_collide_are_kept_apart(tmp_path, reference_dir) -> None:
+    # GAS_GNOMAD_ is a prefix of GAS_GNOMAD_EXOMES_: each source's own fields are listed in its
+    # ##GAS_source line, so the tables give each field to its own source.
+    gnomad = vcf(tmp_path / "g.vcf", ["1 100 . A C . . AF=0.1"])
+    exomes = vcf(tmp_path / "e.vcf", ["1 100 . A C . . AF=0.2"])
+    build_source(gnomad, tmp_path / "g", name="gnomad", build="GRCh38", fields=["AF"])
+    build_source(exomes, tmp_path / "e", name="gnomad_exomes", build="GRCh38", fields=["AF"])
+    rows, result, out = annotate(
+        tmp_path, reference_dir, ["chr1 100 . A C . . ."], [tmp_path / "g", tmp_path / "e"]
+    )
+    assert rows[0]["GAS_GNOMAD_AF"] == "0.1" and rows[0]["GAS_GNOMAD_EXOMES_AF"] == "0.2"
+    from annotator import columns
+
+    lines = [ln for ln in out.read_text().splitlines() if ln.startswith("##")]
+    cols, _ = columns.source_columns_from_header(lines)
+    assert [(c.name, c.source) for c in cols] == [
+        ("gnomad_af", "gnomad"),
+        ("gnomad_exomes_af", "gnomad_exomes"),
+    ]
+    # A second source writing the same field (here: the same name again) is left out, saying so.
+    build_source(exomes, tmp_path / "g2", name="gnomad", build="GRCh38", fields=["AF"])
+    rows, result, _ = annotate(
+        tmp_path, reference_dir, ["chr1 100 . A C . . ."], [tmp_path / "g", tmp_path / "g2"]
+    )
+    assert rows[0]["GAS_GNOMAD_AF"] == "0.1" and len(result.sources) == 1
+    assert any("would overwrite gnomad's" in n for n in result.notes)
+
+
+def test_a_field_gas_writes_itself_is_refused(tmp_path) -> None:
+    src = vcf(tmp_path / "s.vcf", ["1 100 . A C . . AF=0.5"], INFO.replace("ID=AF", "ID=GENE"))
+    with pytest.raises(SourceError, match="which GAS writes itself"):
+        build_source(src, tmp_path / "b", name="pick", build="GRCh38", fields=["GENE"])
+    build_source(src, tmp_path / "b", name="pick", build="GRCh38", fields=["GENE"], prefix="PK")

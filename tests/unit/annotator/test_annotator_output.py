@@ -144,7 +144,7 @@ PINNED = {
         "summary": "e07e458951c8588de714c767097165b57fafce6f23f272edf33bf28c74d4c4b4",
     },
     "mixed+known": {
-        "vcf": "d76fe6487ffa31e45c95c3f95835bf9ba74c7d9110c6aef798f0423ecf4cffa9",
+        "vcf": "4aa1b0cb29e91e15c8ee2b2db0a8888ec2dfa46d87f3ebb5a916a22f8c48336c",
         "log": "10f06432ee92e7a0cd73c525bc8473b6987c57027ff1a897b93282f6303540d8",
         "summary": "654a06dcc6d65d88597c60af86d6e679f58e54944a95811ac0b10f3dc6765bab",
     },

@@ -139,3 +139,19 @@ def test_a_one_off_file_as_a_source(run, tmp_path) -> None:
     assert done.exit_code == 0, done.output
     out = (tmp_path / "out.vcf").read_text()
     assert "GAS_MY_LAB_ID=rs2;GAS_MY_LAB_CLNSIG=Benign;GAS_MY_LAB_AF=0.6" in out
+
+
+def test_a_source_that_would_write_another_sources_field_is_refused(run, cloud, tmp_path) -> None:
+    _, env = cloud
+    vcf = tmp_path / "s.vcf"
+    vcf.write_text(SOURCE)
+    ok = run("sources", "add", "gnomad", str(vcf), "--build", "GRCh38", "--fields", "AF", env=env)
+    assert ok.exit_code == 0, ok.output
+    clash = run(
+        "sources", "add", "exomes", str(vcf), "--build", "GRCh37", "--fields", "AF",
+        "--prefix", "GNOMAD", env=env,
+    )  # fmt: skip
+    assert clash.exit_code == 1 and "as the source gnomad does" in clash.output
+    assert [v["name"] for v in json.loads(run("sources", "list", "--json", env=env).output)] == [
+        "gnomad"
+    ]
