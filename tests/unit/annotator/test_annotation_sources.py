@@ -303,3 +303,16 @@ def test_a_field_gas_writes_itself_is_refused(tmp_path) -> None:
     with pytest.raises(SourceError, match="which GAS writes itself"):
         build_source(src, tmp_path / "b", name="pick", build="GRCh38", fields=["GENE"])
     build_source(src, tmp_path / "b", name="pick", build="GRCh38", fields=["GENE"], prefix="PK")
+
+
+def test_a_source_registered_for_both_builds_annotates_each_file_with_its_own(
+    tmp_path, reference_dir
+) -> None:
+    src38 = vcf(tmp_path / "s38.vcf", ["1 100 . A C . . AF=0.38"])
+    src37 = vcf(tmp_path / "s37.vcf", ["1 100 . A C . . AF=0.37"])
+    build_source(src38, tmp_path / "b38", name="db", build="GRCh38", fields=["AF"])
+    build_source(src37, tmp_path / "b37", name="db", build="GRCh37", fields=["AF"])
+    rows, result, _ = annotate(
+        tmp_path, reference_dir, ["chr1 100 . A C . . ."], [tmp_path / "b37", tmp_path / "b38"]
+    )
+    assert rows[0]["GAS_DB_AF"] == "0.38" and [s["build"] for s in result.sources] == ["GRCh38"]
