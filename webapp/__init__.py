@@ -10,7 +10,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from gas import secret_key
+from gas import models, secret_key
 from gas.settings import Settings
 from webapp import annotations, api, auth, health, operator, result_pages, security, subscribe
 from webapp.extensions import csrf, limiter, login_manager
@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or Settings.from_env()
     key = secret_key.load(settings)  # first: without a key the dashboard must not start
+    models.bind(settings)  # the web process's one binding: every workflows call assumes it
     app = Flask(__name__)
     app.request_class = security.LimitedRequest  # JSON bodies are measured before parsing
     secure = settings.base_url.startswith("https://")

@@ -24,11 +24,10 @@ STATUS_WORDS = {
     models.CANCELLED: "cancelled",
 }
 
-# Why an upload is refused until the address is confirmed; the pages point at the upload page,
-# the API at the dashboard's upload page.
+# Why an upload is refused until the address is confirmed, on the pages and in the API.
 UNCONFIRMED = (
-    "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
-    "or ask for a new one on the upload page."
+    "Confirm your e-mail address first: open the link we sent to {email}, "
+    "or ask for a new one on the dashboard's upload page."
 )
 UNCONFIRMED_TITLE = "E-mail address not confirmed"
 

@@ -241,7 +241,6 @@ class DeletedAccount:
 
 def all_jobs(settings: Settings, user: models.User) -> list[models.Job]:
     """Every job of the user's, newest first."""
-    models.bind(settings)
     return list(models.Job.for_user(user.user_id, limit=None))
 
 
