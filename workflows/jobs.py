@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, filenames, keys, models, schemas, timestamps
+from gas import aws, definitions, filenames, keys, models, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
-from workflows import definitions, executions, uploads
+from workflows import executions, uploads
 
 
 class SubmitError(ValueError):
