@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from gas import models
+from gas import builds, models
 from webapp import api_spec, job_layer, page_tokens
 from webapp.extensions import csrf, limiter
 from webapp.security import retry_after, settings
@@ -31,7 +31,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PROBLEM_TYPE = "application/problem+json"
 RESULT_KINDS = ("annotated", "log", "summary")
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
-BUILDS = ("auto", "GRCh38", "GRCh37")
+BUILDS = builds.REQUESTABLE
 MAX_PAGE = 100
 MAX_FILENAME = 1000  # what a client may send; the name kept is cut to gas.filenames.MAX_LENGTH
 MAX_VARIANTS_PER_PAGE = 500
