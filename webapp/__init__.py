@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from gas import models, secret_key
 from gas.settings import Settings
-from webapp import annotations, api, auth, health, operator, result_pages, security, subscribe
+from webapp import security
 from webapp.extensions import csrf, limiter, login_manager
 
 
@@ -54,6 +54,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     limiter.init_app(app)
+
+    # Here, not at the top: importing a light module of the package (api_spec, page_tokens) must
+    # not load the browser's Parquet engine (pyarrow, numpy) that the blueprints bring. No cycle:
+    # the blueprints import nothing from this module.
+    from webapp import annotations, api, auth, health, operator, result_pages, subscribe
 
     security.init_app(app)
     api.init_app(app)
