@@ -16,6 +16,7 @@ from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
 from tests.cloud import shared_local_cloud
+from tests.integration.processes import WorkerProcess, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -36,3 +37,30 @@ def settings(local_cloud: LocalCloud) -> Iterator[Settings]:
     models.bind(session_settings)
     yield session_settings
     deploy.destroy(session_settings)
+
+
+# -- activity workers: one `gas worker KIND` process per kind, for a module ------------------------
+# A module that needs other kinds or another stack overrides `worker_kinds` or `worker_settings`.
+
+
+@pytest.fixture(scope="module")
+def worker_kinds() -> tuple[str, ...]:
+    """The kinds a module's `workers` run: what a job needs to complete, be told, or fail."""
+    return ("annotate", "notify", "record-failure")
+
+
+@pytest.fixture(scope="module")
+def worker_settings(settings: Settings) -> Settings:
+    """The stack the module's `workers` serve."""
+    return settings
+
+
+@pytest.fixture(scope="module")
+def workers(
+    worker_settings: Settings, worker_kinds: tuple[str, ...], tmp_path_factory
+) -> Iterator[dict[str, WorkerProcess]]:
+    """The module's workers as processes, by kind; stopped when the module ends."""
+    log_dir = tmp_path_factory.mktemp("workers")
+    running = {kind: WorkerProcess(worker_settings, kind, log_dir) for kind in worker_kinds}
+    yield running
+    stop_all(list(running.values()))
