@@ -163,9 +163,7 @@ def new_upload() -> tuple[Response, int]:
     if problem := uploads.filename_problem(filename):
         return jsonify({"error": problem}), 422
     post = uploads.presigned_post(settings(), current_user.record, filename)
-    return jsonify(
-        {"url": post.url, "fields": post.fields, "key": post.key, "max_bytes": post.max_bytes}
-    ), 201
+    return jsonify(job_layer.upload_view(post)), 201
 
 
 @bp.post("/annotate/jobs")

@@ -244,15 +244,7 @@ def create_upload() -> tuple[Response, int]:
     cfg = settings()
     post = uploads.presigned_post(cfg, _user(), name, compressed=compressed)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
-    return jsonify(
-        {
-            "url": post.url,
-            "fields": post.fields,
-            "key": post.key,
-            "max_bytes": post.max_bytes,
-            "expires_at": expires.isoformat(),
-        }
-    ), 201
+    return jsonify({**job_layer.upload_view(post), "expires_at": expires.isoformat()}), 201
 
 
 @bp.post("/jobs")

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 
 from gas import models
 from gas.settings import Settings
-from workflows import accounts
+from workflows import accounts, uploads
 
 # Badge words for each job status.
 STATUS_WORDS = {
@@ -61,6 +61,11 @@ def job_view(job: models.Job, result_kinds: tuple[str, ...]) -> dict[str, Any]:
         else [],
         "resubmitted_from": job.resubmitted_from,
     }
+
+
+def upload_view(post: uploads.PresignedUpload) -> dict[str, Any]:
+    """A presigned POST as the upload page's script and the API's clients both receive it."""
+    return {"url": post.url, "fields": post.fields, "key": post.key, "max_bytes": post.max_bytes}
 
 
 def unconfirmed(settings: Settings, user: models.User) -> str | None:
