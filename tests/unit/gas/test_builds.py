@@ -59,3 +59,11 @@ def test_the_default_build_setting_is_one_of_them() -> None:
 
 def test_an_unknown_build_links_to_the_default_builds_sites() -> None:
     assert builds.of(None) == builds.of("hg19") == builds.BY_NAME[builds.DEFAULT]
+
+
+def test_the_engines_per_build_tables_cover_exactly_the_declared_builds() -> None:
+    from annotator import downloads, vcf
+
+    assert tuple(downloads.DEFAULT_SOURCES) == builds.NAMES
+    assert tuple(vcf.BUILD_TOKENS) == builds.NAMES
+    assert set(builds.NAMES) <= set(vcf.CONTIG_LENGTHS)
