@@ -35,8 +35,23 @@ def settings(local_cloud: LocalCloud) -> Iterator[Settings]:
     session_settings = local_cloud.settings.with_prefix(prefix)
     deploy.deploy(session_settings)
     models.bind(session_settings)
+    _SESSION_STACK.append(session_settings)
     yield session_settings
+    _SESSION_STACK.clear()
     deploy.destroy(session_settings)
+
+
+# The session's stack, once deployed: each module starts bound to it (see below).
+_SESSION_STACK: list[Settings] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _models_bound_to_the_session_stack() -> None:
+    """A process binds the models once (its entry point); these tests deploy several stacks in
+    one process, and a module that binds its own leaves them there. The next module starts bound
+    to the session's stack again."""
+    if _SESSION_STACK:
+        models.bind(_SESSION_STACK[0])
 
 
 # -- activity workers: one `gas worker KIND` process per kind, for a module ------------------------
