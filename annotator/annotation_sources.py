@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotator import columns
+from annotator import info as gas_info
 from annotator.bundle import canonical_contig
 from annotator.exceptions import ReferenceBuildError
 
@@ -487,11 +488,11 @@ def build_source(
     try:
         if vcf:
             try:
-                made = _build_vcf(path, tmp, prefix, fields, match, build, reference_dir, say)
+                made = _build_vcf(path, tmp, name, prefix, fields, match, build, reference_dir, say)
             except _Unsorted:
                 say(f"{path.name} is not sorted by position: sorting it in memory ...")
                 made = _build_vcf(
-                    path, tmp, prefix, fields, match, build, reference_dir, say, in_memory=True
+                    path, tmp, name, prefix, fields, match, build, reference_dir, say, True
                 )
         else:
             made = _build_bed(path, tmp, prefix, fields, say)
@@ -531,7 +532,12 @@ def build_source(
 
 
 def _vcf_fields(
-    header_lines: Sequence[str], wanted: Sequence[str], prefix: str, match: str, file: str
+    header_lines: Sequence[str],
+    wanted: Sequence[str],
+    prefix: str,
+    match: str,
+    file: str,
+    source: str = "",
 ) -> list[SourceField]:
     defs = _info_definitions(header_lines)
     if not wanted:
@@ -544,6 +550,9 @@ def _vcf_fields(
         if name == "ID":
             info, column = field_names(prefix, "ID")
             desc = f"ID of the matching variant in {file}"
+            declared = gas_info.BY_ID.get(info)
+            if declared is not None and declared.source == source:
+                desc = declared.description  # GAS_KNOWN_ID: annotator.info declares it
             out.append(SourceField("ID", info, column, "1", "String", desc, match == "allele"))
             continue
         if name not in defs:
@@ -565,12 +574,10 @@ def _vcf_fields(
 
 def _check_names(fields: Sequence[SourceField]) -> None:
     """Two fields of one source, or a field and GAS's own, must not share an INFO ID or a
-    column (GAS_KNOWN_ID is the `known` source's)."""
-    from annotator.engine import INFO_LINES
-
-    own = {ln.split("ID=", 1)[1].split(",", 1)[0] for ln in INFO_LINES}
-    own |= {c.info for c in columns.TABLE if c.info and c.info != "GAS_KNOWN_ID"}
-    names = set(columns.NAMES) - {"known_id"}
+    column (GAS_KNOWN_ID and known_id are the `known` source's: annotator.info says so)."""
+    own = {f.id for f in gas_info.FIELDS if f.source is None}
+    by_source = {f.id for f in gas_info.FIELDS if f.source is not None}
+    names = {c.name for c in columns.TABLE if c.info not in by_source}
     seen: dict[str, str] = {}
     for f in fields:
         if f.info in own or f.column in names:
@@ -619,7 +626,7 @@ def _bundle_for(reference_dir: Path | None, build: str):
     return bundle, load_sequence(bundle)
 
 
-def _build_vcf(path, tmp, prefix, wanted, match, build, reference_dir, say, in_memory=False):
+def _build_vcf(path, tmp, name, prefix, wanted, match, build, reference_dir, say, in_memory=False):
     from annotator.engine import _allele_queries
     from annotator.vcf import chrom_hashes, open_input, parse_chunk, read_chunks, read_header
 
@@ -632,7 +639,7 @@ def _build_vcf(path, tmp, prefix, wanted, match, build, reference_dir, say, in_m
     records = alleles = 0
     with open_input(path) as f:
         header, first = read_header(f)
-        fields = _vcf_fields(header.lines, wanted, prefix, match, path.name)
+        fields = _vcf_fields(header.lines, wanted, prefix, match, path.name, name)
         schema = _schema(fields, overlap=False)
         writer = _Writer(tmp / "sites.arrow", schema, overlap=False)
         names = [c for c in schema.names if c not in ("pos", "code", "long")]

@@ -144,7 +144,7 @@ PINNED = {
         "summary": "e07e458951c8588de714c767097165b57fafce6f23f272edf33bf28c74d4c4b4",
     },
     "mixed+known": {
-        "vcf": "4aa1b0cb29e91e15c8ee2b2db0a8888ec2dfa46d87f3ebb5a916a22f8c48336c",
+        "vcf": "3965db6dcd050f7967834794bdb230e56617eeb5d13639c5d2a01aebdb707d43",
         "log": "10f06432ee92e7a0cd73c525bc8473b6987c57027ff1a897b93282f6303540d8",
         "summary": "654a06dcc6d65d88597c60af86d6e679f58e54944a95811ac0b10f3dc6765bab",
     },
