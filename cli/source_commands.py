@@ -18,13 +18,13 @@ from typing import Any
 
 import click
 
-from gas import keys
+from gas import builds, keys
 from gas.settings import Settings
 
 # boto3 (~0.4 s) is imported by the commands that talk to S3, not by `gas annotate --source`
 # given a file or a built directory.
 
-BUILDS = ("GRCh38", "GRCh37")
+BUILDS = builds.NAMES
 
 
 @contextmanager

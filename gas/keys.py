@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from gas import builds
+
 # Job ids are derived from the upload key, so submitting the same upload twice names the same job.
 _JOB_NAMESPACE = uuid.UUID("6f1c1d56-4a7e-4d43-9d0a-3c0b6f0e5a11")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -120,7 +122,6 @@ SOURCES_INDEX = "sources/index.json"
 SOURCE_FILES = ("manifest.json", "sites.arrow", "batches.npy")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _SOURCE_DIR = re.compile(r"^v[0-9]{1,9}-[0-9a-f]{12}$")  # the version, and a random tag
-_BUILDS = ("GRCh38", "GRCh37")
 
 
 def source_dir(version: int, tag: str) -> str:
@@ -132,7 +133,7 @@ def source_dir(version: int, tag: str) -> str:
 def source_key(build: str, name: str, folder: str, file: str) -> str:
     """Key of one file of a source version's compact form."""
     if (
-        build not in _BUILDS
+        build not in builds.NAMES
         or not _SOURCE_NAME.match(name)
         or not _SOURCE_DIR.match(folder)
         or file not in SOURCE_FILES

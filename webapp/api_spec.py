@@ -237,7 +237,7 @@ SCHEMAS: dict[str, Any] = {
             "matched_alleles",
         ],
         name={"type": "string"},
-        build={"type": "string", "enum": ["GRCh38", "GRCh37"]},
+        build={"type": "string", "enum": list(builds.NAMES)},
         version={"type": ["integer", "null"]},
         match={"type": ["string", "null"], "enum": ["allele", "position", "overlap", None]},
         file={"type": ["string", "null"], "description": "the file it was built from"},
