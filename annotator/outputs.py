@@ -9,6 +9,7 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -61,11 +62,14 @@ def write_outputs(
     """Write every standard output of ``annotated_vcf`` into ``out_dir``.
 
     ``names`` maps the kinds ``annotated_gz``, ``annotated_tbi``, ``annotated_csi``, ``tsv``,
-    ``parquet`` and ``genes`` to file names (only one of the two index kinds is written).
+    ``parquet`` and ``genes`` to file names (only one of the two index kinds is written). Without
+    ``tsv`` no TSV is written: it can be made from the Parquet table, byte for byte
+    (:func:`tsv_header` and :func:`tsv_text`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     gz = out_dir / names["annotated_gz"]
-    tables = _Tables(out_dir / names["tsv"], out_dir / names["parquet"], out_dir / names["genes"])
+    tsv_path = out_dir / names["tsv"] if "tsv" in names else None
+    tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
     tables.row_group_rows = row_group_rows
     # htslib compresses (releasing the GIL) while the tables are written: most inputs are in
     # order, and for the rest the sort below replaces this copy.
@@ -97,7 +101,7 @@ def write_outputs(
     files = {
         "annotated_gz": gz,
         index_kind: index,
-        "tsv": tables.tsv_path,
+        **({"tsv": tables.tsv_path} if tables.tsv_path else {}),
         "parquet": tables.parquet_path,
         "genes": tables.genes_path,
     }
@@ -135,7 +139,7 @@ class _Tables:
     allele) and is written with Arrow kernels, so no Python runs per record or per allele.
     """
 
-    def __init__(self, tsv_path: Path, parquet_path: Path, genes_path: Path) -> None:
+    def __init__(self, tsv_path: Path | None, parquet_path: Path, genes_path: Path) -> None:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
         self.row_group_rows = ROW_GROUP_ROWS
 
@@ -149,13 +153,16 @@ class _Tables:
             self.parquet_path, SCHEMA, compression="zstd", write_statistics=True
         )
         try:
-            with open(self.tsv_path, "wb") as tsv:
-                tsv.write(("\t".join(COLUMNS) + "\n").encode())
+            with contextlib.ExitStack() as stack:
+                tsv = stack.enter_context(open(self.tsv_path, "wb")) if self.tsv_path else None
+                if tsv:
+                    tsv.write(tsv_header())
                 for block in _blocks(stream, BLOCK_BYTES):
                     table = reader.alleles(block)
                     if table is None or table.num_rows == 0:
                         continue
-                    tsv.write(_tsv_text(table))
+                    if tsv:
+                        tsv.write(tsv_text(table))
                     genes.add(table, scan.alleles - table.num_rows)
                     _count_consequences(table, scan.by_consequence)
                     pending.append(table)
@@ -380,7 +387,12 @@ def _blank(values: pa.Array) -> pa.Array:
 _DOT_OR_EMPTY = pa.array([".", ""])
 
 
-def _tsv_text(table: pa.Table) -> memoryview:
+def tsv_header() -> bytes:
+    """The TSV's first line."""
+    return ("\t".join(COLUMNS) + "\n").encode()
+
+
+def tsv_text(table: pa.Table) -> memoryview:
     """The table's TSV lines (COLUMNS; null is an empty cell; csv's minimal quoting)."""
     cells = []
     for name in COLUMNS:

@@ -58,7 +58,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import annotations, api, auth, health, operator, results, security, subscribe
+    from webapp import (
+        annotations,
+        api,
+        auth,
+        downloads,
+        health,
+        operator,
+        results,
+        security,
+        subscribe,
+    )
 
     security.init_app(app)
     api.init_app(app)
@@ -67,6 +77,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(annotations.bp)
     app.register_blueprint(results.bp)
     app.register_blueprint(results.shared_bp)
+    app.register_blueprint(downloads.bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(api.bp)

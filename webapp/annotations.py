@@ -25,12 +25,13 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from gas import models
+from gas import models, result_kinds
 from gas.models import Job
+from webapp import downloads as download_links
 from webapp import graph, results
 from webapp.auth import ResendConfirmationForm, needs_confirmation
 from webapp.security import own_job_or_404, settings
-from workflows import jobs, uploads
+from workflows import downloads, jobs, uploads
 
 bp = Blueprint("annotations", __name__)
 
@@ -44,7 +45,6 @@ STATUS_WORDS = {
     models.RESTORING: "restoring",
     models.CANCELLED: "cancelled",
 }
-RESULT_KINDS = results.DOWNLOADABLE
 # Results can be read in these statuses; archived ones must be restored first.
 READABLE = (models.COMPLETED,)
 # Typical Glacier-class retrieval times, by retrieval tier, for the "restoring" message.
@@ -419,7 +419,7 @@ def download(job_id: str, kind: str) -> Response:
     cfg = settings()
     if kind == "input":
         return redirect(uploads.input_url(cfg, job.input_key))
-    if kind not in RESULT_KINDS:
+    if kind not in result_kinds.names():
         abort(404)
     if job.status in (models.ARCHIVED, models.RESTORING):
         flash("These results are archived. Upgrade to Premium to restore them.", "error")
@@ -427,7 +427,10 @@ def download(job_id: str, kind: str) -> Response:
     if job.status not in READABLE:
         flash("The results are not ready yet.", "error")
         return redirect(url_for("annotations.job_page", job_id=job_id))
-    return redirect(jobs.result_url(cfg, job, kind))
+    try:
+        return redirect(download_links.link(job, kind))
+    except downloads.NotOffered:
+        abort(404)
 
 
 @bp.route("/annotations/<job_id>/log")

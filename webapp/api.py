@@ -20,15 +20,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from gas import models
+from gas import models, result_kinds
 from webapp import api_spec, csrf, limiter
+from webapp import downloads as download_links
 from webapp.security import settings
-from workflows import accounts, jobs, results, tokens, uploads, usage
+from workflows import accounts, downloads, jobs, results, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PROBLEM_TYPE = "application/problem+json"
-RESULT_KINDS = ("annotated", "log", "summary")
+RESULT_KINDS = result_kinds.in_api()  # as the document lists them; requests read the declaration
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = ("auto", "GRCh38", "GRCh37")
 MAX_PAGE = 100
@@ -145,11 +146,9 @@ def job_view(job: models.Job) -> dict[str, Any]:
         "variants_done": int(job.variants_done or 0),
         "variants_total": int(job.variants_total) if job.variants_total is not None else None,
         "failure_reason": job.failure_reason,
-        # Only the kinds /downloads serves (and the document lists): the results browser's extra
-        # outputs (annotated_gz, annotated_tbi, tsv) have no API route.
-        "results": sorted(k for k in job.results.as_dict() if k in RESULT_KINDS)
-        if job.results
-        else [],
+        # Only the kinds /downloads serves (and the document lists; gas.result_kinds' in_api),
+        # stored or made on request.
+        "results": sorted(k for k in downloads.offered(job) if k in result_kinds.in_api()),
         "resubmitted_from": job.resubmitted_from,
         "url": url_for("api.get_job", job_id=job.job_id),
     }
@@ -319,17 +318,19 @@ def get_job(job_id: str) -> Response:
 @bp.get("/jobs/<job_id>/downloads/<kind>")
 def download(job_id: str, kind: str) -> Response:
     job = _own_job(job_id)
-    if kind not in DOWNLOAD_KINDS:
-        return problem(404, f"kind must be one of {', '.join(DOWNLOAD_KINDS)}.")
+    kinds = (*result_kinds.in_api(), "input")
+    if kind not in kinds:
+        return problem(404, f"kind must be one of {', '.join(kinds)}.")
     cfg = settings()
     if kind == "input":
         url = uploads.input_url(cfg, job.input_key)
     else:
         if job.status in (models.ARCHIVED, models.RESTORING):
             return problem(409, "The results are archived; upgrade to Premium to restore them.")
-        if not job.results or kind not in job.results.as_dict():
+        try:
+            url = download_links.link(job, kind)
+        except downloads.NotOffered:
             return problem(409, f"The job is {job.status.lower()}; it has no {kind} yet.")
-        url = jobs.result_url(cfg, job, kind)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
     return jsonify({"kind": kind, "url": url, "expires_at": expires.isoformat()})
 

@@ -13,7 +13,7 @@ from typing import Any
 # Plain modules (no numpy, pyarrow or pysam): the variant table's columns and the consequence
 # vocabulary, declared once there.
 from annotator import columns, terms
-from gas import models
+from gas import models, result_kinds
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
@@ -50,7 +50,7 @@ _JOB_FIELDS: dict[str, Any] = {
     "failure_reason": STRING_OR_NULL,
     "results": {
         "type": "array",
-        "items": {"type": "string", "enum": ["annotated", "log", "summary"]},
+        "items": {"type": "string", "enum": list(result_kinds.in_api())},
         "description": "the result files the job has (download them with /downloads/{kind})",
     },
     "resubmitted_from": {"type": ["string", "null"], "format": "uuid"},
@@ -161,7 +161,7 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Download": _obj(
         ["kind", "url", "expires_at"],
-        kind={"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+        kind={"type": "string", "enum": [*result_kinds.in_api(), "input"]},
         url={"type": "string", "description": "a short-lived presigned GET"},
         expires_at={"type": "string", "format": "date-time"},
     ),
@@ -484,7 +484,7 @@ PATHS: dict[str, Any] = {
                     "name": "kind",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+                    "schema": {"type": "string", "enum": [*result_kinds.in_api(), "input"]},
                 }
             ],
         )

@@ -21,26 +21,16 @@ from flask import (
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from gas import models
+from gas import models, result_kinds
+from webapp import downloads as download_links
 from webapp.security import own_job_or_404, settings
-from workflows import jobs, results, shares
+from workflows import downloads, results, shares
 
 bp = Blueprint("results", __name__)
 shared_bp = Blueprint("shared", __name__, url_prefix="/shared")
 
-# What the job page lists, in this order, for the kinds the job has.
-FILES = (
-    ("annotated_gz", "Annotated VCF, bgzipped (.vcf.gz)"),
-    ("annotated_tbi", "Tabix index (.tbi)"),
-    ("annotated_csi", "CSI index (.csi)"),
-    ("tsv", "Variants, one row per allele (TSV, opens in a spreadsheet)"),
-    ("annotated", "Annotated VCF, plain text"),
-    ("parquet", "Variant table (Parquet)"),
-    ("genes", "Gene summary (JSON)"),
-    ("summary", "Summary (JSON)"),
-    ("log", "Log"),
-)
-DOWNLOADABLE = tuple(kind for kind, _ in FILES)
+# What the job page lists, in this order (gas.result_kinds'), for the kinds the job offers.
+DOWNLOADABLE = result_kinds.names()
 EXPORTS = {"tsv": "text/tab-separated-values", "vcf.gz": "application/gzip"}
 TOP_GENES = 25
 DATALIST_GENES = 200
@@ -114,17 +104,15 @@ def _size(value: Any) -> str:
 
 def files_view(job: models.Job, links: Links) -> list[dict[str, Any]]:
     """The job's result files that exist, each with its label, link and size if recorded."""
-    have = job.results.as_dict() if job.results else {}
     sizes = job.result_sizes.as_dict() if job.result_sizes else {}
     return [
         {
             "kind": kind,
-            "label": label,
+            "label": result_kinds.get(kind).label,
             "url": links.download(kind),
             "size": _size(sizes[kind]) if kind in sizes else None,
         }
-        for kind, label in FILES
-        if kind in have
+        for kind in downloads.offered(job)
     ]
 
 
@@ -324,11 +312,11 @@ def job_page(token: str) -> str:
 @shared_bp.route("/<token>/download/<kind>")
 def download(token: str, kind: str) -> Response:
     job = _shared(token)
-    if kind not in DOWNLOADABLE or job.status != models.COMPLETED:
+    if job.status != models.COMPLETED:
         abort(404)
     try:
-        return redirect(jobs.result_url(settings(), job, kind))
-    except KeyError:
+        return redirect(download_links.link(job, kind))
+    except downloads.NotOffered:
         abort(404)
 
 
