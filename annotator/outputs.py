@@ -10,15 +10,16 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gzip
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -57,27 +58,30 @@ class Outputs:
 
 
 def write_outputs(
-    annotated_vcf: Path, out_dir: Path, names: dict[str, str], row_group_rows: int = ROW_GROUP_ROWS
+    annotated_vcf: Path,
+    out_dir: Path,
+    names: dict[str, str],
+    row_group_rows: int = ROW_GROUP_ROWS,
+    threads: int | None = None,
 ) -> Outputs:
     """Write every standard output of ``annotated_vcf`` into ``out_dir``.
 
     ``names`` maps the kinds ``annotated_gz``, ``annotated_tbi``, ``annotated_csi``, ``tsv``,
     ``parquet`` and ``genes`` to file names (only one of the two index kinds is written). Without
     ``tsv`` no TSV is written: it can be made from the Parquet table, byte for byte
-    (:func:`tsv_header` and :func:`tsv_text`).
+    (:func:`tsv_header` and :func:`tsv_text`). ``threads``: htslib's compression threads (None:
+    one per core); the bytes are the same for any number.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     gz = out_dir / names["annotated_gz"]
     tsv_path = out_dir / names["tsv"] if "tsv" in names else None
     tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
     tables.row_group_rows = row_group_rows
-    # htslib compresses (releasing the GIL) while the tables are written: most inputs are in
-    # order, and for the rest the sort below replaces this copy.
-    with ThreadPoolExecutor(1) as pool:
-        compressed = pool.submit(pysam.tabix_compress, str(annotated_vcf), str(gz), force=True)
-        with open(annotated_vcf, "rb") as stream:
-            scan = tables.write(stream)
-        compressed.result()
+    # One pass over the text: each piece read goes to htslib's multi-threaded BGZF writer (its
+    # threads compress while this one builds the tables); most inputs are in order, and for the
+    # rest the sort below replaces this copy.
+    with open(annotated_vcf, "rb") as plain, _Bgzf(gz, threads) as compressed:
+        scan = tables.write(_Tee(plain, compressed))
     sorted_input = scan.in_order
     if not sorted_input:
         # tabix needs position order; htslib's own sort (bounded memory, spills to disk) gives it,
@@ -107,6 +111,57 @@ def write_outputs(
     }
     by_consequence = by_severity(scan.by_consequence)
     return Outputs(files, scan.alleles, scan.records, sorted_input, by_consequence)
+
+
+def _htslib() -> ctypes.CDLL:
+    """pysam's own htslib, for the BGZF calls pysam does not expose (its multi-threaded writer)."""
+    lib = ctypes.CDLL(pysam.libchtslib.__file__)
+    lib.bgzf_open.restype = ctypes.c_void_p
+    lib.bgzf_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.bgzf_mt.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.bgzf_write.restype = ctypes.c_ssize_t
+    lib.bgzf_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.bgzf_close.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+class _Bgzf:
+    """htslib's BGZF writer, as ``tabix_compress`` uses it (same blocks, same bytes), with its
+    thread pool compressing blocks while the caller goes on; ctypes releases the GIL in calls."""
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        self.lib = _htslib()
+        self.fp = self.lib.bgzf_open(os.fsencode(path), b"w")
+        if not self.fp:
+            raise OSError(f"cannot write {path}")
+        n = (os.cpu_count() or 1) if threads is None else threads
+        if n > 1 and self.lib.bgzf_mt(self.fp, n, 256) != 0:
+            self.lib.bgzf_close(self.fp)
+            raise OSError("htslib could not start its BGZF threads")
+
+    def write(self, data: bytes) -> None:
+        if data and self.lib.bgzf_write(self.fp, data, len(data)) != len(data):
+            raise OSError("BGZF write failed")
+
+    def __enter__(self) -> _Bgzf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fp, self.fp = self.fp, None
+        if fp and self.lib.bgzf_close(fp) != 0 and exc[0] is None:
+            raise OSError("BGZF close failed")
+
+
+class _Tee(io.BufferedIOBase):
+    """Reads from ``source``, handing every piece read to ``sink`` too."""
+
+    def __init__(self, source: BinaryIO, sink: _Bgzf) -> None:
+        self.source, self.sink = source, sink
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self.source.read(-1 if size is None else size)
+        self.sink.write(data)
+        return data
 
 
 def by_severity(counts: dict[str, int]) -> dict[str, int]:

@@ -4,11 +4,16 @@ stored the old way (every file stored)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -142,3 +147,101 @@ def test_every_download_is_byte_identical_to_the_old_outputs(
 def test_a_stream_link_is_signed_and_expires(app: Flask, settings: Settings) -> None:
     client = app.test_client()
     assert client.get("/results/stream/forged").status_code == 404
+
+
+class _Rss:
+    """The process's resident memory, sampled in a thread: the peak above where it started."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = self._now()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _now() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.01):
+            self.peak = max(self.peak, self._now())
+
+    def __enter__(self) -> _Rss:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def grew(self) -> int:
+        return self.peak - self.start
+
+
+def _streamed(client: FlaskClient, route: str) -> tuple[int, str]:
+    """(bytes, sha256) of a made-on-request download, read a piece at a time as a browser would."""
+    response = client.get(route)
+    assert response.status_code == 302
+    parts = urlsplit(response.headers["Location"])
+    assert parts.path.startswith("/results/stream/")
+    streamed = client.get(parts.path, buffered=False)
+    assert streamed.status_code == 200 and streamed.is_streamed
+    total, digest = 0, hashlib.sha256()
+    for piece in streamed.response:
+        total += len(piece)
+        digest.update(piece)
+    streamed.close()
+    return total, digest.hexdigest()
+
+
+def test_a_large_result_streams_with_flat_memory(
+    app: Flask, settings: Settings, make_user: Callable[..., User], tmp_path: Path
+) -> None:
+    """400 MB of plain VCF and 400 MB of TSV, made on request: the web process grows by a few
+    blocks, never by the result."""
+    from annotator import outputs
+
+    header = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    line = b"chr1\t12345\t.\tA\tG\t.\t.\tGAS_GENE=ABC;GAS_REGION=intron;" + b"X" * 180 + b"\n"
+    block, repeats = line * 4096, 400  # 1 MiB-ish blocks
+    expected = hashlib.sha256(header)
+    gz = tmp_path / "annotated.vcf.gz"
+    with outputs._Bgzf(gz, 2) as out:
+        out.write(header)
+        for _ in range(repeats):
+            out.write(block)
+            expected.update(block)
+    n = 32_768
+    rows = pa.table(
+        [
+            pa.array([0] * n, pa.int32())
+            if name == "chrom_index"
+            else pa.array(range(1000, 1000 + n), pa.int64())
+            if outputs.SCHEMA.field(name).type == pa.int64()
+            else pa.array([f"value-of-{name}"] * n, pa.string())
+            for name in outputs.SCHEMA.names
+        ],
+        schema=outputs.SCHEMA,
+    )
+    parquet, groups = tmp_path / "variants.parquet", 40
+    tsv = hashlib.sha256(outputs.tsv_header())
+    piece = bytes(outputs.tsv_text(rows))
+    with pq.ParquetWriter(parquet, outputs.SCHEMA, compression="zstd") as writer:
+        for _ in range(groups):
+            writer.write_table(rows, row_group_size=len(rows))
+            tsv.update(piece)
+    user = make_user()
+    job = _place(settings, user, {"annotated_gz": gz, "parquet": parquet})
+    client = app.test_client()
+    login(client, user)
+    _streamed(client, f"/annotations/{job.job_id}/download/annotated")  # warm: imports, pools
+    with _Rss() as rss:
+        total, digest = _streamed(client, f"/annotations/{job.job_id}/download/annotated")
+    assert (total, digest) == (len(header) + repeats * len(block), expected.hexdigest())
+    assert rss.grew < 64 << 20, f"grew {rss.grew >> 20} MiB streaming {total >> 20} MiB"
+    _streamed(client, f"/annotations/{job.job_id}/download/tsv")
+    with _Rss() as rss:
+        total, digest = _streamed(client, f"/annotations/{job.job_id}/download/tsv")
+    assert digest == tsv.hexdigest() and total > 250 << 20
+    assert rss.grew < 96 << 20, f"grew {rss.grew >> 20} MiB streaming {total >> 20} MiB"
