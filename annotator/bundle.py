@@ -37,9 +37,8 @@ SHIFT = np.int64(32)
 GENE_SHIFT = np.int64(42)  # pick exons are keyed gene << 42 | key (keys stay below 2**42)
 PICK_BASES = ("MANE_Select", "Ensembl_canonical", "longest_coding", "longest", "gene")
 RENDERED_DIR = "rendered_text"  # INFO text rendered from the gene columns, read at start-up
-TEXT_VERSION = (
-    "2"  # bump when that text changes, so an older rendering is not used (2: feature_ids)
-)
+# Bump when that text changes, so an older rendering is not used (2: feature IDs; 3: CSQ text).
+TEXT_VERSION = "3"
 SEQUENCE_DIR = "sequence"  # the reference sequence added to a bundle (annotator/sequence.py)
 
 
@@ -766,6 +765,21 @@ class Bundle:
         from its structure (annotator.gff3, which the GFF3 export shares)."""
         return self._rendered("feature_ids", self._render_feature_ids)
 
+    @cached_property
+    def csq_head(self) -> pa.Array:
+        """Per transcript (one more row: none) its GAS_CSQ fields before the location ones."""
+        return self._rendered("csq_head", lambda: self._render_csq_text()[0])
+
+    @cached_property
+    def csq_tail(self) -> pa.Array:
+        """Per transcript (one more row: none) its GAS_CSQ fields after the location ones."""
+        return self._rendered("csq_tail", lambda: self._render_csq_text()[1])
+
+    def _render_csq_text(self) -> tuple[pa.Array, pa.Array]:
+        from annotator.consequences import transcript_text  # renders from this bundle
+
+        return transcript_text(self)
+
     def _render_feature_ids(self) -> pa.Array:
         from annotator.gff3 import structure_ids  # gff3 reads bundles: imported when rendering
 
@@ -812,6 +826,8 @@ class Bundle:
                 ("set_text", self._render_set_text),
                 ("pick_info", self._render_pick_info),
                 ("feature_ids", self._render_feature_ids),
+                ("csq_head", lambda: self._render_csq_text()[0]),
+                ("csq_tail", lambda: self._render_csq_text()[1]),
             ):
                 table = pa.table({name: render()}).replace_schema_metadata(
                     {"text_version": TEXT_VERSION}

@@ -213,36 +213,14 @@ class ConsequenceCaller:
         self.mt = np.array([c == "MT" for c in bundle.contigs])
         genes = bundle.genes
         names = kernels.take(genes["gene_name"], pa.array(gene))
-        ids = kernels.take(genes["gene_id"], pa.array(gene))
         tx_id = table["transcript_id"]
         self.hgvs_name = single(
             _where(kernels.equal(tx_id, "").to_numpy(zero_copy_only=False), names, tx_id)
         )
-        flags = np.array(["", "cds_start_NF", "cds_end_NF", "cds_start_NF&cds_end_NF"], object)
-        # What a transcript's blocks always say, rendered once: before the location fields
-        # (SYMBOL|Gene|Feature_type|Feature|BIOTYPE) and after them (STRAND|CANONICAL|MANE|FLAGS).
-        self.tx_head = single(
-            _join(
-                _clean(names),
-                _clean(ids),
-                "Transcript",
-                _clean(bundle.feature_ids),
-                _clean(table["biotype"]),
-                sep="|",
-            )
-        )
-        self.tx_tail = single(
-            _join(
-                _where(self.minus, "-1", "1"),
-                _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", ""),
-                _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", ""),
-                _strings(flags[start_nf.astype(np.int64) + 2 * end_nf.astype(np.int64)].tolist()),
-                sep="|",
-            )
-        )
-        # Rows for join_rows: one more each, for an intergenic block's empty fields.
-        self.tx_head_rows = pa.concat_arrays([self.tx_head, _strings(["||||"])])
-        self.tx_tail_rows = pa.concat_arrays([single(_join("|", self.tx_tail)), _strings(["||||"])])
+        # What a transcript's blocks always say, rendered with the bundle (rendered_text/):
+        # before the location fields and after them, each with an intergenic row at the end.
+        self.tx_head_rows = bundle.csq_head
+        self.tx_tail_rows = bundle.csq_tail
         self.mane = table["mane"].to_numpy(zero_copy_only=False)
         self.canonical = table["canonical"].to_numpy(zero_copy_only=False)
         self.exonic_len = self.tx_len
@@ -1080,6 +1058,44 @@ def _range_text(lo, hi, q_lo, q_hi, shown) -> pa.Array:
     b = _where(q_hi, "?", _num(hi))
     one = (lo == hi) & ~q_lo & ~q_hi
     return _where(~shown, "", _where(one, a, _join(a, "-", b)))
+
+
+def transcript_text(bundle: Bundle) -> tuple[pa.Array, pa.Array]:
+    """Per transcript the GAS_CSQ fields that never change: 'SYMBOL|Gene|Feature_type|Feature|
+    BIOTYPE' and '|STRAND|CANONICAL|MANE|FLAGS', each with one more row of empty fields (an
+    intergenic block's). The bundle renders them once (rendered_text/)."""
+    tx = bundle.transcripts
+    table = tx.table
+    gene = pa.array(table["gene"].to_numpy().astype(np.int64))
+    names = kernels.take(bundle.genes["gene_name"], gene)
+    ids = kernels.take(bundle.genes["gene_id"], gene)
+    flag_text = np.array(["", "cds_start_NF", "cds_end_NF", "cds_start_NF&cds_end_NF"], object)
+    start_nf = table["cds_start_nf"].to_numpy(zero_copy_only=False)
+    end_nf = table["cds_end_nf"].to_numpy(zero_copy_only=False)
+    minus = bundle.minus[table["gene"].to_numpy()]
+    head = single(
+        _join(
+            _clean(names),
+            _clean(ids),
+            "Transcript",
+            _clean(bundle.feature_ids),
+            _clean(table["biotype"]),
+            sep="|",
+        )
+    )
+    tail = single(
+        _join(
+            _where(minus, "-1", "1"),
+            _where(table["canonical"].to_numpy(zero_copy_only=False), "YES", ""),
+            _where(table["mane"].to_numpy(zero_copy_only=False), "MANE_Select", ""),
+            _strings(flag_text[start_nf.astype(np.int64) + 2 * end_nf.astype(np.int64)].tolist()),
+            sep="|",
+        )
+    )
+    head = pa.concat_arrays([single(kernels.cast(head, pa.string())), _strings(["||||"])])
+    tail = single(_join("|", tail))  # the '|' after DISTANCE
+    tail = pa.concat_arrays([single(kernels.cast(tail, pa.string())), _strings(["||||"])])
+    return head, tail
 
 
 def _oriented(bases: Bases, allele: np.ndarray, minus: np.ndarray, single_base: np.ndarray):

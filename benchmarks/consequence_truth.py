@@ -132,6 +132,7 @@ class TxCall:
     protein_pos: int | None = None
     exon: str = ""  # "n/total" or "n"
     hgvsc: str = ""  # after the reference's "ID:"
+    hgvs_reference: str = ""  # that "ID" (versioned), "" when none is written
     hgvsp: str = ""  # after "ID:", %-escapes decoded
     codons: str = ""  # VEP's "ccA/ccC"
     biotype: str = ""
@@ -167,6 +168,14 @@ def normalise_terms(terms: list[str]) -> tuple[str, ...]:
 def _first_int(text: str) -> int | None:
     m = re.match(r"\??-?(\d+)", text or "")
     return int(m.group(1)) if m else None
+
+
+def _other_versions(a: str, b: str) -> bool:
+    """Two versioned IDs of one transcript that differ in their version (ENST...9 vs ...8)."""
+    if "." not in a or "." not in b:
+        return False
+    (a_id, _, a_v), (b_id, _, b_v) = a.rpartition("."), b.rpartition(".")
+    return a_id == b_id and a_v != b_v
 
 
 def _after_colon(text: str) -> str:
@@ -228,6 +237,7 @@ def csq_calls(
                 protein_pos=_first_int(v.get("Protein_position", "")),
                 exon=v.get("EXON", ""),
                 hgvsc=_after_colon(v.get("HGVSc", "")),
+                hgvs_reference=v.get("HGVSc", "").rpartition(":")[0],
                 hgvsp=_after_colon(v.get("HGVSp", "")),
                 codons=v.get("Codons", ""),
                 biotype=v.get("BIOTYPE", ""),
@@ -486,6 +496,11 @@ def tally_record(
                 t.indel_agree += ok
         for c, g, how in _tied(mine, theirs):
             shape = "SNV" if _is_snv(ref, alt) else "indel" if _is_indel(ref, alt) else "other"
+            if _other_versions(c.hgvs_reference, g.hgvs_reference):
+                # The same transcript ID in another release (GENCODE 44 in the default bundle,
+                # the tool's own): its exons may differ, so its positions are not comparable.
+                t.hgvs[("HGVSc", "other version", "n")] += bool(c.hgvsc)
+                continue
             for kind, a, b in (("HGVSc", c.hgvsc, g.hgvsc), ("HGVSp", c.hgvsp, g.hgvsp)):
                 if not a:
                     continue
@@ -560,6 +575,11 @@ def report_lines(tool: str, t: ConsequenceTally, show: int = 0) -> list[str]:
                 + ", ".join(shapes)
                 + ")"
             )
+    if t.hgvs[("HGVSc", "other version", "n")]:
+        out.append(
+            f"    HGVSc not compared: {t.hgvs[('HGVSc', 'other version', 'n')]} where GAS's "
+            "transcript is another version of the tool's (another release's exons)"
+        )
     for (kind, a, b), n in list(t.hgvs_misses.most_common())[:show]:
         out.append(f"      {kind} {a} / GAS {b}" + (f" ({n}x)" if n > 1 else ""))
     out += [f"      - {e}" for e in t.examples[:show]]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 import requests
 
@@ -26,12 +27,31 @@ TIMEOUT = 30
 CHUNK = 256 * 1024
 
 
+# What a job id looks like; anything else never goes into a URL path (`gas job ../me`).
+JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+EXAMPLE_JOB_ID = "0b0c5a3e-1111-4222-8333-444455556666"
+# The fields the commands read from a job, a job list and the other answers.
+JOB_FIELDS = ("id", "status", "input_filename", "submitted_at")
+
+
 class ClientError(Exception):
     """Something the researcher should read as one line: a refused token, a missing job …"""
 
 
 class NotLoggedIn(ClientError):
     pass
+
+
+def job_path(job_id: str, rest: str = "") -> str:
+    """``/jobs/ID`` + ``rest``, for a string that is a job id; ClientError otherwise."""
+    if not JOB_ID.match(job_id):
+        raise ClientError(f"{job_id!r} is not a job id (they look like {EXAMPLE_JOB_ID})")
+    return f"/jobs/{job_id}{rest}"
+
+
+def one_line(text: object) -> str:
+    """An error's text on one line (a network error's often spans several)."""
+    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True)
@@ -115,10 +135,23 @@ def s3_message(response: requests.Response) -> str:
 
 
 def download_name(response: requests.Response) -> str:
-    """The file name the server offers (Content-Disposition), else the URL's last segment."""
-    offered = re.search(r'filename="?([^";]+)"?', response.headers.get("Content-Disposition", ""))
-    name = offered.group(1) if offered else response.url.split("?", 1)[0].rsplit("/", 1)[-1]
-    return Path(name).name or "download"
+    """The file name the server offers (Content-Disposition: RFC 6266's ``filename*`` first,
+    then ``filename``), else the URL's last segment; never a path."""
+    header = response.headers.get("Content-Disposition", "")
+    exact = re.search(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[\w-]*'([^;\s]+)", header)
+    plain = re.search(r'filename\s*=\s*"?([^";]+)"?', header)
+    name = ""
+    if exact:
+        try:
+            name = unquote(exact.group(2), encoding=exact.group(1), errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            name = ""
+    if not name and plain:
+        name = plain.group(1)
+    if not name:
+        name = unquote(response.url.split("?", 1)[0].rsplit("/", 1)[-1])
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name.lstrip(".") or "download"
 
 
 class Client:
@@ -138,12 +171,12 @@ class Client:
         """One API request; the JSON answer, None for 204, ClientError for anything else."""
         try:
             response = self.session.request(method, self.url(path), timeout=TIMEOUT, **kwargs)
+            if not response.ok:
+                raise ClientError(problem_message(response))
+            if response.status_code == 204 or not response.content:
+                return None
         except requests.RequestException as exc:
-            raise ClientError(f"cannot reach {self.credentials.url}: {exc}") from exc
-        if not response.ok:
-            raise ClientError(problem_message(response))
-        if response.status_code == 204 or not response.content:
-            return None
+            raise ClientError(f"cannot reach {self.credentials.url}: {one_line(exc)}") from exc
         try:
             return response.json()
         except ValueError as exc:
@@ -151,11 +184,39 @@ class Client:
                 f"{response.url} did not answer JSON; is this a GAS dashboard?"
             ) from exc
 
+    def expect(self, answer: Any, *fields: str, path: str = "") -> dict[str, Any]:
+        """``answer`` if it is a JSON object with ``fields``; ClientError otherwise."""
+        missing = (
+            [name for name in fields if name not in answer]
+            if isinstance(answer, dict)
+            else ["an object"]
+        )
+        if missing:
+            raise ClientError(
+                f"{self.url(path)} answered, but not what GAS answers (no {missing[0]}); "
+                "is this a GAS dashboard?"
+            )
+        return answer
+
     def me(self) -> dict[str, Any]:
-        return self.call("GET", "/me")
+        me = self.expect(self.call("GET", "/me"), "email", "token", path="/me")
+        self.expect(me["token"], "name", "scope", path="/me")
+        return me
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self.call("GET", f"/jobs/{job_id}")
+        path = job_path(job_id)
+        return self.expect(self.call("GET", path), *JOB_FIELDS, path=path)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        path = job_path(job_id, "/cancel")
+        return self.expect(self.call("POST", path), *JOB_FIELDS, path=path)
+
+    def resubmit(self, job_id: str) -> dict[str, Any]:
+        path = job_path(job_id, "/resubmit")
+        return self.expect(self.call("POST", path), *JOB_FIELDS, path=path)
+
+    def remove(self, job_id: str) -> None:
+        self.call("DELETE", job_path(job_id))
 
     def jobs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` jobs, newest first, following the API's pages."""
@@ -167,8 +228,10 @@ class Client:
                 params["status"] = status
             if page:
                 params["page"] = page
-            answer = self.call("GET", "/jobs", params=params)
-            found += answer["jobs"]
+            answer = self.expect(self.call("GET", "/jobs", params=params), "jobs", path="/jobs")
+            if not isinstance(answer["jobs"], list):
+                self.expect(None, path="/jobs")
+            found += [self.expect(job, *JOB_FIELDS, path="/jobs") for job in answer["jobs"]]
             page = answer.get("next_page")
             if not page:
                 break
@@ -180,16 +243,17 @@ class Client:
         """Send ``path`` through a presigned POST and start its job; returns the job."""
         from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-        upload = self.call("POST", "/uploads")
         with path.open("rb") as data:
             gzipped = data.read(2) == b"\x1f\x8b"
             data.seek(0)
-            key = upload["key_gz"] if gzipped else upload["key"]
-            # S3 reads the policy's fields first and the file last.
+            # The name goes to the API, never to S3: it is kept on the job, in any script.
+            asked = {"filename": path.name, "compressed": gzipped}
+            upload = self.expect(
+                self.call("POST", "/uploads", json=asked), "url", "fields", "key", path="/uploads"
+            )
+            # S3 reads the policy's fields (the key among them) first and the file last.
             fields: list[tuple[str, Any]] = [
                 *upload["fields"].items(),
-                ("key", key),
-                (upload["filename_field"], path.name),
                 ("file", (path.name, data, "application/octet-stream")),
             ]
             encoder = MultipartEncoder(fields)
@@ -212,22 +276,32 @@ class Client:
                 raise ClientError(f"upload of {path.name} failed: {exc}") from exc
         if not stored.ok:
             raise ClientError(f"upload of {path.name} refused: {s3_message(stored)}")
-        return self.call("POST", "/jobs", json={"upload_key": key, "build": build})
+        job = self.call(
+            "POST",
+            "/jobs",
+            json={"upload_key": upload["key"], "filename": path.name, "build": build},
+        )
+        return self.expect(job, *JOB_FIELDS, path="/jobs")
 
     def download(self, job_id: str, kind: str) -> requests.Response:
         """The streaming answer of the presigned URL for one of the job's files."""
-        link = self.call("GET", f"/jobs/{job_id}/downloads/{kind}")
+        path = job_path(job_id, f"/downloads/{kind}")
+        link = self.expect(self.call("GET", path), "url", path=path)
         try:
-            response = requests.get(link["url"], stream=True, timeout=TIMEOUT)
+            response = requests.get(str(link["url"]), stream=True, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise ClientError(f"download of {kind} failed: {exc}") from exc
+            raise ClientError(f"download of {kind} failed: {one_line(exc)}") from exc
         if not response.ok:
             raise ClientError(f"download of {kind} refused: {s3_message(response)}")
         return response
 
 
-def stream_to(response: requests.Response, out: BinaryIO) -> Iterator[int]:
-    """Write the body to ``out``, yielding the size of each chunk (for a progress bar)."""
-    for chunk in response.iter_content(CHUNK):
-        out.write(chunk)
-        yield len(chunk)
+def stream_to(response: requests.Response, out: BinaryIO, what: str = "download") -> Iterator[int]:
+    """Write the body to ``out``, yielding the size of each chunk (for a progress bar); a
+    connection cut short is a ClientError."""
+    try:
+        for chunk in response.iter_content(CHUNK):
+            out.write(chunk)
+            yield len(chunk)
+    except requests.RequestException as exc:
+        raise ClientError(f"{what} failed: {one_line(exc)}") from exc

@@ -36,12 +36,16 @@ def _one_line_errors(command: F) -> F:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from cli.api_client import ClientError
+        import requests
+
+        from cli.api_client import ClientError, one_line
 
         try:
             return command(*args, **kwargs)
         except ClientError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(one_line(exc)) from None
+        except requests.RequestException as exc:  # any the client did not name itself
+            raise click.ClickException(f"network error: {one_line(exc)}") from None
 
     return run  # type: ignore[return-value]
 
@@ -266,8 +270,9 @@ def download(job_id: str, kind: str, output: Path | None, as_json: bool) -> None
     from cli.api_client import download_name, stream_to
 
     response = _client().download(job_id, kind)
+    what = f"download of {kind}"
     if output is not None and str(output) == "-":
-        for _ in stream_to(response, sys.stdout.buffer):
+        for _ in stream_to(response, sys.stdout.buffer, what):
             pass
         return
     target = output or Path(download_name(response))
@@ -280,11 +285,8 @@ def download(job_id: str, kind: str, output: Path | None, as_json: bool) -> None
     written = 0
     bar: ProgressBar[int]
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            click.progressbar(length=total, label=target.name, file=sys.stderr) as bar,
-        ):
-            for size in stream_to(response, out):
+        with os.fdopen(fd, "wb") as out, _progress(total, target.name) as bar:
+            for size in stream_to(response, out, what):
                 written += size
                 bar.update(size)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -296,6 +298,25 @@ def download(job_id: str, kind: str, output: Path | None, as_json: bool) -> None
         _json({"id": job_id, "kind": kind, "path": str(target), "bytes": written})
     else:
         click.echo(f"{target}  {written} bytes")
+
+
+class _NoBar:
+    """What stands in for a progress bar when the size is not known (a chunked answer)."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, size: int) -> None:
+        return None
+
+
+def _progress(total: int | None, label: str) -> Any:
+    if total is None:
+        return _NoBar()
+    return click.progressbar(length=total, label=label, file=sys.stderr)
 
 
 def _umask() -> int:
@@ -310,7 +331,7 @@ def _umask() -> int:
 @_one_line_errors
 def cancel(job_id: str, as_json: bool) -> None:
     """Stop a job that is queued or running; it ends CANCELLED."""
-    job = _client().call("POST", f"/jobs/{job_id}/cancel")
+    job = _client().cancel(job_id)
     if as_json:
         _json(job)
     else:
@@ -323,7 +344,7 @@ def cancel(job_id: str, as_json: bool) -> None:
 @_one_line_errors
 def resubmit(job_id: str, as_json: bool) -> None:
     """Start a new job with the same input; prints the new job's id."""
-    job = _client().call("POST", f"/jobs/{job_id}/resubmit")
+    job = _client().resubmit(job_id)
     if as_json:
         _json(job)
     else:
@@ -336,7 +357,7 @@ def resubmit(job_id: str, as_json: bool) -> None:
 @_one_line_errors
 def remove(job_id: str, as_json: bool) -> None:
     """Delete a job that has ended: its input, its results and its record."""
-    _client().call("DELETE", f"/jobs/{job_id}")
+    _client().remove(job_id)
     if as_json:
         _json({"id": job_id, "deleted": True})
     else:

@@ -36,9 +36,25 @@ def _check(*ids: str) -> None:
 
 
 def upload_key(user_id: str, upload_id: str, compressed: bool = False) -> str:
-    """Where a user's upload lands in the inputs bucket."""
+    """Where a user's upload is kept in the inputs bucket."""
+    return upload_folder(user_id, upload_id) + "input.vcf" + (".gz" if compressed else "")
+
+
+def upload_folder(user_id: str, upload_id: str) -> str:
+    """The folder of one upload. The upload form without JavaScript has S3 put the file at this
+    folder plus the file's own name (``${filename}``), the one key not built from ids alone; the
+    dashboard moves it to :func:`upload_key` before anything else reads it."""
     _check(user_id, upload_id)
-    return f"uploads/{user_id}/{upload_id}/input.vcf" + (".gz" if compressed else "")
+    return f"uploads/{user_id}/{upload_id}/"
+
+
+def parse_landing_key(key: str) -> tuple[str, str, str]:
+    """(user_id, upload_id, file name) of a key in an upload's folder; InvalidKey otherwise."""
+    parts = key.split("/", 3)
+    if len(parts) != 4 or parts[0] != "uploads" or not parts[3] or "/" in parts[3]:
+        raise InvalidKey(f"not a key in an upload's folder: {key!r}")
+    _check(parts[1], parts[2])
+    return parts[1], parts[2], parts[3]
 
 
 def parse_upload_key(key: str) -> tuple[str, str]:

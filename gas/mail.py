@@ -45,7 +45,11 @@ def send(settings: Settings, to: str, subject: str, body: str) -> str:
     sent = aws.client(settings, "ses").send_email(
         Source=settings.mail_from,
         Destination={"ToAddresses": [to]},
-        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
+        # UTF-8: a researcher's file name (in the subject and the text) may be in any script.
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+        },
     )
     return str(sent.get("MessageId", ""))
 

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -132,8 +133,11 @@ class User(ConditionalModel):
     # The one outstanding password-reset link: the SHA-256 of its secret, and when it stops working.
     password_reset_hash = UnicodeAttribute(null=True)
     password_reset_expires_at = UTCDateTimeAttribute(null=True)
-    # Sessions started before a password change (or reset) end at their next request.
+    # When the password last changed (or was reset).
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # The dashboard sessions that are live, each as "<start, hex seconds>.<SHA-256 of its secret>"
+    # (workflows.users): a session whose entry is gone is over at its next request.
+    sessions = UnicodeSetAttribute(null=True)
     # When the owner was last told someone tried to register this address (at most hourly).
     registration_notice_at = UTCDateTimeAttribute(null=True)
 

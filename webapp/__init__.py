@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from gas import secret_key
 from gas.settings import Settings
+from webapp import security
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.from_env()
     key = secret_key.load(settings)  # first: without a key the dashboard must not start
     app = Flask(__name__)
+    app.request_class = security.LimitedRequest  # JSON bodies are measured before parsing
     secure = settings.base_url.startswith("https://")
     app.config.from_mapping(
         SECRET_KEY=key,
@@ -43,7 +45,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,  # files go to S3, never through the dashboard
+        # Failed logins per (account, address), and per address over every account.
         LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_ADDRESS_RATE_LIMIT="100 per minute",
         # Sending a confirmation link again, per account.
         CONFIRM_RATE_LIMIT="5 per hour",
         JOBS_PER_PAGE=20,
@@ -58,17 +62,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import (
-        annotations,
-        api,
-        auth,
-        downloads,
-        health,
-        operator,
-        results,
-        security,
-        subscribe,
-    )
+    from webapp import annotations, api, auth, downloads, health, operator, results, subscribe
 
     security.init_app(app)
     api.init_app(app)
@@ -94,9 +88,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(429)
-    def too_many(exc: HTTPException) -> tuple[str, int] | Response:
+    def too_many(exc: HTTPException) -> tuple[str, int, dict[str, str]] | Response:
         if api.is_api_request():
             return api.problem_for(exc)
-        return render_template("errors/429.html"), 429
+        return render_template("errors/429.html"), 429, {"Retry-After": security.retry_after()}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> HTTPException | Response:
+        # 405, 413, 400 … before any API route was found: still a problem document there.
+        if api.is_api_request() and (exc.code or 500) >= 400:
+            return api.problem_for(exc)
+        return exc
 
     return app

@@ -22,13 +22,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from gas import models, result_kinds
 from gas.models import Job
 from webapp import downloads as download_links
-from webapp import graph, results
+from webapp import graph, page_tokens, results
 from webapp.auth import ResendConfirmationForm, needs_confirmation
 from webapp.security import own_job_or_404, settings
 from workflows import downloads, jobs, uploads
@@ -54,6 +53,7 @@ RESTORE_TIMES = {
     "Bulk": "5–12 hours",
 }
 MAX_STATUS_IDS = 50
+PAGE_SALT = "jobs-page"
 REMEMBERED_UPLOADS = 5
 UNCONFIRMED = (
     "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
@@ -65,10 +65,6 @@ def index() -> Response:
     if current_user.is_authenticated:
         return redirect(url_for("annotations.list_jobs"))
     return redirect(url_for("auth.login"))
-
-
-def _page_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="jobs-page")
 
 
 def status_view(job: Job) -> dict[str, Any]:
@@ -105,7 +101,9 @@ def annotate() -> str:
             email=current_user.record.email,
             resend_form=ResendConfirmationForm(),
         )
-    post = uploads.presigned_post(
+    # Without JavaScript the form posts the file straight to S3, named by S3 itself (the page
+    # cannot know the file before it is chosen); upload.js asks for one POST per file instead.
+    post = uploads.presigned_form(
         cfg, current_user.record, redirect_url=cfg.base_url.rstrip("/") + "/annotate/submit"
     )
     _remember_upload(post.upload_id)
@@ -121,23 +119,28 @@ def annotate() -> str:
 @login_required
 def submit() -> Response:
     """Where S3 sends the browser after the upload: turn the upload into a job (idempotent)."""
-    cfg = settings()
+    cfg, user = settings(), current_user.record
     try:
-        upload = uploads.own_upload(current_user.record, request.args.get("key", ""))
+        landed = uploads.own_landing(user, request.args.get("key", ""))
     except uploads.NotYourUpload:
         abort(404)
     if needs_confirmation():
         flash(_unconfirmed_message(), "error")
         return redirect(url_for("annotations.annotate"))
-    if upload.upload_id not in session.get("uploads", []):
+    # The same redirect followed again (a reload): the file has moved, the job is there.
+    job = jobs.job_for_upload_id(cfg, user, landed.upload_id)
+    if job is not None:
+        return redirect(url_for("annotations.job_page", job_id=job.job_id))
+    if landed.upload_id not in session.get("uploads", []):
         # Only uploads this session's form started can be submitted by following a link.
-        job = jobs.job_for_upload(cfg, upload)
-        if job is not None:
-            return redirect(url_for("annotations.job_page", job_id=job.job_id))
         flash("That upload was not started from this session; please upload again.", "error")
         return redirect(url_for("annotations.annotate"))
     try:
-        job = jobs.submit_upload(cfg, current_user.record, upload)
+        upload = uploads.land(cfg, landed)
+        job = jobs.submit_upload(cfg, user, upload, filename=landed.filename)
+    except uploads.UploadProblem as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("annotations.annotate"))
     except jobs.SubmitError as refused:
         flash(str(refused), "error")
         return redirect(url_for("annotations.annotate"))
@@ -151,21 +154,25 @@ def submit() -> Response:
 # (the page asks for several at once: their session writes would overwrite one another).
 
 
+def _filename(body: dict[str, Any]) -> str | None:
+    name = body.get("filename")
+    return name if isinstance(name, str) and name.strip() else None
+
+
 @bp.post("/annotate/uploads")
 @login_required
 def new_upload() -> tuple[Response, int]:
-    """A presigned POST for one more file of the page's batch (S3 answers it with 201)."""
+    """A presigned POST for one more file of the page's batch, ``{"filename": …}`` (S3 answers
+    it with 201); its policy allows the one key and content type it names."""
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
-    post = uploads.presigned_post(settings(), current_user.record)
-    fields = {k: v for k, v in post.fields.items() if k != "key"}
+    body = request.get_json(silent=True)
+    filename = _filename(body if isinstance(body, dict) else {}) or "input.vcf"
+    if problem := uploads.filename_problem(filename):
+        return jsonify({"error": problem}), 422
+    post = uploads.presigned_post(settings(), current_user.record, filename)
     return jsonify(
-        {
-            "url": post.url,
-            "fields": fields,
-            "key_prefix": post.key_prefix,
-            "max_bytes": post.max_bytes,
-        }
+        {"url": post.url, "fields": post.fields, "key": post.key, "max_bytes": post.max_bytes}
     ), 201
 
 
@@ -175,13 +182,14 @@ def submit_json() -> tuple[Response, int]:
     """Start the job of one upload the page sent to S3; the same upload twice is one job."""
     if needs_confirmation():
         return jsonify({"error": _unconfirmed_message()}), 403
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     try:
         upload = uploads.own_upload(current_user.record, str(body.get("key", "")))
     except uploads.NotYourUpload:
         return jsonify({"error": "No such upload of yours; please upload the file again."}), 404
     try:
-        job = jobs.submit_upload(settings(), current_user.record, upload)
+        job = jobs.submit_upload(settings(), current_user.record, upload, filename=_filename(body))
     except jobs.SubmitError as refused:
         return jsonify({"error": str(refused)}), 422
     return jsonify(
@@ -199,17 +207,18 @@ def submit_json() -> tuple[Response, int]:
 @bp.route("/annotations")
 @login_required
 def list_jobs() -> str:
+    secret, user_id = current_app.config["SECRET_KEY"], current_user.user_id
     last_key = None
     token = request.args.get("page")
     if token:
         try:
-            last_key = _page_serializer().loads(token)
-        except BadSignature:
+            last_key = page_tokens.loads(secret, PAGE_SALT, token, user_id, {})
+        except page_tokens.BadPageToken:
             abort(404)
     page, next_key = jobs.page_for_user(
-        settings(), current_user.user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
+        settings(), user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
     )
-    next_token = _page_serializer().dumps(next_key) if next_key else None
+    next_token = page_tokens.dumps(secret, PAGE_SALT, user_id, {}, next_key) if next_key else None
     return render_template(
         "annotations/list.html",
         jobs=[(job, status_view(job)) for job in page],
@@ -418,7 +427,7 @@ def download(job_id: str, kind: str) -> Response:
     job = own_job_or_404(job_id)
     cfg = settings()
     if kind == "input":
-        return redirect(uploads.input_url(cfg, job.input_key))
+        return redirect(uploads.input_url(cfg, job.input_key, job.input_filename))
     if kind not in result_kinds.names():
         abort(404)
     if job.status in (models.ARCHIVED, models.RESTORING):

@@ -10,29 +10,31 @@ The document describing all of this is served at ``/api/v1/openapi.json`` (``web
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 from flask_limiter.util import get_remote_address
-from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from gas import models, result_kinds
-from webapp import api_spec, csrf, limiter
+from webapp import api_spec, csrf, limiter, page_tokens
 from webapp import downloads as download_links
-from webapp.security import settings
+from webapp.security import retry_after, settings
 from workflows import accounts, downloads, jobs, results, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PROBLEM_TYPE = "application/problem+json"
+PAGE_SALT = "api-jobs-page"
 RESULT_KINDS = result_kinds.in_api()  # as the document lists them; requests read the declaration
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = ("auto", "GRCh38", "GRCh37")
 MAX_PAGE = 100
+MAX_FILENAME = 1000  # what a client may send; the name kept is cut to gas.filenames.MAX_LENGTH
 MAX_VARIANTS_PER_PAGE = 500
 MAX_GENES = 1000
 NO_VARIANT_TABLE = (
@@ -63,8 +65,11 @@ def is_api_request() -> bool:
 def problem_for(exc: HTTPException) -> Response:
     """An HTTP error raised anywhere under /api/v1 (404, 405, 429 …) as a problem document."""
     response = problem(exc.code or 500, exc.description or "")
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # Allow (405), WWW-Authenticate …
+            response.headers[name] = value
     if exc.code == 429:
-        response.headers["Retry-After"] = "60"
+        response.headers["Retry-After"] = retry_after()
     return response
 
 
@@ -83,7 +88,14 @@ limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)
 def init_app(app: Flask) -> None:
     """Tokens, not cookies, authenticate the API: no CSRF token applies to it."""
     app.config.setdefault("API_RATE_LIMIT", "600 per minute")
+    # The API's bodies are a few short fields: a larger one is refused (413) unread.
+    app.config.setdefault("API_MAX_BODY_BYTES", 64 * 1024)
     csrf.exempt(bp)
+
+
+@bp.before_request
+def limit_body() -> None:
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
 
 
 @bp.before_request
@@ -154,14 +166,14 @@ def job_view(job: models.Job) -> dict[str, Any]:
     }
 
 
-def _page_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="api-jobs-page")
-
-
-def _json_body() -> dict[str, Any]:
+def _json_body(*fields: str) -> dict[str, Any]:
+    """The JSON object sent, holding no field but ``fields`` (as the document says)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise _BadRequest("Send a JSON object with Content-Type: application/json.")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise _BadRequest(f"Unknown field {unknown[0][:40]!r}: send only {', '.join(fields)}.")
     return body
 
 
@@ -224,22 +236,46 @@ def get_usage() -> Response:
 # --- uploads and jobs ----------------------------------------------------------------------------
 
 
+def _optional_body(*fields: str) -> dict[str, Any]:
+    """The JSON object sent, or {} for no body at all."""
+    if not request.get_data(cache=True):
+        return {}
+    return _json_body(*fields)
+
+
+def _filename(body: dict[str, Any]) -> str | None | Response:
+    """The ``filename`` field: None when absent, a 400 problem when it is no file name."""
+    if "filename" not in body:
+        return None
+    name = body["filename"]
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_FILENAME:
+        return problem(400, f"filename must be a file's name (1 to {MAX_FILENAME} characters).")
+    return name
+
+
 @bp.post("/uploads")
 def create_upload() -> tuple[Response, int]:
-    """A presigned POST: send its fields, x-amz-meta-filename and the file (last) to ``url``."""
+    """A presigned POST for ``{"filename": …}``: send its fields and then the file to ``url``."""
     if refused := _unconfirmed():
         return refused, 403
+    body = _optional_body("filename", "compressed")
+    filename = _filename(body)
+    compressed = body.get("compressed")
+    if isinstance(filename, Response):
+        return filename, 400
+    if "compressed" in body and not isinstance(compressed, bool):
+        return problem(400, "compressed must be true or false."), 400
+    name = filename or ("input.vcf.gz" if compressed else "input.vcf")
+    if problem_text := uploads.filename_problem(name):
+        return problem(422, problem_text, title="Upload refused"), 422
     cfg = settings()
-    post = uploads.presigned_post(cfg, _user())
+    post = uploads.presigned_post(cfg, _user(), name, compressed=compressed)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
-    fields = {k: v for k, v in post.fields.items() if k != "key"}
     return jsonify(
         {
             "url": post.url,
-            "fields": fields,
-            "key": post.key_prefix + ".vcf",
-            "key_gz": post.key_prefix + ".vcf.gz",
-            "filename_field": uploads.FILENAME_FIELD,
+            "fields": post.fields,
+            "key": post.key,
             "max_bytes": post.max_bytes,
             "expires_at": expires.isoformat(),
         }
@@ -250,17 +286,20 @@ def create_upload() -> tuple[Response, int]:
 def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
     if refused := _unconfirmed():
         return refused
-    body = _json_body()
+    body = _json_body("upload_key", "filename", "build")
     key = body.get("upload_key")
     build = body.get("build", "auto")
     if not isinstance(key, str) or build not in BUILDS:
         return problem(400, "Send upload_key (a key from POST /uploads) and optionally build.")
+    filename = _filename(body)
+    if isinstance(filename, Response):
+        return filename
     try:
         upload = uploads.own_upload(_user(), key)
     except uploads.NotYourUpload:
         return problem(404, "No such upload.")
     try:
-        job = jobs.submit_upload(settings(), _user(), upload, build=build)
+        job = jobs.submit_upload(settings(), _user(), upload, build=build, filename=filename)
     except jobs.SubmitError as refused:
         return problem(422, str(refused), title="Upload refused")
     view = job_view(job)
@@ -269,30 +308,27 @@ def submit_job() -> tuple[Response, int, dict[str, str]] | Response:
 
 @bp.get("/jobs")
 def list_jobs() -> Response:
-    status = request.args.get("status") or None
+    # Exactly what the document allows: an empty value is not "absent".
+    status = request.args.get("status")
     if status is not None and status not in models.STATUSES:
         return problem(400, f"status must be one of {', '.join(models.STATUSES)}.")
-    try:
-        limit = int(request.args.get("limit", 20))
-    except ValueError:
-        limit = 0
+    given_limit = request.args.get("limit", "20")
+    limit = int(given_limit) if re.fullmatch(r"[0-9]{1,4}", given_limit) else 0
     if not 1 <= limit <= MAX_PAGE:
         return problem(400, f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    secret, user_id, query = current_app.config["SECRET_KEY"], _user().user_id, {"status": status}
     after = None
-    if token := request.args.get("page"):
+    if (token := request.args.get("page")) is not None:
         try:
-            after = _page_serializer().loads(token)
-        except BadSignature:
-            return problem(400, "page is not a page token this API gave out.")
-    page, next_key = jobs.page_for_user(
-        settings(), _user().user_id, limit, after=after, status=status
-    )
-    return jsonify(
-        {
-            "jobs": [job_view(job) for job in page],
-            "next_page": _page_serializer().dumps(next_key) if next_key else None,
-        }
-    )
+            after = page_tokens.loads(secret, PAGE_SALT, token, user_id, query)
+        except page_tokens.BadPageToken:
+            return problem(
+                400,
+                "page is not a next_page this API gave out for this account and this status.",
+            )
+    page, next_key = jobs.page_for_user(settings(), user_id, limit, after=after, status=status)
+    next_page = page_tokens.dumps(secret, PAGE_SALT, user_id, query, next_key) if next_key else None
+    return jsonify({"jobs": [job_view(job) for job in page], "next_page": next_page})
 
 
 @bp.get("/jobs/<job_id>")
@@ -323,7 +359,7 @@ def download(job_id: str, kind: str) -> Response:
         return problem(404, f"kind must be one of {', '.join(kinds)}.")
     cfg = settings()
     if kind == "input":
-        url = uploads.input_url(cfg, job.input_key)
+        url = uploads.input_url(cfg, job.input_key, job.input_filename)
     else:
         if job.status in (models.ARCHIVED, models.RESTORING):
             return problem(409, "The results are archived; upgrade to Premium to restore them.")

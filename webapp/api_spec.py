@@ -14,8 +14,12 @@ from typing import Any
 # vocabulary, declared once there.
 from annotator import columns, terms
 from gas import models, result_kinds
+from webapp import page_tokens
 
 STRING_OR_NULL = {"type": ["string", "null"]}
+JOB_ID_SHAPE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# The shape of a page token (itsdangerous: base64url payload, a dot, base64url signature).
+PAGE_SHAPE = r"^\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
 
@@ -31,6 +35,15 @@ def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
         "additionalProperties": False,
     }
 
+
+# A file's name as the researcher has it: any characters, ending in a VCF suffix.
+FILENAME: dict[str, Any] = {
+    "type": "string",
+    "minLength": 5,
+    "maxLength": 1000,
+    "pattern": r"\.[vV][cC][fF](\.[gG][zZ]|\.[bB][gG][zZ])?\s*$",
+    "description": "the file's name, in any script (.vcf, .vcf.gz or .vcf.bgz)",
+}
 
 _JOB_FIELDS: dict[str, Any] = {
     "id": {"type": "string", "format": "uuid"},
@@ -134,22 +147,31 @@ SCHEMAS: dict[str, Any] = {
         jobs={"type": "array", "items": _ref("Job")},
         next_page={
             "type": ["string", "null"],
-            "description": "pass as ?page= for the next page; null on the last",
+            "format": "gas-page-token",
+            "description": "pass as ?page= (with the same status) for the next page; null on "
+            "the last",
+        },
+    ),
+    "NewUpload": _obj(
+        [],
+        filename=FILENAME,
+        compressed={
+            "type": "boolean",
+            "description": "whether the file is gzip/bgzip-compressed (default: as its name says)",
         },
     ),
     "Upload": _obj(
-        ["url", "fields", "key", "key_gz", "filename_field", "max_bytes", "expires_at"],
+        ["url", "fields", "key", "max_bytes", "expires_at"],
         url={"type": "string", "description": "POST a multipart form here"},
         fields={
             "type": "object",
             "additionalProperties": {"type": "string"},
-            "description": "send every one as a form field, as given",
+            "description": "send every one as a form field, as given (the key and the content "
+            "type among them; the policy allows no other), then the file as the last field",
         },
-        key={"type": "string", "description": "the form's key field for a plain VCF"},
-        key_gz={"type": "string", "description": "the key field for a gzip/bgzip VCF"},
-        filename_field={
+        key={
             "type": "string",
-            "description": "a form field holding the file's name (required)",
+            "description": "the key the file is stored under: upload_key for POST /jobs",
         },
         max_bytes={"type": "integer", "description": "the largest file the tier allows"},
         expires_at={"type": "string", "format": "date-time"},
@@ -157,6 +179,7 @@ SCHEMAS: dict[str, Any] = {
     "SubmitJob": _obj(
         ["upload_key"],
         upload_key={"type": "string", "description": "the key the file was uploaded to"},
+        filename={**FILENAME, "description": f"{FILENAME['description']}; kept on the job"},
         build={"type": "string", "enum": ["auto", "GRCh38", "GRCh37"], "default": "auto"},
     ),
     "Download": _obj(
@@ -240,8 +263,32 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+def _json(schema: str, description: str, **links: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if links:
+        answer["links"] = links
+    return answer
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: where a value of this response goes next (clients and fuzzers follow)."""
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+# What one job's answer leads to: the same job's other operations.
+_JOB_LINKS = {
+    name: _link(op, f"{what} this job", job_id="$response.body#/id")
+    for name, op, what in (
+        ("GetJob", "getJob", "read"),
+        ("CancelJob", "cancelJob", "cancel"),
+        ("ResubmitJob", "resubmitJob", "resubmit"),
+        ("DeleteJob", "deleteJob", "delete"),
+        ("Download", "getDownload", "download a file of"),
+    )
+}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -265,11 +312,13 @@ JOB_ID = {
     "name": "job_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "description": "a job's id (anything else is no job: 404)",
+    "schema": {"type": "string", "format": "uuid", "pattern": JOB_ID_SHAPE},
 }
 
 
 def _op(
+    operation_id: str,
     summary: str,
     responses: dict[str, Any],
     *,
@@ -283,7 +332,9 @@ def _op(
         answers.update(SUBMIT_PROBLEMS)
     if job:
         answers["404"] = _problem("no such job (or not yours: the same answer)")
-    operation = {"summary": summary, "responses": answers, **extra}
+    if "requestBody" in extra:
+        answers["413"] = _problem("a body larger than the API takes (64 KiB)")
+    operation = {"operationId": operation_id, "summary": summary, "responses": answers, **extra}
     if job:
         operation.setdefault("parameters", []).insert(0, JOB_ID)
     return operation
@@ -302,11 +353,27 @@ def _choices(vocabulary: tuple[str, ...], description: str) -> dict[str, Any]:
 
 
 VARIANT_FILTERS = [
-    _query("gene", {"type": "string"}, "a gene name or ID the allele lists (any case)"),
+    _query(
+        "gene",
+        {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"},
+        "a gene name or ID the allele lists (any case)",
+    ),
     _query("region", {"type": "string", "enum": list(columns.REGION_CLASSES)}, "region class"),
-    _query("chrom", {"type": "string"}, "a chromosome, with or without chr"),
-    _query("start", {"type": "integer", "minimum": 0}, "first position (needs chrom)"),
-    _query("end", {"type": "integer", "minimum": 0}, "last position (needs chrom)"),
+    _query(
+        "chrom",
+        {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+        "a chromosome, with or without chr",
+    ),
+    _query(
+        "start",
+        {"type": "integer", "minimum": 0},
+        "first position; needs chrom (without it: 400)",
+    ),
+    _query(
+        "end",
+        {"type": "integer", "minimum": 0},
+        "last position, not before start; needs chrom (without it, or before start: 400)",
+    ),
     _query("known", {"type": "string", "enum": ["known", "novel"]}, "with an ID, or without"),
     _query(
         "consequence",
@@ -341,6 +408,7 @@ VARIANT_FILTERS = [
 PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": {
+            "operationId": "getOpenApi",
             "summary": "This document",
             "security": [],
             "responses": {
@@ -348,26 +416,58 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/me": {"get": _op("Who the token speaks for", {"200": _json("Me", "the account")})},
+    "/me": {"get": _op("getMe", "Who the token speaks for", {"200": _json("Me", "the account")})},
     "/usage": {
         "get": _op(
+            "getUsage",
             "Storage online and archived, jobs this month, the tier's limits",
             {"200": _json("Usage", "the account's usage")},
         )
     },
     "/uploads": {
         "post": _op(
-            "A presigned POST for one VCF (the tier's size limit is in its policy)",
-            {"201": _json("Upload", "where and how to send the file")},
+            "createUpload",
+            "A presigned POST for one VCF: its policy allows one key, one content type and the "
+            "tier's size",
+            {
+                "400": _problem("a body that is not a JSON object, a bad filename or compressed"),
+                "422": _problem("the name is not a VCF file's"),
+                "201": _json(
+                    "Upload",
+                    "where and how to send the file",
+                    SubmitJob={
+                        "operationId": "submitJob",
+                        "description": "start the job of this upload, once the file is sent",
+                        "requestBody": {"upload_key": "$response.body#/key"},
+                    },
+                ),
+            },
             write=True,
             submits=True,
+            requestBody={
+                "required": False,
+                "content": {"application/json": {"schema": _ref("NewUpload")}},
+            },
         )
     },
     "/jobs": {
         "get": _op(
+            "listJobs",
             "The account's jobs, newest first",
             {
-                "200": _json("JobList", "one page of jobs"),
+                "200": _json(
+                    "JobList",
+                    "one page of jobs",
+                    NextPage=_link(
+                        "listJobs",
+                        "the next page of the same list",
+                        page="$response.body#/next_page",
+                        status="$request.query.status",
+                    ),
+                    GetFirstJob=_link(
+                        "getJob", "the page's first job", job_id="$response.body#/jobs/0/id"
+                    ),
+                ),
                 "400": _problem("a bad status, limit or page"),
             },
             parameters=[
@@ -381,14 +481,32 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                 },
-                {"name": "page", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "page",
+                    "in": "query",
+                    "description": (
+                        "where the list goes on: the next_page of an earlier answer, given for "
+                        "this account and the same status (see the NextPage link); an opaque "
+                        "signed token, so any other value is refused with 400"
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "format": "gas-page-token",
+                        "pattern": PAGE_SHAPE,
+                        "maxLength": page_tokens.MAX_LENGTH,
+                    },
+                },
             ],
         ),
         "post": _op(
+            "submitJob",
             "Start the annotation job of an upload (the same upload twice is one job)",
             {
-                "201": _json("Job", "the job"),
-                "400": _problem("no upload_key, or an unknown build"),
+                "201": _json("Job", "the job", **_JOB_LINKS),
+                "400": _problem(
+                    "no upload_key, an unknown build, a bad filename, or a body that is not a "
+                    "JSON object (or is nested more than 32 levels deep)"
+                ),
                 "404": _problem("no such upload of the account's"),
                 "422": _problem("the upload is missing, too large, or not a VCF"),
             },
@@ -402,11 +520,13 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}": {
         "get": _op(
+            "getJob",
             "One job, with its queue position and its execution's timeline",
-            {"200": _json("JobDetail", "the job")},
+            {"200": _json("JobDetail", "the job", **_JOB_LINKS)},
             job=True,
         ),
         "delete": _op(
+            "deleteJob",
             "Delete the job's input, results and record (refused while it runs)",
             {
                 "204": {"description": "deleted"},
@@ -418,9 +538,10 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/cancel": {
         "post": _op(
+            "cancelJob",
             "Stop the job's workflow; a cancelled job is never archived",
             {
-                "200": _json("Job", "the cancelled job"),
+                "200": _json("Job", "the cancelled job", **_JOB_LINKS),
                 "409": _problem("nothing to cancel: the job has ended"),
             },
             write=True,
@@ -429,9 +550,10 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/resubmit": {
         "post": _op(
+            "resubmitJob",
             "A new job with the same input",
             {
-                "201": _json("Job", "the new job"),
+                "201": _json("Job", "the new job", **_JOB_LINKS),
                 "409": _problem("the input is gone"),
             },
             write=True,
@@ -441,6 +563,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/variants": {
         "get": _op(
+            "listVariants",
             "One page of the job's alleles (one row per ALT allele), filtered and sorted as the "
             "dashboard's variant browser does; filters combine (all must hold)",
             {
@@ -454,6 +577,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/genes": {
         "get": _op(
+            "listGenes",
             "The genes the job's alleles touch, most alleles first, by region class and by "
             "consequence",
             {
@@ -473,6 +597,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}/downloads/{kind}": {
         "get": _op(
+            "getDownload",
             "A short-lived URL for a result file or the input",
             {
                 "200": _json("Download", "the URL"),

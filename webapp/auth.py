@@ -56,17 +56,15 @@ class Account(UserMixin):
         return bool(self.record.is_operator)
 
 
-def _password_epoch(user: User) -> str:
-    return user.password_changed_at.isoformat() if user.password_changed_at else ""
-
-
 @login_manager.user_loader
 def load_user(user_id: str) -> Account | None:
     user = users.get(settings(), user_id)
     if user is None:
         return None
-    # A session started before the password last changed (or was reset) is over.
-    if session.get("password_epoch", "") != _password_epoch(user):
+    # The session must still be open on the server: logging out, "log out everywhere" and a new
+    # password end it there, so a copy of the cookie is worth nothing afterwards.
+    max_age = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    if not users.session_is_live(user, session.get("sid"), max_age):
         return None
     return Account(user)
 
@@ -137,6 +135,10 @@ class ResendConfirmationForm(FlaskForm):
     """Just the CSRF token: one button sends the link again."""
 
 
+class EndSessionsForm(FlaskForm):
+    """Just the CSRF token: one button logs out everywhere."""
+
+
 class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
 
@@ -144,8 +146,16 @@ class ChangePasswordForm(NewPasswordForm):
 def _start_session(user: User) -> None:
     # A fresh session on login, so nothing planted before it survives (session fixation).
     session.clear()
-    session["password_epoch"] = _password_epoch(user)
+    session["sid"] = users.start_session(settings(), user)
     login_user(Account(user))
+
+
+def _end_session() -> None:
+    """Log out here: the session ends on the server, then the cookie is emptied."""
+    if current_user.is_authenticated:
+        users.end_session(settings(), current_user.record, session.get("sid"))
+    logout_user()
+    session.clear()
 
 
 def needs_confirmation() -> bool:
@@ -212,15 +222,39 @@ def _check_your_mail(email: str) -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _login_key() -> str:
-    return f"login:{request.remote_addr}"
+def _account_and_address(kind: str, account: str) -> str:
+    return f"{kind}:{account[:254]}:{request.remote_addr}"
 
 
+def _login_account_key() -> str:
+    return _account_and_address("login", users.normal_email(request.form.get("email", "")))
+
+
+def _login_address_key() -> str:
+    return f"login-address:{request.remote_addr}"
+
+
+def _failed(response: Response) -> bool:
+    """A login that did not succeed (a success redirects): only these count against a limit."""
+    return response.status_code != 302
+
+
+# Failed logins are limited per (account, address), so guessing one account's password from one
+# address holds back that pair only: not the others behind the same NAT, nor the owner elsewhere.
+# A looser limit per address stops one address from trying password after password on many
+# accounts.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT"],
     methods=["POST"],
-    key_func=_login_key,
+    key_func=_login_account_key,
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_login_address_key,
+    deduct_when=_failed,
 )
 def login() -> str | Response:
     target = safe_next(request.args.get("next"))
@@ -237,8 +271,17 @@ def login() -> str | Response:
     return render_template("auth/login.html", form=form)
 
 
+def _forgot_key() -> str:
+    return _account_and_address("forgot", users.normal_email(request.form.get("email", "")))
+
+
 def _reset_key() -> str:
-    return f"reset:{request.remote_addr}"
+    user_id = request.view_args.get("user_id", "") if request.view_args else ""
+    return _account_and_address("reset", str(user_id))
+
+
+def _reset_address_key() -> str:
+    return f"reset-address:{request.remote_addr}"
 
 
 RESET_SENT = (
@@ -247,9 +290,15 @@ RESET_SENT = (
 )
 
 
+# Like logging in: per (account, address), and looser per address.
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_forgot_key
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_reset_address_key,
 )
 def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
@@ -267,6 +316,11 @@ def forgot_password() -> str | Response:
 @bp.route("/reset-password/<user_id>/<secret>", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_reset_key
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_reset_address_key,
 )
 def reset_password(user_id: str, secret: str) -> str | Response | tuple[str, int]:
     if not accounts.reset_is_open(settings(), user_id, secret):
@@ -322,8 +376,20 @@ def resend_confirmation() -> Response:
 # A POST (CSRFProtect checks its token), so no other site can log a user out.
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    _end_session()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/profile/sessions/end")
+@login_required
+def end_all_sessions() -> Response:
+    """Log out everywhere: every session of the account ends, this one included."""
+    if not EndSessionsForm().validate_on_submit():
+        return redirect(url_for("auth.profile"))
+    users.end_all_sessions(settings(), current_user.record)
     logout_user()
     session.clear()
+    flash("You were logged out everywhere: every session of your account has ended.", "success")
     return redirect(url_for("auth.login"))
 
 
@@ -340,6 +406,8 @@ def _profile_page(user: User, **forms: Any) -> str:
         "revoke_form": RevokeForm(formdata=None),
         "password_form": ChangePasswordForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
+        "end_sessions_form": EndSessionsForm(formdata=None),
+        "open_sessions": len(user.sessions or ()),
         "needs_confirmation": accounts.needs_confirmation(settings(), user),
         "new_secret": None,
     }

@@ -44,5 +44,7 @@ def stream(token: str) -> Response:
     except (downloads.NotOffered, jobs.JobNotFound, ClientError, OSError):
         abort(404)
     response = Response(chain([first], body), mimetype=chosen.kind.media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{chosen.filename}"'
+    response.headers["Content-Disposition"] = jobs.download_disposition(
+        job, chosen.kind.download_name
+    )
     return response

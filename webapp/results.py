@@ -209,7 +209,6 @@ def _export(job: models.Job, fmt: str) -> Response:
         results.Sidecar(settings(), job)  # fails here, before the response starts, if missing
     except (results.BadQuery, results.ResultUnavailable):
         abort(404)
-    stem = (job.input_filename.rsplit(".vcf", 1)[0] or "results") + ".filtered"
     describe = ", ".join(f"{k}={v}" for k, v in query.to_args(page=1, sort="chrom").items())
     body: Iterator[bytes]
     if fmt == "tsv":
@@ -217,7 +216,7 @@ def _export(job: models.Job, fmt: str) -> Response:
     else:
         body = results.export_vcf_gz(settings(), job, query, describe or "all variants")
     response = Response(body, mimetype=EXPORTS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    response.headers["Content-Disposition"] = jobs.download_disposition(job, f".filtered.{fmt}")
     return response
 
 

@@ -214,6 +214,8 @@ def reset_password(
                 User.password_changed_at.set(now),
                 User.password_reset_hash.remove(),
                 User.password_reset_expires_at.remove(),
+                # A new password ends every session started with the old one.
+                User.sessions.remove(),
                 # The link came by e-mail: following it proves the address as well.
                 User.email_confirmed_at.set(User.email_confirmed_at | now),
             ],

@@ -12,12 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, keys, models, result_kinds, schemas, timestamps
+from gas import aws, filenames, keys, models, result_kinds, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import definitions, executions, uploads
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
 class SubmitError(ValueError):
@@ -29,9 +27,8 @@ class JobNotFound(LookupError):
 
 
 def display_name(filename: str) -> str:
-    """A file name safe to show and store (never used as a key)."""
-    name = _SAFE_NAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
-    return name[:120] or "input.vcf"
+    """The researcher's file name as kept on the job (any script; never used as a key)."""
+    return filenames.clean(filename)
 
 
 def execution_input(
@@ -99,9 +96,14 @@ def submit(
 
 
 def submit_upload(
-    settings: Settings, user: models.User, upload: uploads.Upload, build: str = "auto"
+    settings: Settings,
+    user: models.User,
+    upload: uploads.Upload,
+    build: str = "auto",
+    filename: str | None = None,
 ) -> models.Job:
-    """Check an upload (size, name, content) and start its job; a refused one is deleted.
+    """Check an upload (size, name, content) and start its job, named ``filename`` (the
+    researcher's name for the file); a refused upload is deleted.
 
     An upload that became a job already is that job (a double submit), without a second check.
     """
@@ -109,7 +111,7 @@ def submit_upload(
     if existing is not None:
         return existing
     try:
-        filename = uploads.check_upload(settings, user, upload)
+        filename = uploads.check_upload(settings, user, upload, filename)
     except uploads.UploadProblem as problem:
         uploads.discard(settings, upload.key)
         raise SubmitError(str(problem)) from problem
@@ -184,6 +186,18 @@ def job_for_upload(settings: Settings, upload: uploads.Upload) -> models.Job | N
         return models.Job.get(keys.job_id_for_upload(upload.key))
     except models.DoesNotExist:
         return None
+
+
+def job_for_upload_id(settings: Settings, user: models.User, upload_id: str) -> models.Job | None:
+    """The job an upload of ``user``'s became, whichever key (plain or gzip) it was kept at."""
+    models.bind(settings)
+    for compressed in (False, True):
+        key = keys.upload_key(user.user_id, upload_id, compressed=compressed)
+        try:
+            return models.Job.get(keys.job_id_for_upload(key))
+        except models.DoesNotExist:
+            continue
+    return None
 
 
 def for_user(settings: Settings, user_id: str, limit: int = 20) -> list[models.Job]:
@@ -495,8 +509,7 @@ def detail(settings: Settings, job: models.Job) -> dict[str, Any]:
 
 def download_filename(job: models.Job, kind: str) -> str:
     """What a download of ``kind`` is called: the input's stem and the kind's ending."""
-    stem = job.input_filename.rsplit(".vcf", 1)[0] or "results"
-    return stem + result_kinds.get(kind).download_name
+    return download_name(job, result_kinds.get(kind).download_name)
 
 
 def result_url(settings: Settings, job: models.Job, kind: str) -> str:
@@ -509,10 +522,22 @@ def result_url(settings: Settings, job: models.Job, kind: str) -> str:
         Params={
             "Bucket": names.results_bucket,
             "Key": job.results.as_dict()[kind],
-            "ResponseContentDisposition": f'attachment; filename="{download_filename(job, kind)}"',
+            "ResponseContentDisposition": download_disposition(
+                job, result_kinds.get(kind).download_name
+            ),
         },
         ExpiresIn=settings.presigned_url_seconds,
     )
+
+
+def download_name(job: models.Job, suffix: str) -> str:
+    """What a file made from the job's input is offered as: the input's stem and ``suffix``."""
+    return (job.input_filename.rsplit(".vcf", 1)[0] or "results") + suffix
+
+
+def download_disposition(job: models.Job, suffix: str) -> str:
+    """The ``Content-Disposition`` (RFC 6266) offering :func:`download_name`."""
+    return filenames.content_disposition(download_name(job, suffix))
 
 
 def read_result(settings: Settings, job: models.Job, kind: str) -> bytes:

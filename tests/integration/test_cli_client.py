@@ -103,6 +103,8 @@ def gas(config_home: Path, *args: str, stdin: str | None = None, **env: str) -> 
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(config_home.parent),
         "XDG_CONFIG_HOME": str(config_home),
+        # Which checkout's code runs (a worktree's, when the tests run from one).
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **env,
     }
     return subprocess.run(  # noqa: S603 - our own CLI, as a researcher runs it
@@ -297,3 +299,26 @@ def test_a_refused_file_and_a_failed_job_make_submit_exit_non_zero(
         lines[0].split()[0]: models.COMPLETED,
         lines[1].split()[0]: models.FAILED,
     }
+
+
+def test_a_file_whose_name_is_not_ascii_is_submitted_and_downloaded_under_its_name(
+    dashboard: str, researcher, config_home: Path, tmp_path: Path, workers: None
+) -> None:
+    _, secret = researcher
+    logged_in(config_home, dashboard, secret)
+    path = tmp_path / "ünï名.vcf"
+    path.write_bytes(small_vcf(10))
+    done = gas(config_home, "submit", str(path), "--wait", "--interval", "1", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (job,) = json.loads(done.stdout)
+    assert job["input_filename"] == "ünï名.vcf"
+    assert job["status"] == models.COMPLETED, job["failure_reason"]
+    assert job["id"] in gas(config_home, "jobs").stdout
+    # The name the service offers (RFC 6266's filename*), in the current folder.
+    fetched = gas(config_home, "download", job["id"])
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.split()[0] == "ünï名.annotated.vcf"
+    assert (config_home.parent / "ünï名.annotated.vcf").stat().st_size > 0
+    original = gas(config_home, "download", job["id"], "--kind", "input")
+    assert original.returncode == 0, original.stderr
+    assert (config_home.parent / "ünï名.vcf").read_bytes() == small_vcf(10)

@@ -91,12 +91,11 @@
     });
   }
 
-  function sendToS3(post, file, key, shown) {
+  function sendToS3(post, file, shown) {
     return new Promise(function (resolve, reject) {
       var data = new FormData();
+      // The policy allows exactly these fields (the key and the content type among them).
       Object.keys(post.fields).forEach(function (name) { data.append(name, post.fields[name]); });
-      data.append("key", key);
-      data.append("x-amz-meta-filename", file.name.slice(0, 200));
       data.append("file", file); // S3 reads the fields before the file: it must come last
       var xhr = new XMLHttpRequest();
       xhr.open("POST", post.url);
@@ -115,16 +114,15 @@
     });
   }
 
+  // The file's name goes to the dashboard (asking for the POST, and with the job): it is kept on
+  // the job, in any script, never as S3 metadata.
   function upload(file, shown) {
-    var name = file.name.toLowerCase();
-    var compressed = name.endsWith(".gz") || name.endsWith(".bgz");
     shown.progress(0, "starting");
-    return postJson(form.dataset.uploadsUrl)
+    return postJson(form.dataset.uploadsUrl, { filename: file.name })
       .then(function (post) {
-        var key = post.key_prefix + (compressed ? ".vcf.gz" : ".vcf");
-        return sendToS3(post, file, key, shown).then(function () {
+        return sendToS3(post, file, shown).then(function () {
           shown.progress(100, "uploaded; starting the job");
-          return postJson(form.dataset.jobsUrl, { key: key });
+          return postJson(form.dataset.jobsUrl, { key: post.key, filename: file.name });
         });
       })
       .then(shown.job, function (failure) { shown.fail(failure.message); });

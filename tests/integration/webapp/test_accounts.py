@@ -88,6 +88,62 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(
     assert _log_in(fresh, user.email, NEW_PASSWORD) == 302
 
 
+def _copied(client: FlaskClient, app: Flask) -> FlaskClient:
+    """A second browser holding a copy of ``client``'s session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("gas_session", client.get_cookie("gas_session").value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_stops_working(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    thief = _copied(client, app)
+    assert thief.get("/annotations").status_code == 200  # the copy works while the session does
+    assert client.post("/logout").status_code == 302
+    after = thief.get("/annotations")
+    assert after.status_code == 302 and after.location.startswith("/login")
+    # Logging out ends this session only: one on another device goes on.
+    laptop, phone = app.test_client(), app.test_client()
+    assert _log_in(laptop, user.email, PASSWORD) == 302
+    assert _log_in(phone, user.email, PASSWORD) == 302
+    assert phone.post("/logout").status_code == 302
+    assert laptop.get("/annotations").status_code == 200
+
+
+def test_log_out_everywhere_ends_every_session_at_once(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    other = app.test_client()
+    assert _log_in(other, user.email, PASSWORD) == 302
+    thief = _copied(client, app)
+    assert 'id="end-sessions"' in client.get("/profile").get_data(as_text=True)
+    ended = client.post("/profile/sessions/end")
+    assert ended.status_code == 302 and ended.location.startswith("/login")
+    for browser in (client, other, thief):
+        assert browser.get("/annotations").status_code == 302
+    assert _log_in(app.test_client(), user.email, PASSWORD) == 302  # a new login works
+
+
+def test_a_password_change_ends_a_copy_of_the_changing_session_too(
+    app: Flask, client: FlaskClient, make_user, login_as
+) -> None:
+    user = make_user()
+    login_as(user)
+    thief = _copied(client, app)
+    changed = client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert changed.status_code == 302
+    assert client.get("/annotations").status_code == 200  # the changer goes on, in a new session
+    assert thief.get("/annotations").status_code == 302
+
+
 # -- a forgotten password ----------------------------------------------------------------------
 
 
@@ -418,26 +474,27 @@ def test_the_upload_pages_json_routes_make_one_job_per_file(
     user = make_user()
     login_as(user)
     # Asked for all at once, as the page does: none is lost to another's session write.
-    posts = [client.post("/annotate/uploads", json={}).get_json() for _ in range(3)]
+    names = ["file0.vcf", "ﬁle1.vcf", "файл2.vcf"]
+    posts = [client.post("/annotate/uploads", json={"filename": n}).get_json() for n in names]
     started = []
-    for number, post in enumerate(posts):
-        key = post["key_prefix"] + ".vcf"
+    for name, post in zip(names, posts, strict=True):
+        key = post["key"]
         assert keys.parse_upload_key(key)[0] == user.user_id
-        fields = {**post["fields"], "key": key, "x-amz-meta-filename": f"file{number}.vcf"}
-        sent = requests.post(post["url"], data=fields, files={"file": ("f.vcf", vcf)}, timeout=30)
+        sent = requests.post(
+            post["url"], data=post["fields"], files={"file": ("f.vcf", vcf)}, timeout=30
+        )
         assert sent.status_code == 201, sent.text[:300]
-        answer = client.post("/annotate/jobs", json={"key": key})
+        answer = client.post("/annotate/jobs", json={"key": key, "filename": name})
         assert answer.status_code == 201, answer.get_data(as_text=True)
         started.append(answer.get_json())
         assert client.post("/annotate/jobs", json={"key": key}).get_json() == started[-1]
-    assert [s["input_filename"] for s in started] == ["file0.vcf", "file1.vcf", "file2.vcf"]
+    assert [s["input_filename"] for s in started] == names
     assert all(s["url"] == f"/annotations/{s['job_id']}" for s in started)
     # Somebody else's upload key, and a file that is not a VCF, are refused with a reason.
     other = keys.upload_key(keys.new_id(), keys.new_id())
     assert client.post("/annotate/jobs", json={"key": other}).status_code == 404
-    post = client.post("/annotate/uploads", json={}).get_json()
-    key = post["key_prefix"] + ".vcf"
-    fields = {**post["fields"], "key": key, "x-amz-meta-filename": "notes.vcf"}
-    requests.post(post["url"], data=fields, files={"file": ("n.vcf", b"hello")}, timeout=30)
-    refused = client.post("/annotate/jobs", json={"key": key})
+    post = client.post("/annotate/uploads", json={"filename": "notes.vcf"}).get_json()
+    key = post["key"]
+    requests.post(post["url"], data=post["fields"], files={"file": ("n.vcf", b"hi")}, timeout=30)
+    refused = client.post("/annotate/jobs", json={"key": key, "filename": "notes.vcf"})
     assert refused.status_code == 422 and "not a VCF file" in refused.get_json()["error"]

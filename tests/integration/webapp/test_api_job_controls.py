@@ -146,9 +146,10 @@ def test_resubmit_then_delete_removes_every_object_and_record(
 ) -> None:
     user = make_user(tier=models.PREMIUM)
     api = client(user)
-    first = api.post(
-        "/api/v1/jobs", json={"upload_key": upload_through_api(api, "sample.vcf", vcf)}
-    ).get_json()["id"]
+    key = upload_through_api(api, "sample.vcf", vcf)
+    first = api.post("/api/v1/jobs", json={"upload_key": key, "filename": "sample.vcf"}).get_json()[
+        "id"
+    ]
     wait_for(_status(first, models.COMPLETED), 90, what="the first job")
 
     again = api.post(f"/api/v1/jobs/{first}/resubmit")

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from annotator import annotate_file
 from annotator.outputs import write_outputs
+from annotator.terms import IMPACTS, TERM_NAMES
 from gas import aws, keys, models
 from gas.models import Job, User
 from gas.resources import Resources
@@ -205,8 +206,18 @@ def test_every_column_sorts(
         map(tuple, (r.values() for r in expected))
     )
     numeric = column in ("pos", "distance")
+    # Consequences and impacts sort by severity (annotator.terms' order), the rest by value.
+    severity = {
+        "consequence": TERM_NAMES,
+        "pick_consequence": TERM_NAMES,
+        "impact": IMPACTS,
+        "pick_impact": IMPACTS,
+    }.get(column)
 
     def key(value: str) -> Any:
+        if severity is not None:
+            first = value.split("&")[0]
+            return severity.index(first) if first in severity else len(severity)
         return int(value) if numeric else value
 
     values = [r[column] for r in got if r[column] != ""]

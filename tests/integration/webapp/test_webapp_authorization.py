@@ -123,6 +123,8 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("POST", "/profile/tokens", LOGIN, 200, 200, 200),
     ("POST", "/profile/tokens/{token}/revoke", LOGIN, 302, 302, 302),
     ("POST", "/profile/password", LOGIN, 200, 200, 200),
+    # Log out everywhere: the session ends, whoever asks, and the login page follows.
+    ("POST", "/profile/sessions/end", LOGIN, 302, 302, 302),
     # The account's own pages (test_accounts walks them); an empty form changes nothing.
     ("POST", "/profile/delete", LOGIN, 200, 200, 200),
     ("GET", "/forgot-password", 200, 200, 200, 200),

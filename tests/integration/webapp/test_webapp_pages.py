@@ -94,16 +94,19 @@ def test_upload_goes_to_s3_and_comes_back_as_a_job(
     user = make_user()
     login_as(user)
     action, fields = _upload_form(client)
-    key = fields["key"]
-    assert keys.parse_upload_key(key)[0] == user.user_id
-    fields["x-amz-meta-filename"] = "calls.vcf"
+    # The form (without JavaScript) has S3 store the file under its own name in the upload's
+    # folder; the dashboard moves it to the upload's key.
+    folder = fields["key"].removesuffix("${filename}")
+    owner, upload_id, _ = keys.parse_landing_key(folder + "x")
+    assert owner == user.user_id
     s3 = _post_to_s3(action, fields, "calls.vcf", vcf)
     assert s3.status_code == 303, s3.text
     back = urlsplit(s3.headers["Location"])
     assert back.path == "/annotate/submit"
-    assert parse_qs(back.query)["key"] == [key]
+    assert parse_qs(back.query)["key"] == [folder + "calls.vcf"]
     submitted = client.get(f"{back.path}?{back.query}")
     assert submitted.status_code == 302, submitted.get_data(as_text=True)
+    key = keys.upload_key(user.user_id, upload_id)
     job_id = keys.job_id_for_upload(key)
     assert submitted.headers["Location"] == f"/annotations/{job_id}"
     job = Job.get(job_id)
@@ -144,7 +147,6 @@ def test_a_file_that_is_not_a_vcf_gets_a_clear_message_and_no_job(
     user = make_user()
     login_as(user)
     action, fields = _upload_form(client)
-    fields["x-amz-meta-filename"] = "notes.vcf"
     s3 = _post_to_s3(action, fields, "notes.vcf", b"just some notes, not variants\n")
     assert s3.status_code == 303, s3.text
     location = urlsplit(s3.headers["Location"])
@@ -152,17 +154,18 @@ def test_a_file_that_is_not_a_vcf_gets_a_clear_message_and_no_job(
     assert "does not start with a ##fileformat=VCF line" in response.get_data(as_text=True)
     # The uploader (not some brand-new user) has no job, and the refused file was deleted.
     assert not list(Job.for_user(user.user_id))
-    with pytest.raises(ClientError) as gone:
-        aws.client(settings, "s3").head_object(
-            Bucket=Resources.of(settings).inputs_bucket, Key=fields["key"]
-        )
-    assert aws.error_code(gone.value) in ("404", "NoSuchKey", "NotFound")
+    folder = fields["key"].removesuffix("${filename}")
+    for key in (folder + "notes.vcf", folder + "input.vcf"):
+        with pytest.raises(ClientError) as gone:
+            aws.client(settings, "s3").head_object(
+                Bucket=Resources.of(settings).inputs_bucket, Key=key
+            )
+        assert aws.error_code(gone.value) in ("404", "NoSuchKey", "NotFound")
 
 
 def test_a_wrong_extension_gets_a_clear_message(client, make_user, login_as) -> None:
     login_as(make_user())
     action, fields = _upload_form(client)
-    fields["x-amz-meta-filename"] = "variants.txt"
     s3 = _post_to_s3(action, fields, "variants.txt", b"##fileformat=VCFv4.2\n")
     location = urlsplit(s3.headers["Location"])
     response = client.get(f"{location.path}?{location.query}", follow_redirects=True)

@@ -118,7 +118,20 @@ def test_the_download_name_is_the_offered_one_or_the_urls_last_segment() -> None
     assert api_client.download_name(offered) == "calls.log"
     assert api_client.download_name(_response(200, b"", "text/plain")) == "x"
     sneaky = _response(200, b"", "x", **{"Content-Disposition": 'filename="../../.bashrc"'})
-    assert api_client.download_name(sneaky) == ".bashrc"
+    assert api_client.download_name(sneaky) == "bashrc"  # no path, and never a hidden file
+
+
+def test_the_download_name_reads_rfc_6266_filename_star_first() -> None:
+    header = (
+        'attachment; filename="uni_.annotated.vcf"; '
+        "filename*=UTF-8''%C3%BCn%C3%AF%E5%90%8D.annotated.vcf"
+    )
+    offered = _response(200, b"", "text/plain", **{"Content-Disposition": header})
+    assert api_client.download_name(offered) == "ünï名.annotated.vcf"
+    sneaky = "attachment; filename*=UTF-8''..%2F..%2F.profile"
+    assert api_client.download_name(
+        _response(200, b"", "x", **{"Content-Disposition": sneaky})
+    ) == ("profile")
 
 
 def test_the_list_line_shows_id_status_time_and_file() -> None:

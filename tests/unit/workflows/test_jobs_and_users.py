@@ -42,12 +42,17 @@ def test_emails_are_matched_without_case_or_blanks() -> None:
     [
         ("C:\\Users\\ada\\calls.vcf", "calls.vcf"),
         ("../../etc/passwd", "passwd"),
-        ("<script>.vcf", "_script_.vcf"),
+        ("<script>.vcf", "<script>.vcf"),  # the pages escape it
         ("", "input.vcf"),
-        ("x" * 300 + ".vcf", "x" * 120),
+        ("x" * 300 + ".vcf.gz", "x" * 193 + ".vcf.gz"),  # the stem is cut, not the suffix
+        ("ünï名.vcf", "ünï名.vcf"),  # any script is the researcher's
+        ("Ω\u0301.vcf", "\u038f.vcf"),  # NFC
+        ("evil\u202eftv.vcf", "evilftv.vcf"),  # nothing that reorders what is shown
+        ("two\nlines\t.vcf", "twolines.vcf"),
+        (".bashrc.vcf", "_.bashrc.vcf"),  # never a hidden file where it is saved
     ],
 )
-def test_display_names_are_safe_to_show(given: str, shown: str) -> None:
+def test_display_names_are_the_researchers_and_safe_to_show(given: str, shown: str) -> None:
     assert jobs.display_name(given) == shown
 
 

@@ -5,7 +5,9 @@ Checking what arrived (HEAD and a ranged GET) is S3's part: tests/integration/we
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,14 +64,51 @@ def test_the_head_of_a_gzip_stream_is_read_even_when_cut_short() -> None:
     assert not uploads._looks_like_vcf(b"#CHROM\tPOS\n")
 
 
-def test_the_presigned_post_signs_the_tiers_limit_and_a_key_made_of_ids() -> None:
+def _policy(post: uploads.PresignedUpload) -> list:
+    return json.loads(base64.b64decode(post.fields["policy"]))["conditions"]
+
+
+def test_the_presigned_post_signs_the_tiers_limit_one_key_and_one_content_type() -> None:
     # Signing is local: boto3 computes the policy without a call to S3.
     settings = Settings(prefix="lab", free_upload_limit_bytes=1234)
     user = _user()
-    post = uploads.presigned_post(settings, user, redirect_url="http://dash/annotate/submit")
+    post = uploads.presigned_post(
+        settings, user, "ünï名.vcf", redirect_url="http://dash/annotate/submit"
+    )
     assert post.max_bytes == 1234
-    assert uploads.own_upload(user, post.fields["key"]).upload_id == post.upload_id
-    assert post.key_prefix == post.fields["key"].removesuffix(".vcf")
+    assert post.key == post.fields["key"] == keys.upload_key(user.user_id, post.upload_id)
+    assert uploads.own_upload(user, post.key).upload_id == post.upload_id
     assert urlsplit(post.url).path.rstrip("/").endswith("lab-inputs")
     assert post.fields["success_action_redirect"] == "http://dash/annotate/submit"
-    assert "policy" in post.fields
+    assert post.fields["Content-Type"] == uploads.INPUT_CONTENT_TYPE
+    conditions = _policy(post)
+    assert {"key": post.key} in conditions  # exactly this key: no other name, no other folder
+    assert {"Content-Type": "application/octet-stream"} in conditions
+    assert ["content-length-range", 1, 1234] in conditions
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+    # The name is nowhere in what goes to S3.
+    assert "ünï" not in json.dumps(post.fields)
+    gz = uploads.presigned_post(settings, user, "calls.VCF.BGZ")
+    assert gz.key.endswith("/input.vcf.gz") and gz.fields["success_action_status"] == "201"
+    assert uploads.presigned_post(settings, user, "a.vcf", compressed=True).key.endswith(".gz")
+
+
+def test_the_form_without_javascript_lets_s3_name_the_file_in_the_uploads_folder() -> None:
+    settings = Settings(prefix="lab")
+    user = _user()
+    post = uploads.presigned_form(settings, user, "http://dash/annotate/submit")
+    folder = keys.upload_folder(user.user_id, post.upload_id)
+    assert post.fields["key"] == folder + "${filename}"
+    conditions = _policy(post)
+    assert ["starts-with", "$key", folder] in conditions
+    assert {"Content-Type": "application/octet-stream"} in conditions
+    landed = uploads.own_landing(user, folder + "ünï 名.vcf")
+    assert (landed.upload_id, landed.filename) == (post.upload_id, "ünï 名.vcf")
+    for key in (
+        keys.upload_folder(keys.new_id(), post.upload_id) + "a.vcf",
+        folder + "a/b.vcf",
+        folder,
+        "uploads/x/y/a.vcf",
+    ):
+        with pytest.raises(uploads.NotYourUpload):
+            uploads.own_landing(user, key)
