@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from gas import models, result_kinds
 from webapp import downloads as download_links
 from webapp.security import own_job_or_404, settings
-from workflows import downloads, results, shares
+from workflows import downloads, jobs, results, shares
 
 bp = Blueprint("results", __name__)
 shared_bp = Blueprint("shared", __name__, url_prefix="/shared")
