@@ -19,6 +19,7 @@ test: setup setup-dev setup-browser setup-bio-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # First-run set-up is mostly downloads: LocalStack's venv and the reference sources start at once
@@ -75,6 +76,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean-state:
 	-$(BIN)/gas local down

@@ -49,7 +49,6 @@ class ReferenceMissing(ActivityError):
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    models.bind(settings)
     job = models.Job.get(task["job_id"])
     names = Resources.of(settings)
     if job.status == models.COMPLETED and job.results:

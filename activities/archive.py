@@ -20,7 +20,6 @@ from gas.resources import Resources
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    models.bind(settings)
     try:
         job = models.Job.get(task["job_id"])
     except models.DoesNotExist:

@@ -32,7 +32,6 @@ def _thaw_jobs(outcomes: list[Any]) -> dict[str, models.Job]:
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    models.bind(settings)
     user = models.User.get(task["user_id"])
     event = task["event"]
     job: models.Job | None = None

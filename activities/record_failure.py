@@ -40,7 +40,6 @@ def readable_reason(error: str, cause: str | None) -> str:
 
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
-    models.bind(ctx.settings)
     job = models.Job.get(task["job_id"])
     if job.status == models.FAILED:
         return {"recorded": False, "status": job.status}

@@ -23,7 +23,6 @@ class JobNotRestorable(ActivityError):
 
 def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    models.bind(settings)
     job = models.Job.get(task["job_id"])
     if job.status == models.COMPLETED:
         return {"job_id": job.job_id, "restored": True, "tier": job.restore_tier, "objects": 0}

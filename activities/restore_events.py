@@ -52,7 +52,6 @@ def others_retrieved(store: Any, bucket: str, job: models.Job, key: str) -> bool
 def handle(ctx: TaskContext, store: Any, body: dict[str, Any]) -> None:
     """Complete the waiting thaw step of every job whose retrieval finished."""
     settings = ctx.settings
-    models.bind(settings)
     if body.get("Event") == "s3:TestEvent":
         raise UnknownMessage("S3 test event")
     found = archive.restored_objects(body)

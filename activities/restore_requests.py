@@ -22,7 +22,6 @@ from gas.resources import Resources
 def handle(ctx: TaskContext, store: Any, request: dict[str, Any]) -> None:
     """Park the thaw's task token on the job, then ask the archive for the retrieval."""
     settings = ctx.settings
-    models.bind(settings)
     tokens = TaskTokens(settings)
     token, tier = request["task_token"], request["tier"]
     try:

@@ -34,7 +34,7 @@ from activities.base import (
     UnknownMessage,
     error_name_of,
 )
-from gas import aws, schemas
+from gas import aws, models, schemas
 from gas.resources import Resources
 from gas.settings import Settings
 
@@ -122,6 +122,7 @@ class Runtime(ABC):
         name: str | None = None,
     ) -> None:
         self.settings = settings
+        models.bind(settings)  # the worker's one binding: handlers and workflows assume it
         self.concurrency = max(1, concurrency)
         self.lease_seconds = lease_seconds
         self.grace_seconds = grace_seconds

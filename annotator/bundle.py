@@ -24,12 +24,13 @@ import pyarrow as pa
 
 from annotator import kernels
 from annotator.exceptions import ReferenceBuildError, ReferenceUnavailable
+from gas import builds
 
 BUNDLE_FORMAT = "gas-reference-bundle"
 # 2: per-transcript UTR sides and introns, flank zones, picks; 3: every transcript (consequences);
 # 4: each gene's pick transcript among them (tx_pick.npy), which early version-3 bundles lack
 BUNDLE_FORMAT_VERSION = 4
-BUILDS = ("GRCh38", "GRCh37")
+BUILDS = builds.NAMES  # declared in gas.builds
 SPLICE_REGION_BP = 8  # intronic bases next to an exon that count as splice region
 FLANK_BP = 5000  # how far up/downstream of a gene a variant is still "upstream"/"downstream"
 FEATURE_CLASSES = ("cds", "utr5", "utr3", "exon", "splice")

@@ -79,54 +79,10 @@ ENGINE_VERSION = "3"  # 3: per-transcript consequences (GAS_CSQ and the conseque
 MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones it crosses)
 IN_FLIGHT_PER_THREAD = 2  # blocks queued per annotating thread: enough to keep each one busy
 
-INFO_LINES = [
-    '##INFO=<ID=GAS_REGION,Number=A,Type=String,Description="GAS region class of each ALT allele '
-    "(its REF span after trimming shared bases), highest precedence first: CDS, UTR5, UTR3, "
-    "ncExon, splice_region, intron, upstream, downstream, intergenic; unknown_contig when the "
-    'reference bundle lacks the contig">',
-    '##INFO=<ID=GAS_GENE,Number=A,Type=String,Description="Per ALT allele: overlapping gene names '
-    "separated by |; for upstream/downstream the gene whose flank it is; for intergenic the "
-    'nearest gene; . for none">',
-    '##INFO=<ID=GAS_GENE_ID,Number=A,Type=String,Description="Per ALT allele: gene IDs matching '
-    'GAS_GENE, separated by |">',
-    '##INFO=<ID=GAS_STRAND,Number=A,Type=String,Description="Per ALT allele: gene strands matching '
-    'GAS_GENE, separated by |">',
-    '##INFO=<ID=GAS_GENE_TYPE,Number=A,Type=String,Description="Per ALT allele: gene biotypes '
-    'matching GAS_GENE, separated by |">',
-    '##INFO=<ID=GAS_DISTANCE,Number=A,Type=Integer,Description="Per ALT allele: bases to GAS_GENE '
-    '(upstream, downstream, intergenic); . for genic alleles">',
-    '##INFO=<ID=GAS_KNOWN_ID,Number=A,Type=String,Description="Per ALT allele: ID of the known '
-    "variant with the same contig, position and alleles (after trimming shared bases) in the "
-    'configured known-sites file; . for none">',
-    '##INFO=<ID=GAS_PICK_REGION,Number=A,Type=String,Description="Per ALT allele: region class on '
-    "the one picked transcript (VEP --pick order: MANE Select, then coding, then most severe "
-    'class, then longest)">',
-    '##INFO=<ID=GAS_PICK_GENE,Number=A,Type=String,Description="Per ALT allele: gene of the picked '
-    'transcript; . for none">',
-    '##INFO=<ID=GAS_PICK_TRANSCRIPT,Number=A,Type=String,Description="Per ALT allele: ID of the '
-    'picked transcript; . where the reference source names none">',
-    '##INFO=<ID=GAS_PICK_BASIS,Number=A,Type=String,Description="Per ALT allele: why that '
-    "transcript is its gene's pick: MANE_Select, Ensembl_canonical, longest_coding, longest, "
-    'or gene (no transcript structure)">',
-    '##INFO=<ID=GAS_CONSEQUENCE,Number=A,Type=String,Description="Per ALT allele: its most '
-    "severe Sequence Ontology consequence over every transcript within 5 kb (Ensembl's order); "
-    'intergenic_variant for none">',
-    '##INFO=<ID=GAS_IMPACT,Number=A,Type=String,Description="Per ALT allele: the IMPACT of '
-    'GAS_CONSEQUENCE (HIGH, MODERATE, LOW, MODIFIER)">',
-    '##INFO=<ID=GAS_PICK_CONSEQUENCE,Number=A,Type=String,Description="Per ALT allele: the '
-    "consequences on the picked transcript (GAS_PICK_TRANSCRIPT), &-joined, most severe first; "
-    '. where the pick transcript lies beyond 5 kb">',
-    '##INFO=<ID=GAS_PICK_IMPACT,Number=A,Type=String,Description="Per ALT allele: the IMPACT of '
-    "the picked transcript's most severe consequence\">",
-    '##INFO=<ID=GAS_PICK_HGVSC,Number=A,Type=String,Description="Per ALT allele: HGVSc on the '
-    'picked transcript; . for none">',
-    '##INFO=<ID=GAS_PICK_HGVSP,Number=A,Type=String,Description="Per ALT allele: HGVSp on the '
-    'picked transcript (%3D for =, as VEP writes it); . for none">',
-    '##INFO=<ID=GAS_CSQ,Number=.,Type=String,Description="Consequence annotations from GAS, one '
-    "block per ALT allele and transcript within 5 kb, in Ensembl VEP's layout. Format: "
-    + CSQ_FORMAT
-    + '">',
-]
+# The INFO fields are declared in annotator.info (plain Python): the header is rendered from there.
+from annotator.info import header_lines as _info_header_lines  # noqa: E402
+
+INFO_LINES = _info_header_lines(CSQ_FORMAT)
 
 
 @dataclass

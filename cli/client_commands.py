@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gas import result_kinds
+from gas import builds, result_kinds
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar returns
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # What the API accepts; kept here so the client needs neither the models nor boto3.
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "ARCHIVED", "RESTORING", "CANCELLED")
 KINDS = (*result_kinds.in_api(), "input")
-BUILDS = ("auto", "GRCh38", "GRCh37")
+BUILDS = builds.REQUESTABLE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,9 +6,9 @@ import time
 
 import click
 
+from gas.definitions import DefinitionError
 from gas.settings import Settings
 from infra import deploy as deployment
-from workflows.definitions import DefinitionError
 
 
 def _parameter(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from gas import models
+from gas import builds, models
 from gas.settings import Settings
 from workflows import jobs, uploads, users
 
@@ -22,7 +22,7 @@ from workflows import jobs, uploads, users
 @click.argument("vcf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "email", required=True, help="The researcher's e-mail (created if new).")
 @click.option("--tier", type=click.Choice(models.TIERS), default=models.FREE, show_default=True)
-@click.option("--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default="auto")
+@click.option("--build", type=click.Choice(builds.REQUESTABLE), default=builds.AUTO)
 @click.pass_obj
 def submit(settings: Settings, vcf: Path, email: str, tier: str, build: str) -> None:
     """Upload a VCF for a user and start its annotation job; prints the job id."""

@@ -52,6 +52,12 @@ def gas(ctx: click.Context) -> None:
         ctx.obj = Settings.from_env()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    # The command line's one binding of the models (it names tables; it reaches nothing). The
+    # command is resolved before this runs: only one that loaded the models uses them, and the
+    # researcher's commands must not load PynamoDB.
+    models = sys.modules.get("gas.models")
+    if models is not None:
+        models.bind(ctx.obj)
 
 
 _registered = False

@@ -37,6 +37,8 @@ STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, ARCHIVED, RESTORING, CANCELLED)
 
 # Which statuses a job may move to from which. Anything else is refused by DynamoDB itself.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
+    # An operator runs a failed job again (``gas jobs retry``).
+    PENDING: (FAILED,),
     RUNNING: (PENDING, RUNNING),
     COMPLETED: (RUNNING, RESTORING),
     FAILED: (PENDING, RUNNING),
@@ -262,16 +264,20 @@ class Job(ConditionalModel):
         *,
         owner: str | None = None,
         allowed: tuple[str, ...] | None = None,
+        when: Condition | None = None,
         **fields: object,
     ) -> None:
         """Set the status (and other fields) only if the job's current status allows it.
 
         With ``owner``, the write also requires that this task still owns the job, so a worker whose
         task was taken over after a lost heartbeat cannot overwrite its successor's work.
-        ``allowed`` narrows or widens the statuses it may come from (the reconciler's repairs).
+        ``allowed`` narrows or widens the statuses it may come from (the reconciler's repairs);
+        ``when`` is a further condition the job must meet. A refusal is :class:`TransitionRefused`.
         """
         allowed = allowed or TRANSITIONS[status]
         condition = Job.status.is_in(*allowed)
+        if when is not None:
+            condition &= when
         if owner is not None and status != RUNNING:
             condition &= Job.worker == owner
         actions: list[Action] = [Job.status.set(status)]

@@ -119,6 +119,49 @@ def thaw_complete(
     return Message(subject, body)
 
 
+# -- the account's own messages (workflows.accounts sends them) ---------------------------------
+
+
+def confirm_address(settings: Settings, user: models.User, link: str) -> Message:
+    """A link that confirms the address the user registered (or changed to)."""
+    days = settings.email_confirmation_seconds / 86400
+    return Message(
+        "Confirm your e-mail address for GAS",
+        f"{_hello(user)}"
+        "Please confirm that this is your address by opening this link:\n\n"
+        f"{link}\n\n"
+        f"The link works for {days:g} days. Once the address is confirmed you can upload VCF "
+        "files to annotate.\n\nIf you did not create a GAS account, ignore this message.\n",
+    )
+
+
+def registration_attempt(settings: Settings, user: models.User) -> Message:
+    """Someone tried to register an address that has an account: tell its owner, not them."""
+    base = _base(settings)
+    return Message(
+        "Someone tried to create a GAS account with your address",
+        f"{_hello(user)}"
+        "Someone (perhaps you) tried to create a GAS account with this address, which has one "
+        f"already. To use it, log in:\n\n{base}/login\n\n"
+        f"If you have forgotten your password, set a new one here:\n\n{base}/forgot-password\n\n"
+        "If it was not you, ignore this message: nothing about your account has changed.\n",
+    )
+
+
+def password_reset(settings: Settings, user: models.User, link: str) -> Message:
+    """A single-use link that sets a new password."""
+    minutes = settings.password_reset_seconds // 60
+    return Message(
+        "Set a new GAS password",
+        f"{_hello(user)}"
+        "Someone (we hope you) asked to set a new password for your GAS account. "
+        "Open this link to choose one:\n\n"
+        f"{link}\n\n"
+        f"The link works once, within {minutes} minutes. If you did not ask, ignore this "
+        "message: your password stays as it is.\n",
+    )
+
+
 def send(settings: Settings, user: models.User, message: Message) -> str:
     """E-mail ``message`` to the user; returns SES's message ID."""
     return mail.send(settings, user.email, message.subject, message.body)

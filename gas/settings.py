@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gas import builds
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -112,7 +114,7 @@ class Settings:
     reconcile_interval_seconds: int = 30
 
     archive_backend: str = "s3-glacier"  # or "glacier-vault"
-    default_build: str = "GRCh38"
+    default_build: str = builds.DEFAULT
     reference_dir: Path = field(default_factory=lambda: REPO_ROOT / ".gas" / "reference")
     known_sites: Path | None = None
 
@@ -227,9 +229,9 @@ class Settings:
             raise SettingsError(
                 f"GAS_ARCHIVE_BACKEND must be 's3-glacier' or 'glacier-vault', got {backend!r}"
             )
-        build = env.get("GAS_DEFAULT_BUILD", "GRCh38")
-        if build not in ("GRCh38", "GRCh37"):
-            raise SettingsError(f"GAS_DEFAULT_BUILD must be GRCh38 or GRCh37, got {build!r}")
+        build = env.get("GAS_DEFAULT_BUILD", builds.DEFAULT)
+        if build not in builds.NAMES:
+            raise SettingsError(f"GAS_DEFAULT_BUILD must be {builds.spoken()}, got {build!r}")
         secret_key = env.get("GAS_SECRET_KEY") or ""
         secret_key_arn = env.get("GAS_SECRET_KEY_ARN") or ""
         if not local and not (secret_key or secret_key_arn):

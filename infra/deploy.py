@@ -16,9 +16,8 @@ from typing import Any
 import yaml
 from botocore.exceptions import ClientError, WaiterError
 
-from gas import aws, models
+from gas import aws, definitions, models
 from gas.settings import REPO_ROOT, Settings
-from workflows import definitions
 
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 # CloudFormation's limit on TemplateBody; a larger template goes by TemplateURL from S3.

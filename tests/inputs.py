@@ -119,3 +119,23 @@ def consequence_annotated_vcf(seed: int = 5, records: int = 180, consequences: b
         "##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
     )
     return header + "\n".join(lines) + "\n"
+
+
+def sites_vcf(
+    records: int,
+    seed: int,
+    *,
+    contig: str = "chr1",
+    length: int = 248_956_422,
+    span: tuple[int, int] = (10_000, 248_000_000),
+) -> bytes:
+    """A sorted, sites-only GRCh38 VCF of ``records`` A>G SNVs on one contig, the same for the
+    same seed: big ones keep the annotate step busy for a few seconds."""
+    import numpy as np  # here: the API client tests import this module without numpy
+
+    positions = np.sort(np.random.default_rng(seed).integers(*span, records)).tolist()
+    header = (
+        f"##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID={contig},length={length}>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    return (header + "".join(f"{contig}\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions)).encode()

@@ -7,27 +7,20 @@ config values (``TESTING``, ``WTF_CSRF_ENABLED``, ``LOGIN_RATE_LIMIT`` …).
 from typing import Any
 
 from flask import Flask, render_template
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from gas import secret_key
+from gas import models, secret_key
 from gas.settings import Settings
 from webapp import security
-
-login_manager = LoginManager()
-csrf = CSRFProtect()
-# In-memory counters are per process; behind several processes point RATELIMIT_STORAGE_URI at Redis.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+from webapp.extensions import csrf, limiter, login_manager
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or Settings.from_env()
     key = secret_key.load(settings)  # first: without a key the dashboard must not start
+    models.bind(settings)  # the web process's one binding: every workflows call assumes it
     app = Flask(__name__)
     app.request_class = security.LimitedRequest  # JSON bodies are measured before parsing
     secure = settings.base_url.startswith("https://")
@@ -62,15 +55,27 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import annotations, api, auth, downloads, health, operator, results, subscribe
+    # Here, not at the top: importing a light module of the package (api_spec, page_tokens) must
+    # not load the browser's Parquet engine (pyarrow, numpy) that the blueprints bring. No cycle:
+    # the blueprints import nothing from this module.
+    from webapp import (
+        annotations,
+        api,
+        auth,
+        downloads,
+        health,
+        operator,
+        result_pages,
+        subscribe,
+    )
 
     security.init_app(app)
     api.init_app(app)
     app.extensions["gas_detail_cache"] = annotations.DetailCache(app.config["DETAIL_CACHE_SECONDS"])
     app.register_blueprint(auth.bp)
     app.register_blueprint(annotations.bp)
-    app.register_blueprint(results.bp)
-    app.register_blueprint(results.shared_bp)
+    app.register_blueprint(result_pages.bp)
+    app.register_blueprint(result_pages.shared_bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)

@@ -27,23 +27,13 @@ from werkzeug.wrappers import Response
 from gas import models, result_kinds
 from gas.models import Job
 from webapp import downloads as download_links
-from webapp import graph, page_tokens, results
-from webapp.auth import ResendConfirmationForm, needs_confirmation
+from webapp import graph, job_layer, page_tokens, results
 from webapp.security import own_job_or_404, settings
 from workflows import downloads, jobs, uploads
 
 bp = Blueprint("annotations", __name__)
 
-# Badge words for each job status.
-STATUS_WORDS = {
-    models.PENDING: "queued",
-    models.RUNNING: "running",
-    models.COMPLETED: "completed",
-    models.FAILED: "failed",
-    models.ARCHIVED: "archived",
-    models.RESTORING: "restoring",
-    models.CANCELLED: "cancelled",
-}
+STATUS_WORDS = job_layer.STATUS_WORDS
 # Results can be read in these statuses; archived ones must be restored first.
 READABLE = (models.COMPLETED,)
 # Typical Glacier-class retrieval times, by retrieval tier, for the "restoring" message.
@@ -53,12 +43,7 @@ RESTORE_TIMES = {
     "Bulk": "5–12 hours",
 }
 MAX_STATUS_IDS = 50
-PAGE_SALT = "jobs-page"
 REMEMBERED_UPLOADS = 5
-UNCONFIRMED = (
-    "Please confirm your e-mail address before uploading: open the link we sent to {email}, "
-    "or ask for a new one on the upload page."
-)
 
 
 def index() -> Response:
@@ -69,14 +54,17 @@ def index() -> Response:
 
 def status_view(job: Job) -> dict[str, Any]:
     """What the list and the live endpoint show for one job (DynamoDB fields only)."""
-    return {
-        "job_id": job.job_id,
-        "status": job.status,
-        "label": STATUS_WORDS.get(job.status, job.status.lower()),
-        "variants_done": int(job.variants_done or 0),
-        "variants_total": int(job.variants_total) if job.variants_total else None,
-        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
-        "archive_at": job.archive_after.isoformat() if job.archive_after else None,
+    view = job_layer.job_view(job, result_kinds.names())
+    return {"job_id": view["id"]} | {
+        key: view[key]
+        for key in (
+            "status",
+            "label",
+            "variants_done",
+            "variants_total",
+            "completed_at",
+            "archive_at",
+        )
     }
 
 
@@ -87,8 +75,12 @@ def _remember_upload(upload_id: str) -> None:
     session["uploads"] = [upload_id, *session.get("uploads", [])][:REMEMBERED_UPLOADS]
 
 
+def needs_confirmation() -> bool:
+    return job_layer.unconfirmed(settings(), current_user.record) is not None
+
+
 def _unconfirmed_message() -> str:
-    return UNCONFIRMED.format(email=current_user.record.email)
+    return job_layer.unconfirmed(settings(), current_user.record) or ""
 
 
 @bp.route("/annotate")
@@ -99,7 +91,7 @@ def annotate() -> str:
         return render_template(
             "annotations/confirm_first.html",
             email=current_user.record.email,
-            resend_form=ResendConfirmationForm(),
+            resend_form=job_layer.ResendConfirmationForm(),
         )
     # Without JavaScript the form posts the file straight to S3, named by S3 itself (the page
     # cannot know the file before it is chosen); upload.js asks for one POST per file instead.
@@ -171,9 +163,7 @@ def new_upload() -> tuple[Response, int]:
     if problem := uploads.filename_problem(filename):
         return jsonify({"error": problem}), 422
     post = uploads.presigned_post(settings(), current_user.record, filename)
-    return jsonify(
-        {"url": post.url, "fields": post.fields, "key": post.key, "max_bytes": post.max_bytes}
-    ), 201
+    return jsonify(job_layer.upload_view(post)), 201
 
 
 @bp.post("/annotate/jobs")
@@ -212,13 +202,13 @@ def list_jobs() -> str:
     token = request.args.get("page")
     if token:
         try:
-            last_key = page_tokens.loads(secret, PAGE_SALT, token, user_id, {})
+            last_key = page_tokens.loads(secret, token, user_id, {})
         except page_tokens.BadPageToken:
             abort(404)
     page, next_key = jobs.page_for_user(
         settings(), user_id, current_app.config["JOBS_PER_PAGE"], after=last_key
     )
-    next_token = page_tokens.dumps(secret, PAGE_SALT, user_id, {}, next_key) if next_key else None
+    next_token = page_tokens.dumps(secret, user_id, {}, next_key) if next_key else None
     return render_template(
         "annotations/list.html",
         jobs=[(job, status_view(job)) for job in page],

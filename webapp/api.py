@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
@@ -20,19 +20,19 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from gas import models, result_kinds
-from webapp import api_spec, csrf, limiter, page_tokens
+from gas import builds, models, result_kinds
+from webapp import api_spec, job_layer, page_tokens
 from webapp import downloads as download_links
+from webapp.extensions import csrf, limiter
 from webapp.security import retry_after, settings
-from workflows import accounts, downloads, jobs, results, tokens, uploads, usage
+from workflows import downloads, jobs, results, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PROBLEM_TYPE = "application/problem+json"
-PAGE_SALT = "api-jobs-page"
 RESULT_KINDS = result_kinds.in_api()  # as the document lists them; requests read the declaration
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
-BUILDS = ("auto", "GRCh38", "GRCh37")
+BUILDS = builds.REQUESTABLE
 MAX_PAGE = 100
 MAX_FILENAME = 1000  # what a client may send; the name kept is cut to gas.filenames.MAX_LENGTH
 MAX_VARIANTS_PER_PAGE = 500
@@ -136,34 +136,12 @@ class _NotFound(HTTPException):
     description = "No such job."
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def job_view(job: models.Job) -> dict[str, Any]:
     """A job as the API shows it (DynamoDB fields only)."""
-    return {
-        "id": job.job_id,
-        "status": job.status,
-        "input_filename": job.input_filename,
-        "build": job.build,
-        "requested_build": job.requested_build or "auto",
-        "submitted_at": _iso(job.submitted_at),
-        "started_at": _iso(job.started_at),
-        "completed_at": _iso(job.completed_at),
-        "cancelled_at": _iso(job.cancelled_at),
-        "archive_at": _iso(job.archive_after),
-        "archived_at": _iso(job.archived_at),
-        "restored_at": _iso(job.restored_at),
-        "variants_done": int(job.variants_done or 0),
-        "variants_total": int(job.variants_total) if job.variants_total is not None else None,
-        "failure_reason": job.failure_reason,
-        # Only the kinds /downloads serves (and the document lists; gas.result_kinds' in_api),
-        # stored or made on request.
-        "results": sorted(k for k in downloads.offered(job) if k in result_kinds.in_api()),
-        "resubmitted_from": job.resubmitted_from,
-        "url": url_for("api.get_job", job_id=job.job_id),
-    }
+    # Only the kinds /downloads serves (and the document lists; gas.result_kinds' in_api).
+    view = job_layer.job_view(job, result_kinds.in_api())
+    del view["label"]  # a badge word for the pages
+    return {**view, "url": url_for("api.get_job", job_id=job.job_id)}
 
 
 def _json_body(*fields: str) -> dict[str, Any]:
@@ -190,14 +168,9 @@ def _conflict(exc: Exception) -> Response:
 
 def _unconfirmed() -> Response | None:
     """The refusal for an account whose address is not confirmed yet (None: go ahead)."""
-    if not accounts.needs_confirmation(settings(), _user()):
+    if (refusal := job_layer.unconfirmed(settings(), _user())) is None:
         return None
-    return problem(
-        403,
-        f"Confirm your e-mail address first: open the link we sent to {_user().email}, "
-        "or ask for a new one on the dashboard's upload page.",
-        title="E-mail address not confirmed",
-    )
+    return problem(403, refusal, title=job_layer.UNCONFIRMED_TITLE)
 
 
 # --- the document and who is asking ------------------------------------------------------------
@@ -222,7 +195,7 @@ def me() -> Response:
             "token": {
                 "name": token.name,
                 "scope": token.scope,
-                "expires_at": _iso(token.expires_at),
+                "expires_at": job_layer.iso(token.expires_at),
             },
         }
     )
@@ -271,15 +244,7 @@ def create_upload() -> tuple[Response, int]:
     cfg = settings()
     post = uploads.presigned_post(cfg, _user(), name, compressed=compressed)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
-    return jsonify(
-        {
-            "url": post.url,
-            "fields": post.fields,
-            "key": post.key,
-            "max_bytes": post.max_bytes,
-            "expires_at": expires.isoformat(),
-        }
-    ), 201
+    return jsonify({**job_layer.upload_view(post), "expires_at": expires.isoformat()}), 201
 
 
 @bp.post("/jobs")
@@ -320,14 +285,14 @@ def list_jobs() -> Response:
     after = None
     if (token := request.args.get("page")) is not None:
         try:
-            after = page_tokens.loads(secret, PAGE_SALT, token, user_id, query)
+            after = page_tokens.loads(secret, token, user_id, query)
         except page_tokens.BadPageToken:
             return problem(
                 400,
                 "page is not a next_page this API gave out for this account and this status.",
             )
     page, next_key = jobs.page_for_user(settings(), user_id, limit, after=after, status=status)
-    next_page = page_tokens.dumps(secret, PAGE_SALT, user_id, query, next_key) if next_key else None
+    next_page = page_tokens.dumps(secret, user_id, query, next_key) if next_key else None
     return jsonify({"jobs": [job_view(job) for job in page], "next_page": next_page})
 
 

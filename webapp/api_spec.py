@@ -13,7 +13,7 @@ from typing import Any
 # Plain modules (no numpy, pyarrow or pysam): the variant table's columns and the consequence
 # vocabulary, declared once there.
 from annotator import columns, terms
-from gas import models, result_kinds
+from gas import builds, models, result_kinds
 from webapp import page_tokens
 
 STRING_OR_NULL = {"type": ["string", "null"]}
@@ -50,7 +50,7 @@ _JOB_FIELDS: dict[str, Any] = {
     "status": {"type": "string", "enum": list(models.STATUSES)},
     "input_filename": {"type": "string"},
     "build": STRING_OR_NULL,
-    "requested_build": {"type": "string", "enum": ["auto", "GRCh38", "GRCh37"]},
+    "requested_build": {"type": "string", "enum": list(builds.REQUESTABLE)},
     "submitted_at": {"type": "string", "format": "date-time"},
     "started_at": TIME_OR_NULL,
     "completed_at": TIME_OR_NULL,
@@ -180,7 +180,7 @@ SCHEMAS: dict[str, Any] = {
         ["upload_key"],
         upload_key={"type": "string", "description": "the key the file was uploaded to"},
         filename={**FILENAME, "description": f"{FILENAME['description']}; kept on the job"},
-        build={"type": "string", "enum": ["auto", "GRCh38", "GRCh37"], "default": "auto"},
+        build={"type": "string", "enum": list(builds.REQUESTABLE), "default": builds.AUTO},
     ),
     "Download": _obj(
         ["kind", "url", "expires_at"],

@@ -25,7 +25,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from gas import models
 from gas.models import User
-from webapp import limiter, login_manager
+from webapp import job_layer
+from webapp.extensions import limiter, login_manager
 from webapp.security import safe_next, settings
 from workflows import accounts, tokens, usage, users
 
@@ -131,10 +132,6 @@ class DeleteAccountForm(FlaskForm):
     delete_password = PasswordField("Your password", validators=[DataRequired()])
 
 
-class ResendConfirmationForm(FlaskForm):
-    """Just the CSRF token: one button sends the link again."""
-
-
 class EndSessionsForm(FlaskForm):
     """Just the CSRF token: one button logs out everywhere."""
 
@@ -160,7 +157,7 @@ def _end_session() -> None:
 
 def needs_confirmation() -> bool:
     """Whether the logged-in user must confirm their address before uploading."""
-    return accounts.needs_confirmation(settings(), current_user.record)
+    return job_layer.unconfirmed(settings(), current_user.record) is not None
 
 
 def _send_confirmation(user: User) -> bool:
@@ -364,7 +361,7 @@ def _user_key() -> str:
 @login_required
 @limiter.limit(lambda: current_app.config["CONFIRM_RATE_LIMIT"], key_func=_user_key)
 def resend_confirmation() -> Response:
-    if ResendConfirmationForm().validate_on_submit() and needs_confirmation():
+    if job_layer.ResendConfirmationForm().validate_on_submit() and needs_confirmation():
         user: User = current_user.record
         if _send_confirmation(user):
             flash(f"We sent a new confirmation link to {user.email}.", "success")

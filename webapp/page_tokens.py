@@ -20,29 +20,33 @@ class BadPageToken(ValueError):
     """Not a page token this dashboard gave out for this account and this query."""
 
 
-def _serializer(secret_key: str | bytes, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt=salt)
+# One salt for every job list (the pages' and the API's): a token names its query, so one face's
+# token is another query's there and refused all the same.
+SALT = "jobs-page"
+
+
+def _serializer(secret_key: str | bytes) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=SALT)
 
 
 def dumps(
     secret_key: str | bytes,
-    salt: str,
     user_id: str,
     query: dict[str, Any],
     last_key: dict[str, Any],
 ) -> str:
     """A token for the page after ``last_key`` of ``user_id``'s list under ``query``."""
-    return str(_serializer(secret_key, salt).dumps({"u": user_id, "q": query, "k": last_key}))
+    return str(_serializer(secret_key).dumps({"u": user_id, "q": query, "k": last_key}))
 
 
 def loads(
-    secret_key: str | bytes, salt: str, token: str, user_id: str, query: dict[str, Any]
+    secret_key: str | bytes, token: str, user_id: str, query: dict[str, Any]
 ) -> dict[str, Any]:
     """The start key a token holds, if it was given out for ``user_id`` and ``query``."""
     if len(token) > MAX_LENGTH:
         raise BadPageToken("too long")
     try:
-        payload = _serializer(secret_key, salt).loads(token)
+        payload = _serializer(secret_key).loads(token)
     except BadData:
         raise BadPageToken("not signed by this dashboard") from None
     if not isinstance(payload, dict) or payload.get("u") != user_id:

@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from gas.models import Job
 from gas.settings import Settings
+from webapp.extensions import limiter
 from workflows import jobs
 
 
@@ -117,8 +118,6 @@ def settings() -> Settings:
 
 def retry_after(default: int = 60) -> str:
     """Seconds until the limit this request broke lets it through again (``Retry-After``)."""
-    from webapp import limiter
-
     broken = limiter.current_limit
     if broken is None:
         return str(default)

@@ -18,7 +18,7 @@ from datetime import timedelta
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pynamodb.exceptions import UpdateError
 
-from gas import aws, keys, mail, models
+from gas import aws, keys, models, notifications
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import jobs, tokens, users
@@ -64,17 +64,8 @@ def confirmation_link(settings: Settings, secret_key: str, user: models.User) ->
 
 def send_confirmation(settings: Settings, secret_key: str, user: models.User) -> None:
     """E-mail the user a link that confirms their address."""
-    days = settings.email_confirmation_seconds / 86400
-    mail.send(
-        settings,
-        user.email,
-        "Confirm your e-mail address for GAS",
-        f"Hello {user.name or user.email},\n\n"
-        "Please confirm that this is your address by opening this link:\n\n"
-        f"{confirmation_link(settings, secret_key, user)}\n\n"
-        f"The link works for {days:g} days. Once the address is confirmed you can upload VCF "
-        "files to annotate.\n\nIf you did not create a GAS account, ignore this message.\n",
-    )
+    link = confirmation_link(settings, secret_key, user)
+    notifications.send(settings, user, notifications.confirm_address(settings, user, link))
 
 
 def confirm(settings: Settings, secret_key: str, token: str) -> models.User:
@@ -122,17 +113,7 @@ def notify_registration_attempt(settings: Settings, email: str) -> bool:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
         return False  # told within the hour
-    base = settings.base_url.rstrip("/")
-    mail.send(
-        settings,
-        user.email,
-        "Someone tried to create a GAS account with your address",
-        f"Hello {user.name or user.email},\n\n"
-        "Someone (perhaps you) tried to create a GAS account with this address, which has one "
-        f"already. To use it, log in:\n\n{base}/login\n\n"
-        f"If you have forgotten your password, set a new one here:\n\n{base}/forgot-password\n\n"
-        "If it was not you, ignore this message: nothing about your account has changed.\n",
-    )
+    notifications.send(settings, user, notifications.registration_attempt(settings, user))
     return True
 
 
@@ -168,18 +149,8 @@ def request_password_reset(settings: Settings, email: str) -> bool:
             models.User.password_reset_expires_at.set(expires),
         ]
     )
-    minutes = settings.password_reset_seconds // 60
-    mail.send(
-        settings,
-        user.email,
-        "Set a new GAS password",
-        f"Hello {user.name or user.email},\n\n"
-        "Someone (we hope you) asked to set a new password for your GAS account. "
-        "Open this link to choose one:\n\n"
-        f"{reset_link(settings, user.user_id, secret)}\n\n"
-        f"The link works once, within {minutes} minutes. If you did not ask, ignore this "
-        "message: your password stays as it is.\n",
-    )
+    link = reset_link(settings, user.user_id, secret)
+    notifications.send(settings, user, notifications.password_reset(settings, user, link))
     return True
 
 
@@ -241,7 +212,6 @@ class DeletedAccount:
 
 def all_jobs(settings: Settings, user: models.User) -> list[models.Job]:
     """Every job of the user's, newest first."""
-    models.bind(settings)
     return list(models.Job.for_user(user.user_id, limit=None))
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, filenames, keys, models, result_kinds, schemas, timestamps
+from gas import aws, definitions, filenames, keys, models, result_kinds, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
-from workflows import definitions, executions, uploads
+from workflows import executions, uploads
 
 
 class SubmitError(ValueError):
@@ -125,7 +125,6 @@ def _start(
     filename: str,
     build: str = "auto",
 ) -> models.Job:
-    models.bind(settings)
     names = aws.resources(settings)
     input_key = upload.key
     job_id = keys.job_id_for_upload(input_key)
@@ -153,7 +152,6 @@ def get(settings: Settings, job_id: str) -> models.Job:
     """The job ``job_id``; raises JobNotFound for a missing job or a string that is no id."""
     if not keys.is_id(job_id):
         raise JobNotFound(job_id)
-    models.bind(settings)
     try:
         return models.Job.get(job_id)
     except models.DoesNotExist:
@@ -175,13 +173,11 @@ def own_jobs(
     ids = [job_id for job_id in dict.fromkeys(job_ids) if keys.is_id(job_id)][:limit]
     if not ids:
         return []
-    models.bind(settings)
     return [job for job in models.Job.batch_get(ids) if job.user_id == user.user_id]
 
 
 def job_for_upload(settings: Settings, upload: uploads.Upload) -> models.Job | None:
     """The job an upload became, if it was submitted already."""
-    models.bind(settings)
     try:
         return models.Job.get(keys.job_id_for_upload(upload.key))
     except models.DoesNotExist:
@@ -190,7 +186,6 @@ def job_for_upload(settings: Settings, upload: uploads.Upload) -> models.Job | N
 
 def job_for_upload_id(settings: Settings, user: models.User, upload_id: str) -> models.Job | None:
     """The job an upload of ``user``'s became, whichever key (plain or gzip) it was kept at."""
-    models.bind(settings)
     for compressed in (False, True):
         key = keys.upload_key(user.user_id, upload_id, compressed=compressed)
         try:
@@ -202,7 +197,6 @@ def job_for_upload_id(settings: Settings, user: models.User, upload_id: str) -> 
 
 def for_user(settings: Settings, user_id: str, limit: int = 20) -> list[models.Job]:
     """The user's newest jobs, newest first."""
-    models.bind(settings)
     return list(models.Job.for_user(user_id, limit=limit))
 
 
@@ -218,7 +212,6 @@ def page_for_user(
     With ``status``, DynamoDB filters after reading ``limit`` items: a page may be short (even
     empty) while a next page still exists.
     """
-    models.bind(settings)
     results = models.Job.for_user(user_id, limit=limit, last_key=after, status=status)
     page = list(results)
     return page, results.last_evaluated_key
@@ -226,7 +219,6 @@ def page_for_user(
 
 def newest(settings: Settings, limit: int = 20) -> list[models.Job]:
     """The newest jobs of every user, newest first: the newest of each status, merged."""
-    models.bind(settings)
     found = [
         job
         for status in models.STATUSES
@@ -239,7 +231,6 @@ def queue_position(settings: Settings, job: models.Job) -> int | None:
     """How many queued jobs were submitted before this one (None unless it is queued)."""
     if job.status != models.PENDING:
         return None
-    models.bind(settings)
     ahead = models.Job.by_status.query(
         models.PENDING,
         range_key_condition=models.Job.submitted_at < job.submitted_at,
@@ -281,19 +272,16 @@ def cancel(settings: Settings, job: models.Job) -> models.Job:
     """
     if not can_cancel(job):
         raise JobConflict(f"The job is {job.status.lower()}; there is nothing to cancel.")
-    models.bind(settings)
     Job = models.Job
-    waiting = (Job.status == models.COMPLETED) & Job.archive_after.exists()
     try:
-        job.update_if(
-            [
-                Job.status.set(models.CANCELLED),
-                Job.archive_after.remove(),
-                Job.cancelled_at.set(models.now()),
-            ],
-            Job.status.is_in(models.PENDING, models.RUNNING) | waiting,
+        # A completed job only while it waits out its retention (not once it is being archived).
+        job.move_to(
+            models.CANCELLED,
+            when=(Job.status != models.COMPLETED) | Job.archive_after.exists(),
+            archive_after=None,
+            cancelled_at=models.now(),
         )
-    except models.ConditionRefused:
+    except models.TransitionRefused:
         job.refresh()
         raise JobConflict(
             f"The job is {job.status.lower()} now; there is nothing to cancel."

@@ -31,7 +31,6 @@ def backlog(settings: Settings) -> dict[str, int]:
     ``annotate``: jobs submitted and not yet taken by a worker (PENDING). ``archive``: free jobs
     whose retention is over and that are not archived yet.
     """
-    models.bind(settings)
     return {
         "annotate": _count(models.PENDING),
         "archive": _count(models.COMPLETED, before=models.now()),
@@ -41,12 +40,10 @@ def backlog(settings: Settings) -> dict[str, int]:
 
 def in_progress(settings: Settings) -> dict[str, int]:
     """Tasks being worked on now, per activity."""
-    models.bind(settings)
     return {"annotate": _count(models.RUNNING)}
 
 
 def jobs_in(settings: Settings, status: str, limit: int = 50) -> list[models.Job]:
-    models.bind(settings)
     return list(models.Job.by_status.query(status, scan_index_forward=False, limit=limit))
 
 
@@ -85,16 +82,8 @@ def retry(settings: Settings, job: models.Job) -> str:
     names = Resources.of(settings)
     # Back to PENDING first: the annotate step may only claim PENDING or RUNNING jobs.
     try:
-        job.update_if(
-            [
-                models.Job.status.set(models.PENDING),
-                models.Job.failure_error.remove(),
-                models.Job.failure_reason.remove(),
-                models.Job.completed_at.remove(),
-            ],
-            condition=models.Job.status == models.FAILED,
-        )
-    except models.ConditionRefused as exc:  # another operator retried it a moment ago
+        job.move_to(models.PENDING, failure_error=None, failure_reason=None, completed_at=None)
+    except models.TransitionRefused as exc:  # another operator retried it a moment ago
         raise RetryRefused(f"Job {job.job_id} is being retried already.") from exc
     attempt = int(job.attempts or 0) + 1
     arn = executions.start_once(

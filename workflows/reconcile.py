@@ -166,7 +166,6 @@ class Reconciler:
         self.names = aws.resources(settings)
         self.s3 = aws.client(settings, "s3")
         self._users: dict[str, bool] = {}
-        models.bind(settings)
 
     def run(self, *, dry_run: bool = False) -> Report:
         """Check every job that should have a live workflow; repair those that have none."""

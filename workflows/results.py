@@ -34,7 +34,7 @@ import pysam
 from botocore.exceptions import ClientError
 
 from annotator import columns, terms
-from gas import aws, models
+from gas import aws, builds, models
 from gas.resources import Resources
 from gas.settings import Settings
 
@@ -830,32 +830,31 @@ def complete_gene(settings: Settings, job: models.Job, prefix: str, limit: int =
     return found
 
 
-# Outbound links (nothing is fetched from these sites by the service).
-_ENSEMBL = {"GRCh37": "https://grch37.ensembl.org", "GRCh38": "https://www.ensembl.org"}
-_GNOMAD_DATASET = {"GRCh37": "gnomad_r2_1", "GRCh38": "gnomad_r4"}
+# Outbound links (nothing is fetched from these sites by the service): each build's sites are
+# declared in gas.builds.
 
 
 def gene_links(build: str | None, gene: str, gene_id: str | None) -> dict[str, str]:
     """Ensembl, gnomAD and ClinVar pages for a gene on the job's build."""
-    build = build if build in _ENSEMBL else "GRCh38"
+    on = builds.of(build)
     stable = (gene_id or "").split(".")[0] or gene
     return {
-        "Ensembl": f"{_ENSEMBL[build]}/Homo_sapiens/Gene/Summary?g={stable}",
-        "gnomAD": f"https://gnomad.broadinstitute.org/gene/{stable}?dataset={_GNOMAD_DATASET[build]}",
+        "Ensembl": f"{on.ensembl_url}/Homo_sapiens/Gene/Summary?g={stable}",
+        "gnomAD": f"https://gnomad.broadinstitute.org/gene/{stable}?dataset={on.gnomad_dataset}",
         "ClinVar": f"https://www.ncbi.nlm.nih.gov/clinvar/?term={gene}%5Bgene%5D",
     }
 
 
 def variant_links(build: str | None, row: dict[str, Any]) -> dict[str, str]:
     """Ensembl, gnomAD and (for an rs ID) ClinVar pages for one allele on the job's build."""
-    build = build if build in _ENSEMBL else "GRCh38"
+    on = builds.of(build)
     chrom = str(row["chrom"]).removeprefix("chr")
     pos = row["pos"]
     links = {
-        "Ensembl": f"{_ENSEMBL[build]}/Homo_sapiens/Location/View?r={chrom}:{pos}-{pos}",
+        "Ensembl": f"{on.ensembl_url}/Homo_sapiens/Location/View?r={chrom}:{pos}-{pos}",
         "gnomAD": (
             f"https://gnomad.broadinstitute.org/variant/{chrom}-{pos}-{row['ref']}-{row['alt']}"
-            f"?dataset={_GNOMAD_DATASET[build]}"
+            f"?dataset={on.gnomad_dataset}"
         ),
     }
     rsid = next(

@@ -58,7 +58,6 @@ def archived_jobs(user_id: str) -> list[models.Job]:
 
 def upgrade(settings: Settings, user: models.User) -> str | None:
     """Make the user premium and thaw their archived results; the execution ARN, or None."""
-    models.bind(settings)
     try:
         user.update_if(
             [models.User.tier.set(models.PREMIUM), models.User.upgraded_at.set(models.now())],

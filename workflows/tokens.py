@@ -79,7 +79,6 @@ def authenticate(settings: Settings, secret: str, at: datetime | None = None) ->
     """The user and token a secret stands for; raises TokenRefused otherwise."""
     if not looks_like_token(secret):
         raise TokenRefused("not a GAS access token")
-    models.bind(settings)
     try:
         token = models.AccessToken.get(digest(secret))
     except models.DoesNotExist:
@@ -98,7 +97,6 @@ def authenticate(settings: Settings, secret: str, at: datetime | None = None) ->
 
 def for_user(settings: Settings, user: models.User) -> list[models.AccessToken]:
     """The user's tokens, newest first."""
-    models.bind(settings)
     return list(models.AccessToken.by_user.query(user.user_id, scan_index_forward=False))
 
 

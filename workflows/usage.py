@@ -51,7 +51,6 @@ def of(settings: Settings, user: models.User) -> Usage:
     results = _stored(settings, names.results_bucket, f"results/{user.user_id}/")
     online, archived, objects = (a + b for a, b in zip(inputs, results, strict=True))
     month_start = models.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    models.bind(settings)
     this_month = models.Job.by_user.query(
         user.user_id,
         range_key_condition=models.Job.submitted_at >= month_start,

@@ -33,7 +33,6 @@ def get(settings: Settings, user_id: str) -> models.User | None:
     """The user ``user_id``, or None for a missing user or a string that is no id."""
     if not keys.is_id(user_id):
         return None
-    models.bind(settings)
     try:
         return models.User.get(user_id)
     except models.DoesNotExist:
@@ -41,7 +40,6 @@ def get(settings: Settings, user_id: str) -> models.User | None:
 
 
 def find_by_email(settings: Settings, email: str) -> models.User | None:
-    models.bind(settings)
     return models.User.find_by_email(normal_email(email))
 
 
@@ -65,7 +63,6 @@ def register(
 
 def update_profile(settings: Settings, user: models.User, *, name: str, institution: str) -> None:
     """Change the name and institution the user shows."""
-    models.bind(settings)
     user.update(
         actions=[
             models.User.name.set(name.strip()),
@@ -76,7 +73,6 @@ def update_profile(settings: Settings, user: models.User, *, name: str, institut
 
 def set_password(settings: Settings, user: models.User, password_hash: str) -> None:
     """Store a new password hash; an outstanding reset link and every session stop working."""
-    models.bind(settings)
     user.update(
         actions=[
             models.User.password_hash.set(password_hash),
@@ -116,7 +112,6 @@ def _entry(session_id: str) -> str | None:
 def start_session(settings: Settings, user: models.User) -> str:
     """Open a session for ``user``; returns its id (the cookie keeps it). Past
     :data:`MAX_SESSIONS` the oldest sessions of the account end."""
-    models.bind(settings)
     session_id = f"{int(time.time()):010x}.{secrets.token_urlsafe(32)}"
     entry = _entry(session_id)
     assert entry is not None
@@ -140,11 +135,9 @@ def end_session(settings: Settings, user: models.User, session_id: str | None) -
     entry = _entry(session_id or "")
     if entry is None:
         return
-    models.bind(settings)
     user.update(actions=[models.User.sessions.delete({entry})])
 
 
 def end_all_sessions(settings: Settings, user: models.User) -> None:
     """End every session of ``user``'s, on every device ("log out everywhere")."""
-    models.bind(settings)
     user.update(actions=[models.User.sessions.remove()])

@@ -13,8 +13,17 @@ import pyarrow.parquet as pq
 from annotator import columns
 from annotator.outputs import write_outputs
 from gas import aws, keys, models
+from gas.resources import Resources
 from gas.settings import Settings
 from workflows import users
+
+
+def put_input(settings: Settings, user: models.User, data: bytes, gz: bool = False) -> str:
+    """Put ``data`` where a browser's upload of ``user``'s would be; returns its key."""
+    key = keys.upload_key(user.user_id, keys.new_id(), compressed=gz)
+    names = Resources.of(settings)
+    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
+    return key
 
 
 def completed_job(

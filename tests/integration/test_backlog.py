@@ -9,7 +9,6 @@ while no worker runs wait three run limits before one worker starts, and every o
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ import pytest
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.inputs import sites_vcf
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
@@ -41,13 +41,7 @@ def side_workers(short: Settings, tmp_path_factory) -> Iterator[list[WorkerProce
 
 
 def vcf(records: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    positions = sorted(rng.sample(range(1_000_000, 80_000_000), records))
-    header = (
-        "##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr17,length=83257441>\n"
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    )
-    return (header + "".join(f"chr17\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions)).encode()
+    return sites_vcf(records, seed, contig="chr17", length=83_257_441, span=(1_000_000, 80_000_000))
 
 
 def test_a_backlog_longer_than_the_run_limit_completes(

@@ -27,7 +27,7 @@ from gas import keys, models
 from gas.settings import Settings
 from tests.cloud import free_port
 from tests.inputs import small_vcf
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.processes import wait_for
 from workflows import tokens, users
 
 pytestmark = pytest.mark.integration
@@ -188,16 +188,6 @@ def test_cancel_resubmit_and_rm_of_queued_jobs(
     gone = gas(config_home, "job", job["id"])
     assert gone.returncode == 1 and gone.stderr.strip() == "Error: Not Found: No such job."
     assert json.loads(gas(config_home, "jobs", "--json").stdout) == []
-
-
-@pytest.fixture(scope="module")
-def workers(settings: Settings, tmp_path_factory, dashboard: str) -> Iterator[None]:
-    log_dir = tmp_path_factory.mktemp("cli-workers")
-    running = [
-        WorkerProcess(settings, kind, log_dir) for kind in ("annotate", "notify", "record-failure")
-    ]
-    yield
-    stop_all(running)
 
 
 def test_submit_three_files_wait_list_show_and_download(

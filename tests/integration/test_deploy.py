@@ -9,10 +9,9 @@ import sys
 import pytest
 import yaml
 
-from gas import aws, models
+from gas import aws, definitions, models
 from gas.settings import REPO_ROOT, Settings
 from infra import deploy
-from workflows import definitions
 
 
 def test_second_deploy_changes_nothing(settings: Settings) -> None:
@@ -83,7 +82,7 @@ def test_dangling_next_is_refused_before_anything_is_deployed(local_cloud, tmp_p
         target.write_text(source.read_text())
     (definition_dir / "annotation-job.asl.json").write_text(json.dumps(bad))
     code = (
-        "import sys; from workflows import definitions as d; from pathlib import Path;"
+        "import sys; from gas import definitions as d; from pathlib import Path;"
         f"d.DEFINITIONS_DIR = Path({str(definition_dir)!r}); from cli.main import main;"
         "sys.argv = ['gas', 'deploy']; main()"
     )

@@ -6,7 +6,6 @@ import dataclasses
 import gzip
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,8 @@ from gas.resources import Resources
 from gas.settings import Settings
 from tests.inputs import SMALL_VCF_VARIANTS
 from tests.integration.mailbox import mail_to, wait_for_mail
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.placed_jobs import put_input
+from tests.integration.processes import wait_for
 from workflows import jobs, users
 
 RETENTION = 4
@@ -30,21 +30,16 @@ def job_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def workers(job_settings: Settings, tmp_path_factory) -> Iterator[dict[str, WorkerProcess]]:
-    log_dir = tmp_path_factory.mktemp("workers")
-    running = {
-        kind: WorkerProcess(job_settings, kind, log_dir)
-        for kind in ("annotate", "notify", "archive", "record-failure")
-    }
-    yield running
-    stop_all(list(running.values()))
+def worker_settings(job_settings: Settings) -> Settings:
+    return job_settings
 
 
-def upload(settings: Settings, user: models.User, data: bytes, gz: bool = False) -> str:
-    key = keys.upload_key(user.user_id, keys.new_id(), compressed=gz)
-    names = Resources.of(settings)
-    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
-    return key
+@pytest.fixture(scope="module")
+def worker_kinds() -> tuple[str, ...]:
+    return ("annotate", "notify", "archive", "record-failure")
+
+
+upload = put_input
 
 
 def submit(

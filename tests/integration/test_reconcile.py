@@ -20,8 +20,8 @@ from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
 from tests.integration.mailbox import mail_to, wait_for_mail
-from tests.integration.placed_jobs import completed_job
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.placed_jobs import completed_job, put_input
+from tests.integration.processes import wait_for
 from workflows import executions, jobs, reconcile, thaw, users
 
 pytestmark = pytest.mark.integration
@@ -50,11 +50,13 @@ def stack(local_cloud: LocalCloud) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="module")
-def workers(stack: Settings, tmp_path_factory) -> Iterator[None]:
-    log_dir = tmp_path_factory.mktemp("reconcile-workers")
-    running = [WorkerProcess(stack, kind, log_dir) for kind in WORKER_KINDS]
-    yield
-    stop_all(running)
+def worker_settings(stack: Settings) -> Settings:
+    return stack
+
+
+@pytest.fixture(scope="module")
+def worker_kinds() -> tuple[str, ...]:
+    return tuple(WORKER_KINDS)
 
 
 def reconciler(settings: Settings) -> reconcile.Reconciler:
@@ -62,10 +64,7 @@ def reconciler(settings: Settings) -> reconcile.Reconciler:
 
 
 def upload(settings: Settings, user: models.User) -> str:
-    key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings)
-    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=VCF)
-    return key
+    return put_input(settings, user, VCF)
 
 
 def job_without_execution(settings: Settings, *, with_input: bool = True) -> models.Job:

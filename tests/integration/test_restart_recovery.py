@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from werkzeug.security import generate_password_hash
 
-from gas import aws, keys, models
-from gas.resources import Resources
+from gas import models
 from gas.settings import Settings
 from tests.cloud import private_cloud_settings
 from tests.inputs import small_vcf
+from tests.integration.placed_jobs import put_input
 from tests.integration.processes import wait_for
 from webapp import create_app
 from workflows import jobs, reconcile, users
@@ -149,10 +149,7 @@ def _descendants(root: int) -> set[int]:
 
 
 def submit(settings: Settings, user: models.User, data: bytes) -> models.Job:
-    key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings)
-    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
-    return jobs.submit(settings, user, key, "sample.vcf")
+    return jobs.submit(settings, user, put_input(settings, user, data), "sample.vcf")
 
 
 def statuses(job_ids: list[str]) -> list[models.Job]:

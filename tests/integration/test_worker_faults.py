@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.inputs import sites_vcf
+from tests.integration.placed_jobs import put_input
 from tests.integration.processes import WorkerProcess, stop_all, wait_for
 from workflows import jobs, users
 
@@ -19,16 +20,8 @@ RECORDS = 1_500_000  # big enough that the annotate step lasts a few seconds
 
 
 @pytest.fixture(scope="module")
-def big_vcf(tmp_path_factory) -> bytes:
-    """A sites-only GRCh38 chr1 VCF, sorted, made by the test."""
-    rng = np.random.default_rng(7)
-    positions = np.sort(rng.integers(10_000, 248_000_000, RECORDS))
-    header = (
-        "##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr1,length=248956422>\n"
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    )
-    body = "".join(f"chr1\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions.tolist())
-    return (header + body).encode()
+def big_vcf() -> bytes:
+    return sites_vcf(RECORDS, seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +35,7 @@ def side_workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
 
 def start_job(settings: Settings, data: bytes) -> models.Job:
     user = users.ensure_user(settings, "faults@example.org", models.PREMIUM)
-    key = keys.upload_key(user.user_id, keys.new_id())
-    names = Resources.of(settings)
-    aws.client(settings, "s3").put_object(Bucket=names.inputs_bucket, Key=key, Body=data)
-    return jobs.submit(settings, user, key, "big.vcf")
+    return jobs.submit(settings, user, put_input(settings, user, data), "big.vcf")
 
 
 def running(job_id: str) -> models.Job | None:

@@ -7,7 +7,6 @@ document (tests/integration/webapp/api_client.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from flask import Flask
 
 from gas import models
 from gas.settings import Settings
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.processes import wait_for
 from tests.integration.webapp.conftest import login
 from workflows import tokens
 
@@ -174,16 +173,6 @@ def test_submitting_someone_elses_upload_or_garbage_is_refused(api, make_user, m
 
 
 # --- a whole job through the API alone ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
-    log_dir = tmp_path_factory.mktemp("api-workers")
-    running = [
-        WorkerProcess(settings, kind, log_dir) for kind in ("annotate", "notify", "record-failure")
-    ]
-    yield
-    stop_all(running)
 
 
 def upload_through_api(client, filename: str, data: bytes) -> str:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from flask import Flask
 
 from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.inputs import sites_vcf
+from tests.integration.processes import wait_for
 from tests.integration.webapp.api_client import ApiClient
 from tests.integration.webapp.test_api import upload_through_api
 from webapp import create_app
@@ -40,12 +39,13 @@ def short_app(short_settings: Settings) -> Flask:
 
 
 @pytest.fixture(scope="module")
-def workers(short_settings: Settings, tmp_path_factory) -> Iterator[None]:
-    log_dir = tmp_path_factory.mktemp("control-workers")
-    kinds = ("annotate", "notify", "archive", "record-failure")
-    running = [WorkerProcess(short_settings, kind, log_dir) for kind in kinds]
-    yield
-    stop_all(running)
+def worker_settings(short_settings: Settings) -> Settings:
+    return short_settings
+
+
+@pytest.fixture(scope="module")
+def worker_kinds() -> tuple[str, ...]:
+    return ("annotate", "notify", "archive", "record-failure")
 
 
 @pytest.fixture
@@ -58,13 +58,7 @@ def client(short_app: Flask, openapi, make_token):
 
 @pytest.fixture(scope="module")
 def big_vcf() -> bytes:
-    rng = np.random.default_rng(13)
-    positions = np.sort(rng.integers(10_000, 248_000_000, RECORDS))
-    header = (
-        "##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr1,length=248956422>\n"
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    )
-    return (header + "".join(f"chr1\t{p}\t.\tA\tG\t50\tPASS\t.\n" for p in positions)).encode()
+    return sites_vcf(RECORDS, seed=13)
 
 
 def _status(job_id: str, *wanted: str):

@@ -6,7 +6,6 @@ enforces it (one key, one content type).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -19,7 +18,7 @@ from gas.models import Job
 from gas.resources import Resources
 from gas.settings import Settings
 from tests.integration.mailbox import wait_for_mail
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.processes import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +26,8 @@ UNICODE_NAME = "ünï名 (1).vcf"
 
 
 @pytest.fixture(scope="module")
-def workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
-    log_dir = tmp_path_factory.mktemp("name-workers")
-    running = [WorkerProcess(settings, kind, log_dir) for kind in ("annotate", "notify")]
-    yield
-    stop_all(running)
+def worker_kinds() -> tuple[str, ...]:
+    return ("annotate", "notify")
 
 
 def _upload_form(client: FlaskClient) -> tuple[str, dict[str, str]]:

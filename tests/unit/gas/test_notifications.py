@@ -106,3 +106,34 @@ def test_a_thaw_that_brought_nothing_back_does_not_say_it_did() -> None:
 )
 def test_durations_read_as_words(seconds: float, words: str) -> None:
     assert notifications.duration(seconds) == words
+
+
+def test_every_e_mail_is_written_in_notifications() -> None:
+    # mail.send is called from notifications.send only: no other module writes a message's words.
+    import re
+
+    from gas.settings import REPO_ROOT
+
+    callers = [
+        str(path.relative_to(REPO_ROOT))
+        for package in ("gas", "workflows", "activities", "webapp", "cli", "infra", "annotator")
+        for path in (REPO_ROOT / package).rglob("*.py")
+        if re.search(r"\bmail\.send\(", path.read_text())
+    ]
+    assert callers == ["gas/notifications.py"]
+
+
+def test_the_account_messages_carry_their_links() -> None:
+    from gas import models, notifications
+    from gas.settings import Settings
+
+    settings = Settings(base_url="https://gas.example.org")
+    user = models.User("u1", email="ada@example.org", name="Ada")
+    confirm = notifications.confirm_address(settings, user, "https://gas.example.org/confirm/x")
+    assert "https://gas.example.org/confirm/x" in confirm.body and confirm.body.startswith(
+        "Hello Ada"
+    )
+    attempt = notifications.registration_attempt(settings, user)
+    assert "https://gas.example.org/forgot-password" in attempt.body
+    reset = notifications.password_reset(settings, user, "https://gas.example.org/reset/y")
+    assert reset.subject == "Set a new GAS password" and "/reset/y" in reset.body

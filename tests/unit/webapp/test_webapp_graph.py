@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gas import definitions
 from webapp import graph
-from workflows import definitions
 
 
 def test_every_state_of_the_job_workflow_is_drawn_once_and_coloured() -> None:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from workflows import definitions
+from gas import definitions
 from workflows.jobs import state_colours, timeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

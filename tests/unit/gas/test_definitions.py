@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from workflows import definitions
+from gas import definitions
 
 JOB_SUBS = [
     "AnnotateActivityArn",
