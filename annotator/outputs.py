@@ -29,6 +29,7 @@ import pysam
 import pysam.bcftools
 
 from annotator import columns, terms
+from annotator.tsv import tsv_header, tsv_text
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
 # ``known_id`` GAS's known-sites match.
@@ -440,33 +441,6 @@ def _blank(values: pa.Array) -> pa.Array:
 
 
 _DOT_OR_EMPTY = pa.array([".", ""])
-
-
-def tsv_header() -> bytes:
-    """The TSV's first line."""
-    return ("\t".join(COLUMNS) + "\n").encode()
-
-
-def tsv_text(table: pa.Table) -> memoryview:
-    """The table's TSV lines (COLUMNS; null is an empty cell; csv's minimal quoting)."""
-    cells = []
-    for name in COLUMNS:
-        column = table.column(name).combine_chunks()
-        if column.type != pa.string():
-            column = pc.cast(column, pa.string())
-        column = pc.fill_null(column, "")
-        if pc.any(pc.match_substring(column, '"')).as_py():
-            quoted = pc.binary_join_element_wise(
-                '"', pc.replace_substring(column, '"', '""'), '"', ""
-            )
-            column = pc.if_else(pc.match_substring(column, '"'), quoted, column)
-        cells.append(column)
-    cells[-1] = pc.binary_join_element_wise(cells[-1], "", "\n")
-    lines = pc.binary_join_element_wise(*cells, "\t")
-    width = 8 if pa.types.is_large_string(lines.type) else 4
-    offsets = np.frombuffer(lines.buffers()[1], np.int32 if width == 4 else np.int64)
-    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    return memoryview(lines.buffers()[2])[first:last]
 
 
 class _GeneCounts:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from annotator import outputs
+from annotator import tsv
 from gas import aws, models, result_kinds
 from gas.resources import Resources
 from gas.settings import Settings
@@ -114,8 +114,8 @@ def _tsv(settings: Settings, key: str) -> Iterator[bytes]:
     path = f"{Resources.of(settings).results_bucket}/{key}"
     with results._filesystem(settings).open_input_file(path) as handle:
         table = pq.ParquetFile(handle)
-        yield outputs.tsv_header()
+        yield tsv.tsv_header()
         for group in range(table.num_row_groups):
-            rows = table.read_row_group(group, columns=list(outputs.COLUMNS))
+            rows = table.read_row_group(group, columns=list(tsv.COLUMNS))
             if rows.num_rows:
-                yield bytes(outputs.tsv_text(rows))
+                yield bytes(tsv.tsv_text(rows))
