@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
 from annotator import outputs
-from gas import aws, keys, models, timestamps
+from gas import aws, keys, models, result_kinds, timestamps
 from gas import sources as annotation_sources
 from gas.resources import Resources
 
@@ -103,18 +103,26 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
         except annotator.ReferenceUnavailable as exc:
             raise ReferenceMissing(str(exc)) from exc
         ctx.check_cancelled()
+        # Only the stored kinds are written: the plain VCF and the TSV are made on request.
+        stored = set(result_kinds.stored())
         standard = outputs.write_outputs(
-            out_vcf, workdir / "outputs", {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS}
+            out_vcf,
+            workdir / "outputs",
+            {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k in stored},
         )
         ctx.check_cancelled()
         s3 = aws.client(settings, "s3")
         results, sizes = {}, {}
-        made = {"annotated": out_vcf, "log": out_log, "summary": out_summary, **standard.files}
+        made = {"log": out_log, "summary": out_summary, **standard.files}
+        if not standard.sorted_input:
+            # The .vcf.gz was sorted, so it no longer holds the plain VCF's order: keep that one.
+            made["annotated"] = out_vcf
         for kind, path in made.items():
             key = keys.result_key(job.user_id, job.job_id, kind)
-            s3.upload_file(str(path), names.results_bucket, key)
+            s3.upload_file(str(path), names.results_bucket, key, Config=aws.TRANSFER)
             results[kind] = key
             sizes[kind] = path.stat().st_size
+        sizes["annotated"] = out_vcf.stat().st_size  # what its download is, stored or not
         summary = json.loads(out_summary.read_text())
         small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
         small["by_region"] = summary.get("by_region", {})
@@ -154,7 +162,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
 
 def _download(settings: Any, bucket: str, key: str, target: Path) -> None:
     try:
-        aws.client(settings, "s3").download_file(bucket, key, str(target))
+        aws.client(settings, "s3").download_file(bucket, key, str(target), Config=aws.TRANSFER)
     except ClientError as exc:
         code = aws.error_code(exc)
         if aws.is_not_found(exc):

@@ -53,8 +53,10 @@ from annotator.exceptions import (
     BuildMismatch,
     ReferenceUnavailable,
 )
+from annotator.info import header_lines as _info_header_lines
 from annotator.sequence import load_sequence
 from annotator.terms import TERM_NAMES, impact
+from gas import builds
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -81,7 +83,6 @@ MAX_SPAN_GENES = 50  # a long span lists at most this many genes (the first ones
 IN_FLIGHT_PER_THREAD = 2  # blocks queued per annotating thread: enough to keep each one busy
 
 # The INFO fields are declared in annotator.info (plain Python): the header is rendered from there.
-from annotator.info import header_lines as _info_header_lines  # noqa: E402
 
 INFO_LINES = _info_header_lines(CSQ_FORMAT)
 
@@ -889,15 +890,15 @@ def _output_header(
 
 def choose_build(requested: str, default_build: str, header: Header) -> tuple[str, str, str]:
     """(build, build_source, evidence) for this file, refusing a build the header contradicts."""
-    if requested not in ("auto", "GRCh38", "GRCh37"):
+    if requested not in builds.REQUESTABLE:
         raise AnnotationInputError(
-            f"Unknown genome build {requested!r}; choose GRCh38, GRCh37 or auto."
+            f"Unknown genome build {requested!r}; choose {', '.join(builds.NAMES)} or auto."
         )
     ev = detect_build(header)
     if ev.build == "NCBI36":
         raise BuildMismatch(
-            f"The file is from the NCBI36/hg18 build ({ev.evidence}); GAS annotates GRCh38 and "
-            "GRCh37 only. "
+            f"The file is from the NCBI36/hg18 build ({ev.evidence}); GAS annotates "
+            f"{' and '.join(builds.NAMES)} only. "
             "Lift it over first."
         )
     if requested != "auto":
@@ -1044,7 +1045,7 @@ def annotate_file(
     *,
     build: str = "auto",
     reference_dir: Path,
-    default_build: str = "GRCh38",
+    default_build: str = builds.DEFAULT,
     sources: Sequence[Path] = (),
     progress: Callable[[int], None] | None = None,
     threads: int | None = 1,

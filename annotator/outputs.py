@@ -9,15 +9,17 @@ indexing are htslib's (pysam); everything streams, so memory stays flat whatever
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gzip
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +29,7 @@ import pysam
 import pysam.bcftools
 
 from annotator import columns, terms
+from annotator.tsv import tsv_header, tsv_names, tsv_text
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
 # ``known_id`` GAS's known-sites match.
@@ -76,24 +79,30 @@ class Outputs:
 
 
 def write_outputs(
-    annotated_vcf: Path, out_dir: Path, names: dict[str, str], row_group_rows: int = ROW_GROUP_ROWS
+    annotated_vcf: Path,
+    out_dir: Path,
+    names: dict[str, str],
+    row_group_rows: int = ROW_GROUP_ROWS,
+    threads: int | None = None,
 ) -> Outputs:
     """Write every standard output of ``annotated_vcf`` into ``out_dir``.
 
     ``names`` maps the kinds ``annotated_gz``, ``annotated_tbi``, ``annotated_csi``, ``tsv``,
-    ``parquet`` and ``genes`` to file names (only one of the two index kinds is written).
+    ``parquet`` and ``genes`` to file names (only one of the two index kinds is written). Without
+    ``tsv`` no TSV is written: it can be made from the Parquet table, byte for byte
+    (:func:`tsv_header` and :func:`tsv_text`). ``threads``: htslib's compression threads (None:
+    one per core); the bytes are the same for any number.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     gz = out_dir / names["annotated_gz"]
-    tables = _Tables(out_dir / names["tsv"], out_dir / names["parquet"], out_dir / names["genes"])
+    tsv_path = out_dir / names["tsv"] if "tsv" in names else None
+    tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
     tables.row_group_rows = row_group_rows
-    # htslib compresses (releasing the GIL) while the tables are written: most inputs are in
-    # order, and for the rest the sort below replaces this copy.
-    with ThreadPoolExecutor(1) as pool:
-        compressed = pool.submit(pysam.tabix_compress, str(annotated_vcf), str(gz), force=True)
-        with open(annotated_vcf, "rb") as stream:
-            scan = tables.write(stream)
-        compressed.result()
+    # One pass over the text: each piece read goes to htslib's multi-threaded BGZF writer (its
+    # threads compress while this one builds the tables); most inputs are in order, and for the
+    # rest the sort below replaces this copy.
+    with open(annotated_vcf, "rb") as plain, _Bgzf(gz, threads) as compressed:
+        scan = tables.write(_Tee(plain, compressed))
     sorted_input = scan.in_order
     if not sorted_input:
         # tabix needs position order; htslib's own sort (bounded memory, spills to disk) gives it,
@@ -117,7 +126,7 @@ def write_outputs(
     files = {
         "annotated_gz": gz,
         index_kind: index,
-        "tsv": tables.tsv_path,
+        **({"tsv": tables.tsv_path} if tables.tsv_path else {}),
         "parquet": tables.parquet_path,
         "genes": tables.genes_path,
     }
@@ -125,6 +134,57 @@ def write_outputs(
     return Outputs(
         files, scan.alleles, scan.records, sorted_input, by_consequence, scan.source_columns
     )
+
+
+def _htslib() -> ctypes.CDLL:
+    """pysam's own htslib, for the BGZF calls pysam does not expose (its multi-threaded writer)."""
+    lib = ctypes.CDLL(pysam.libchtslib.__file__)
+    lib.bgzf_open.restype = ctypes.c_void_p
+    lib.bgzf_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.bgzf_mt.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.bgzf_write.restype = ctypes.c_ssize_t
+    lib.bgzf_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.bgzf_close.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+class _Bgzf:
+    """htslib's BGZF writer, as ``tabix_compress`` uses it (same blocks, same bytes), with its
+    thread pool compressing blocks while the caller goes on; ctypes releases the GIL in calls."""
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        self.lib = _htslib()
+        self.fp = self.lib.bgzf_open(os.fsencode(path), b"w")
+        if not self.fp:
+            raise OSError(f"cannot write {path}")
+        n = (os.cpu_count() or 1) if threads is None else threads
+        if n > 1 and self.lib.bgzf_mt(self.fp, n, 256) != 0:
+            self.lib.bgzf_close(self.fp)
+            raise OSError("htslib could not start its BGZF threads")
+
+    def write(self, data: bytes) -> None:
+        if data and self.lib.bgzf_write(self.fp, data, len(data)) != len(data):
+            raise OSError("BGZF write failed")
+
+    def __enter__(self) -> _Bgzf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fp, self.fp = self.fp, None
+        if fp and self.lib.bgzf_close(fp) != 0 and exc[0] is None:
+            raise OSError("BGZF close failed")
+
+
+class _Tee(io.BufferedIOBase):
+    """Reads from ``source``, handing every piece read to ``sink`` too."""
+
+    def __init__(self, source: BinaryIO, sink: _Bgzf) -> None:
+        self.source, self.sink = source, sink
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self.source.read(-1 if size is None else size)
+        self.sink.write(data)
+        return data
 
 
 def by_severity(counts: dict[str, int]) -> dict[str, int]:
@@ -160,7 +220,7 @@ class _Tables:
     allele) and is written with Arrow kernels, so no Python runs per record or per allele.
     """
 
-    def __init__(self, tsv_path: Path, parquet_path: Path, genes_path: Path) -> None:
+    def __init__(self, tsv_path: Path | None, parquet_path: Path, genes_path: Path) -> None:
         self.tsv_path, self.parquet_path, self.genes_path = tsv_path, parquet_path, genes_path
         self.row_group_rows = ROW_GROUP_ROWS
 
@@ -172,13 +232,14 @@ class _Tables:
         pending_rows = 0
         writer: pq.ParquetWriter | None = None
         try:
-            with open(self.tsv_path, "wb") as tsv:
+            with contextlib.ExitStack() as stack:
+                tsv = stack.enter_context(open(self.tsv_path, "wb")) if self.tsv_path else None
 
                 def start() -> pq.ParquetWriter:
                     # Made at the first row: the header before it names the sources' columns.
                     schema = reader.schema()
-                    names = [n for n in schema.names if n != "chrom_index"]
-                    tsv.write(("\t".join(names) + "\n").encode())
+                    if tsv:
+                        tsv.write(tsv_header(tsv_names(schema)))
                     return pq.ParquetWriter(
                         self.parquet_path, schema, compression="zstd", write_statistics=True
                     )
@@ -189,7 +250,8 @@ class _Tables:
                         continue
                     if writer is None:
                         writer = start()
-                    tsv.write(_tsv_text(table))
+                    if tsv:
+                        tsv.write(tsv_text(table, tsv_names(table.schema)))
                     genes.add(table, scan.alleles - table.num_rows)
                     _count_consequences(table, scan.by_consequence)
                     pending.append(table)
@@ -455,33 +517,6 @@ def _blank(values: pa.Array) -> pa.Array:
 
 
 _DOT_OR_EMPTY = pa.array([".", ""])
-
-
-def _tsv_text(table: pa.Table) -> memoryview:
-    """The table's TSV lines (its columns but chrom_index; null is an empty cell; csv's
-    minimal quoting; a flag is 1 or empty)."""
-    cells = []
-    for name in table.column_names:
-        if name == "chrom_index":
-            continue
-        column = table.column(name).combine_chunks()
-        if column.type == pa.bool_():
-            column = pc.if_else(column, "1", pa.scalar(None, pa.string()))
-        elif column.type != pa.string():
-            column = pc.cast(column, pa.string())
-        column = pc.fill_null(column, "")
-        if pc.any(pc.match_substring(column, '"')).as_py():
-            quoted = pc.binary_join_element_wise(
-                '"', pc.replace_substring(column, '"', '""'), '"', ""
-            )
-            column = pc.if_else(pc.match_substring(column, '"'), quoted, column)
-        cells.append(column)
-    cells[-1] = pc.binary_join_element_wise(cells[-1], "", "\n")
-    lines = pc.binary_join_element_wise(*cells, "\t")
-    width = 8 if pa.types.is_large_string(lines.type) else 4
-    offsets = np.frombuffer(lines.buffers()[1], np.int32 if width == 4 else np.int64)
-    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    return memoryview(lines.buffers()[2])[first:last]
 
 
 class _GeneCounts:

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gas import builds
+from gas import builds, result_kinds
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 # What the API accepts; kept here so the client needs neither the models nor boto3.
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "ARCHIVED", "RESTORING", "CANCELLED")
-KINDS = ("annotated", "log", "summary", "input")
+KINDS = (*result_kinds.in_api(), "input")
 BUILDS = builds.REQUESTABLE
 
 F = TypeVar("F", bound=Callable[..., Any])

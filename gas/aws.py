@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -107,3 +108,9 @@ def is_transient(exc: ClientError) -> bool:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     code = error_code(exc)
     return status >= 500 or status == 429 or "Throttl" in code or code == "SlowDown"
+
+
+# Results and uploads move in 16 MiB parts, several at once: a 1M-record result is a few parts.
+TRANSFER = TransferConfig(
+    multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=8, use_threads=True
+)

@@ -5,25 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 
-from gas import builds
+from gas import builds, result_kinds
 
 # Job ids are derived from the upload key, so submitting the same upload twice names the same job.
 _JOB_NAMESPACE = uuid.UUID("6f1c1d56-4a7e-4d43-9d0a-3c0b6f0e5a11")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-RESULT_FILES = {
-    "annotated": "annotated.vcf",
-    "log": "annotation.log",
-    "summary": "summary.json",
-    # The standard outputs (annotator.outputs); jobs annotated before them have none of these.
-    "annotated_gz": "annotated.vcf.gz",
-    "annotated_tbi": "annotated.vcf.gz.tbi",
-    "annotated_csi": "annotated.vcf.gz.csi",  # instead of the .tbi when a contig passes 2^29
-    "tsv": "annotated.tsv",
-    "parquet": "variants.parquet",
-    "genes": "genes.json",
-}
-# The kinds annotator.outputs writes (one of the two indexes).
+# Kind -> file name (gas.result_kinds declares the kinds).
+RESULT_FILES = result_kinds.files()
+# The kinds annotator.outputs can write (one of the two indexes; the TSV only when asked for).
 STANDARD_OUTPUTS = ("annotated_gz", "annotated_tbi", "annotated_csi", "tsv", "parquet", "genes")
 
 
@@ -83,15 +73,15 @@ def job_id_for_upload(key: str) -> str:
 
 
 def result_key(user_id: str, job_id: str, kind: str) -> str:
-    """Key of one of a job's result files (a kind of ``RESULT_FILES``)."""
+    """Key of one of a job's result files (a kind of ``gas.result_kinds``)."""
     _check(user_id, job_id)
-    return f"results/{user_id}/{job_id}/{RESULT_FILES[kind]}"
+    return f"results/{user_id}/{job_id}/{result_kinds.files()[kind]}"
 
 
 def parse_result_key(key: str) -> tuple[str, str, str]:
     """(user_id, job_id, kind) of a result key; raises InvalidKey for anything else."""
     parts = key.split("/")
-    kinds = {name: kind for kind, name in RESULT_FILES.items()}
+    kinds = {name: kind for kind, name in result_kinds.files().items()}
     if len(parts) != 4 or parts[0] != "results" or parts[3] not in kinds:
         raise InvalidKey(f"not a result key: {key!r}")
     _check(parts[1], parts[2])

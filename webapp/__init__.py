@@ -58,7 +58,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # Here, not at the top: importing a light module of the package (api_spec, page_tokens) must
     # not load the browser's Parquet engine (pyarrow, numpy) that the blueprints bring. No cycle:
     # the blueprints import nothing from this module.
-    from webapp import annotations, api, auth, health, operator, result_pages, subscribe
+    from webapp import (
+        annotations,
+        api,
+        auth,
+        downloads,
+        health,
+        operator,
+        result_pages,
+        subscribe,
+    )
 
     security.init_app(app)
     api.init_app(app)
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(annotations.bp)
     app.register_blueprint(result_pages.bp)
     app.register_blueprint(result_pages.shared_bp)
+    app.register_blueprint(downloads.bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(api.bp)

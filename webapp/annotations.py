@@ -24,17 +24,17 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from gas import models
+from gas import models, result_kinds
 from gas.models import Job
+from webapp import downloads as download_links
 from webapp import graph, job_layer, page_tokens, results
 from webapp.security import own_job_or_404, settings
-from workflows import jobs, uploads
+from workflows import downloads, jobs, uploads
 from workflows import sources as annotation_sources
 
 bp = Blueprint("annotations", __name__)
 
 STATUS_WORDS = job_layer.STATUS_WORDS
-RESULT_KINDS = results.DOWNLOADABLE
 # Results can be read in these statuses; archived ones must be restored first.
 READABLE = (models.COMPLETED,)
 # Typical Glacier-class retrieval times, by retrieval tier, for the "restoring" message.
@@ -55,7 +55,7 @@ def index() -> Response:
 
 def status_view(job: Job) -> dict[str, Any]:
     """What the list and the live endpoint show for one job (DynamoDB fields only)."""
-    view = job_layer.job_view(job, RESULT_KINDS)
+    view = job_layer.job_view(job, result_kinds.names())
     return {"job_id": view["id"]} | {
         key: view[key]
         for key in (
@@ -436,7 +436,7 @@ def download(job_id: str, kind: str) -> Response:
     cfg = settings()
     if kind == "input":
         return redirect(uploads.input_url(cfg, job.input_key, job.input_filename))
-    if kind not in RESULT_KINDS:
+    if kind not in result_kinds.names():
         abort(404)
     if job.status in (models.ARCHIVED, models.RESTORING):
         flash("These results are archived. Upgrade to Premium to restore them.", "error")
@@ -444,7 +444,10 @@ def download(job_id: str, kind: str) -> Response:
     if job.status not in READABLE:
         flash("The results are not ready yet.", "error")
         return redirect(url_for("annotations.job_page", job_id=job_id))
-    return redirect(jobs.result_url(cfg, job, kind))
+    try:
+        return redirect(download_links.link(job, kind))
+    except downloads.NotOffered:
+        abort(404)
 
 
 @bp.route("/annotations/<job_id>/log")

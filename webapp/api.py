@@ -20,16 +20,17 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from gas import builds, models
+from gas import builds, models, result_kinds
 from webapp import api_spec, job_layer, page_tokens
+from webapp import downloads as download_links
 from webapp.extensions import csrf, limiter
 from webapp.security import retry_after, settings
-from workflows import jobs, results, tokens, uploads, usage
+from workflows import downloads, jobs, results, tokens, uploads, usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PROBLEM_TYPE = "application/problem+json"
-RESULT_KINDS = ("annotated", "log", "summary")
+RESULT_KINDS = result_kinds.in_api()  # as the document lists them; requests read the declaration
 DOWNLOAD_KINDS = (*RESULT_KINDS, "input")
 BUILDS = builds.REQUESTABLE
 MAX_PAGE = 100
@@ -137,9 +138,8 @@ class _NotFound(HTTPException):
 
 def job_view(job: models.Job) -> dict[str, Any]:
     """A job as the API shows it (DynamoDB fields only)."""
-    # Only the kinds /downloads serves (and the document lists): the results browser's extra
-    # outputs (annotated_gz, annotated_tbi, tsv) have no API route.
-    view = job_layer.job_view(job, RESULT_KINDS)
+    # Only the kinds /downloads serves (and the document lists; gas.result_kinds' in_api).
+    view = job_layer.job_view(job, result_kinds.in_api())
     del view["label"]  # a badge word for the pages
     return {**view, "url": url_for("api.get_job", job_id=job.job_id)}
 
@@ -319,17 +319,19 @@ def get_job(job_id: str) -> Response:
 @bp.get("/jobs/<job_id>/downloads/<kind>")
 def download(job_id: str, kind: str) -> Response:
     job = _own_job(job_id)
-    if kind not in DOWNLOAD_KINDS:
-        return problem(404, f"kind must be one of {', '.join(DOWNLOAD_KINDS)}.")
+    kinds = (*result_kinds.in_api(), "input")
+    if kind not in kinds:
+        return problem(404, f"kind must be one of {', '.join(kinds)}.")
     cfg = settings()
     if kind == "input":
         url = uploads.input_url(cfg, job.input_key, job.input_filename)
     else:
         if job.status in (models.ARCHIVED, models.RESTORING):
             return problem(409, "The results are archived; upgrade to Premium to restore them.")
-        if not job.results or kind not in job.results.as_dict():
+        try:
+            url = download_links.link(job, kind)
+        except downloads.NotOffered:
             return problem(409, f"The job is {job.status.lower()}; it has no {kind} yet.")
-        url = jobs.result_url(cfg, job, kind)
     expires = models.now() + timedelta(seconds=cfg.presigned_url_seconds)
     return jsonify({"kind": kind, "url": url, "expires_at": expires.isoformat()})
 

@@ -13,7 +13,7 @@ from typing import Any
 # Plain modules (no numpy, pyarrow or pysam): the variant table's columns and the consequence
 # vocabulary, declared once there.
 from annotator import columns, terms
-from gas import builds, models
+from gas import builds, models, result_kinds
 from webapp import page_tokens
 
 STRING_OR_NULL = {"type": ["string", "null"]}
@@ -63,7 +63,7 @@ _JOB_FIELDS: dict[str, Any] = {
     "failure_reason": STRING_OR_NULL,
     "results": {
         "type": "array",
-        "items": {"type": "string", "enum": ["annotated", "log", "summary"]},
+        "items": {"type": "string", "enum": list(result_kinds.in_api())},
         "description": "the result files the job has (download them with /downloads/{kind})",
     },
     "resubmitted_from": {"type": ["string", "null"], "format": "uuid"},
@@ -190,7 +190,7 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Download": _obj(
         ["kind", "url", "expires_at"],
-        kind={"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+        kind={"type": "string", "enum": [*result_kinds.in_api(), "input"]},
         url={"type": "string", "description": "a short-lived presigned GET"},
         expires_at={"type": "string", "format": "date-time"},
     ),
@@ -691,7 +691,7 @@ PATHS: dict[str, Any] = {
                     "name": "kind",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "enum": ["annotated", "log", "summary", "input"]},
+                    "schema": {"type": "string", "enum": [*result_kinds.in_api(), "input"]},
                 }
             ],
         )

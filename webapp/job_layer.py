@@ -10,6 +10,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 
 from gas import models
+from gas.result_kinds import available
 from gas.settings import Settings
 from workflows import accounts, uploads
 
@@ -56,9 +57,10 @@ def job_view(job: models.Job, result_kinds: tuple[str, ...]) -> dict[str, Any]:
         "variants_done": int(job.variants_done or 0),
         "variants_total": int(job.variants_total) if job.variants_total is not None else None,
         "failure_reason": job.failure_reason,
-        "results": sorted(k for k in job.results.as_dict() if k in result_kinds)
-        if job.results
-        else [],
+        # Stored or made on request from what is stored (gas.result_kinds).
+        "results": sorted(
+            k for k in available(job.results.as_dict() if job.results else {}) if k in result_kinds
+        ),
         "resubmitted_from": job.resubmitted_from,
         # The annotation sources (and versions) the job used: provenance to cite.
         "sources": [source_used(s) for s in (job.sources or [])],

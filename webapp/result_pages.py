@@ -20,9 +20,10 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from gas import models
-from webapp.results import DOWNLOADABLE, EXPORTS, Links, results_context
+from webapp import downloads as download_links
+from webapp.results import EXPORTS, Links, results_context
 from webapp.security import own_job_or_404, settings
-from workflows import jobs, results, shares
+from workflows import downloads, jobs, results, shares
 from workflows import sources as annotation_sources
 
 bp = Blueprint("results", __name__)
@@ -125,11 +126,11 @@ def job_page(token: str) -> str:
 @shared_bp.route("/<token>/download/<kind>")
 def download(token: str, kind: str) -> Response:
     job = _shared(token)
-    if kind not in DOWNLOADABLE or job.status != models.COMPLETED:
+    if job.status != models.COMPLETED:
         abort(404)
     try:
-        return redirect(jobs.result_url(settings(), job, kind))
-    except KeyError:
+        return redirect(download_links.link(job, kind))
+    except downloads.NotOffered:
         abort(404)
 
 

@@ -13,23 +13,12 @@ from flask import (
     url_for,
 )
 
-from gas import models
+from gas import models, result_kinds
 from webapp.security import settings
-from workflows import results, shares
+from workflows import downloads, results, shares
 
-# What the job page lists, in this order, for the kinds the job has.
-FILES = (
-    ("annotated_gz", "Annotated VCF, bgzipped (.vcf.gz)"),
-    ("annotated_tbi", "Tabix index (.tbi)"),
-    ("annotated_csi", "CSI index (.csi)"),
-    ("tsv", "Variants, one row per allele (TSV, opens in a spreadsheet)"),
-    ("annotated", "Annotated VCF, plain text"),
-    ("parquet", "Variant table (Parquet)"),
-    ("genes", "Gene summary (JSON)"),
-    ("summary", "Summary (JSON)"),
-    ("log", "Log"),
-)
-DOWNLOADABLE = tuple(kind for kind, _ in FILES)
+# What the job page lists, in this order (gas.result_kinds'), for the kinds the job offers.
+DOWNLOADABLE = result_kinds.names()
 EXPORTS = {"tsv": "text/tab-separated-values", "vcf.gz": "application/gzip"}
 TOP_GENES = 25
 DATALIST_GENES = 200
@@ -152,17 +141,15 @@ def _size(value: Any) -> str:
 
 def files_view(job: models.Job, links: Links) -> list[dict[str, Any]]:
     """The job's result files that exist, each with its label, link and size if recorded."""
-    have = job.results.as_dict() if job.results else {}
     sizes = job.result_sizes.as_dict() if job.result_sizes else {}
     return [
         {
             "kind": kind,
-            "label": label,
+            "label": result_kinds.get(kind).label,
             "url": links.download(kind),
             "size": _size(sizes[kind]) if kind in sizes else None,
         }
-        for kind, label in FILES
-        if kind in have
+        for kind in downloads.offered(job)
     ]
 
 

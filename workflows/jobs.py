@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gas import aws, definitions, filenames, keys, models, schemas, timestamps
+from gas import aws, definitions, filenames, keys, models, result_kinds, schemas, timestamps
 from gas.resources import Resources
 from gas.settings import Settings
 from workflows import executions, uploads
@@ -494,21 +494,14 @@ def detail(settings: Settings, job: models.Job) -> dict[str, Any]:
 
 # -- results ---------------------------------------------------------------------------------
 
-_DOWNLOAD_NAMES = {
-    "annotated": ".annotated.vcf",
-    "log": ".annotation.log",
-    "summary": ".summary.json",
-    "annotated_gz": ".annotated.vcf.gz",
-    "annotated_tbi": ".annotated.vcf.gz.tbi",
-    "annotated_csi": ".annotated.vcf.gz.csi",
-    "tsv": ".annotated.tsv",
-    "parquet": ".variants.parquet",
-    "genes": ".genes.json",
-}
+
+def download_filename(job: models.Job, kind: str) -> str:
+    """What a download of ``kind`` is called: the input's stem and the kind's ending."""
+    return download_name(job, result_kinds.get(kind).download_name)
 
 
 def result_url(settings: Settings, job: models.Job, kind: str) -> str:
-    """A presigned GET for one of the job's result files, offered as a download."""
+    """A presigned GET for one of the job's stored result files, offered as a download."""
     if not job.results or kind not in job.results.as_dict():
         raise KeyError(kind)
     names = Resources.of(settings)
@@ -517,7 +510,9 @@ def result_url(settings: Settings, job: models.Job, kind: str) -> str:
         Params={
             "Bucket": names.results_bucket,
             "Key": job.results.as_dict()[kind],
-            "ResponseContentDisposition": download_disposition(job, _DOWNLOAD_NAMES[kind]),
+            "ResponseContentDisposition": download_disposition(
+                job, result_kinds.get(kind).download_name
+            ),
         },
         ExpiresIn=settings.presigned_url_seconds,
     )

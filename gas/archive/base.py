@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gas import result_kinds
+
 # The big files go to the archive; the log, summary, gene summary and index stay online (small, and
-# shown in the page). A job has the kinds its annotation wrote: older jobs only ``annotated``.
-ARCHIVED_KINDS = ("annotated", "annotated_gz", "tsv", "parquet")
+# shown in the page). A job has the kinds its annotation stored: older jobs only ``annotated``,
+# jobs before "store once" also the TSV; archive and thaw move what the job has stored, no more.
+ARCHIVED_KINDS = result_kinds.archived()
 
 
 def archived_kinds(results: dict[str, str]) -> list[str]:
-    """The kinds of a job's results that go to (and come back from) the archive."""
-    return [kind for kind in ARCHIVED_KINDS if kind in results]
+    """The kinds of a job's stored results that go to (and come back from) the archive."""
+    return [kind for kind in result_kinds.archived() if kind in results]
 
 
 def archive_id_of(job: Any, kind: str) -> str | None:

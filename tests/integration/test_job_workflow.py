@@ -89,7 +89,10 @@ def test_a_vcf_completes_with_downloadable_results(job_settings, workers, vcf) -
     s3 = aws.client(job_settings, "s3")
     names = Resources.of(job_settings)
     results = done.results.as_dict()
-    annotated = s3.get_object(Bucket=names.results_bucket, Key=results["annotated"])["Body"].read()
+    # Stored once: the bgzipped VCF is stored, the plain one is made from it on request.
+    assert "annotated" not in results and "tsv" not in results
+    stored = s3.get_object(Bucket=names.results_bucket, Key=results["annotated_gz"])["Body"]
+    annotated = gzip.decompress(stored.read())
     assert annotated.startswith(b"##fileformat=VCF")
     body_lines = [line for line in annotated.splitlines() if not line.startswith(b"#")]
     assert len(body_lines) == SMALL_VCF_VARIANTS
@@ -112,7 +115,7 @@ def test_a_vcf_completes_with_downloadable_results(job_settings, workers, vcf) -
     assert all(step["status"] == "succeeded" for step in detail["timeline"])
     assert detail["states"]["WaitOutRetention"] == "not_reached"
     # Premium: never archived.
-    head = s3.head_object(Bucket=names.results_bucket, Key=results["annotated"])
+    head = s3.head_object(Bucket=names.results_bucket, Key=results["annotated_gz"])
     assert head.get("StorageClass", "STANDARD") == "STANDARD"
 
 
@@ -139,7 +142,7 @@ def test_free_results_are_archived_after_the_retention_period(job_settings, work
     names = Resources.of(job_settings)
     s3 = aws.client(job_settings, "s3")
     with pytest.raises(ClientError) as refused:
-        s3.get_object(Bucket=names.results_bucket, Key=done.results.as_dict()["annotated"])
+        s3.get_object(Bucket=names.results_bucket, Key=done.results.as_dict()["annotated_gz"])
     assert refused.value.response["Error"]["Code"] == "InvalidObjectState"
     assert execution_done(job_settings, done) == "SUCCEEDED"
     visited = [step["state"] for step in jobs.detail(job_settings, done)["timeline"]]
@@ -201,7 +204,7 @@ def test_a_user_who_upgrades_during_the_wait_is_not_archived(job_settings, worke
     assert mail_to(slow, email, "will be archived soon") == []
     names = Resources.of(slow)
     head = aws.client(slow, "s3").head_object(
-        Bucket=names.results_bucket, Key=after.results.as_dict()["annotated"]
+        Bucket=names.results_bucket, Key=after.results.as_dict()["annotated_gz"]
     )
     assert head.get("StorageClass", "STANDARD") == "STANDARD"
 

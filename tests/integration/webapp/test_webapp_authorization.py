@@ -162,6 +162,9 @@ MATRIX: list[tuple[str, str, object, object, object, object]] = [
     ("GET", "/shared/{share}/export/tsv", 200, 200, 200, 200),
     ("GET", "/shared/{share}/genes?q=TP", 200, 200, 200, 200),
     ("GET", "/shared/not-a-share-token", 404, 404, 404, 404),
+    # A made-on-request download's stream: its signed token is the authorisation (a forged or
+    # expired one is a 404 for anyone); test_result_downloads follows real ones.
+    ("GET", "/results/stream/not-a-token", 404, 404, 404, 404),
     ("POST", "/annotations/{job}/cancel", LOGIN, 302, 404, 404),
     ("POST", "/annotations/{job}/resubmit", LOGIN, 302, 404, 404),
     # The owner's delete would remove the cast's job: test_api_job_controls deletes.

@@ -189,3 +189,18 @@ def test_a_job_from_before_sources_has_no_source_columns(stored) -> None:  # noq
         results.query_page(
             SETTINGS, job, results.VariantQuery.from_args({"where": "gnomad_af:le:1"})
         )
+
+
+def test_the_tsv_made_on_request_is_the_one_the_outputs_wrote_with_the_source_columns(
+    stored,  # noqa: F811
+) -> None:
+    """The TSV is not stored (results stored once): a download renders it from the Parquet
+    table, byte for byte what the outputs would have written, source columns included."""
+    from workflows import downloads
+
+    job, rows = stored(sources_annotated_vcf())
+    made = b"".join(downloads._tsv(SETTINGS, job.results.as_dict()["parquet"]))
+    assert made.splitlines()[0].endswith(
+        b"\tclinvar_clnsig\tclinvar_mc\tgnomad_af\tgnomad_ac\tgnomad_lcr"
+    )
+    assert list(csv.DictReader(io.StringIO(made.decode()), delimiter="\t")) == rows
