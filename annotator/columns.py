@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STRING, INTEGER = "string", "integer"
+# The largest position a query takes (12 digits: far past any contig; the API document says so).
+MAX_POSITION = 10**12 - 1
 # The region classes of GAS_REGION / GAS_PICK_REGION, in the engine's order (annotator.engine
 # REGIONS); the browser's region filter and the API document offer these.
 REGION_CLASSES = (

@@ -428,12 +428,12 @@ VARIANT_FILTERS = [
     ),
     _query(
         "start",
-        {"type": "integer", "minimum": 0},
+        {"type": "integer", "minimum": 0, "maximum": columns.MAX_POSITION},
         "first position; needs chrom (without it: 400)",
     ),
     _query(
         "end",
-        {"type": "integer", "minimum": 0},
+        {"type": "integer", "minimum": 0, "maximum": columns.MAX_POSITION},
         "last position, not before start; needs chrom (without it, or before start: 400)",
     ),
     _query("known", {"type": "string", "enum": ["known", "novel"]}, "with an ID, or without"),

@@ -287,8 +287,8 @@ def _position(value: str | None) -> int | None:
     if value in (None, ""):
         return None
     text = str(value).replace(",", "").strip()
-    if not text.isdigit() or len(text) > 12:
-        raise BadQuery("Positions are whole numbers.")
+    if not text.isdigit() or int(text) > columns.MAX_POSITION:
+        raise BadQuery(f"Positions are whole numbers up to {columns.MAX_POSITION:,}.")
     return int(text)
 
 

@@ -194,7 +194,7 @@ def test_an_orderly_restart_keeps_accounts_jobs_results_and_workflows(
         30,
         what="the premium job's workflow to end",
     )
-    with urllib.request.urlopen(jobs.result_url(private, kept, "annotated")) as got:  # noqa: S310
+    with urllib.request.urlopen(jobs.result_url(private, kept, "annotated_gz")) as got:  # noqa: S310
         before = got.read()
     first.stop()
 
@@ -212,7 +212,7 @@ def test_an_orderly_restart_keeps_accounts_jobs_results_and_workflows(
     assert [s["state"] for s in detail["timeline"]][-1] == "KeepResultsOnline"
     # The same bytes.
     kept = models.Job.get(kept.job_id)
-    with urllib.request.urlopen(jobs.result_url(private, kept, "annotated")) as got:  # noqa: S310
+    with urllib.request.urlopen(jobs.result_url(private, kept, "annotated_gz")) as got:  # noqa: S310
         assert got.read() == before
     # The free job's retention spans the restart: archived at completed_at + retention.
     archived = wait_for(

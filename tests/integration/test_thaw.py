@@ -305,7 +305,9 @@ def test_expedited_refused_falls_back_to_standard_and_the_job_says_so(
         described = wait_for_execution(settings, arn)
     assert described["status"] == "SUCCEEDED", described
     first = archive.archived_kinds(job.results.as_dict())[0]  # the first retrieval asked for
-    assert refusing.refused == [job.results.as_dict()[first]]
+    # The queue is the module's: a late request of an earlier test's thaw may pass through too.
+    mine = [key for key in refusing.refused if job.job_id in key]
+    assert mine == [job.results.as_dict()[first]]
     job.refresh()
     assert job.status == models.COMPLETED
     assert job.restore_tier == "Standard"
