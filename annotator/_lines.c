@@ -167,6 +167,44 @@ static inline Py_ssize_t row_of(const Part *p, Py_ssize_t i, int *bad) {
     return r;
 }
 
+/* Bytes the parts add to row i (join_lines' lines, join_rows' rows). */
+static inline Py_ssize_t parts_length(const Part *parts, Py_ssize_t n_parts, Py_ssize_t i,
+                                      int *bad) {
+    Py_ssize_t total = 0;
+    char num[24];
+    for (Py_ssize_t p = 0; p < n_parts; p++) {
+        const Part *q = &parts[p];
+        if (q->kind == TEXT) {
+            Py_ssize_t r = row_of(q, i, bad);
+            if (r >= 0) total += q->offsets[r + 1] - q->offsets[r];
+        } else if (q->shown[i]) {
+            total += q->prefix_len + digits(q->values[i], num);
+        }
+    }
+    return total;
+}
+
+/* Write the parts' values for row i at out; returns the end of what was written. */
+static inline char *write_parts(const Part *parts, Py_ssize_t n_parts, Py_ssize_t i, char *out,
+                                int *bad) {
+    for (Py_ssize_t p = 0; p < n_parts; p++) {
+        const Part *q = &parts[p];
+        if (q->kind == TEXT) {
+            Py_ssize_t r = row_of(q, i, bad);
+            if (r >= 0) {
+                Py_ssize_t len = q->offsets[r + 1] - q->offsets[r];
+                memcpy(out, q->data + q->offsets[r], len);
+                out += len;
+            }
+        } else if (q->shown[i]) {
+            memcpy(out, q->prefix, q->prefix_len);
+            out += q->prefix_len;
+            out += digits(q->values[i], out);
+        }
+    }
+    return out;
+}
+
 static PyObject *join_lines(PyObject *self, PyObject *args) {
     PyObject *src_obj, *from_obj, *to_obj, *parts_obj;
     if (!PyArg_ParseTuple(args, "OOOO!", &src_obj, &from_obj, &to_obj, &PyList_Type, &parts_obj))
@@ -200,23 +238,13 @@ static PyObject *join_lines(PyObject *self, PyObject *args) {
     const char *s = src.buf;
     Py_ssize_t total = 0;
     int bad = 0;
-    char num[24];
     Py_BEGIN_ALLOW_THREADS;
     for (Py_ssize_t i = 0; i < n && !bad; i++) {
         if (hf[i] < 0 || ht[i] < hf[i] || ht[i] > src.len) {
             bad = 2;
             break;
         }
-        total += ht[i] - hf[i];
-        for (Py_ssize_t p = 0; p < n_parts; p++) {
-            const Part *q = &parts[p];
-            if (q->kind == TEXT) {
-                Py_ssize_t r = row_of(q, i, &bad);
-                if (r >= 0) total += q->offsets[r + 1] - q->offsets[r];
-            } else if (q->shown[i]) {
-                total += q->prefix_len + digits(q->values[i], num);
-            }
-        }
+        total += ht[i] - hf[i] + parts_length(parts, n_parts, i, &bad);
     }
     Py_END_ALLOW_THREADS;
     if (bad) {
@@ -231,22 +259,7 @@ static PyObject *join_lines(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len = ht[i] - hf[i];
         memcpy(out, s + hf[i], len);
-        out += len;
-        for (Py_ssize_t p = 0; p < n_parts; p++) {
-            const Part *q = &parts[p];
-            if (q->kind == TEXT) {
-                Py_ssize_t r = row_of(q, i, &bad);
-                if (r >= 0) {
-                    len = q->offsets[r + 1] - q->offsets[r];
-                    memcpy(out, q->data + q->offsets[r], len);
-                    out += len;
-                }
-            } else if (q->shown[i]) {
-                memcpy(out, q->prefix, q->prefix_len);
-                out += q->prefix_len;
-                out += digits(q->values[i], out);
-            }
-        }
+        out = write_parts(parts, n_parts, i, out + len, &bad);
     }
     Py_END_ALLOW_THREADS;
 done:
@@ -286,21 +299,11 @@ static PyObject *join_rows(PyObject *self, PyObject *args) {
     int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
     Py_ssize_t total = 0;
     int bad = 0;
-    char num[24];
     Py_BEGIN_ALLOW_THREADS;
     Py_ssize_t i = 0;
     off[0] = 0;
     for (Py_ssize_t g = 0; g < groups && !bad; g++) {
-        for (; i < end[g] && !bad; i++)
-            for (Py_ssize_t p = 0; p < n_parts; p++) {
-                const Part *q = &parts[p];
-                if (q->kind == TEXT) {
-                    Py_ssize_t r = row_of(q, i, &bad);
-                    if (r >= 0) total += q->offsets[r + 1] - q->offsets[r];
-                } else if (q->shown[i]) {
-                    total += q->prefix_len + digits(q->values[i], num);
-                }
-            }
+        for (; i < end[g] && !bad; i++) total += parts_length(parts, n_parts, i, &bad);
         if (total > INT32_MAX) bad = 2;
         off[g + 1] = (int32_t)total;
     }
@@ -314,22 +317,7 @@ static PyObject *join_rows(PyObject *self, PyObject *args) {
     if (!data) goto done;
     char *out = PyBytes_AS_STRING(data);
     Py_BEGIN_ALLOW_THREADS;
-    for (Py_ssize_t i = 0; i < n; i++)
-        for (Py_ssize_t p = 0; p < n_parts; p++) {
-            const Part *q = &parts[p];
-            if (q->kind == TEXT) {
-                Py_ssize_t r = row_of(q, i, &bad);
-                if (r >= 0) {
-                    Py_ssize_t len = q->offsets[r + 1] - q->offsets[r];
-                    memcpy(out, q->data + q->offsets[r], len);
-                    out += len;
-                }
-            } else if (q->shown[i]) {
-                memcpy(out, q->prefix, q->prefix_len);
-                out += q->prefix_len;
-                out += digits(q->values[i], out);
-            }
-        }
+    for (Py_ssize_t i = 0; i < n; i++) out = write_parts(parts, n_parts, i, out, &bad);
     Py_END_ALLOW_THREADS;
     result = PyTuple_Pack(2, data, offsets);
 done:
