@@ -30,7 +30,7 @@ from annotator.codons import (
     translate,
 )
 from annotator.compiled import join_rows
-from annotator.terms import BY_NAME, TERM_NAMES, TERMS, TRANSCRIPT_SETS
+from annotator.terms import TERM_NAMES, TERMS, TRANSCRIPT_SETS
 
 if TYPE_CHECKING:
     from annotator.bundle import Bundle
@@ -223,7 +223,6 @@ class ConsequenceCaller:
         self.tx_tail_rows = bundle.csq_tail
         self.mane = table["mane"].to_numpy(zero_copy_only=False)
         self.canonical = table["canonical"].to_numpy(zero_copy_only=False)
-        self.exonic_len = self.tx_len
         self.pick_tx = tx.pick
         self._mask_text: dict[int, tuple[str, str]] = {}
 
@@ -258,10 +257,9 @@ class ConsequenceCaller:
         e = np.searchsorted(self.cum_key, (t << 32) | g, side="right") - 1
         return self.es[e] + (g - self.cum[e])
 
-    def _position_text(self, t: np.ndarray, x: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    def _position_text(self, t: np.ndarray, x: np.ndarray) -> pa.Array:
         """HGVS position of base key x on transcript t (c. numbering on coding transcripts, n.
-        otherwise; intronic bases as the nearest exon base +/- the distance), and the
-        transcript-order offset of exonic bases (-1 for intronic)."""
+        otherwise; intronic bases as the nearest exon base +/- the distance)."""
         i = self._exon_at(t, x)
         ic = np.maximum(i, 0)
         exonic = (i >= self.exon_offset[t]) & (x < self.ee[ic])
@@ -279,15 +277,14 @@ class ConsequenceCaller:
             up_is_left == use_up, self.ee[ic] - 1, self.es[right]
         )  # the exon base the offset counts from
         base = np.where(exonic, x, edge_key)
-        g = self.cum[np.maximum(self._exon_at(t, base), 0)] + (
-            base - self.es[np.maximum(self._exon_at(t, base), 0)]
-        )
+        e = np.maximum(self._exon_at(t, base), 0)  # one search for the exon of each base
+        g = self.cum[e] + (base - self.es[e])
         o = np.where(minus, self.tx_len[t] - 1 - g, g)
         text = self._offset_text(t, o)
         dist = np.where(use_up, d_up, d_down)
         sign = _where(use_up, "+", "-")
         intronic_text = _join(text, sign, _num(dist))
-        return _where(exonic, text, intronic_text), np.where(exonic, o, -1)
+        return _where(exonic, text, intronic_text)
 
     def _offset_text(self, t: np.ndarray, o: np.ndarray) -> pa.Array:
         """c./n. number of transcript-order offset o: -N in the 5' UTR, *N past the stop."""
@@ -643,8 +640,8 @@ class ConsequenceCaller:
         rows = np.flatnonzero(shown)
         if len(rows):
             t = pt[rows]
-            p_first, _ = self._position_text(t, first[rows])
-            p_last, _ = self._position_text(t, last[rows])
+            p_first = self._position_text(t, first[rows])
+            p_last = self._position_text(t, last[rows])
             a = pr.allele[rows]
             m = minus[rows]
             k = kind[rows]
@@ -1047,19 +1044,6 @@ def single(values) -> pa.Array:
     return values
 
 
-def _range_text(lo, hi, q_lo, q_hi, shown) -> pa.Array:
-    """VEP's position text: 'a', 'a-b', '?-b' or 'a-?'; '' where not shown."""
-    lo, hi = np.asarray(lo), np.asarray(hi)
-    n = len(lo)
-    q_lo = np.broadcast_to(np.asarray(q_lo, bool), (n,))
-    q_hi = np.broadcast_to(np.asarray(q_hi, bool), (n,))
-    shown = np.broadcast_to(np.asarray(shown, bool), (n,))
-    a = _where(q_lo, "?", _num(lo))
-    b = _where(q_hi, "?", _num(hi))
-    one = (lo == hi) & ~q_lo & ~q_hi
-    return _where(~shown, "", _where(one, a, _join(a, "-", b)))
-
-
 def transcript_text(bundle: Bundle) -> tuple[pa.Array, pa.Array]:
     """Per transcript the GAS_CSQ fields that never change: 'SYMBOL|Gene|Feature_type|Feature|
     BIOTYPE' and '|STRAND|CANONICAL|MANE|FLAGS', each with one more row of empty fields (an
@@ -1136,4 +1120,3 @@ def _worst_term(terms: np.ndarray) -> np.ndarray:
 
 # The one table of terms is ordered by severity, so a term's bit is also its rank order.
 assert all(TERMS[i].rank < TERMS[i + 1].rank for i in range(len(TERMS) - 1))
-assert BY_NAME
