@@ -16,7 +16,7 @@ from gas.settings import Settings
 from infra import deploy
 from infra.localcloud import LocalCloud
 from tests.cloud import shared_local_cloud
-from tests.integration.processes import WorkerProcess, stop_all
+from tests.integration.processes import WorkerProcess, stop_draining, stop_later
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +37,7 @@ def settings(local_cloud: LocalCloud) -> Iterator[Settings]:
     models.bind(session_settings)
     _SESSION_STACK.append(session_settings)
     yield session_settings
+    stop_draining()
     _SESSION_STACK.clear()
     deploy.destroy(session_settings)
 
@@ -76,6 +77,9 @@ def workers(
 ) -> Iterator[dict[str, WorkerProcess]]:
     """The module's workers as processes, by kind; stopped when the module ends."""
     log_dir = tmp_path_factory.mktemp("workers")
-    running = {kind: WorkerProcess(worker_settings, kind, log_dir) for kind in worker_kinds}
+    running = {
+        kind: WorkerProcess(worker_settings, kind, log_dir, interchangeable=True)
+        for kind in worker_kinds
+    }
     yield running
-    stop_all(list(running.values()))
+    stop_later(list(running.values()))

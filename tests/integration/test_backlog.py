@@ -18,7 +18,7 @@ from gas import aws, keys, models
 from gas.resources import Resources
 from gas.settings import Settings
 from tests.inputs import sites_vcf
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.processes import WorkerProcess, stop_later, wait_for, wait_out_draining
 from workflows import jobs, users
 
 pytestmark = pytest.mark.integration
@@ -37,9 +37,12 @@ def short(settings: Settings) -> Settings:
 @pytest.fixture(scope="module")
 def side_workers(short: Settings, tmp_path_factory) -> Iterator[list[WorkerProcess]]:
     log_dir = tmp_path_factory.mktemp("backlog")
-    running = [WorkerProcess(short, kind, log_dir) for kind in ("notify", "record-failure")]
+    running = [
+        WorkerProcess(short, kind, log_dir, interchangeable=True)
+        for kind in ("notify", "record-failure")
+    ]
     yield running
-    stop_all(running)
+    stop_later(running)
 
 
 def vcf(records: int, seed: int) -> bytes:
@@ -49,6 +52,7 @@ def vcf(records: int, seed: int) -> bytes:
 def test_a_backlog_longer_than_the_run_limit_completes(
     short: Settings, side_workers: list[WorkerProcess], tmp_path
 ) -> None:
+    wait_out_draining(short)  # an earlier module's annotate worker would take the backlog
     user = users.ensure_user(short, "backlog@example.org", models.PREMIUM)
     names = Resources.of(short)
     s3 = aws.client(short, "s3")

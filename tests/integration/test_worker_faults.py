@@ -11,7 +11,7 @@ from gas.resources import Resources
 from gas.settings import Settings
 from tests.inputs import sites_vcf
 from tests.integration.placed_jobs import put_input
-from tests.integration.processes import WorkerProcess, stop_all, wait_for
+from tests.integration.processes import WorkerProcess, stop_later, wait_for
 from workflows import jobs, users
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,9 +30,12 @@ def big_vcf() -> bytes:
 def side_workers(settings: Settings, tmp_path_factory) -> Iterator[None]:
     """The workers the rest of the workflow needs; annotate workers are started by each test."""
     log_dir = tmp_path_factory.mktemp("side-workers")
-    running = [WorkerProcess(settings, kind, log_dir) for kind in ("notify", "record-failure")]
+    running = [
+        WorkerProcess(settings, kind, log_dir, interchangeable=True)
+        for kind in ("notify", "record-failure")
+    ]
     yield
-    stop_all(running)
+    stop_later(running)
 
 
 def start_job(settings: Settings, data: bytes) -> models.Job:

@@ -18,6 +18,7 @@ from gas import aws, keys, mail, models
 from gas.models import Job, User
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.integration.processes import wait_out_draining
 from tests.integration.webapp.api_client import ApiClient
 from tests.integration.webapp.test_api import upload_through_api
 from webapp import create_app
@@ -416,8 +417,9 @@ def test_deleting_the_account_removes_every_object_and_record(
     _put_results(settings, waiting)
     _put_results(settings, failed)
     shares.create(app.config["SECRET_KEY"], waiting)
-    # A queued job with a real execution behind it (no worker runs here), and an upload that never
-    # became a job.
+    # A queued job with a real execution behind it (no worker runs here: an earlier module's may
+    # still be draining), and an upload that never became a job.
+    wait_out_draining(settings)
     queued = jobs.submit_upload(settings, user, uploads.put_file(settings, user, _vcf_file(vcf)))
     uploads.put_file(settings, user, _vcf_file(vcf))
     tokens.create(settings, user, name="script", scope=models.READ_WRITE)
