@@ -86,12 +86,17 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             source_dirs = annotation_sources.for_annotation(settings)
         except annotation_sources.SourcesUnavailable as exc:
             raise TransientError(str(exc)) from exc
+        # Only the stored kinds are written, as the engine goes: the plain VCF and the TSV are
+        # made on request.
+        stored = set(result_kinds.stored())
         try:
-            result = annotator.annotate_file(
+            result, standard = outputs.annotate_with_outputs(
                 source,
-                out_vcf,
+                workdir / "outputs",
+                {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k in stored},
                 out_log,
                 out_summary,
+                out_vcf,
                 build=task["build"],
                 reference_dir=settings.reference_dir,
                 default_build=settings.default_build,
@@ -102,14 +107,6 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             )
         except annotator.ReferenceUnavailable as exc:
             raise ReferenceMissing(str(exc)) from exc
-        ctx.check_cancelled()
-        # Only the stored kinds are written: the plain VCF and the TSV are made on request.
-        stored = set(result_kinds.stored())
-        standard = outputs.write_outputs(
-            out_vcf,
-            workdir / "outputs",
-            {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k in stored},
-        )
         ctx.check_cancelled()
         s3 = aws.client(settings, "s3")
         results, sizes = {}, {}
@@ -122,7 +119,7 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             s3.upload_file(str(path), names.results_bucket, key, Config=aws.TRANSFER)
             results[kind] = key
             sizes[kind] = path.stat().st_size
-        sizes["annotated"] = out_vcf.stat().st_size  # what its download is, stored or not
+        sizes["annotated"] = standard.plain_bytes  # what its download is, stored or not
         summary = json.loads(out_summary.read_text())
         small = {k: summary[k] for k in SUMMARY_FIELDS if k in summary}
         small["by_region"] = summary.get("by_region", {})

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -938,6 +938,20 @@ def _remove(*paths: Path) -> None:
             p.unlink()
 
 
+@contextlib.contextmanager
+def _output(
+    sink: TextSink | None, tmp_vcf: Path | None, finals: list[tuple[Path, Path]]
+) -> Iterator[TextSink]:
+    """The caller's sink, or the temporary file of the output path (gzip if that ends in .gz;
+    decided on the final name: the temporary's ends in .partial-<pid>)."""
+    if sink is not None:
+        yield sink
+        return
+    assert tmp_vcf is not None
+    with _open_output(tmp_vcf, finals[0][1].name.endswith(".gz")) as out:
+        yield out
+
+
 def _open_output(path: Path, gz: bool) -> BinaryIO:
     if gz:
         return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
@@ -1037,9 +1051,15 @@ def _annotated_blocks(
                 task.cancel()
 
 
+class TextSink(Protocol):
+    """Where the annotated VCF's text can go instead of a file (outputs.OutputWriter)."""
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+
 def annotate_file(
     input_path: Path,
-    output_vcf: Path,
+    output_vcf: Path | TextSink,
     log_path: Path,
     summary_path: Path,
     *,
@@ -1053,6 +1073,9 @@ def annotate_file(
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_vcf`` and write its count log and JSON summary.
 
+    ``output_vcf`` is a path, or a sink whose ``write`` takes the annotated text in order (the
+    caller owns it, and discards what it got if this raises).
+
     Raises AnnotationInputError (the file is at fault) or ReferenceUnavailable (this worker
     lacks the bundle); on any error no output file is left behind. ``threads`` > 1 annotates
     blocks of records in that many threads (None: one per core), with the same output.
@@ -1062,16 +1085,22 @@ def annotate_file(
     """
     t0 = time.monotonic()
     _reuse_freed_memory()
-    input_path, output_vcf = Path(input_path), Path(output_vcf)
+    input_path = Path(input_path)
+    sink = None if isinstance(output_vcf, (str, os.PathLike)) else output_vcf
     log_path, summary_path = Path(log_path), Path(summary_path)
     tag = f".partial-{os.getpid()}"
-    tmp_vcf = output_vcf.with_name(output_vcf.name + tag)
     tmp_log = log_path.with_name(log_path.name + tag)
     tmp_sum = summary_path.with_name(summary_path.name + tag)
+    finals = [(tmp_log, log_path), (tmp_sum, summary_path)]
+    tmp_vcf = None
+    if sink is None:
+        output_vcf = Path(output_vcf)  # type: ignore[arg-type]
+        tmp_vcf = output_vcf.with_name(output_vcf.name + tag)
+        finals.insert(0, (tmp_vcf, output_vcf))
     if not input_path.exists():
         raise AnnotationInputError(f"The input file {input_path.name} does not exist.")
     placed: list[Path] = []
-    for p in (output_vcf, log_path, summary_path):
+    for _, p in finals:
         p.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open_input(input_path) as f:
@@ -1091,8 +1120,7 @@ def annotate_file(
                 blocks = read_spans(f, first, header.line_count)
             else:
                 blocks = read_chunks(f, first, header.line_count)
-            # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
-            with _open_output(tmp_vcf, output_vcf.name.endswith(".gz")) as out:
+            with _output(sink, tmp_vcf, finals) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle, used))
                 ncols = len(header.columns)
                 annotated = _annotated_blocks(ann, blocks, ncols, n_threads, input_fd)
@@ -1116,13 +1144,13 @@ def annotate_file(
             "engine_version": ENGINE_VERSION,
         }
         tmp_sum.write_text(json.dumps(summary, indent=2) + "\n")
-        for tmp, final in ((tmp_vcf, output_vcf), (tmp_log, log_path), (tmp_sum, summary_path)):
+        for tmp, final in finals:
             os.replace(tmp, final)
             placed.append(final)
         return result
     except BaseException:
         # Only what this run wrote goes: temporaries, and any result it had already put in place.
-        _remove(tmp_vcf, tmp_log, tmp_sum, *placed)
+        _remove(*(tmp for tmp, _ in finals), *placed)
         raise
 
 

@@ -1,6 +1,7 @@
 """The standard outputs of an annotated VCF: what downstream tools and the dashboard read.
 
-From the plain annotated VCF the engine writes, :func:`write_outputs` makes a bgzipped VCF with a
+From the annotated VCF's text, as the engine writes it (:class:`OutputWriter`,
+:func:`annotate_with_outputs`) or from its plain file (:func:`write_outputs`): a bgzipped VCF with a
 tabix index (CSI for contigs longer than 2^29), a TSV with one row per ALT allele (opens in a
 spreadsheet), a Parquet sidecar with the same rows and typed columns (row groups in file order,
 i.e. by chromosome and position, so ranged reads prune) and a per-gene summary. Compression and
@@ -15,11 +16,14 @@ import gzip
 import io
 import json
 import os
+import queue
+import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +32,7 @@ import pyarrow.parquet as pq
 import pysam
 import pysam.bcftools
 
-from annotator import columns, terms
+from annotator import columns, engine, terms
 from annotator.tsv import tsv_header, tsv_names, tsv_text
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
@@ -76,6 +80,7 @@ class Outputs:
     by_consequence: dict[str, int] = field(default_factory=dict)
     # The annotation sources' columns the tables have, after the fixed ones.
     source_columns: tuple[columns.SourceColumn, ...] = ()
+    plain_bytes: int = 0  # the plain annotated VCF's size (what its download is)
 
 
 def write_outputs(
@@ -85,55 +90,229 @@ def write_outputs(
     row_group_rows: int = ROW_GROUP_ROWS,
     threads: int | None = None,
 ) -> Outputs:
-    """Write every standard output of ``annotated_vcf`` into ``out_dir``.
+    """Write every standard output of the plain VCF ``annotated_vcf`` into ``out_dir``.
+
+    The same as :class:`OutputWriter` fed the file's bytes (see there for ``names`` and
+    ``threads``); the annotate step feeds the writer as the engine annotates instead.
+    """
+    writer = OutputWriter(out_dir, names, row_group_rows=row_group_rows, threads=threads)
+    try:
+        with open(annotated_vcf, "rb") as plain:
+            while chunk := plain.read(BLOCK_BYTES):
+                writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.finish(annotated_vcf)
+
+
+def annotate_with_outputs(
+    input_path: Path,
+    out_dir: Path,
+    names: dict[str, str],
+    log_path: Path,
+    summary_path: Path,
+    plain_path: Path,
+    **options: Any,
+) -> tuple[engine.AnnotationResult, Outputs]:
+    """Annotate ``input_path`` straight into its standard outputs, as the annotate step does.
+
+    The engine's text goes to an :class:`OutputWriter` as each block is annotated. ``plain_path``
+    receives the plain VCF only when the input was out of order (the sorted .vcf.gz no longer
+    holds that order); ``options`` are :func:`annotator.engine.annotate_file`'s.
+    """
+    writer = OutputWriter(out_dir, names)
+    try:
+        result = engine.annotate_file(input_path, writer, log_path, summary_path, **options)
+    except BaseException:
+        writer.abort()
+        raise
+    return result, writer.finish(plain_path)
+
+
+class OutputWriter:
+    """Every standard output, written while the annotated VCF's text arrives.
+
+    ``write`` takes the text in order, in pieces of any size. Each piece goes to htslib's
+    multi-threaded BGZF writer (its threads compress while the caller goes on) and, gathered
+    into blocks of whole lines, to a thread that builds the tables (Arrow kernels, which release
+    the GIL); the engine meanwhile annotates the next blocks. Nothing is parsed twice and the
+    plain text is never written to disk, unless the input was out of order (``finish``).
 
     ``names`` maps the kinds ``annotated_gz``, ``annotated_tbi``, ``annotated_csi``, ``tsv``,
     ``parquet`` and ``genes`` to file names (only one of the two index kinds is written). Without
     ``tsv`` no TSV is written: it can be made from the Parquet table, byte for byte
-    (:func:`tsv_header` and :func:`tsv_text`). ``threads``: htslib's compression threads (None:
-    one per core); the bytes are the same for any number.
+    (:func:`tsv_header` and :func:`tsv_text`). ``threads``: htslib's compression and indexing
+    threads (None: one per core); the bytes are the same for any number.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    gz = out_dir / names["annotated_gz"]
-    tsv_path = out_dir / names["tsv"] if "tsv" in names else None
-    tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
-    tables.row_group_rows = row_group_rows
-    # One pass over the text: each piece read goes to htslib's multi-threaded BGZF writer (its
-    # threads compress while this one builds the tables); most inputs are in order, and for the
-    # rest the sort below replaces this copy.
-    with open(annotated_vcf, "rb") as plain, _Bgzf(gz, threads) as compressed:
-        scan = tables.write(_Tee(plain, compressed))
-    sorted_input = scan.in_order
-    if not sorted_input:
+
+    def __init__(
+        self,
+        out_dir: Path,
+        names: dict[str, str],
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        threads: int | None = None,
+    ) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir, self.names = out_dir, names
+        self.threads = (os.cpu_count() or 1) if threads is None else threads
+        self.gz = out_dir / names["annotated_gz"]
+        tsv_path = out_dir / names["tsv"] if "tsv" in names else None
+        self.tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
+        self.tables.row_group_rows = row_group_rows
+        self._compressed: _Bgzf | None = _Bgzf(self.gz, self.threads)
+        self._pieces: list[bytes] = []
+        self._gathered = 0
+        self._written = 0
+        # Two blocks queued at most: memory stays flat whatever the file's size.
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._scan: _Scan | None = None
+        self._failure: BaseException | None = None
+        self._stopped = threading.Event()
+        self._builder = threading.Thread(target=self._build, name="gas-tables", daemon=True)
+        self._builder.start()
+
+    def write(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        piece = bytes(data)
+        assert self._compressed is not None, "write after finish"
+        self._compressed.write(piece)
+        self._written += len(piece)
+        self._pieces.append(piece)
+        self._gathered += len(piece)
+        if self._gathered >= BLOCK_BYTES:
+            block = b"".join(self._pieces)
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                self._pieces, self._gathered = [block[cut:]], len(block) - cut
+                self._hand(block[:cut])
+
+    def finish(self, plain_path: Path) -> Outputs:
+        """Close and index the outputs. ``plain_path``: where the plain VCF is (or, if it is not
+        there, is written) when the text was out of order, to be sorted from."""
+        rest = b"".join(self._pieces)
+        self._pieces = []
+        if rest:
+            self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
+        self._hand(None)
+        self._builder.join()
+        self._close_compressed()
+        if self._failure is not None:
+            self._remove()
+            raise self._failure
+        scan = self._scan
+        assert scan is not None
+        sorted_input = scan.in_order
+        if not sorted_input:
+            scan = self._sort(plain_path, scan)
+        return self._index(scan, sorted_input)
+
+    def abort(self) -> None:
+        """Stop and remove what was written (on the caller's error)."""
+        self._stopped.set()
+        with contextlib.suppress(queue.Full):
+            self._blocks.put_nowait(None)
+        self._builder.join()
+        with contextlib.suppress(OSError):
+            self._close_compressed()
+        self._remove()
+
+    def _hand(self, block: bytes | None) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._blocks.put(block, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        if self._failure is not None and block is not None:
+            raise self._failure
+
+    def _build(self) -> None:
+        def blocks() -> Iterator[bytes]:
+            while (block := self._blocks.get()) is not None:
+                if self._stopped.is_set():
+                    return
+                yield block
+
+        try:
+            self._scan = self.tables.write_blocks(blocks())
+        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread
+            self._failure = exc
+            self._stopped.set()
+
+    def _close_compressed(self) -> None:
+        compressed, self._compressed = self._compressed, None
+        if compressed is not None:
+            compressed.__exit__(None, None, None)
+
+    def _sort(self, plain_path: Path, scan: _Scan) -> _Scan:
         # tabix needs position order; htslib's own sort (bounded memory, spills to disk) gives it,
         # and the tables are rewritten from the sorted file so every output has the same order.
-        with tempfile.TemporaryDirectory(dir=out_dir) as spill:
+        # The plain text in the input's order is kept for its download.
+        if not plain_path.exists():
+            with gzip.open(self.gz, "rb") as packed, open(plain_path, "wb") as plain:
+                shutil.copyfileobj(packed, plain, BLOCK_BYTES)
+        with tempfile.TemporaryDirectory(dir=self.out_dir) as spill:
             declared = Path(spill) / "declared.vcf"
-            _declare_contigs(annotated_vcf, declared, scan)
+            _declare_contigs(plain_path, declared, scan)
             pysam.bcftools.sort(
-                *("-Oz", "-m", "256M", "-T", spill, "-o", str(gz), str(declared)),
+                *("-Oz", "-m", "256M", "-T", spill, "-o", str(self.gz), str(declared)),
                 catch_stdout=False,
             )
-        with gzip.open(gz, "rb") as stream:
-            scan = tables.write(stream)
-    csi = scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
-    pysam.tabix_index(str(gz), preset="vcf", force=True, csi=csi, keep_original=True)
-    index_kind = "annotated_csi" if csi else "annotated_tbi"
-    made_index = Path(f"{gz}.{'csi' if csi else 'tbi'}")
-    index = out_dir / names[index_kind]
-    if made_index != index:
-        made_index.replace(index)
-    files = {
-        "annotated_gz": gz,
-        index_kind: index,
-        **({"tsv": tables.tsv_path} if tables.tsv_path else {}),
-        "parquet": tables.parquet_path,
-        "genes": tables.genes_path,
-    }
-    by_consequence = by_severity(scan.by_consequence)
-    return Outputs(
-        files, scan.alleles, scan.records, sorted_input, by_consequence, scan.source_columns
+        with gzip.open(self.gz, "rb") as stream:
+            return self.tables.write(stream)
+
+    def _index(self, scan: _Scan, sorted_input: bool) -> Outputs:
+        gz, names, tables = self.gz, self.names, self.tables
+        csi = (
+            scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
+        )
+        _tabix_index(gz, csi, self.threads)
+        index_kind = "annotated_csi" if csi else "annotated_tbi"
+        made_index = Path(f"{gz}.{'csi' if csi else 'tbi'}")
+        index = self.out_dir / names[index_kind]
+        if made_index != index:
+            made_index.replace(index)
+        files = {
+            "annotated_gz": gz,
+            index_kind: index,
+            **({"tsv": tables.tsv_path} if tables.tsv_path else {}),
+            "parquet": tables.parquet_path,
+            "genes": tables.genes_path,
+        }
+        by_consequence = by_severity(scan.by_consequence)
+        return Outputs(
+            files,
+            scan.alleles,
+            scan.records,
+            sorted_input,
+            by_consequence,
+            scan.source_columns,
+            self._written,
+        )
+
+    def _remove(self) -> None:
+        tables = self.tables
+        for path in (self.gz, tables.tsv_path, tables.parquet_path, tables.genes_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _tabix_index(gz: Path, csi: bool, threads: int) -> None:
+    """tabix's index of ``gz`` (the same bytes as ``tabix -p vcf``), with htslib's threads
+    decompressing as it reads."""
+    lib = _htslib()
+    conf = ctypes.c_void_p.in_dll(lib, "tbx_conf_vcf")
+    index = f"{gz}.{'csi' if csi else 'tbi'}"
+    min_shift = 14 if csi else 0
+    n_threads = threads if threads > 1 else 0
+    built = lib.tbx_index_build3(
+        os.fsencode(gz), os.fsencode(index), min_shift, n_threads, ctypes.byref(conf)
     )
+    if built != 0:
+        raise OSError(f"tabix could not index {gz.name}")
 
 
 def _htslib() -> ctypes.CDLL:
@@ -145,6 +324,13 @@ def _htslib() -> ctypes.CDLL:
     lib.bgzf_write.restype = ctypes.c_ssize_t
     lib.bgzf_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.bgzf_close.argtypes = [ctypes.c_void_p]
+    lib.tbx_index_build3.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_void_p,
+    ]
     return lib
 
 
@@ -173,18 +359,6 @@ class _Bgzf:
         fp, self.fp = self.fp, None
         if fp and self.lib.bgzf_close(fp) != 0 and exc[0] is None:
             raise OSError("BGZF close failed")
-
-
-class _Tee(io.BufferedIOBase):
-    """Reads from ``source``, handing every piece read to ``sink`` too."""
-
-    def __init__(self, source: BinaryIO, sink: _Bgzf) -> None:
-        self.source, self.sink = source, sink
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self.source.read(-1 if size is None else size)
-        self.sink.write(data)
-        return data
 
 
 def by_severity(counts: dict[str, int]) -> dict[str, int]:
@@ -225,6 +399,10 @@ class _Tables:
         self.row_group_rows = ROW_GROUP_ROWS
 
     def write(self, stream: io.BufferedIOBase) -> _Scan:
+        return self.write_blocks(_blocks(stream, BLOCK_BYTES))
+
+    def write_blocks(self, blocks: Iterable[bytes]) -> _Scan:
+        """The tables of VCF text given in blocks of whole lines, in order."""
         scan = _Scan()
         reader = _Reader(scan)
         genes = _GeneCounts()
@@ -244,7 +422,7 @@ class _Tables:
                         self.parquet_path, schema, compression="zstd", write_statistics=True
                     )
 
-                for block in _blocks(stream, BLOCK_BYTES):
+                for block in blocks:
                     table = reader.alleles(block)
                     if table is None or table.num_rows == 0:
                         continue

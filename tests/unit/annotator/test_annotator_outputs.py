@@ -12,8 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from annotator import annotate_file, terms
-from annotator.outputs import COLUMNS, ROW_GROUP_ROWS, write_outputs
+from annotator import annotate_file, outputs, terms
+from annotator.exceptions import AnnotationInputError
+from annotator.outputs import COLUMNS, ROW_GROUP_ROWS, annotate_with_outputs, write_outputs
 from gas import keys
 
 BIO_TOOLS = ("bcftools", "tabix")
@@ -112,6 +113,71 @@ def test_an_unsorted_result_is_sorted_for_the_index_and_every_output_follows(
     assert [(r["chrom"], int(r["pos"])) for r in tsv] == sorted(
         ((r["chrom"], int(r["pos"])) for r in tsv), key=lambda p: (p[0] != "chr1", p[1])
     )
+
+
+# -- written as the engine goes (the annotate step) ---------------------------------------------
+
+
+def _streamed(reference_dir: Path, source: Path, out: Path) -> outputs.Outputs:
+    _, made = annotate_with_outputs(
+        source,
+        out / "std",
+        NAMES,
+        out / "a.count.log",
+        out / "a.summary.json",
+        out / "annotated.vcf",
+        build="GRCh38",
+        reference_dir=reference_dir,
+    )
+    return made
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_outputs_written_as_the_engine_goes_are_those_made_from_its_plain_vcf(
+    reference_dir: Path, write_vcf, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    _need_bio_tools()
+    monkeypatch.setattr(outputs, "BLOCK_BYTES", 512)  # records and alleles span the blocks
+    records = RECORDS if order == "sorted" else [RECORDS[i] for i in (5, 0, 7, 3, 1, 6, 2, 4)]
+    source = write_vcf(records, HEADER)
+    plain = _annotate(reference_dir, source, tmp_path / "then")
+    then = write_outputs(plain, tmp_path / "then" / "std", NAMES)
+    now = _streamed(reference_dir, source, tmp_path / "now")
+    assert set(now.files) == set(then.files)
+    for kind, path in then.files.items():
+        assert now.files[kind].read_bytes() == path.read_bytes(), kind
+    assert (now.alleles, now.records, now.sorted_input) == (
+        then.alleles,
+        then.records,
+        then.sorted_input,
+    )
+    assert now.plain_bytes == plain.stat().st_size
+    # The plain text is written only when the .vcf.gz, sorted, no longer holds its order.
+    kept = tmp_path / "now" / "annotated.vcf"
+    assert kept.exists() == (order == "shuffled")
+    if kept.exists():
+        assert kept.read_bytes() == plain.read_bytes()
+
+
+def test_an_input_that_fails_mid_file_leaves_no_output(
+    reference_dir: Path, write_vcf, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outputs, "BLOCK_BYTES", 512)
+    source = write_vcf(RECORDS * 20 + ["chr17 notanumber . G A . PASS ."], HEADER)
+    with pytest.raises(AnnotationInputError):
+        _streamed(reference_dir, source, tmp_path / "now")
+    assert list((tmp_path / "now").rglob("*.*")) == []
+
+
+def test_a_table_that_cannot_be_built_fails_the_writer_and_leaves_no_output(
+    tmp_path: Path,
+) -> None:
+    writer = outputs.OutputWriter(tmp_path / "std", NAMES)
+    writer.write(HEADER.encode() + b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    writer.write(b"chr1\tone\t.\tA\tG\t.\tPASS\t.\n")  # no engine writes this
+    with pytest.raises(Exception, match="one"):
+        writer.finish(tmp_path / "plain.vcf")
+    assert list((tmp_path / "std").iterdir()) == []
 
 
 def test_the_tsv_has_one_row_per_alt_allele_with_its_own_annotation(
