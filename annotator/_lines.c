@@ -422,7 +422,86 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* info_values(offsets, data, keys, spans): where each key's value is in each INFO text.
+ * Text i is data[offsets[i]:offsets[i + 1]] (offsets: n + 1 int64); keys: a tuple of bytes;
+ * spans: int64 (len(keys), n, 2), filled by the caller with -1, gets the [start, end) of the
+ * value of key k in text i: what follows "key=" up to the next ';', empty for a flag ("key"
+ * alone), the last one where a key repeats, -1 where the key is absent. One pass over the text. */
+static PyObject *info_values(PyObject *self, PyObject *args) {
+    Py_buffer offsets, data, spans;
+    PyObject *keys_obj;
+    if (!PyArg_ParseTuple(args, "y*y*O!w*", &offsets, &data, &PyTuple_Type, &keys_obj, &spans))
+        return NULL;
+    Py_ssize_t n = offsets.len / 8 - 1, n_keys = PyTuple_GET_SIZE(keys_obj);
+    const char **keys = NULL;
+    Py_ssize_t *key_len = NULL;
+    PyObject *result = NULL;
+    if (n < 0 || spans.len / 8 < n_keys * n * 2) {
+        PyErr_SetString(PyExc_ValueError, "info_values: spans must hold (len(keys), n, 2)");
+        goto done;
+    }
+    keys = PyMem_Calloc(n_keys ? n_keys : 1, sizeof(char *));
+    key_len = PyMem_Calloc(n_keys ? n_keys : 1, sizeof(Py_ssize_t));
+    if (!keys || !key_len) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n_keys; k++) {
+        PyObject *key = PyTuple_GET_ITEM(keys_obj, k);
+        if (!PyBytes_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "info_values: keys are bytes");
+            goto done;
+        }
+        keys[k] = PyBytes_AS_STRING(key);
+        key_len[k] = PyBytes_GET_SIZE(key);
+    }
+    const int64_t *off = offsets.buf;
+    const char *s = data.buf;
+    int64_t *out = spans.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        int64_t p = off[i], end = off[i + 1];
+        if (p < 0 || end < p || end > data.len) {
+            bad = 1;
+            break;
+        }
+        while (p < end) {
+            const char *semi = memchr(s + p, ';', (size_t)(end - p));
+            int64_t q = semi ? semi - s : end;
+            const char *eq = memchr(s + p, '=', (size_t)(q - p));
+            int64_t key_end = eq ? eq - s : q;
+            for (Py_ssize_t k = 0; k < n_keys; k++) {
+                if (key_len[k] == key_end - p && memcmp(s + p, keys[k], (size_t)key_len[k]) == 0) {
+                    int64_t *at = out + (k * n + i) * 2;
+                    at[0] = eq ? key_end + 1 : q;
+                    at[1] = q;
+                    break;
+                }
+            }
+            p = q + 1;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "info_values: offsets out of range");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_Free(keys);
+    PyMem_Free(key_len);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&spans);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"info_values", info_values, METH_VARARGS,
+     "info_values(offsets, data, keys, spans): each key's value span in each INFO text (see "
+     "annotator/_lines.c)."},
     {"join_rows", join_rows, METH_VARARGS,
      "join_rows(ends, parts) -> (data, offsets): groups of rows, each row its parts."},
     {"split_lines", split_lines, METH_VARARGS,

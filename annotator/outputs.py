@@ -33,6 +33,7 @@ import pysam
 import pysam.bcftools
 
 from annotator import columns, engine, terms
+from annotator.compiled import info_values
 from annotator.tsv import tsv_header, tsv_names, tsv_text
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
@@ -630,48 +631,46 @@ def _source_values(
 
 def _info_fields(info: pa.Array, wanted: list[str]) -> dict[str, pa.Array]:
     """Each wanted GAS_* INFO field's value per record (null where absent); the last one
-    counts; a flag (no '=') is an empty value."""
-    items = pc.split_pattern(info, ";")
-    flat = pc.list_flatten(items)
-    owner = np.asarray(pc.list_parent_indices(items), np.int64)
-    gas = pc.starts_with(flat, "GAS_")
-    if not pc.all(gas).as_py():
-        flat, owner = flat.filter(gas), owner[np.asarray(gas, bool)]
-    codes, keys = _item_keys(flat)
+    counts; a flag (no '=') is an empty value. One pass in C finds every value's bytes; each
+    field's values are then copied out once."""
     n = len(info)
+    if n == 0 or not wanted:
+        return {}
+    large = pa.types.is_large_string(info.type)
+    width = np.int64 if large else np.int32
+    offsets = np.frombuffer(info.buffers()[1], width)[info.offset : info.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    data = info.buffers()[2]
+    spans = np.full((len(wanted), n, 2), -1, np.int64)
+    info_values(offsets, data, tuple(key.encode() for key in wanted), spans)
     found = {}
-    for info_id in wanted:
-        if info_id not in keys:
+    for k, info_id in enumerate(wanted):
+        starts, ends = spans[k, :, 0], spans[k, :, 1]
+        present = starts >= 0
+        if not present.any():
             continue
-        where = np.flatnonzero(codes == keys[info_id])
-        last = np.append(owner[where][1:] != owner[where][:-1], True)  # a repeated key: the last
-        where = where[last]
-        # Past the key and its '=' (a key without '=' is an empty value).
-        value = pc.utf8_slice_codeunits(flat.take(pa.array(where)), len(info_id) + 1)
-        slot = np.full(n, -1, np.int64)
-        slot[owner[where]] = np.arange(len(where))
-        found[info_id] = value.take(pa.array(slot, mask=slot < 0))
+        # Where absent, an empty piece at the text's start keeps the bounds in order.
+        starts = np.where(present, starts, offsets[:-1])
+        ends = np.where(present, ends, offsets[:-1])
+        found[info_id] = _pieces(data, starts, ends, present, large)
     return found
 
 
-def _item_keys(flat: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
-    """Each INFO item's key (up to its first '='), coded: (codes, {key: code})."""
-    if len(flat) == 0:
-        return np.zeros(0, np.int64), {}
-    width = np.int64 if pa.types.is_large_string(flat.type) else np.int32
-    offsets = np.frombuffer(flat.buffers()[1], width)[flat.offset : flat.offset + len(flat) + 1]
-    equals = np.asarray(pc.find_substring(flat, "="), np.int64)
-    starts = offsets[:-1].astype(np.int64)
-    ends = np.where(equals >= 0, starts + equals, offsets[1:])
-    # Pieces alternate key, rest of the item, as _lines does for lines: the even ones are keys.
-    bounds = np.empty(2 * len(flat), np.int64)
+def _pieces(
+    data: pa.Buffer, starts: np.ndarray, ends: np.ndarray, present: np.ndarray, large: bool
+) -> pa.Array:
+    """data[starts[i]:ends[i]] as strings (null where not ``present``); the spans are in order.
+    Pieces alternate span, gap to the next span, as in :func:`_lines`: the even ones are kept."""
+    bounds = np.empty(2 * len(starts), np.int64)
     bounds[0::2], bounds[1::2] = starts, ends
+    kind = pa.large_binary() if large else pa.binary()
     every = pa.Array.from_buffers(
-        flat.type, len(bounds) - 1, [None, pa.py_buffer(bounds.astype(width)), flat.buffers()[2]]
+        kind,
+        len(bounds) - 1,
+        [None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), data],
     )
-    coded = pc.dictionary_encode(every.take(pa.array(np.arange(0, len(bounds) - 1, 2))))
-    names = coded.dictionary.to_pylist()
-    return np.asarray(coded.indices, np.int64), {name: i for i, name in enumerate(names)}
+    picked = every.take(pa.array(np.arange(0, len(bounds) - 1, 2), mask=~present))
+    return picked.cast(pa.large_string() if large else pa.string())
 
 
 def _per_allele(

@@ -1,4 +1,5 @@
-"""annotator._lines.join_lines, the C step that writes a block's output lines."""
+"""annotator._lines: join_lines, the C step that writes a block's output lines; split_lines, which
+finds a block's fields; info_values, which finds INFO values for the outputs' tables."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from annotator.compiled import join_lines
+from annotator.compiled import info_values, join_lines
 from annotator.engine import _text_part
 
 
@@ -168,3 +169,29 @@ def test_the_portable_scan_splits_as_the_sse2_one(tmp_path):
             )
             got.append((module.split_lines(arr, 8, *out), *(o.tobytes() for o in out)))
         assert got[0] == got[1]
+
+
+def _info_values(texts: list[bytes], keys: tuple[bytes, ...]) -> list[list[bytes | None]]:
+    data = b"".join(texts)
+    offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
+    spans = np.full((len(keys), len(texts), 2), -1, np.int64)
+    info_values(offsets, data, keys, spans)
+    return [[data[a:b] if a >= 0 else None for a, b in spans[k]] for k in range(len(keys))]
+
+
+def test_info_values_finds_each_keys_value_the_last_where_repeated_and_flags_empty():
+    texts = [b"AC=1;GAS_A=x;GAS_B;GAS_A=yy", b".", b"GAS_B=1=2;X", b"", b"GAS_AB=no;XGAS_A=no"]
+    assert _info_values(texts, (b"GAS_A", b"GAS_B")) == [
+        [b"yy", None, None, None, None],
+        [b"", None, b"1=2", None, None],
+    ]
+
+
+def test_info_values_refuses_spans_too_short_and_offsets_out_of_range():
+    offsets = np.array([0, 3], np.int64)
+    with pytest.raises(ValueError, match="spans"):
+        info_values(offsets, b"A=1", (b"A",), np.full((1, 1, 1), -1, np.int64))
+    with pytest.raises(ValueError, match="out of range"):
+        info_values(np.array([0, 9], np.int64), b"A=1", (b"A",), np.full((1, 1, 2), -1, np.int64))
+    with pytest.raises(TypeError, match="bytes"):
+        info_values(offsets, b"A=1", ("A",), np.full((1, 1, 2), -1, np.int64))
