@@ -192,26 +192,30 @@ class OutputWriter:
 
     def finish(self, plain_path: Path) -> Outputs:
         """Close and index the outputs. ``plain_path``: where the plain VCF is (or, if it is not
-        there, is written) when the text was out of order, to be sorted from."""
-        rest = b"".join(self._pieces)
-        self._pieces = []
-        if rest:
-            self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
-        self._hand(None)
-        self._builder.join()
-        self._close_compressed()
-        if self._failure is not None:
-            self._remove()
-            raise self._failure
-        scan = self._scan
-        assert scan is not None
-        sorted_input = scan.in_order
-        if not sorted_input:
-            scan = self._sort(plain_path, scan)
-        return self._index(scan, sorted_input)
+        there, is written) when the text was out of order, to be sorted from. On any error
+        nothing is left behind."""
+        try:
+            rest = b"".join(self._pieces)
+            self._pieces = []
+            if rest:
+                self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
+            self._hand(None)
+            self._builder.join()
+            self._close_compressed()
+            if self._failure is not None:
+                raise self._failure
+            scan = self._scan
+            assert scan is not None
+            sorted_input = scan.in_order
+            if not sorted_input:
+                scan = self._sort(plain_path, scan)
+            return self._index(scan, sorted_input)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
-        """Stop and remove what was written (on the caller's error)."""
+        """Stop and remove what was written (on the caller's error; more than once is fine)."""
         self._stopped.set()
         with contextlib.suppress(queue.Full):
             self._blocks.put_nowait(None)
@@ -228,6 +232,7 @@ class OutputWriter:
             except queue.Full:
                 continue
         if self._failure is not None and block is not None:
+            self.abort()  # the tables cannot be made: nothing of this result is kept
             raise self._failure
 
     def _build(self) -> None:
@@ -295,8 +300,13 @@ class OutputWriter:
         )
 
     def _remove(self) -> None:
-        tables = self.tables
-        for path in (self.gz, tables.tsv_path, tables.parquet_path, tables.genes_path):
+        tables, gz = self.tables, self.gz
+        indexes = [Path(f"{gz}.tbi"), Path(f"{gz}.csi")] + [
+            self.out_dir / self.names[kind]
+            for kind in ("annotated_tbi", "annotated_csi")
+            if kind in self.names
+        ]
+        for path in (gz, tables.tsv_path, tables.parquet_path, tables.genes_path, *indexes):
             if path is not None:
                 path.unlink(missing_ok=True)
 

@@ -180,6 +180,20 @@ def test_a_table_that_cannot_be_built_fails_the_writer_and_leaves_no_output(
     assert list((tmp_path / "std").iterdir()) == []
 
 
+def test_a_table_that_fails_early_stops_the_writing_and_leaves_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outputs, "BLOCK_BYTES", 64)  # the bad line is in the first block handed
+    writer = outputs.OutputWriter(tmp_path / "std", NAMES)
+    with pytest.raises(Exception, match="one"):  # from write, or at the latest from finish
+        writer.write(HEADER.encode() + b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        writer.write(b"chr1\tone\t.\tA\tG\t.\tPASS\t.\n" * 4)
+        for pos in range(1, 2000):
+            writer.write(f"chr1\t{pos}\t.\tA\tG\t.\tPASS\t.\n".encode())
+        writer.finish(tmp_path / "plain.vcf")
+    assert list((tmp_path / "std").iterdir()) == []
+
+
 def test_the_tsv_has_one_row_per_alt_allele_with_its_own_annotation(
     annotated: Path, tmp_path: Path
 ) -> None:
