@@ -33,7 +33,7 @@ import pysam
 import pysam.bcftools
 
 from annotator import columns, engine, terms
-from annotator.compiled import info_values
+from annotator.compiled import info_values, split_lines
 from annotator.tsv import tsv_header, tsv_names, tsv_text
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
@@ -501,6 +501,7 @@ class _Reader:
         self.last_pos = 0
         self.started: set[int] = set()  # contigs a run of records has begun with
         self._schema: pa.Schema | None = None
+        self.columns = 0  # the #CHROM line's columns, once read
 
     def schema(self) -> pa.Schema:
         """The table's schema, fixed once the header is read (at the first record)."""
@@ -511,28 +512,13 @@ class _Reader:
         return self._schema
 
     def alleles(self, block: bytes) -> pa.Table | None:
-        lines = _lines(block)
-        comment = pc.starts_with(lines, "#")
-        if pc.any(comment).as_py():
-            for line in lines.filter(comment).to_pylist():
-                if line.startswith("##contig=<"):
-                    contig_id, length = _contig_line(line)
-                    self.scan.declared.add(contig_id)
-                    self.scan.max_contig_length = max(self.scan.max_contig_length, length)
-                elif line.startswith(("##GAS_source=", "##INFO=<ID=GAS_")):
-                    self.scan.header.append(line)
-            lines = lines.filter(pc.invert(comment))
-        parts = pc.split_pattern(lines, "\t", max_splits=8)
-        enough = pc.greater_equal(pc.list_value_length(parts), 8)
-        if not pc.all(enough).as_py():
-            parts = parts.filter(enough)
-        n = len(parts)
-        if n == 0:
+        columns_found = self._common_shape(block)
+        if columns_found is None:
+            columns_found = self._any_shape(block)
+        if columns_found is None:
             return None
-        chrom, pos_text, vid, ref, alt, _qual, _filter, info = (
-            pc.list_element(parts, i) for i in range(8)
-        )
-        pos = pc.cast(pos_text, pa.int64())
+        chrom, pos, vid, ref, alt, info = columns_found
+        n = len(chrom)
         contig = self._tally(chrom, pos, ref)
         alts = pc.split_pattern(alt, ",")
         counts = np.asarray(pc.list_value_length(alts), np.int64)
@@ -560,6 +546,66 @@ class _Reader:
             arrays[c.name] = _source_values(c, fields.get(c.info), record, index, single)
         self.scan.alleles += len(record)
         return pa.table([arrays[name] for name in schema.names], schema=schema)
+
+    def _common_shape(self, block: bytes) -> tuple[pa.Array, ...] | None:
+        """(CHROM, POS, ID, REF, ALT, INFO) of a block whose every line has the header's
+        columns, found in one C pass (the engine's own split); None for anything else (a header
+        line, a CR, another count of columns, a POS that is not a plain number)."""
+        ncols = self.columns
+        cap = block.count(b"\n")
+        if ncols < 8 or cap == 0:
+            return None
+        rows = np.empty(ncols * cap, np.int64)
+        pos = np.empty(cap, np.int64)
+        hashes = np.empty(cap, np.uint64)
+        n = split_lines(block, ncols, rows, pos, hashes)
+        if n <= 0:
+            return None
+        tabs = rows.reshape(ncols, cap)[:, :n]
+        line_end = tabs[ncols - 1]
+        line_start = np.concatenate([[0], line_end[:-1] + 1])
+        data = pa.py_buffer(block)
+        every = np.ones(n, bool)
+
+        def column(start: np.ndarray, end: np.ndarray) -> pa.Array:
+            return _pieces(data, start, end, every, False)
+
+        info_end = tabs[7] if ncols > 8 else line_end
+        return (
+            column(line_start, tabs[0]),
+            pa.array(pos[:n]),
+            column(tabs[1] + 1, tabs[2]),
+            column(tabs[2] + 1, tabs[3]),
+            column(tabs[3] + 1, tabs[4]),
+            column(tabs[6] + 1, info_end),
+        )
+
+    def _any_shape(self, block: bytes) -> tuple[pa.Array, ...] | None:
+        """(CHROM, POS, ID, REF, ALT, INFO) of any block; header lines are read for what the
+        tables need, and lines of fewer than 8 columns are passed over."""
+        lines = _lines(block)
+        comment = pc.starts_with(lines, "#")
+        if pc.any(comment).as_py():
+            for line in lines.filter(comment).to_pylist():
+                if line.startswith("##contig=<"):
+                    contig_id, length = _contig_line(line)
+                    self.scan.declared.add(contig_id)
+                    self.scan.max_contig_length = max(self.scan.max_contig_length, length)
+                elif line.startswith(("##GAS_source=", "##INFO=<ID=GAS_")):
+                    self.scan.header.append(line)
+                elif line.startswith("#CHROM"):
+                    self.columns = line.count("\t") + 1
+            lines = lines.filter(pc.invert(comment))
+        parts = pc.split_pattern(lines, "\t", max_splits=8)
+        enough = pc.greater_equal(pc.list_value_length(parts), 8)
+        if not pc.all(enough).as_py():
+            parts = parts.filter(enough)
+        if len(parts) == 0:
+            return None
+        chrom, pos_text, vid, ref, alt, _qual, _filter, info = (
+            pc.list_element(parts, i) for i in range(8)
+        )
+        return chrom, pc.cast(pos_text, pa.int64()), vid, ref, alt, info
 
     def _tally(self, chrom: pa.Array, pos: pa.Array, ref: pa.Array) -> np.ndarray:
         """Each record's contig index; counts records and checks position order as it goes."""

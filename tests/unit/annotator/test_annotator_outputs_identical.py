@@ -294,3 +294,25 @@ def test_no_trailing_newline_matches_the_reference(tmp_path: Path) -> None:
     assert made.files["tsv"].read_bytes() == tsv
     assert made.files["genes"].read_bytes() == genes
     assert pq.read_table(made.files["parquet"]).to_pylist() == rows
+
+
+def test_samples_cr_line_ends_and_short_lines_match_the_reference(tmp_path: Path) -> None:
+    """Blocks of the header's shape take the C split; blocks with a CR line end or a short line
+    take the general one: both give the reference's rows."""
+    rng = random.Random(11)
+    head = f"##fileformat=VCFv4.2\n{HEAD}\tFORMAT\tS1\tS2\n"
+    lines = []
+    for i in range(600):
+        info = _info(rng, 1, odd=False)
+        lines.append(f"chr1\t{1000 + 10 * i}\t.\tA\tG\t.\tPASS\t{info}\tGT\t0/1\t1/1\n")
+    lines[150] = lines[150].replace("\n", "\r\n")
+    lines[400] = "chr1\t5000\tshort\n"
+    text = head + "".join(lines)
+    source = tmp_path / "samples.vcf"
+    source.write_bytes(text.encode())
+    made = write_outputs(source, tmp_path / "std", NAMES, row_group_rows=100)
+    rows, tsv, genes = _reference(text)
+    assert made.files["tsv"].read_bytes() == tsv
+    assert made.files["genes"].read_bytes() == genes
+    assert pq.read_table(made.files["parquet"]).to_pylist() == rows
+    assert made.records == 599
