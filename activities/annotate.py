@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 import annotator
 from activities.base import Activity, ActivityError, TaskContext, TransientError
 from annotator import outputs
-from gas import aws, keys, models, result_kinds, timestamps
+from gas import aws, keys, models, timestamps
 from gas import sources as annotation_sources
 from gas.resources import Resources
 
@@ -86,14 +86,13 @@ def run(ctx: TaskContext, task: dict[str, Any]) -> dict[str, Any]:
             source_dirs = annotation_sources.for_annotation(settings)
         except annotation_sources.SourcesUnavailable as exc:
             raise TransientError(str(exc)) from exc
-        # Only the stored kinds are written, as the engine goes: the plain VCF and the TSV are
-        # made on request.
-        stored = set(result_kinds.stored())
         try:
             result, standard = outputs.annotate_with_outputs(
                 source,
                 workdir / "outputs",
-                {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k in stored},
+                # Only the stored kinds, as the engine goes: the plain VCF and the TSV are made
+                # on request.
+                keys.stored_output_files(),
                 out_log,
                 out_summary,
                 out_vcf,

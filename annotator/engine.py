@@ -939,16 +939,13 @@ def _remove(*paths: Path) -> None:
 
 
 @contextlib.contextmanager
-def _output(
-    sink: TextSink | None, tmp_vcf: Path | None, finals: list[tuple[Path, Path]]
-) -> Iterator[TextSink]:
-    """The caller's sink, or the temporary file of the output path (gzip if that ends in .gz;
-    decided on the final name: the temporary's ends in .partial-<pid>)."""
+def _output(sink: TextSink | None, tmp_vcf: Path | None, gz: bool) -> Iterator[TextSink]:
+    """The caller's sink, or the output path's temporary file (gzip if ``gz``)."""
     if sink is not None:
         yield sink
         return
     assert tmp_vcf is not None
-    with _open_output(tmp_vcf, finals[0][1].name.endswith(".gz")) as out:
+    with _open_output(tmp_vcf, gz) as out:
         yield out
 
 
@@ -1120,7 +1117,9 @@ def annotate_file(
                 blocks = read_spans(f, first, header.line_count)
             else:
                 blocks = read_chunks(f, first, header.line_count)
-            with _output(sink, tmp_vcf, finals) as out:
+            # Decided on the final name: the temporary's ends in .partial-<pid>, not .gz.
+            gz = sink is None and finals[0][1].name.endswith(".gz")
+            with _output(sink, tmp_vcf, gz) as out:
                 out.write(_output_header(header, chosen, source, evidence, bundle, used))
                 ncols = len(header.columns)
                 annotated = _annotated_blocks(ann, blocks, ncols, n_threads, input_fd)

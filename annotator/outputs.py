@@ -644,21 +644,8 @@ def _lines(block: bytes) -> pa.Array:
     ends = np.flatnonzero(raw == 10)
     starts = np.concatenate([[0], ends[:-1] + 1])
     stops = ends - ((ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13))  # a \r\n line end
-    offsets = np.empty(2 * len(ends), np.int64)
-    offsets[0::2], offsets[1::2] = starts, stops
-    if len(block) < 1 << 31:
-        offsets = offsets.astype(np.int32)
-        kind = pa.binary()
-    else:
-        kind = pa.large_binary()
-    # Pieces alternate line, line end; the even ones are the lines.
-    every = pa.Array.from_buffers(
-        kind,
-        len(offsets) - 1,
-        [None, pa.py_buffer(offsets), pa.py_buffer(block)],
-    )
-    picked = every.take(pa.array(np.arange(0, len(offsets) - 1, 2)))
-    return picked.cast(pa.string() if kind == pa.binary() else pa.large_string())
+    every = np.ones(len(ends), bool)
+    return _pieces(pa.py_buffer(block), starts, stops, every, len(block) >= 1 << 31)
 
 
 def _source_values(
@@ -716,7 +703,7 @@ def _pieces(
     data: pa.Buffer, starts: np.ndarray, ends: np.ndarray, present: np.ndarray, large: bool
 ) -> pa.Array:
     """data[starts[i]:ends[i]] as strings (null where not ``present``); the spans are in order.
-    Pieces alternate span, gap to the next span, as in :func:`_lines`: the even ones are kept."""
+    Pieces alternate span, gap to the next span: the even ones are kept."""
     bounds = np.empty(2 * len(starts), np.int64)
     bounds[0::2], bounds[1::2] = starts, ends
     kind = pa.large_binary() if large else pa.binary()

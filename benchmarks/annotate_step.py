@@ -25,7 +25,7 @@ import annotator
 from annotator import outputs
 from benchmarks.annotator_throughput import genes_bed, make_vcf
 from benchmarks.stack import stack
-from gas import aws, keys, result_kinds
+from gas import aws, keys
 from gas.resources import Resources
 from gas.settings import Settings
 
@@ -60,9 +60,7 @@ def _step(settings: Settings, vcf: Path, work: Path, layout: str) -> tuple[dict,
         t["outputs"] = time.monotonic()
     else:
         # Now, as activities.annotate: the outputs are written as the engine goes.
-        stored = {
-            k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k in result_kinds.stored()
-        }
+        stored = keys.stored_output_files()
         _, std = outputs.annotate_with_outputs(
             source, work / "outputs", stored, log, summary, out_vcf, **options
         )

@@ -60,7 +60,7 @@ def main() -> None:
         annotator.annotate_file(
             vcf, out, work / "log", work / "summary.json", reference_dir=settings.reference_dir
         )
-        names = {k: keys.RESULT_FILES[k] for k in keys.STANDARD_OUTPUTS if k != "tsv"}
+        names = keys.stored_output_files()
         made = outputs.write_outputs(out, work / "std", names)
         s3, bucket = aws.client(settings, "s3"), Resources.of(settings).results_bucket
         user, job_id = keys.new_id(), keys.new_id()

@@ -17,6 +17,13 @@ RESULT_FILES = result_kinds.files()
 STANDARD_OUTPUTS = ("annotated_gz", "annotated_tbi", "annotated_csi", "tsv", "parquet", "genes")
 
 
+def stored_output_files() -> dict[str, str]:
+    """Kind -> file name of the standard outputs a job stores (the annotate step writes only
+    these; the TSV is made on request)."""
+    stored = set(result_kinds.stored())
+    return {kind: RESULT_FILES[kind] for kind in STANDARD_OUTPUTS if kind in stored}
+
+
 class InvalidKey(ValueError):
     """A key does not follow the GAS layout."""
 

@@ -125,13 +125,7 @@ def _alike(old: WorkerProcess, new: WorkerProcess) -> bool:
 
 def stop_draining() -> None:
     """At the session's end no task is coming: give draining workers a moment, then kill them."""
-    deadline = time.monotonic() + 5
-    for worker in _DRAINING:
-        try:
-            worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        worker._log.close()
+    _reap(_DRAINING, 5)
     _DRAINING.clear()
 
 
@@ -140,7 +134,12 @@ def stop_all(workers: list[WorkerProcess]) -> None:
     for worker in workers:
         if worker.alive():
             worker.proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
+    _reap(workers, STOP_TIMEOUT)
+
+
+def _reap(workers: list[WorkerProcess], seconds: float) -> None:
+    """Wait up to ``seconds`` in all for the workers to exit; kill -9 whichever has not."""
+    deadline = time.monotonic() + seconds
     for worker in workers:
         try:
             worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))

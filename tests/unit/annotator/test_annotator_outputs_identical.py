@@ -253,6 +253,17 @@ def _check(text: str, tmp_path: Path, row_group_rows: int) -> Any:
     return made
 
 
+def _tables_match_the_reference(text: str, source: Path, row_group_rows: int) -> Any:
+    """Write ``text``'s outputs; its TSV, genes.json and Parquet rows are the reference's."""
+    source.write_bytes(text.encode())
+    made = write_outputs(source, source.parent / "std", NAMES, row_group_rows=row_group_rows)
+    rows, tsv, genes = _reference(text)
+    assert made.files["tsv"].read_bytes() == tsv
+    assert made.files["genes"].read_bytes() == genes
+    assert pq.read_table(made.files["parquet"]).to_pylist() == rows
+    return made
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sorted_varied_input_matches_the_reference(seed: int, tmp_path: Path) -> None:
     rng = random.Random(seed)
@@ -287,13 +298,7 @@ def test_no_trailing_newline_matches_the_reference(tmp_path: Path) -> None:
         "chr1\t9\trs1\tA\t.\t.\t.\t.\n"
         "chr1\t12\t.\tC\tA\t.\t.\tGAS_DISTANCE=17;GAS_GENE_ID=E1|.;GAS_GENE=Q|R"
     )
-    source = tmp_path / "tail.vcf"
-    source.write_bytes(text.encode())
-    made = write_outputs(source, tmp_path / "std", NAMES, row_group_rows=2)
-    rows, tsv, genes = _reference(text)
-    assert made.files["tsv"].read_bytes() == tsv
-    assert made.files["genes"].read_bytes() == genes
-    assert pq.read_table(made.files["parquet"]).to_pylist() == rows
+    _tables_match_the_reference(text, tmp_path / "tail.vcf", row_group_rows=2)
 
 
 def test_samples_cr_line_ends_and_short_lines_match_the_reference(tmp_path: Path) -> None:
@@ -307,12 +312,7 @@ def test_samples_cr_line_ends_and_short_lines_match_the_reference(tmp_path: Path
         lines.append(f"chr1\t{1000 + 10 * i}\t.\tA\tG\t.\tPASS\t{info}\tGT\t0/1\t1/1\n")
     lines[150] = lines[150].replace("\n", "\r\n")
     lines[400] = "chr1\t5000\tshort\n"
-    text = head + "".join(lines)
-    source = tmp_path / "samples.vcf"
-    source.write_bytes(text.encode())
-    made = write_outputs(source, tmp_path / "std", NAMES, row_group_rows=100)
-    rows, tsv, genes = _reference(text)
-    assert made.files["tsv"].read_bytes() == tsv
-    assert made.files["genes"].read_bytes() == genes
-    assert pq.read_table(made.files["parquet"]).to_pylist() == rows
+    made = _tables_match_the_reference(
+        head + "".join(lines), tmp_path / "samples.vcf", row_group_rows=100
+    )
     assert made.records == 599
