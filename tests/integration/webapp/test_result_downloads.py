@@ -245,3 +245,73 @@ def test_a_large_result_streams_with_flat_memory(
         total, digest = _streamed(client, f"/annotations/{job.job_id}/download/tsv")
     assert digest == tsv.hexdigest() and total > 250 << 20
     assert rss.grew < 96 << 20, f"grew {rss.grew >> 20} MiB streaming {total >> 20} MiB"
+
+
+def test_an_old_layout_job_downloads_archives_and_thaws_byte_for_byte(
+    app: Flask, settings: Settings, make_user: Callable[..., User], old_outputs: dict[str, Path]
+) -> None:
+    """A job stored the old way (every file) through its whole life after this change: every
+    download as before, the archive step moves all four big files it stores to the Glacier class,
+    the page refuses downloads meanwhile, and after an upgrade's thaw (the real workflow, its
+    workers, LocalStack's restore events) every download is the old bytes again."""
+    import activities
+    from activities import archive as archive_step
+    from activities import restore_events, restore_requests
+    from activities.base import TaskContext
+    from activities.runtime import ActivityWorker, QueueWorker
+    from tests.integration.test_thaw import drain_events, wait_for_execution
+    from workflows import thaw
+
+    user = make_user()
+    job = _place(settings, user, old_outputs)
+    client = app.test_client()
+    login(client, user)
+
+    def every_download_is_the_old_bytes() -> None:
+        for kind, path in old_outputs.items():
+            response = client.get(f"/annotations/{job.job_id}/download/{kind}")
+            assert response.status_code == 302, kind
+            body, _ = _fetch(client, response.headers["Location"])
+            assert body == path.read_bytes(), kind
+
+    every_download_is_the_old_bytes()
+
+    context = TaskContext(settings=settings, owner=keys.new_id(), activity="archive")
+    task = {"job_id": job.job_id, "user_id": user.user_id, "late_thaw": f"thaw-{job.job_id}"}
+    report = archive_step.run(context, task)
+    assert report["archived"] and report["objects"] == 4, report
+    job.refresh()
+    assert job.status == models.ARCHIVED
+    bucket, s3 = Resources.of(settings).results_bucket, aws.client(settings, "s3")
+    results = job.results.as_dict()
+    for kind in ("annotated", "annotated_gz", "tsv", "parquet"):
+        assert s3.head_object(Bucket=bucket, Key=results[kind])["StorageClass"] == "GLACIER"
+    refused = client.get(f"/annotations/{job.job_id}/download/annotated")
+    assert refused.status_code == 302 and "/download/" not in refused.headers["Location"]
+
+    drain_events(settings)
+    queue_workers = [
+        QueueWorker(settings, restore_requests.HANDLER, wait_seconds=1),
+        QueueWorker(settings, restore_events.HANDLER, wait_seconds=1),
+    ]
+    activity_workers = [
+        ActivityWorker(settings, activities.load(kind), concurrency=2)
+        for kind in ("restore", "notify")
+    ]
+    threads = [
+        threading.Thread(target=worker.run, daemon=True)
+        for worker in (*queue_workers, *activity_workers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        arn = thaw.upgrade(settings, models.User.get(user.user_id))
+        assert arn is not None
+        assert wait_for_execution(settings, arn, timeout=120)["status"] == "SUCCEEDED"
+    finally:
+        # The activity workers' last long poll ends in the background (see test_thaw's workers).
+        for worker in (*queue_workers, *activity_workers):
+            worker.stopping.set()
+    job.refresh()
+    assert job.status == models.COMPLETED and job.restored_at is not None
+    every_download_is_the_old_bytes()
