@@ -127,6 +127,24 @@ def _strings(values: list[str]) -> pa.Array:
     return pa.array(values, pa.string())
 
 
+def _repeated(text: str, n: int) -> pa.Array:
+    """``text`` n times, made from buffers (a Python list of n strings costs ~50 ns each)."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+    )
+
+
+def _sparse(n: int, rows: list[int], values: list[str]) -> pa.Array:
+    """n strings: ``values`` at ``rows``, '' elsewhere (most pairs have no codon or HGVSp)."""
+    if not rows:
+        return _repeated("", n)
+    where = np.full(n, len(rows), np.int64)
+    where[rows] = np.arange(len(rows))
+    return kernels.take(_strings([*values, ""]), pa.array(where))
+
+
 def _num(values: np.ndarray) -> pa.Array:
     return kernels.cast(pa.array(values), pa.string())
 
@@ -181,6 +199,9 @@ class ConsequenceCaller:
         f0 = self._exonic_before(np.arange(n), np.where(self.coding, self.lo, self.t_start))
         f1 = self._exonic_before(np.arange(n), np.where(self.coding, self.hi, self.t_start))
         self.cds_len = np.where(self.coding, f1 - f0, 0)
+        # Exonic bases before the coding span's ends, for the UTR terms.
+        self.before_lo = self._exonic_before(np.arange(n), self.lo)
+        self.before_hi = self._exonic_before(np.arange(n), self.hi)
         self.cds_start = np.where(self.minus, self.tx_len - f1, f0)  # transcript-order offset
         start_nf = table["cds_start_nf"].to_numpy(zero_copy_only=False)
         end_nf = table["cds_end_nf"].to_numpy(zero_copy_only=False)
@@ -243,9 +264,23 @@ class ConsequenceCaller:
         before the transcript's first exon: check against exon_offset)."""
         return np.searchsorted(self.exon_key, (t << 32) | (x & LOCAL), side="right") - 1
 
-    def _exonic_before(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Exonic bases of transcript t before key x (genomic order)."""
-        i = self._exon_at(t, x)
+    def _exon_before(self, t: np.ndarray, x: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """``_exon_at(t, x - 1)`` from ``i = _exon_at(t, x)``: one exon back where x is an exon's
+        first base (searched again there, in case two exons start at x), else i."""
+        at_start = (i >= self.exon_offset[t]) & (self.es[np.maximum(i, 0)] == x)
+        got = i.copy()
+        rows = np.flatnonzero(at_start)
+        if len(rows):
+            got[rows] = self._exon_at(t[rows], x[rows] - 1)
+        return got
+
+    def _exonic_before(
+        self, t: np.ndarray, x: np.ndarray, i: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Exonic bases of transcript t before key x (genomic order); ``i``: ``_exon_at(t, x)``
+        when the caller has it."""
+        if i is None:
+            i = self._exon_at(t, x)
         ok = i >= self.exon_offset[t]
         ic = np.maximum(i, 0)
         inside = np.clip(x - self.es[ic], 0, self.ee[ic] - self.es[ic])
@@ -342,8 +377,8 @@ class ConsequenceCaller:
                 _where(gene, ".", "intergenic_variant"),
             ),
             picked(kernels.take(_strings(impacts), pa.array(mask)), _where(gene, ".", "MODIFIER")),
-            picked(hgvsc, _strings(["."] * n)),
-            picked(pr.hgvsp, _strings(["."] * n)),
+            picked(hgvsc, _repeated(".", n)),
+            picked(pr.hgvsp, _repeated(".", n)),
         )
 
     def _pairs(self, alleles: Alleles, zone_allele, zone_gene) -> _Pairs:
@@ -426,13 +461,17 @@ class ConsequenceCaller:
         # First and last base the allele touches; an insertion's flanking bases.
         a = np.where(ins, vs - 1, vs)
         z = np.where(ins, vs, ve - 1)
-        ia, iz = self._exon_at(pt, a), self._exon_at(pt, z)
+        # Two searches serve every lookup below: the exons at vs and at the allele's end.
+        end = np.where(ins, vs, ve)
+        i_vs, i_end = self._exon_at(pt, vs), self._exon_at(pt, end)
+        ia = np.where(ins, self._exon_before(pt, vs, i_vs), i_vs)
+        iz = np.where(ins, i_vs, self._exon_before(pt, end, i_end))
         off0, off1 = self.exon_offset[pt], self.exon_offset[pt + 1]
         ia_c, iz_c = np.clip(ia, off0, off1 - 1), np.clip(iz, off0, off1 - 1)
         ex_a = (ia >= off0) & (a < self.ee[ia_c])
         ex_z = (iz >= off0) & (z < self.ee[iz_c])
-        f_a = self._exonic_before(pt, vs)
-        f_z = self._exonic_before(pt, np.where(ins, vs, ve))
+        f_a = self._exonic_before(pt, vs, i_vs)
+        f_z = self._exonic_before(pt, end, i_end)
         exonic_bases = np.where(ins, 0, f_z - f_a)
         span = np.where(ins, 0, ve - vs)
         # An insertion is exonic between two bases of one exon, intronic between two of one
@@ -452,8 +491,11 @@ class ConsequenceCaller:
         # UTRs of coding transcripts: exonic bases outside the CDS, 5' or 3' by strand.
         lo, hi = self.lo[pt], self.hi[pt]
         both = ins & ex_a & ex_z
-        left = np.where(ins, both & (vs <= lo), self._exonic_before(pt, np.minimum(ve, lo)) > f_a)
-        right = np.where(ins, both & (vs >= hi), f_z > self._exonic_before(pt, np.maximum(vs, hi)))
+        # Exonic bases before min(ve, lo) and max(vs, hi): f_z or f_a, or the transcript's own.
+        before_lo = np.where(ve < lo, f_z, self.before_lo[pt])
+        before_hi = np.where(vs > hi, f_a, self.before_hi[pt])
+        left = np.where(ins, both & (vs <= lo), before_lo > f_a)
+        right = np.where(ins, both & (vs >= hi), f_z > before_hi)
         left &= coding_tx & inside & (vs < lo)
         right &= coding_tx & inside & (ve > hi)
         minus = pr.minus
@@ -475,7 +517,27 @@ class ConsequenceCaller:
         pr.fa, pr.fz, pr.ex_a, pr.ex_z = f_a, f_z, ex_a, ex_z
 
     def _splice_terms(self, pt, vs, ve, ins, ia, iz, off0, off1) -> np.ndarray:
-        """Splice donor/acceptor sites and regions of the introns next to the allele's ends."""
+        """Splice donor/acceptor sites and regions of the introns next to the allele's ends.
+
+        Every splice term lies within 3 bases outside an intron's ends and 17 inside, so only
+        the pairs touching such a window (a few in a hundred) are looked at closely."""
+        out = np.zeros(len(pt), np.int64)
+        near = np.zeros(len(pt), bool)
+        for k in (ia - 1, ia, iz - 1, iz):
+            kc = np.clip(k, 0, len(self.es) - 2)
+            i0, i1 = self.ee[kc], self.es[kc + 1]
+            lo = np.where(ins, vs - 1, vs)  # an insertion touches its two flanking bases
+            hi = np.where(ins, vs + 1, ve)
+            touch = ((lo < i0 + 17) & (hi > i0 - 3)) | ((lo < i1 + 3) & (hi > i1 - 17))
+            near |= (k >= off0) & (k + 1 < off1) & (i1 > i0) & touch
+        rows = np.flatnonzero(near)
+        if len(rows):
+            out[rows] = self._splice_terms_of(
+                pt[rows], vs[rows], ve[rows], ins[rows], ia[rows], iz[rows], off0[rows], off1[rows]
+            )
+        return out
+
+    def _splice_terms_of(self, pt, vs, ve, ins, ia, iz, off0, off1) -> np.ndarray:
         minus = self.minus[pt]
         out = np.zeros(len(pt), np.int64)
         # Candidate introns: before and after the exon (or intron) at each end of the span.
@@ -586,9 +648,11 @@ class ConsequenceCaller:
     def _coding_details(self, alleles: Alleles, pr: _Pairs) -> None:
         """With the sequence: codons, amino acids, HGVSp and the terms they decide."""
         n = len(pr.tx)
-        amino = np.full(n, "", dtype=object)
-        codons = np.full(n, "", dtype=object)
-        hgvsp = np.full(n, "", dtype=object)
+        # The pairs given a codon, amino acids or HGVSp, and those: few of all pairs.
+        rows: list[int] = []
+        amino: list[str] = []
+        codons: list[str] = []
+        hgvsp: list[str] = []
         if self.seq is not None:
             coarse = ~((1 << T["coding_sequence_variant"]) | _CODON_TERMS)
             held = self.held[alleles.contig[pr.allele]] & alleles.ref_ok[pr.allele]
@@ -599,7 +663,11 @@ class ConsequenceCaller:
                 got = self._substitution(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
                 if got is None:
                     continue
-                names, amino[i], codons[i], hgvsp[i] = got
+                names = got[0]
+                rows.append(i)
+                amino.append(got[1])
+                codons.append(got[2])
+                hgvsp.append(got[3])
                 pr.terms[i] &= coarse
                 for name in names:
                     pr.terms[i] |= 1 << T[name]
@@ -610,18 +678,20 @@ class ConsequenceCaller:
                 got = self._indel_protein(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
                 if got is None:
                     continue
-                extra, amino[i], codons[i], hgvsp[i] = got
+                extra = got[0]
+                rows.append(i)
+                amino.append(got[1])
+                codons.append(got[2])
+                hgvsp.append(got[3])
                 for name in extra:
                     pr.terms[i] |= 1 << T[name]
-        has_p = np.array([bool(h) for h in hgvsp], bool)
-        pr.amino, pr.codons = _strings(amino.tolist()), _strings(codons.tolist())
-        pr.hgvsp = single(
-            _where(
-                has_p,
-                _join(kernels.take(self.hgvs_name, pa.array(pr.tx)), ":", _strings(hgvsp.tolist())),
-                "",
-            )
-        )
+        pr.amino, pr.codons = _sparse(n, rows, amino), _sparse(n, rows, codons)
+        named = [i for i, h in zip(rows, hgvsp, strict=True) if h]
+        texts = [h for h in hgvsp if h]
+        if named:
+            names = kernels.take(self.hgvs_name, pa.array(pr.tx[named]))
+            texts = single(_join(names, ":", _strings(texts))).to_pylist()
+        pr.hgvsp = _sparse(n, named, texts)
 
     def _hgvsc(self, alleles: Alleles, pr: _Pairs) -> pa.Array:
         """HGVSc per pair inside its transcript; '' outside it, and for indels without the
