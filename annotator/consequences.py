@@ -421,18 +421,16 @@ class ConsequenceCaller:
         canonical, coding, the most severe consequence, the longest."""
         t = pr.tx
         group = pr.allele if self.transcripts == "pick" else (pr.allele << 20) | self.gene[t]
-        order = np.lexsort(
-            (
-                np.arange(len(t)),
-                -self.tx_len[t],
-                _worst_term(pr.terms),
-                ~self.coding[t],
-                ~self.canonical[t],
-                ~self.mane[t],
-                ~pr.pick,
-                group,
-            )
+        # One key for the order within a group (lexsort is stable: ties keep the pairs' order):
+        # four flags, the term's rank (< 64), and the length from the longest down (< 2^32).
+        flags = (
+            (~pr.pick).astype(np.int64) << 3
+            | (~self.mane[t]).astype(np.int64) << 2
+            | (~self.canonical[t]).astype(np.int64) << 1
+            | (~self.coding[t]).astype(np.int64)
         )
+        rank = (flags << 6 | _worst_term(pr.terms)) << 32 | (0xFFFFFFFF - self.tx_len[t])
+        order = np.lexsort((rank, group))
         g = group[order]
         first = np.ones(len(order), bool)
         first[1:] = g[1:] != g[:-1]
