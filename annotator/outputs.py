@@ -194,23 +194,31 @@ class OutputWriter:
         """Close and index the outputs. ``plain_path``: where the plain VCF is (or, if it is not
         there, is written) when the text was out of order, to be sorted from. On any error
         nothing is left behind."""
+        early: _EarlyIndex | None = None
         try:
             rest = b"".join(self._pieces)
             self._pieces = []
             if rest:
                 self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
             self._hand(None)
-            self._builder.join()
             self._close_compressed()
+            # The file is whole: its index is built while the tables finish (most need a TBI).
+            early = _EarlyIndex(self.gz, self.threads) if self._failure is None else None
+            self._builder.join()
             if self._failure is not None:
                 raise self._failure
             scan = self._scan
             assert scan is not None
             sorted_input = scan.in_order
             if not sorted_input:
+                if early is not None:
+                    early.wait()  # it reads the file the sort replaces; its TBI is dropped
+                    early = None
                 scan = self._sort(plain_path, scan)
-            return self._index(scan, sorted_input)
+            return self._index(scan, sorted_input, early)
         except BaseException:
+            if early is not None:
+                early.wait()  # before its file is removed
             self.abort()
             raise
 
@@ -270,12 +278,18 @@ class OutputWriter:
         with gzip.open(self.gz, "rb") as stream:
             return self.tables.write(stream)
 
-    def _index(self, scan: _Scan, sorted_input: bool) -> Outputs:
+    def _index(self, scan: _Scan, sorted_input: bool, early: _EarlyIndex | None) -> Outputs:
         gz, names, tables = self.gz, self.names, self.tables
         csi = (
             scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
         )
-        _tabix_index(gz, csi, self.threads)
+        failed = early.wait() if early is not None else None
+        if failed is not None and not csi:
+            raise failed
+        if csi or early is None:
+            # Past a TBI's reach (or the file was sorted again): the early TBI, if any, is dropped.
+            Path(f"{gz}.tbi").unlink(missing_ok=True)
+            _tabix_index(gz, csi, self.threads)
         index_kind = "annotated_csi" if csi else "annotated_tbi"
         made_index = Path(f"{gz}.{'csi' if csi else 'tbi'}")
         index = self.out_dir / names[index_kind]
@@ -309,6 +323,28 @@ class OutputWriter:
         for path in (gz, tables.tsv_path, tables.parquet_path, tables.genes_path, *indexes):
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+class _EarlyIndex:
+    """A TBI of a finished .vcf.gz, built in a thread (htslib's call releases the GIL)."""
+
+    def __init__(self, gz: Path, threads: int) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(gz, threads), name="gas-index", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, gz: Path, threads: int) -> None:
+        try:
+            _tabix_index(gz, False, threads)
+        except BaseException as exc:  # noqa: BLE001 - the writer's thread decides (wait)
+            self._error = exc
+
+    def wait(self) -> BaseException | None:
+        """Once the thread is done: why the index could not be built, or None."""
+        self._thread.join()
+        return self._error
 
 
 def _tabix_index(gz: Path, csi: bool, threads: int) -> None:
