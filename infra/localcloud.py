@@ -211,9 +211,12 @@ class LocalCloud:
             (self.localstack, self._start_localstack),
             (self.dynamodb, self._start_dynamodb),
         ):
-            if emulator.pid() is not None and self._answers(emulator):
+            if emulator.pid() is not None:
+                # Ours and alive: starting, or too busy to answer within the probe's 2 s (a
+                # loaded machine). Waited for below; a second one could only fail to bind, and
+                # its pid file would disown the first (which then outlives every `down`).
                 continue
-            if emulator.pid() is None and self._answers(emulator):
+            if self._answers(emulator):
                 raise LocalCloudError(
                     f"port {emulator.port} already answers but not from a {emulator.name} that "
                     f"`gas local` started; stop it or set another port"

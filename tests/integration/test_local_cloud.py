@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,29 @@ def _exists(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_up_waits_for_its_own_emulator_that_cannot_answer_yet_and_starts_no_second(
+    second_cloud: LocalCloud,
+) -> None:
+    """A fresh clone's first `make test`: LocalStack, up but too loaded to answer a probe within
+    2 s, was started a second time by the next test process; the second could not bind, its pid
+    file disowned the first, and every later session failed while the first outlived the run."""
+    try:
+        assert second_cloud.up()
+        frozen = second_cloud.localstack.pid()
+        assert frozen is not None
+        os.kill(frozen, signal.SIGSTOP)  # alive, and answers nothing until it is let go
+        thaw = threading.Timer(5, os.kill, (frozen, signal.SIGCONT))
+        try:
+            assert not second_cloud.is_up()
+            thaw.start()
+            started = second_cloud.up()
+        finally:
+            thaw.cancel()
+            os.kill(frozen, signal.SIGCONT)
+        assert started is False  # waited for it: nothing started
+        assert second_cloud.localstack.pid() == frozen and second_cloud.is_up()
+    finally:
+        second_cloud.down()
+    assert not _exists(frozen)
