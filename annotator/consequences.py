@@ -199,9 +199,9 @@ class ConsequenceCaller:
         f0 = self._exonic_before(np.arange(n), np.where(self.coding, self.lo, self.t_start))
         f1 = self._exonic_before(np.arange(n), np.where(self.coding, self.hi, self.t_start))
         self.cds_len = np.where(self.coding, f1 - f0, 0)
-        # Exonic bases before the coding span's ends, for the UTR terms.
-        self.before_lo = self._exonic_before(np.arange(n), self.lo)
-        self.before_hi = self._exonic_before(np.arange(n), self.hi)
+        # Exonic bases before the coding span's ends, for the UTR terms (read for coding
+        # transcripts only).
+        self.before_lo, self.before_hi = f0, f1
         self.cds_start = np.where(self.minus, self.tx_len - f1, f0)  # transcript-order offset
         start_nf = table["cds_start_nf"].to_numpy(zero_copy_only=False)
         end_nf = table["cds_end_nf"].to_numpy(zero_copy_only=False)
@@ -521,11 +521,11 @@ class ConsequenceCaller:
         the pairs touching such a window (a few in a hundred) are looked at closely."""
         out = np.zeros(len(pt), np.int64)
         near = np.zeros(len(pt), bool)
+        lo = np.where(ins, vs - 1, vs)  # an insertion touches its two flanking bases
+        hi = np.where(ins, vs + 1, ve)
         for k in (ia - 1, ia, iz - 1, iz):
             kc = np.clip(k, 0, len(self.es) - 2)
             i0, i1 = self.ee[kc], self.es[kc + 1]
-            lo = np.where(ins, vs - 1, vs)  # an insertion touches its two flanking bases
-            hi = np.where(ins, vs + 1, ve)
             touch = ((lo < i0 + 17) & (hi > i0 - 3)) | ((lo < i1 + 3) & (hi > i1 - 17))
             near |= (k >= off0) & (k + 1 < off1) & (i1 > i0) & touch
         rows = np.flatnonzero(near)
@@ -651,6 +651,13 @@ class ConsequenceCaller:
         amino: list[str] = []
         codons: list[str] = []
         hgvsp: list[str] = []
+
+        def keep(i: int, got: tuple) -> None:
+            rows.append(i)
+            amino.append(got[1])
+            codons.append(got[2])
+            hgvsp.append(got[3])
+
         if self.seq is not None:
             coarse = ~((1 << T["coding_sequence_variant"]) | _CODON_TERMS)
             held = self.held[alleles.contig[pr.allele]] & alleles.ref_ok[pr.allele]
@@ -661,13 +668,9 @@ class ConsequenceCaller:
                 got = self._substitution(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
                 if got is None:
                     continue
-                names = got[0]
-                rows.append(i)
-                amino.append(got[1])
-                codons.append(got[2])
-                hgvsp.append(got[3])
+                keep(i, got)
                 pr.terms[i] &= coarse
-                for name in names:
+                for name in got[0]:
                     pr.terms[i] |= 1 << T[name]
             for i in np.flatnonzero(pr.indel & pr.complete & held).tolist():
                 a = int(pr.allele[i])
@@ -676,12 +679,8 @@ class ConsequenceCaller:
                 got = self._indel_protein(alleles, a, int(pr.tx[i]), int(pr.c5[i]), bool(pr.mt[i]))
                 if got is None:
                     continue
-                extra = got[0]
-                rows.append(i)
-                amino.append(got[1])
-                codons.append(got[2])
-                hgvsp.append(got[3])
-                for name in extra:
+                keep(i, got)
+                for name in got[0]:
                     pr.terms[i] |= 1 << T[name]
         pr.amino, pr.codons = _sparse(n, rows, amino), _sparse(n, rows, codons)
         named = [i for i, h in zip(rows, hgvsp, strict=True) if h]

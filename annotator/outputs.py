@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ class OutputWriter:
         """Close and index the outputs. ``plain_path``: where the plain VCF is (or, if it is not
         there, is written) when the text was out of order, to be sorted from. On any error
         nothing is left behind."""
-        early: _EarlyIndex | None = None
+        early: Future[None] | None = None
         try:
             rest = b"".join(self._pieces)
             self._pieces = []
@@ -203,7 +204,7 @@ class OutputWriter:
             self._hand(None)
             self._close_compressed()
             # The file is whole: its index is built while the tables finish (most need a TBI).
-            early = _EarlyIndex(self.gz, self.threads) if self._failure is None else None
+            early = _index_in_thread(self.gz, self.threads) if self._failure is None else None
             self._builder.join()
             if self._failure is not None:
                 raise self._failure
@@ -212,13 +213,13 @@ class OutputWriter:
             sorted_input = scan.in_order
             if not sorted_input:
                 if early is not None:
-                    early.wait()  # it reads the file the sort replaces; its TBI is dropped
+                    early.exception()  # it reads the file the sort replaces; its TBI is dropped
                     early = None
                 scan = self._sort(plain_path, scan)
             return self._index(scan, sorted_input, early)
         except BaseException:
             if early is not None:
-                early.wait()  # before its file is removed
+                early.exception()  # wait: before its file is removed
             self.abort()
             raise
 
@@ -278,12 +279,12 @@ class OutputWriter:
         with gzip.open(self.gz, "rb") as stream:
             return self.tables.write(stream)
 
-    def _index(self, scan: _Scan, sorted_input: bool, early: _EarlyIndex | None) -> Outputs:
+    def _index(self, scan: _Scan, sorted_input: bool, early: Future[None] | None) -> Outputs:
         gz, names, tables = self.gz, self.names, self.tables
         csi = (
             scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
         )
-        failed = early.wait() if early is not None else None
+        failed = early.exception() if early is not None else None
         if failed is not None and not csi:
             raise failed
         if csi or early is None:
@@ -325,26 +326,14 @@ class OutputWriter:
                 path.unlink(missing_ok=True)
 
 
-class _EarlyIndex:
-    """A TBI of a finished .vcf.gz, built in a thread (htslib's call releases the GIL)."""
-
-    def __init__(self, gz: Path, threads: int) -> None:
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(gz, threads), name="gas-index", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, gz: Path, threads: int) -> None:
-        try:
-            _tabix_index(gz, False, threads)
-        except BaseException as exc:  # noqa: BLE001 - the writer's thread decides (wait)
-            self._error = exc
-
-    def wait(self) -> BaseException | None:
-        """Once the thread is done: why the index could not be built, or None."""
-        self._thread.join()
-        return self._error
+def _index_in_thread(gz: Path, threads: int) -> Future[None]:
+    """A TBI of a finished .vcf.gz, built in a thread (htslib's call releases the GIL); the
+    future's ``exception()`` waits for it and says why it failed, if it did."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gas-index")
+    try:
+        return pool.submit(_tabix_index, gz, False, threads)
+    finally:
+        pool.shutdown(wait=False)  # the submitted index still runs to its end
 
 
 def _tabix_index(gz: Path, csi: bool, threads: int) -> None:

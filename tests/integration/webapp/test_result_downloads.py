@@ -18,14 +18,20 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+import activities
+from activities import archive as archive_step
+from activities.base import TaskContext
+from activities.runtime import ActivityWorker
 from annotator import annotate_file
 from annotator.outputs import write_outputs
 from gas import archive, aws, keys, models, result_kinds
 from gas.models import Job, User
 from gas.resources import Resources
 from gas.settings import Settings
+from tests.integration.test_thaw import _QueueWorkers, drain_events, wait_for_execution
 from tests.integration.webapp.conftest import login
 from tests.integration.webapp.test_results_browser import _records, _share
+from workflows import thaw
 
 pytestmark = pytest.mark.integration
 
@@ -254,14 +260,6 @@ def test_an_old_layout_job_downloads_archives_and_thaws_byte_for_byte(
     download as before, the archive step moves all four big files it stores to the Glacier class,
     the page refuses downloads meanwhile, and after an upgrade's thaw (the real workflow, its
     workers, LocalStack's restore events) every download is the old bytes again."""
-    import activities
-    from activities import archive as archive_step
-    from activities import restore_events, restore_requests
-    from activities.base import TaskContext
-    from activities.runtime import ActivityWorker, QueueWorker
-    from tests.integration.test_thaw import drain_events, wait_for_execution
-    from workflows import thaw
-
     user = make_user()
     job = _place(settings, user, old_outputs)
     client = app.test_client()
@@ -290,27 +288,20 @@ def test_an_old_layout_job_downloads_archives_and_thaws_byte_for_byte(
     assert refused.status_code == 302 and "/download/" not in refused.headers["Location"]
 
     drain_events(settings)
-    queue_workers = [
-        QueueWorker(settings, restore_requests.HANDLER, wait_seconds=1),
-        QueueWorker(settings, restore_events.HANDLER, wait_seconds=1),
-    ]
     activity_workers = [
         ActivityWorker(settings, activities.load(kind), concurrency=2)
         for kind in ("restore", "notify")
     ]
-    threads = [
-        threading.Thread(target=worker.run, daemon=True)
-        for worker in (*queue_workers, *activity_workers)
-    ]
-    for thread in threads:
-        thread.start()
+    for worker in activity_workers:
+        threading.Thread(target=worker.run, daemon=True).start()
     try:
-        arn = thaw.upgrade(settings, models.User.get(user.user_id))
-        assert arn is not None
-        assert wait_for_execution(settings, arn, timeout=120)["status"] == "SUCCEEDED"
+        with _QueueWorkers(settings):
+            arn = thaw.upgrade(settings, models.User.get(user.user_id))
+            assert arn is not None
+            assert wait_for_execution(settings, arn, timeout=120)["status"] == "SUCCEEDED"
     finally:
         # The activity workers' last long poll ends in the background (see test_thaw's workers).
-        for worker in (*queue_workers, *activity_workers):
+        for worker in activity_workers:
             worker.stopping.set()
     job.refresh()
     assert job.status == models.COMPLETED and job.restored_at is not None
