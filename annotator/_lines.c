@@ -34,6 +34,24 @@
    record): group g is rows ends[g-1] .. ends[g] - 1 (int64, ascending; the rows are 0 ..
    ends[-1] - 1), each row its parts in order. Returns the groups' bytes and their int32
    offsets (groups + 1 of them, as bytes): an Arrow binary array's two buffers.
+
+   tabix_records(block, begs, ends, line_ends, run_starts, chrom_from, chrom_to)
+       -> (records, runs, first, plain)
+
+   What tabix (htslib's tbx_index with tbx_conf_vcf) reads from each line of a block of whole
+   lines, for the index built as the text is written (annotator.vcf_index): a line starting with
+   '#' is passed over; record i gives its 0-based begin (POS - 1) and end (begin + REF's length)
+   and the offset after its newline (int64, relative to the block). Each run of records with the
+   same CHROM gives the record it starts at and its CHROM's span. first: the first record's line
+   start, or -1. plain is 0, and the caller leaves the file to tabix itself, for any line whose
+   interval tabix works out some other way: an INFO with "END=", a symbolic ALT ('<'), a POS
+   that is not 1 to 18 plain digits, an empty CHROM or REF, under five columns, a CR before the
+   newline or a NUL byte; or for more records than the arrays hold.
+
+   push_records(push, idx, tids, begs, ends, offsets) -> -1, or the first row htslib refused
+
+   hts_idx_push(idx, tids[i], begs[i], ends[i], offsets[i], 1) for each row, in order: push and
+   idx are the addresses of htslib's function (pysam's own build, found by ctypes) and index.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -498,6 +516,133 @@ done:
     return result;
 }
 
+static PyObject *tabix_records(PyObject *self, PyObject *args) {
+    Py_buffer block, begs, ends, line_ends, run_starts, chrom_from, chrom_to;
+    if (!PyArg_ParseTuple(args, "y*w*w*w*w*w*w*", &block, &begs, &ends, &line_ends, &run_starts,
+                          &chrom_from, &chrom_to))
+        return NULL;
+    Py_ssize_t cap = begs.len / 8;
+    if (ends.len / 8 < cap) cap = ends.len / 8;
+    if (line_ends.len / 8 < cap) cap = line_ends.len / 8;
+    if (run_starts.len / 8 < cap) cap = run_starts.len / 8;
+    if (chrom_from.len / 8 < cap) cap = chrom_from.len / 8;
+    if (chrom_to.len / 8 < cap) cap = chrom_to.len / 8;
+    int64_t *b = begs.buf, *e = ends.buf, *le = line_ends.buf, *rs = run_starts.buf,
+            *cf = chrom_from.buf, *ct = chrom_to.buf;
+    const char *start = block.buf, *stop = start + block.len, *line = start;
+    const char *chrom = NULL;
+    size_t chrom_len = 0;
+    Py_ssize_t n = 0, runs = 0, first = -1;
+    int plain = 1;
+    Py_BEGIN_ALLOW_THREADS;
+    while (line < stop) {
+        const char *nl = memchr(line, '\n', (size_t)(stop - line));
+        if (!nl || memchr(line, 0, (size_t)(nl - line)) || (nl > line && nl[-1] == '\r')) {
+            plain = 0;  /* not whole lines, a NUL (tabix stops there), or a CR tabix strips */
+            break;
+        }
+        if (*line == '#') {
+            line = nl + 1;
+            continue;
+        }
+        /* The first eight columns' bounds (CHROM, POS, ID, REF, ALT, QUAL, FILTER, INFO). */
+        const char *from[8], *to[8];
+        int cols = 0;
+        const char *at = line;
+        while (cols < 8) {
+            const char *tab = memchr(at, '\t', (size_t)(nl - at));
+            from[cols] = at;
+            to[cols] = tab ? tab : nl;
+            cols++;
+            if (!tab) break;
+            at = tab + 1;
+        }
+        if (cols < 5 || n >= cap || to[0] == from[0] || to[3] == from[3] ||
+            to[1] - from[1] < 1 || to[1] - from[1] > 18 || *from[1] == '0' ||
+            memchr(from[4], '<', (size_t)(to[4] - from[4])) ||
+            (cols == 8 && memmem(from[7], (size_t)(to[7] - from[7]), "END=", 4))) {
+            plain = 0;
+            break;
+        }
+        int64_t pos = 0;
+        for (const char *d = from[1]; d < to[1]; d++) {
+            unsigned digit = (unsigned)(unsigned char)*d - '0';
+            if (digit > 9) {
+                pos = -1;
+                break;
+            }
+            pos = pos * 10 + digit;
+        }
+        if (pos < 1) {
+            plain = 0;
+            break;
+        }
+        size_t len = (size_t)(to[0] - from[0]);
+        if (!chrom || len != chrom_len || memcmp(chrom, from[0], len) != 0) {
+            chrom = from[0];
+            chrom_len = len;
+            rs[runs] = n;
+            cf[runs] = from[0] - start;
+            ct[runs] = to[0] - start;
+            runs++;
+        }
+        if (first < 0) first = line - start;
+        b[n] = pos - 1;
+        e[n] = pos - 1 + (to[3] - from[3]);
+        le[n] = nl + 1 - start;
+        n++;
+        line = nl + 1;
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&block);
+    PyBuffer_Release(&begs);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&line_ends);
+    PyBuffer_Release(&run_starts);
+    PyBuffer_Release(&chrom_from);
+    PyBuffer_Release(&chrom_to);
+    return Py_BuildValue("nnni", n, runs, first, plain);
+}
+
+typedef int (*IndexPush)(void *idx, int tid, int64_t beg, int64_t end, uint64_t offset,
+                         int is_mapped);
+
+static PyObject *push_records(PyObject *self, PyObject *args) {
+    PyObject *push_address, *idx_address;
+    Py_buffer tids, begs, ends, offsets;
+    if (!PyArg_ParseTuple(args, "OOy*y*y*y*", &push_address, &idx_address, &tids, &begs, &ends,
+                          &offsets))
+        return NULL;
+    IndexPush push = (IndexPush)PyLong_AsVoidPtr(push_address);
+    void *idx = PyLong_AsVoidPtr(idx_address);
+    Py_ssize_t n = tids.len / 4, refused = -1;
+    if (begs.len / 8 < n) n = begs.len / 8;
+    if (ends.len / 8 < n) n = ends.len / 8;
+    if (offsets.len / 8 < n) n = offsets.len / 8;
+    if (!PyErr_Occurred() && push && idx) {
+        const int32_t *t = tids.buf;
+        const int64_t *b = begs.buf, *e = ends.buf;
+        const uint64_t *o = offsets.buf;
+        Py_BEGIN_ALLOW_THREADS;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (push(idx, t[i], b[i], e[i], o[i], 1) < 0) {
+                refused = i;
+                break;
+            }
+        Py_END_ALLOW_THREADS;
+    }
+    PyBuffer_Release(&tids);
+    PyBuffer_Release(&begs);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&offsets);
+    if (PyErr_Occurred()) return NULL;
+    if (!push || !idx) {
+        PyErr_SetString(PyExc_ValueError, "push_records needs htslib's hts_idx_push and an index");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(refused);
+}
+
 static PyMethodDef methods[] = {
     {"info_values", info_values, METH_VARARGS,
      "info_values(offsets, data, keys, spans): each key's value span in each INFO text (see "
@@ -510,6 +655,13 @@ static PyMethodDef methods[] = {
     {"join_lines", join_lines, METH_VARARGS,
      "join_lines(src, head_from, head_to, parts) -> bytes: each line's head from src, then one "
      "value of each part (see annotator/_lines.c)."},
+    {"tabix_records", tabix_records, METH_VARARGS,
+     "tabix_records(block, begs, ends, line_ends, run_starts, chrom_from, chrom_to) -> "
+     "(records, runs, first, plain): each record's interval as tabix reads it (see "
+     "annotator/_lines.c)."},
+    {"push_records", push_records, METH_VARARGS,
+     "push_records(push, idx, tids, begs, ends, offsets) -> -1 or the first refused row: "
+     "htslib's hts_idx_push for each row."},
     {NULL, NULL, 0, NULL},
 };
 

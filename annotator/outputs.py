@@ -36,6 +36,7 @@ import pysam.bcftools
 from annotator import columns, engine, terms
 from annotator.compiled import info_values, split_lines
 from annotator.tsv import tsv_header, tsv_names, tsv_text
+from annotator.vcf_index import TBI_MAX_POSITION, OnTheFlyIndex
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
 # ``known_id`` GAS's known-sites match.
@@ -65,9 +66,6 @@ def schema_for(source_columns: tuple[columns.SourceColumn, ...], sources: list[d
     fields = list(SCHEMA) + [pa.field(c.name, _ARROW[c.kind]) for c in source_columns]
     meta = {columns.SOURCES_METADATA: columns.sources_metadata(source_columns, sources)}
     return pa.schema(fields, metadata=meta)
-
-
-TABIX_MAX_POSITION = 1 << 29  # tabix's .tbi cannot index beyond this; CSI can
 
 
 @dataclass
@@ -164,6 +162,8 @@ class OutputWriter:
         self.tables = _Tables(tsv_path, out_dir / names["parquet"], out_dir / names["genes"])
         self.tables.row_group_rows = row_group_rows
         self._compressed: _Bgzf | None = _Bgzf(self.gz, self.threads)
+        # The TBI, built from the text as it goes to the BGZF writer (tabix's bytes).
+        self._tbi = OnTheFlyIndex(self.gz, self._compressed.lib)
         self._pieces: list[bytes] = []
         self._gathered = 0
         self._written = 0
@@ -203,8 +203,9 @@ class OutputWriter:
                 self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
             self._hand(None)
             self._close_compressed()
-            # The file is whole: its index is built while the tables finish (most need a TBI).
-            early = _index_in_thread(self.gz, self.threads) if self._failure is None else None
+            if self._failure is None and self._tbi.tabix_reads_it:
+                # tabix must read this file back: it does so while the tables finish.
+                early = _index_in_thread(self.gz, self.threads)
             self._builder.join()
             if self._failure is not None:
                 raise self._failure
@@ -212,6 +213,7 @@ class OutputWriter:
             assert scan is not None
             sorted_input = scan.in_order
             if not sorted_input:
+                self._tbi.close()
                 if early is not None:
                     early.exception()  # it reads the file the sort replaces; its TBI is dropped
                     early = None
@@ -231,6 +233,7 @@ class OutputWriter:
         self._builder.join()
         with contextlib.suppress(OSError):
             self._close_compressed()
+        self._tbi.close()
         self._remove()
 
     def _hand(self, block: bytes | None) -> None:
@@ -249,6 +252,7 @@ class OutputWriter:
             while (block := self._blocks.get()) is not None:
                 if self._stopped.is_set():
                     return
+                self._tbi.add(block)
                 yield block
 
         try:
@@ -281,16 +285,17 @@ class OutputWriter:
 
     def _index(self, scan: _Scan, sorted_input: bool, early: Future[None] | None) -> Outputs:
         gz, names, tables = self.gz, self.names, self.tables
-        csi = (
-            scan.max_position >= TABIX_MAX_POSITION or scan.max_contig_length >= TABIX_MAX_POSITION
-        )
+        csi = scan.max_position >= TBI_MAX_POSITION or scan.max_contig_length >= TBI_MAX_POSITION
         failed = early.exception() if early is not None else None
         if failed is not None and not csi:
             raise failed
-        if csi or early is None:
-            # Past a TBI's reach (or the file was sorted again): the early TBI, if any, is dropped.
+        if csi or not sorted_input:
+            # Past a TBI's reach, or the file was sorted again: tabix indexes what is there.
+            self._tbi.close()
             Path(f"{gz}.tbi").unlink(missing_ok=True)
             _tabix_index(gz, csi, self.threads)
+        elif early is None and not self._tbi.finish(self._written):
+            _tabix_index(gz, False, self.threads)
         index_kind = "annotated_csi" if csi else "annotated_tbi"
         made_index = Path(f"{gz}.{'csi' if csi else 'tbi'}")
         index = self.out_dir / names[index_kind]

@@ -359,14 +359,21 @@ def test_a_reader_never_sees_half_of_a_swap(bundle_dir, tmp_path, monkeypatch):
     add_sequence(bundle_dir, forms[b"ACGT" * 1000])
     done = threading.Event()
 
+    seen: set[bytes] = set()
+
     def writer() -> None:
         try:
             for i in range(12):
-                add_sequence(bundle_dir, list(forms.values())[i % 2])
+                form = list(forms)[i % 2]
+                add_sequence(bundle_dir, forms[form])
+                # Until the reader has loaded this form (it keeps loading through the next swap):
+                # on a busy machine it could otherwise never run between two swaps.
+                deadline = time.monotonic() + 5
+                while form not in seen and time.monotonic() < deadline:
+                    time.sleep(0.001)
         finally:
             done.set()
 
-    seen = set()
     thread = threading.Thread(target=writer)
     thread.start()
     while not done.is_set():
