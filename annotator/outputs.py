@@ -275,7 +275,7 @@ class OutputWriter:
                 shutil.copyfileobj(packed, plain, BLOCK_BYTES)
         with tempfile.TemporaryDirectory(dir=self.out_dir) as spill:
             declared = Path(spill) / "declared.vcf"
-            _declare_contigs(plain_path, declared, scan)
+            _declare_undeclared(plain_path, declared, scan)
             pysam.bcftools.sort(
                 *("-Oz", "-m", "256M", "-T", spill, "-o", str(self.gz), str(declared)),
                 catch_stdout=False,
@@ -900,12 +900,90 @@ def _karyotype_order(name: str) -> tuple[int, int, str]:
     )
 
 
-def _declare_contigs(source: Path, target: Path, scan: _Scan) -> None:
-    """Copy the VCF, declaring every contig it uses: bcftools sort refuses undeclared ones."""
+def _declare_undeclared(source: Path, target: Path, scan: _Scan) -> None:
+    """Copy the VCF, declaring every contig, INFO and FORMAT key and FILTER it uses: bcftools sort
+    refuses undeclared contigs, and its BCF chunks lose the keys it declares on the fly (it then
+    fails with "Error encountered while parsing the input")."""
     # Undeclared contigs in karyotype order (bcftools sorts contigs in header order).
     missing = sorted((c for c in scan.contigs if c not in scan.declared), key=_karyotype_order)
+    used = _used_keys(source)
     with open(source, encoding="utf-8", newline="") as src, open(target, "w") as out:
         for line in src:
             if line.startswith("#CHROM"):
                 out.writelines(f"##contig=<ID={name}>\n" for name in missing)
+                out.writelines(_undeclared(used))
+            elif line.startswith(("##INFO=<", "##FORMAT=<", "##FILTER=<")):
+                kind = line[2 : line.index("=")]
+                used[kind].pop(_header_id(line), None)
             out.write(line)
+
+
+_UNDECLARED = "Not declared by the uploaded VCF"
+
+
+def _tally_keys(items: pa.Array, valued: bool, seen: dict[str, bool]) -> None:
+    """Each item's key (before its '='; the values, e.g. GAS_CSQ's, are never copied) into
+    ``seen``, with whether any has a value (always, for FORMAT keys)."""
+    if len(items) == 0:
+        return
+    offsets = np.frombuffer(items.buffers()[1], np.int32)[
+        items.offset : items.offset + len(items) + 1
+    ]
+    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    at = np.asarray(pc.find_substring(items, "="), np.int64)
+    has_value = at >= 0
+    keys = _pieces(
+        items.buffers()[2],
+        starts,
+        np.where(has_value, starts + at, ends),
+        np.ones(len(items), bool),
+        False,
+    )
+    coded = pc.dictionary_encode(keys)
+    codes = np.asarray(coded.indices, np.int64)
+    any_value = np.bincount(codes, weights=has_value, minlength=len(coded.dictionary)) > 0
+    for key, value in zip(coded.dictionary.to_pylist(), any_value.tolist(), strict=True):
+        if key not in ("", "."):
+            seen[key] = seen.get(key, False) or valued or value
+
+
+def _undeclared(used: dict[str, dict[str, bool]]) -> list[str]:
+    """Header lines for the keys still in ``used`` (as htslib itself would declare them: a flag
+    where a key never has a value, else a string)."""
+    lines = [f'##FILTER=<ID={key},Description="{_UNDECLARED}">\n' for key in sorted(used["FILTER"])]
+    for kind in ("INFO", "FORMAT"):
+        for key, valued in sorted(used[kind].items()):
+            shape = "Number=.,Type=String" if valued else "Number=0,Type=Flag"
+            if kind == "FORMAT" and key == "GT":
+                shape = "Number=1,Type=String"
+            lines.append(f'##{kind}=<ID={key},{shape},Description="{_UNDECLARED}">\n')
+    return lines
+
+
+def _header_id(line: str) -> str:
+    inner = line[line.index("<") + 1 :]
+    for part in inner.split(","):
+        key, _, value = part.partition("=")
+        if key == "ID":
+            return value.rstrip(">\r\n")
+    return ""
+
+
+def _used_keys(source: Path) -> dict[str, dict[str, bool]]:
+    """The INFO keys (whether any has a value), FORMAT keys and FILTER names the records use."""
+    used: dict[str, dict[str, bool]] = {"INFO": {}, "FORMAT": {}, "FILTER": {}}
+    with open(source, "rb") as stream:
+        for block in _blocks(stream, BLOCK_BYTES):
+            lines = _lines(block)
+            lines = lines.filter(pc.invert(pc.starts_with(lines, "#")))
+            parts = pc.split_pattern(lines, "\t", max_splits=9)
+            width = np.asarray(pc.list_value_length(parts), np.int64)
+            for column, kind, sep in ((6, "FILTER", ";"), (7, "INFO", ";"), (8, "FORMAT", ":")):
+                rows = parts.filter(pa.array(width > column))
+                if len(rows) == 0:
+                    continue
+                items = pc.list_flatten(pc.split_pattern(pc.list_element(rows, column), sep))
+                _tally_keys(items, kind == "FORMAT", used[kind])
+    if "PASS" in used["FILTER"]:
+        del used["FILTER"]["PASS"]  # htslib declares PASS itself
+    return used

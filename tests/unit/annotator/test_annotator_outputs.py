@@ -115,6 +115,44 @@ def test_an_unsorted_result_is_sorted_for_the_index_and_every_output_follows(
     )
 
 
+def test_an_unsorted_upload_with_undeclared_keys_is_sorted_and_keeps_its_values(
+    reference_dir: Path, write_vcf, tmp_path: Path
+) -> None:
+    """Uploads often use INFO, FORMAT and FILTER names their header never declares: bcftools
+    sort failed on them ("Error encountered while parsing the input"); the sorted copy declares
+    them, and every record keeps its values."""
+    _need_bio_tools()
+    records = [
+        "chr17 43124100 . G A . lowq DP=5;SOMATIC GT:AD 0/1:3,4",
+        "chr1 925952 rs1 G A,C . PASS DP=7 GT:AD 1/2:0,2,3",
+        "chr17 7675088 . C T . PASS . GT 1/1",
+        "chr1 69270 . A G . PASS SOMATIC;DP=9 GT ./.",
+    ]
+    header = "##fileformat=VCFv4.2\n##reference=GRCh38\n"
+    source = write_vcf(records, header)
+    source.write_text(source.read_text().replace("\tINFO\n", "\tINFO\tFORMAT\tS1\n"))
+    made = _streamed(reference_dir, source, tmp_path / "out")
+    assert not made.sorted_input
+    gz_records = _bcftools_records(made.files["annotated_gz"])
+    kept = [line.split("\t") for line in gz_records]
+    assert [(f[0], f[1], f[6], f[8], f[9]) for f in kept] == [
+        ("chr1", "69270", "PASS", "GT", "./."),
+        ("chr1", "925952", "PASS", "GT:AD", "1/2:0,2,3"),
+        ("chr17", "7675088", "PASS", "GT", "1/1"),
+        ("chr17", "43124100", "lowq", "GT:AD", "0/1:3,4"),
+    ]
+    own = [f[7].split("GAS_")[0].rstrip(";") for f in kept]  # the upload's INFO, then GAS's
+    assert own == ["SOMATIC;DP=9", "DP=7", "", "DP=5;SOMATIC"]
+    header_lines = subprocess.run(
+        ["bcftools", "view", "-h", str(made.files["annotated_gz"])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert '##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="Not declared' in header_lines
+    assert '##FILTER=<ID=lowq,Description="Not declared' in header_lines
+
+
 # -- written as the engine goes (the annotate step) ---------------------------------------------
 
 
