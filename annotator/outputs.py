@@ -743,7 +743,22 @@ def _pieces(
         [None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), data],
     )
     picked = every.take(pa.array(np.arange(0, len(bounds) - 1, 2), mask=~present))
-    return picked.cast(pa.large_string() if large else pa.string())
+    text = pa.large_string() if large else pa.string()
+    try:
+        return picked.cast(text)
+    except pa.ArrowInvalid:
+        # Bytes that are not UTF-8 (e.g. a Latin-1 'é' in an older file's INFO): the VCF keeps
+        # them as uploaded; the tables read them as the header reader does, Latin-1.
+        return pa.array([_text(value) for value in picked.to_pylist()], text)
+
+
+def _text(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 def _per_allele(

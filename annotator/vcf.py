@@ -191,6 +191,7 @@ def read_header(f: BinaryIO) -> tuple[Header, bytes]:
                     f"Line {n} contains binary data; this is not a VCF text file."
                 ) from None
         if n == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows editors save
             _check_version_line(line)
         if line.startswith("##"):
             lines.append(line)

@@ -185,6 +185,20 @@ def test_no_build_in_header_uses_default_and_says_so(reference_dir, outputs, wri
 # ----------------------------------------------------------------------------- accepted
 
 
+def test_a_byte_order_mark_is_read_past_as_the_upload_check_does(
+    tmp_path, reference_dir, outputs, write_vcf, records_of
+):
+    """Windows editors start a saved file with a UTF-8 BOM: the upload took such a file
+    (workflows.uploads) and the annotation then refused it as 'not starting like a VCF'."""
+    src = write_vcf([CDS_TP53])
+    marked = tmp_path / "bom.vcf"
+    marked.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())
+    r = run(marked, outputs, reference_dir, build="GRCh38")
+    assert r.variants == 1
+    assert outputs["output_vcf"].read_bytes().startswith(b"##fileformat=VCFv4")
+    assert [x["GAS_REGION"] for x in records_of(outputs["output_vcf"])] == ["CDS"]
+
+
 def test_crlf_line_ends_are_read_and_written_as_lf(
     tmp_path, reference_dir, outputs, write_vcf, records_of
 ):

@@ -153,6 +153,29 @@ def test_an_unsorted_upload_with_undeclared_keys_is_sorted_and_keeps_its_values(
     assert '##FILTER=<ID=lowq,Description="Not declared' in header_lines
 
 
+def test_bytes_that_are_not_utf8_stay_in_the_vcf_and_read_as_latin1_in_the_tables(
+    tmp_path: Path,
+) -> None:
+    """An older file's Latin-1 'é' failed the whole job ("Invalid UTF8 payload")."""
+    _need_bio_tools()
+    text = (
+        HEADER.encode()
+        + b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + b"chr17\t7675088\tcaf\xe9\tC\tT\t.\tPASS\tNOTE=caf\xe9;GAS_GENE=TP53\n"
+        + b"chr17\t7675090\t.\tC\tT\t.\tPASS\t.\n"
+    )
+    source = tmp_path / "latin1.vcf"
+    source.write_bytes(text)
+    made = write_outputs(source, tmp_path / "std", NAMES)
+    rows = pq.read_table(made.files["parquet"]).to_pylist()
+    assert [(r["id"], r["gene"]) for r in rows] == [("café", "TP53"), (None, None)]
+    assert _tsv_rows(made.files["tsv"])[0]["id"] == "café"
+    view = subprocess.run(
+        ["bcftools", "view", "-H", str(made.files["annotated_gz"])], capture_output=True, check=True
+    )
+    assert b"\tcaf\xe9\t" in view.stdout and b"NOTE=caf\xe9;" in view.stdout
+
+
 # -- written as the engine goes (the annotate step) ---------------------------------------------
 
 
