@@ -20,11 +20,11 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,8 @@ from annotator import columns, engine, terms
 from annotator.compiled import info_values, split_lines
 from annotator.tsv import tsv_header, tsv_names, tsv_text
 from annotator.vcf_index import TBI_MAX_POSITION, OnTheFlyIndex
+
+T = TypeVar("T")
 
 # One row per ALT allele (annotator.columns declares them). ``id`` is the input's ID column;
 # ``known_id`` GAS's known-sites match.
@@ -164,6 +166,7 @@ class OutputWriter:
         self._compressed: _Bgzf | None = _Bgzf(self.gz, self.threads)
         # The TBI, built from the text as it goes to the BGZF writer (tabix's bytes).
         self._tbi = OnTheFlyIndex(self.gz, self._compressed.lib)
+        self._tbi_saving: Future[bool] | None = None
         self._pieces: list[bytes] = []
         self._gathered = 0
         self._written = 0
@@ -201,8 +204,8 @@ class OutputWriter:
             self._pieces = []
             if rest:
                 self._hand(rest if rest.endswith(b"\n") else rest + b"\n")
+            self._close_compressed()  # before the end is handed on: the TBI reads the whole file
             self._hand(None)
-            self._close_compressed()
             if self._failure is None and self._tbi.tabix_reads_it:
                 # tabix must read this file back: it does so while the tables finish.
                 early = _index_in_thread(self.gz, self.threads)
@@ -213,7 +216,7 @@ class OutputWriter:
             assert scan is not None
             sorted_input = scan.in_order
             if not sorted_input:
-                self._tbi.close()
+                self._tbi_saved()
                 if early is not None:
                     early.exception()  # it reads the file the sort replaces; its TBI is dropped
                     early = None
@@ -233,6 +236,8 @@ class OutputWriter:
         self._builder.join()
         with contextlib.suppress(OSError):
             self._close_compressed()
+        with contextlib.suppress(Exception):
+            self._tbi_saved()
         self._tbi.close()
         self._remove()
 
@@ -254,6 +259,8 @@ class OutputWriter:
                     return
                 self._tbi.add(block)
                 yield block
+            # The text is whole and the .vcf.gz closed: the TBI is saved while the tables end.
+            self._tbi_saving = _in_thread(self._tbi.finish, self._written)
 
         try:
             self._scan = self.tables.write_blocks(blocks())
@@ -289,12 +296,12 @@ class OutputWriter:
         failed = early.exception() if early is not None else None
         if failed is not None and not csi:
             raise failed
+        saved = self._tbi_saved()
         if csi or not sorted_input:
             # Past a TBI's reach, or the file was sorted again: tabix indexes what is there.
-            self._tbi.close()
             Path(f"{gz}.tbi").unlink(missing_ok=True)
             _tabix_index(gz, csi, self.threads)
-        elif early is None and not self._tbi.finish(self._written):
+        elif early is None and not saved:
             _tabix_index(gz, False, self.threads)
         index_kind = "annotated_csi" if csi else "annotated_tbi"
         made_index = Path(f"{gz}.{'csi' if csi else 'tbi'}")
@@ -319,6 +326,11 @@ class OutputWriter:
             self._written,
         )
 
+    def _tbi_saved(self) -> bool:
+        """Whether the TBI built as the text was written is saved (waits for it to be)."""
+        saving, self._tbi_saving = self._tbi_saving, None
+        return saving.result() if saving is not None else False
+
     def _remove(self) -> None:
         tables, gz = self.tables, self.gz
         indexes = [Path(f"{gz}.tbi"), Path(f"{gz}.csi")] + [
@@ -334,11 +346,16 @@ class OutputWriter:
 def _index_in_thread(gz: Path, threads: int) -> Future[None]:
     """A TBI of a finished .vcf.gz, built in a thread (htslib's call releases the GIL); the
     future's ``exception()`` waits for it and says why it failed, if it did."""
+    return _in_thread(_tabix_index, gz, False, threads)
+
+
+def _in_thread(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` in a thread of its own (the index calls release the GIL)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gas-index")
     try:
-        return pool.submit(_tabix_index, gz, False, threads)
+        return pool.submit(work, *args)
     finally:
-        pool.shutdown(wait=False)  # the submitted index still runs to its end
+        pool.shutdown(wait=False)  # the submitted work still runs to its end
 
 
 def _tabix_index(gz: Path, csi: bool, threads: int) -> None:
