@@ -507,7 +507,7 @@ class _Tables:
         finally:
             if writer is not None:
                 writer.close()
-        self.genes_path.write_text(json.dumps({"genes": genes.summary()}, separators=(",", ":")))
+        self.genes_path.write_bytes(genes.summary_json())
         return scan
 
 
@@ -859,56 +859,99 @@ class _GeneCounts:
             )
         )
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary_json(self) -> bytes:
+        """genes.json's bytes: ``{"genes": [...]}`` as ``json.dumps(..., separators=(",", ":"))``
+        writes it, each gene ``{"gene", "gene_id", "alleles", "by_region", "by_consequence"}``,
+        most alleles first (then by name); its regions in the order the file first shows them,
+        its consequences most severe first. Built with Arrow kernels: a whole genome's tens of
+        thousands of genes took ~0.6 s as Python dicts and json.dumps, after everything else."""
         if not self.pairs:
-            return []
+            return b'{"genes":[]}'
         every = pa.concat_tables(self.pairs)
-        pairs = (
+        regions = (
             every.group_by(["gene", "region"], use_threads=False)
             .aggregate([("first_count", "sum"), ("first_min", "min")])
             .sort_by([("gene", "ascending"), ("first_min_min", "ascending")])
         )
+        genes = regions.group_by("gene", use_threads=False).aggregate([("first_count_sum", "sum")])
+        genes = genes.sort_by([("first_count_sum_sum", "descending"), ("gene", "ascending")])
+        name = genes.column("gene").combine_chunks()
         ids = pa.concat_tables(self.ids).sort_by(
             [("gene", "ascending"), ("first_min", "ascending")]
         )
-        first_id: dict[str, str | None] = {}
-        for name, gid in zip(
-            ids.column("gene").to_pylist(), ids.column("gene_id_first").to_pylist(), strict=True
-        ):
-            first_id.setdefault(name, gid)
-        genes: dict[str, dict[str, Any]] = {}
-        names = pairs.column("gene").to_pylist()
-        regions = pairs.column("region").to_pylist()
-        counts = pairs.column("first_count_sum").to_pylist()
-        for name, region, count in zip(names, regions, counts, strict=True):
-            entry = genes.get(name)
-            if entry is None:
-                entry = genes[name] = {
-                    "gene": name,
-                    "gene_id": first_id[name],
-                    "alleles": 0,
-                    "by_region": {},
-                    "by_consequence": {},
-                }
-            entry["alleles"] += count
-            entry["by_region"][region] = count
-        by_consequence = (
-            every.filter(pc.is_valid(every.column("consequence")))
-            .group_by(["gene", "consequence"], use_threads=False)
-            .aggregate([("first_count", "sum")])
+        first_id = _first_per_run(ids.column("gene"), ids.column("gene_id_first"))
+        consequences = every.filter(pc.is_valid(every.column("consequence")))
+        consequences = consequences.group_by(["gene", "consequence"], use_threads=False).aggregate(
+            [("first_count", "sum")]
         )
-        for name, consequence, count in zip(
-            by_consequence.column("gene").to_pylist(),
-            by_consequence.column("consequence").to_pylist(),
-            by_consequence.column("first_count_sum").to_pylist(),
-            strict=True,
-        ):
-            genes[name]["by_consequence"][consequence] = count
-        for entry in genes.values():
-            entry["by_consequence"] = by_severity(entry["by_consequence"])
-        summary = list(genes.values())
-        summary.sort(key=lambda g: (-g["alleles"], g["gene"]))
-        return summary
+        rank = pc.fill_null(
+            pc.index_in(consequences.column("consequence"), value_set=_SEVERITY), len(_SEVERITY)
+        )
+        consequences = consequences.append_column("rank", rank).sort_by(
+            [("gene", "ascending"), ("rank", "ascending"), ("consequence", "ascending")]
+        )
+        by_region = _members(name, regions, "region", "first_count_sum")
+        by_consequence = _members(name, consequences, "consequence", "first_count_sum")
+        gene_id = pc.take(first_id[1], pc.index_in(name, value_set=first_id[0]))
+        entries = pc.binary_join_element_wise(
+            '{"gene":',
+            _json_strings(name),
+            ',"gene_id":',
+            pc.fill_null(_json_strings(gene_id), "null"),
+            ',"alleles":',
+            pc.cast(genes.column("first_count_sum_sum").combine_chunks(), pa.string()),
+            ',"by_region":{',
+            by_region,
+            '},"by_consequence":{',
+            by_consequence,
+            "}}",
+            "",
+        )
+        listed = pa.ListArray.from_arrays(pa.array([0, len(entries)], pa.int32()), entries)
+        joined = pc.binary_join(listed.cast(pa.list_(pa.binary())), b",")[0].as_py()
+        return b'{"genes":[' + joined + b"]}"
+
+
+# Consequence terms, most severe first (by_severity's order; terms GAS does not know go last).
+_SEVERITY = pa.array([t.name for t in sorted(terms.TERMS, key=lambda t: (t.rank, t.name))])
+
+
+def _first_per_run(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """(each key, the value of its first row): ``keys`` sorted, values in the same order."""
+    key = keys.combine_chunks()
+    codes = np.asarray(pc.dictionary_encode(key).indices, np.int64)
+    first = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    at = pa.array(first)
+    return key.take(at), values.combine_chunks().take(at)
+
+
+def _members(names: pa.Array, table: pa.Table, label: str, count: str) -> pa.Array:
+    """Per name, its rows of ``table`` (sorted by name, then in the order wanted) as JSON object
+    members, '"label":count' joined by ','; '' for a name without rows."""
+    if table.num_rows == 0:
+        return pa.array([""] * len(names), pa.string())
+    text = pc.binary_join_element_wise(
+        _json_strings(table.column(label).combine_chunks()),
+        pc.cast(table.column(count).combine_chunks(), pa.string()),
+        ":",
+    )
+    owner = table.column("gene").combine_chunks()
+    codes = np.asarray(pc.dictionary_encode(owner).indices, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    offsets = pa.array(np.append(starts, len(codes)).astype(np.int32))
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, text), ",")
+    at = pc.index_in(names, value_set=owner.take(pa.array(starts)))
+    return pc.fill_null(pc.take(joined, at), "")
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Each string as json.dumps writes it (ASCII, escaped); null stays null."""
+    plain = pc.match_substring_regex(values, r"^[ !#-\[\]-~]*$")
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    if pc.all(pc.fill_null(plain, True)).as_py():
+        return quoted
+    escaped = pa.array([None if v is None else json.dumps(v) for v in values.to_pylist()])
+    return pc.if_else(plain, quoted, escaped)
 
 
 def _contig_line(line: str) -> tuple[str, int]:

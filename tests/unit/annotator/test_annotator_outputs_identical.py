@@ -133,7 +133,7 @@ def _info(rng: random.Random, n_alt: int, odd: bool) -> str:
     items = []
     if rng.random() < 0.3:
         items.append(f"DP={rng.randint(1, 90)}")
-    genes = ["TP53", "BRCA1", "A1BG", "NBPF1", 'odd"name', "G" + str(rng.randint(0, 40))]
+    genes = ["TP53", "BRCA1", "A1BG", "NBPF1", 'odd"name', "Ré\\1", "G" + str(rng.randint(0, 40))]
     for key in GAS:
         roll = rng.random()
         if roll < 0.08:
