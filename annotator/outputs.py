@@ -572,16 +572,20 @@ class _Reader:
         record = np.repeat(np.arange(n), counts)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         index = np.arange(len(record)) - starts[record]
-        take = pa.array(record)
-        arrays: dict[str, Any] = {
-            "chrom": chrom.take(take),
-            "chrom_index": pa.array(contig[record], pa.int32()),
-            "pos": pos.take(take),
-            "id": pc.if_else(pc.equal(vid, "."), _EMPTY, vid).take(take),
-            "ref": ref.take(take),
-            "alt": pc.list_flatten(alts),
-        }
         single = bool((counts == 1).all())
+        take = pa.array(record)
+
+        def per_allele(values: pa.Array) -> pa.Array:
+            return values if single else values.take(take)  # one row per record already
+
+        arrays: dict[str, Any] = {
+            "chrom": per_allele(chrom),
+            "chrom_index": pa.array(contig if single else contig[record], pa.int32()),
+            "pos": per_allele(pos),
+            "id": per_allele(pc.if_else(pc.equal(vid, "."), _EMPTY, vid)),
+            "ref": per_allele(ref),
+            "alt": alt if single else pc.list_flatten(alts),
+        }
         schema = self.schema()
         wanted = list(_INFO_OF.values()) + [c.info for c in self.scan.source_columns]
         fields = _info_fields(info, wanted)
