@@ -94,9 +94,12 @@ class OnTheFlyIndex:
         try:
             if not self.usable or text_bytes != self.fed:
                 return False  # e.g. a last line without its newline: tabix's reading decides
-            self._read_blocks()
-            self._push_written()
-            if self._pending or self._text_to != self.fed:
+            try:
+                self._read_blocks()
+                self._push_written()
+            except OSError:
+                return False
+            if not self.usable or self._pending or self._text_to != self.fed:
                 return False  # the file on disk is not the text seen
             if self._idx is None:  # no record: tabix's empty index
                 self._start(self.fed)
@@ -210,11 +213,24 @@ class OnTheFlyIndex:
             if refused >= 0:
                 self._give_up(tabix_reads_it=True)
                 return
+            self._forget_blocks_before(int(text_ends[n - 1]))
             if n == len(tids):
                 self._pending.pop(0)
             else:
                 self._pending[0] = (tids[n:], begs[n:], ends[n:], text_ends[n:])
                 return
+
+    def _forget_blocks_before(self, pushed: int) -> None:
+        """Drop the blocks wholly before text offset ``pushed`` (every later record ends after
+        it), so that the blocks kept stay few whatever the file's size."""
+        done = 0
+        while (
+            done < len(self._block_at) - 1
+            and self._block_text[done] + self._block_size[done] < pushed
+        ):
+            done += 1
+        if done:
+            del self._block_at[:done], self._block_text[:done], self._block_size[:done]
 
     @property
     def _push_address(self) -> int:
