@@ -4,6 +4,7 @@ whose intervals tabix works out another way are still indexed by tabix."""
 
 from __future__ import annotations
 
+import ctypes
 import random
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from annotator import outputs
 from annotator.outputs import write_outputs
+from annotator.vcf_index import OnTheFlyIndex
 from gas import keys
 
 NAMES = {kind: keys.RESULT_FILES[kind] for kind in keys.STANDARD_OUTPUTS}
@@ -177,3 +179,11 @@ def test_unsorted_and_long_contig_files_are_indexed_by_tabix_after_sorting_or_as
     far = _records(random.Random(4), ["chr1"], 300, samples=0, start=600_000_000)
     assert _index_is_tabixs(_vcf(far), tmp_path / "far").suffix == ".csi"  # past a TBI's 2^29
     assert tabix_runs == ["annotated.vcf.gz", "annotated.vcf.gz"]  # once each, after the sort
+
+
+def test_an_htslib_without_the_index_calls_leaves_the_index_to_tabix(tmp_path: Path) -> None:
+    """A pysam built without hts_idx_* exported would fail every job; tabix reads it back."""
+    index = OnTheFlyIndex(tmp_path / "x.vcf.gz", ctypes.CDLL("libc.so.6"))
+    assert not index.usable and index.tabix_reads_it
+    index.add(b"chr1\t5\t.\tA\tG\t.\t.\t.\n")
+    assert index.finish(index.fed) is False
