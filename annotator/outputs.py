@@ -770,10 +770,10 @@ def _pieces(
     except pa.ArrowInvalid:
         # Bytes that are not UTF-8 (e.g. a Latin-1 'é' in an older file's INFO): the VCF keeps
         # them as uploaded; the tables read them as the header reader does, Latin-1.
-        return pa.array([_text(value) for value in picked.to_pylist()], text)
+        return pa.array([_utf8_or_latin1(value) for value in picked.to_pylist()], text)
 
 
-def _text(value: bytes | None) -> str | None:
+def _utf8_or_latin1(value: bytes | None) -> str | None:
     if value is None:
         return None
     try:
