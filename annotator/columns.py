@@ -10,6 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STRING, INTEGER = "string", "integer"
+# A number a source filter compares with (finite as a float: at most 100 digits each side of the
+# point, a two-digit exponent).
+NUMBER_PATTERN = r"[-+]?(?:[0-9]{1,100}(?:\.[0-9]{0,100})?|\.[0-9]{1,100})(?:[eE][-+]?[0-9]{1,2})?"
+# One where= filter on a source column, as the API documents it (webapp.api_spec) and
+# workflows.results checks every one: an order test takes a number, the other tests a value,
+# presence tests anything (ignored).
+WHERE_PATTERN = (
+    r"^[a-z][a-z0-9_]{0,80}:(?:(?:lt|le|gt|ge):"
+    + NUMBER_PATTERN
+    + r"|(?:eq|ne|contains|is|not):\S.{0,199}|(?:has|missing):.{0,200})$"
+)
 # The largest position a query takes (12 digits: far past any contig; the API document says so).
 MAX_POSITION = 10**12 - 1
 # The region classes of GAS_REGION / GAS_PICK_REGION, in the engine's order (annotator.engine

@@ -459,8 +459,7 @@ VARIANT_FILTERS = [
             "type": "array",
             "items": {
                 "type": "string",
-                "pattern": "^[a-z][a-z0-9_]{0,80}:(lt|le|gt|ge|eq|ne|contains|is|not|has|missing)"
-                ":.{0,200}$",
+                "pattern": columns.WHERE_PATTERN,
             },
             "maxItems": 20,
         },

@@ -79,6 +79,7 @@ TEXT_OPS = {"contains": "contains", "is": "is", "not": "is not"}
 PRESENCE_OPS = {"has": "has a value", "missing": "has none"}
 OPS = {**NUMERIC_OPS, **TEXT_OPS, **PRESENCE_OPS}
 MAX_CONDITIONS = 20
+_WHERE = re.compile(columns.WHERE_PATTERN)
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -249,6 +250,9 @@ def _conditions(args: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
         if not sep:
             raise BadQuery("A source filter is column:op:value, e.g. gnomad_af:le:0.01.")
         found.append((column.strip(), op.strip(), value.strip()))
+        _check(column.strip(), op.strip(), value.strip())
+        if not _WHERE.match(str(item)):  # e.g. spaces around the column or the number
+            raise BadQuery(f"{str(item)[:60]!r} is not column:op:value, e.g. gnomad_af:le:0.01.")
     for key in list(args.keys()):
         if key.startswith("op.") and args.get(key):
             column = key[3:]
@@ -257,23 +261,34 @@ def _conditions(args: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
                 found.append((column, str(args.get(key)), value))
     out = []
     for column, op, value in found:
-        if not _SOURCE_COLUMN.match(column):
-            raise BadQuery(f"There is no column {column[:40]!r} to filter on.")
-        if op not in OPS:
-            raise BadQuery(f"{op[:20]!r} is not a filter; use one of {', '.join(OPS)}.")
-        if len(value) > 200:
-            raise BadQuery("A filter's value is at most 200 characters.")
+        _check(column, op, value)
         if op in PRESENCE_OPS:
             value = ""
-        elif op in NUMERIC_OPS and op not in ("eq", "ne") and not _is_number(value):
-            raise BadQuery(f"{column} {NUMERIC_OPS[op]} needs a number, not {value[:40]!r}.")
-        elif not value:
-            raise BadQuery(f"{column} {OPS[op]} needs a value.")
         if (column, op, value) not in out:
             out.append((column, op, value))
     if len(out) > MAX_CONDITIONS:
         raise BadQuery(f"At most {MAX_CONDITIONS} source filters at once.")
     return tuple(out)
+
+
+def _check(column: str, op: str, value: str) -> None:
+    """The filter's own message for what is wrong with it, if anything."""
+    if not _SOURCE_COLUMN.match(column):
+        raise BadQuery(f"There is no column {column[:40]!r} to filter on.")
+    if op not in OPS:
+        raise BadQuery(f"{op[:20]!r} is not a filter; use one of {', '.join(OPS)}.")
+    if len(value) > 200:
+        raise BadQuery("A filter's value is at most 200 characters.")
+    if op in PRESENCE_OPS:
+        return
+    if (
+        op in NUMERIC_OPS
+        and op not in ("eq", "ne")
+        and not re.fullmatch(columns.NUMBER_PATTERN, value)
+    ):
+        raise BadQuery(f"{column} {NUMERIC_OPS[op]} needs a number, not {value[:40]!r}.")
+    if not value:
+        raise BadQuery(f"{column} {OPS[op]} needs a value.")
 
 
 def _is_number(value: str) -> bool:
