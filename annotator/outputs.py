@@ -923,10 +923,14 @@ _SEVERITY = pa.array([t.name for t in sorted(terms.TERMS, key=lambda t: (t.rank,
 def _first_per_run(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """(each key, the value of its first row): ``keys`` sorted, values in the same order."""
     key = keys.combine_chunks()
-    codes = np.asarray(pc.dictionary_encode(key).indices, np.int64)
-    first = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-    at = pa.array(first)
+    at = pa.array(_run_starts(key))
     return key.take(at), values.combine_chunks().take(at)
+
+
+def _run_starts(sorted_keys: pa.Array) -> np.ndarray:
+    """The rows where each run of equal keys begins."""
+    codes = np.asarray(pc.dictionary_encode(sorted_keys).indices, np.int64)
+    return np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
 
 
 def _members(names: pa.Array, table: pa.Table, label: str, count: str) -> pa.Array:
@@ -940,9 +944,8 @@ def _members(names: pa.Array, table: pa.Table, label: str, count: str) -> pa.Arr
         ":",
     )
     owner = table.column("gene").combine_chunks()
-    codes = np.asarray(pc.dictionary_encode(owner).indices, np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-    offsets = pa.array(np.append(starts, len(codes)).astype(np.int32))
+    starts = _run_starts(owner)
+    offsets = pa.array(np.append(starts, len(owner)).astype(np.int32))
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, text), ",")
     at = pc.index_in(names, value_set=owner.take(pa.array(starts)))
     return pc.fill_null(pc.take(joined, at), "")

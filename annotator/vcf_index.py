@@ -41,8 +41,10 @@ class OnTheFlyIndex:
         # Given up on a line tabix reads another way: tabix must read the whole file back (an
         # out-of-order or far-reaching file is sorted again or gets a CSI instead).
         self.tabix_reads_it = False
+        self._push_address = 0
         try:
             _declare(lib)
+            self._push_address = ctypes.cast(lib.hts_idx_push, ctypes.c_void_p).value or 0
         except AttributeError:  # an htslib build without these calls: tabix indexes as before
             self.usable, self.tabix_reads_it = False, True
         self.fed = 0  # bytes of text seen
@@ -234,12 +236,6 @@ class OnTheFlyIndex:
             done += 1
         if done:
             del self._block_at[:done], self._block_text[:done], self._block_size[:done]
-
-    @property
-    def _push_address(self) -> int:
-        address = ctypes.cast(self.lib.hts_idx_push, ctypes.c_void_p).value
-        assert address is not None
-        return address
 
     def _meta(self) -> bytes:
         """tabix's meta block: the VCF preset's six columns, the names' length, the names."""

@@ -80,6 +80,7 @@ PRESENCE_OPS = {"has": "has a value", "missing": "has none"}
 OPS = {**NUMERIC_OPS, **TEXT_OPS, **PRESENCE_OPS}
 MAX_CONDITIONS = 20
 _WHERE = re.compile(columns.WHERE_PATTERN)
+_NUMBER = re.compile(columns.NUMBER_PATTERN)
 _CHROM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -249,19 +250,21 @@ def _conditions(args: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
         op, _, value = rest.partition(":")
         if not sep:
             raise BadQuery("A source filter is column:op:value, e.g. gnomad_af:le:0.01.")
-        found.append((column.strip(), op.strip(), value.strip()))
-        _check(column.strip(), op.strip(), value.strip())
+        condition = (column.strip(), op.strip(), value.strip())
+        _check(*condition)
         if not _WHERE.match(str(item)):  # e.g. spaces around the column or the number
             raise BadQuery(f"{str(item)[:60]!r} is not column:op:value, e.g. gnomad_af:le:0.01.")
+        found.append(condition)
     for key in list(args.keys()):
         if key.startswith("op.") and args.get(key):
             column = key[3:]
             value = (args.get(f"value.{column}") or "").strip()
             if value or args.get(key) in PRESENCE_OPS:
-                found.append((column, str(args.get(key)), value))
+                condition = (column, str(args.get(key)), value)
+                _check(*condition)
+                found.append(condition)
     out = []
     for column, op, value in found:
-        _check(column, op, value)
         if op in PRESENCE_OPS:
             value = ""
         if (column, op, value) not in out:
@@ -281,11 +284,7 @@ def _check(column: str, op: str, value: str) -> None:
         raise BadQuery("A filter's value is at most 200 characters.")
     if op in PRESENCE_OPS:
         return
-    if (
-        op in NUMERIC_OPS
-        and op not in ("eq", "ne")
-        and not re.fullmatch(columns.NUMBER_PATTERN, value)
-    ):
+    if op in NUMERIC_OPS and op not in ("eq", "ne") and not _NUMBER.fullmatch(value):
         raise BadQuery(f"{column} {NUMERIC_OPS[op]} needs a number, not {value[:40]!r}.")
     if not value:
         raise BadQuery(f"{column} {OPS[op]} needs a value.")
